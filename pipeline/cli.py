@@ -1,0 +1,197 @@
+"""The ``pipeline`` command: entry points that compose the library.
+
+    pipeline run       the whole pipeline in the foreground (embedded Redis if no REDIS_URL)
+    pipeline watch     the inbox watcher alone (enqueues into REDIS_URL)
+    pipeline worker    one worker process (Dramatiq actors, PIPELINE_WORKER_THREADS threads)
+    pipeline check     the checks offline: no Redis, store or mail
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.config import Settings, SettingsError, load_settings
+from pipeline.logs import configure_logging
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from exc
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+# -- run ----------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.supervisor import run_supervisor
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level, process_name="supervisor")
+    return run_supervisor(settings, dict(os.environ))
+
+
+# -- worker -------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import dramatiq
+    import structlog
+
+    from pipeline.intake import remove_stale_work_dirs
+    from workers import actors  # noqa: F401  (declares the actors on the broker)
+    from workers.runtime import runtime
+
+    settings = runtime.settings
+    log = structlog.get_logger()
+    removed = remove_stale_work_dirs(settings.work_dir, _pid_alive)
+    if removed:
+        log.info("worker.stale_work_removed", folders=len(removed))
+    worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads)
+    worker.start()
+    log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads)
+    _wait_for_stop()
+    log.info("worker.stopping", pid=os.getpid())
+    worker.stop(timeout=3000)
+    runtime.broker.close()
+    return EXIT_OK
+
+
+# -- watch --------------------------------------------------------------------------------
+def cmd_watch(args: argparse.Namespace) -> int:
+    import structlog
+
+    from pipeline.intake import stuck_requests
+    from pipeline.store import IngestRequest
+    from pipeline.watcher import InboxFile, InboxWatcher, scan_inbox
+    from workers.actors import ingest_package
+    from workers.runtime import runtime
+
+    settings = runtime.settings
+    services = runtime.services()
+    log = structlog.get_logger().bind(process="watcher")
+
+    def enqueue(found: InboxFile) -> None:
+        request = IngestRequest(found.relative, found.size, found.mtime_ns)
+        if services.ledger.mark_enqueued(request.version, time.time(), settings.requeue_after):
+            ingest_package.send(request.to_json())
+            log.info("watcher.enqueued", source=request.location, account=found.account,
+                     size=found.size, version=request.version)
+        else:
+            log.info("watcher.already_enqueued", source=request.location, version=request.version)
+
+    def recover() -> None:
+        inbox = [IngestRequest(f.relative, f.size, f.mtime_ns) for f in scan_inbox(settings.inbox_dir)]
+        for request in stuck_requests(services, inbox, time.time()):
+            ingest_package.send(request.to_json())
+            log.warning("watcher.requeued", source=request.location, version=request.version)
+
+    watcher = InboxWatcher(settings.inbox_dir, enqueue, quiet_period=settings.quiet_period,
+                           stale_upload_timeout=settings.stale_upload_timeout,
+                           scan_interval=settings.scan_interval, on_scan=recover, logger=log)
+    watcher.start()
+    _wait_for_stop()
+    watcher.stop()
+    return EXIT_OK
+
+
+# -- check --------------------------------------------------------------------------------
+def cmd_check(args: argparse.Namespace) -> int:
+    from pipeline.assess import assess
+    from pipeline.documents import Source, build_document, dumps_line, local_zone, new_receipt_id
+    from pipeline.policy import PolicyError, load_policy
+    from pipeline.report import render_text
+
+    paths = [Path(p) for p in args.packages]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        for p in missing:
+            print(f"pipeline check: no such file: {p}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        policy = load_policy(Path(args.policy) if args.policy else None)
+    except PolicyError as exc:
+        print(f"pipeline check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    zone = local_zone(_settings().utc_offset_hours)
+    today: date = args.today or datetime.now(zone).date()
+    configure_logging("json", "warning")
+    worst = EXIT_OK
+    with tempfile.TemporaryDirectory(prefix="pipeline-check-") as scratch:
+        for n, path in enumerate(paths):
+            received = datetime.now(zone)
+            findings = assess(path, path.name, policy, Path(scratch) / str(n), today)
+            document = build_document(findings, receipt_id=new_receipt_id(received),
+                                      source=Source("check", str(path)), received_at=received,
+                                      decided_at=datetime.now(zone))
+            if document["status"] != "accepted":
+                worst = EXIT_REJECTED
+            if args.json:
+                print(dumps_line(document), flush=True)
+            else:
+                if n:
+                    print()
+                print(render_text(document), flush=True)
+    return worst
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pipeline", description="职业技能培训上报材料 intake pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the whole pipeline in the foreground").set_defaults(func=cmd_run)
+    sub.add_parser("watch", help="watch the inbox and enqueue ready packages").set_defaults(func=cmd_watch)
+    sub.add_parser("worker", help="run one worker process").set_defaults(func=cmd_worker)
+    check = sub.add_parser("check", help="check packages offline, exactly as the workers do")
+    check.add_argument("packages", nargs="+", metavar="PACKAGE.zip")
+    check.add_argument("--json", action="store_true", help="print the error-list document(s) as JSON lines")
+    check.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped policy)")
+    check.add_argument("--today", type=_parse_day, metavar="YYYY-MM-DD", help="the day of checking")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad arguments, as the spec wants
+        return int(exc.code or 0)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Settings: one frozen object built once at each entry point, then passed down.
+
+Sources, later ones winning: built-in defaults, an optional TOML file (path in
+``PIPELINE_CONFIG``; keys are the field names below), the environment. This is the only
+module that reads the environment, and only through :func:`load_settings`'s ``env``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    #: None: `pipeline run` starts an embedded redis-server under DATA/redis.
+    redis_url: str | None = None
+    worker_processes: int = 2
+    worker_threads: int = 2
+    #: seconds a file must stay unchanged before it is claimed
+    quiet_period: float = 2.0
+    #: seconds a ZIP without its end record may wait for its upload to resume
+    stale_upload_timeout: float = 1800.0
+    #: seconds between full inbox scans (catches missed events, orphaned claims)
+    scan_interval: float = 60.0
+    #: an enqueued inbox file or a claim untouched this long is enqueued again
+    requeue_after: float = 300.0
+    policy_path: Path | None = None
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    #: retries of a failing package before it is quarantined as INTERNAL
+    max_retries: int = 5
+    min_backoff_ms: int = 2_000
+    max_backoff_ms: int = 120_000
+    #: hard time limit of one package's processing
+    package_time_limit_ms: int = 30 * 60 * 1000
+    #: Dramatiq Redis broker: a worker silent this long is presumed dead and its
+    #: messages are requeued by the next maintenance run of a live worker.
+    heartbeat_timeout_ms: int = 15_000
+    #: out of a million broker commands; high, so a dead worker's messages come back fast
+    maintenance_chance: int = 50_000
+    #: seconds a worker's lease on a claimed package lives without renewal
+    lease_seconds: int = 60
+    #: UTC offset of the report dates and receipt ids (China Standard Time)
+    utc_offset_hours: int = 8
+    #: Redis key prefix of our own records and Dramatiq's queues
+    namespace: str = "pipeline"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def claims_dir(self) -> Path:
+        return self.data_dir / "claimed"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+
+#: environment variable -> field name
+ENV_NAMES: dict[str, str] = {
+    "PIPELINE_DATA_DIR": "data_dir",
+    "REDIS_URL": "redis_url",
+    "PIPELINE_WORKER_PROCESSES": "worker_processes",
+    "PIPELINE_WORKER_THREADS": "worker_threads",
+    "PIPELINE_QUIET_PERIOD": "quiet_period",
+    "PIPELINE_STALE_UPLOAD_TIMEOUT": "stale_upload_timeout",
+    "PIPELINE_SCAN_INTERVAL": "scan_interval",
+    "PIPELINE_REQUEUE_AFTER": "requeue_after",
+    "PIPELINE_POLICY": "policy_path",
+    "PIPELINE_LOG_FORMAT": "log_format",
+    "PIPELINE_LOG_LEVEL": "log_level",
+    "PIPELINE_MAX_RETRIES": "max_retries",
+    "PIPELINE_MIN_BACKOFF_MS": "min_backoff_ms",
+    "PIPELINE_MAX_BACKOFF_MS": "max_backoff_ms",
+    "PIPELINE_PACKAGE_TIME_LIMIT_MS": "package_time_limit_ms",
+    "PIPELINE_HEARTBEAT_TIMEOUT_MS": "heartbeat_timeout_ms",
+    "PIPELINE_MAINTENANCE_CHANCE": "maintenance_chance",
+    "PIPELINE_LEASE_SECONDS": "lease_seconds",
+    "PIPELINE_UTC_OFFSET_HOURS": "utc_offset_hours",
+    "PIPELINE_NAMESPACE": "namespace",
+}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_DEFAULTS = Settings()
+
+
+def _coerce(name: str, raw: Any, origin: str) -> Any:
+    default = getattr(_DEFAULTS, name)
+    kind = _FIELDS[name].type
+    try:
+        if name in ("data_dir", "policy_path"):
+            return None if raw in (None, "") else Path(str(raw)).expanduser()
+        if name == "redis_url":
+            return None if raw in (None, "") else str(raw)
+        if isinstance(default, bool):
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            value = int(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        if isinstance(default, float):
+            value = float(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{origin}: invalid value {raw!r} for {name} ({kind}): {exc}") from exc
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None = None,
+                  **overrides: Any) -> Settings:
+    """Build the settings. ``env`` defaults to the process environment (entry points only)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    config_file = config_file or (Path(env["PIPELINE_CONFIG"]) if env.get("PIPELINE_CONFIG") else None)
+    if config_file is not None:
+        try:
+            table = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {config_file}: {exc}") from exc
+        for key, raw in table.items():
+            if key not in _FIELDS or key == "extra":
+                raise SettingsError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, str(config_file))
+    for var, name in ENV_NAMES.items():
+        if var in env:
+            values[name] = _coerce(name, env[var], var)
+    for name, raw in overrides.items():
+        values[name] = raw
+    settings = Settings(**values)
+    if settings.data_dir is None:
+        settings = dataclasses.replace(settings, data_dir=_DEFAULTS.data_dir)
+    if settings.log_format not in ("auto", "json", "console"):
+        raise SettingsError(f"PIPELINE_LOG_FORMAT must be auto, json or console, not {settings.log_format!r}")
+    if settings.worker_processes < 1 or settings.worker_threads < 1:
+        raise SettingsError("worker processes and threads must be at least 1")
+    return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())

@@ -1,0 +1,201 @@
+"""The ledger: the small shared records that make every step safe to run twice.
+
+All records are set-if-absent, so the first writer wins and every later run reads what
+the first one decided:
+
+- ``enq:<version>``      when an inbox file version was last enqueued (watcher dedupe)
+- ``rid:<receipt id>``   a minted receipt id, so two packages never share one
+- ``lease:<version>``    which worker is processing a claimed package right now (expires)
+- ``decision:<version>`` the final document of a package version: the first is final
+- ``accepted:<sha256>``  the receipt that first accepted these bytes (duplicate detection)
+
+:class:`RedisLedger` is what workers on several machines share; :class:`MemoryLedger`
+serves ``pipeline check`` and tests of single steps. The documents in the store remain the
+source of truth; the ledger only arbitrates who decides.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Protocol
+
+import redis
+
+DECISION_TTL_SECONDS = 90 * 24 * 3600  # long after the move; the store keeps the document
+ENQUEUE_TTL_SECONDS = 7 * 24 * 3600
+
+
+class Ledger(Protocol):
+    def mark_enqueued(self, version: str, now: float, requeue_after: float) -> bool:
+        """True if this version should be (re-)enqueued now: never enqueued, or last
+        enqueued more than ``requeue_after`` seconds ago. Records ``now`` if True."""
+    def last_enqueued(self, version: str) -> float | None: ...
+    def reserve_receipt_id(self, receipt_id: str) -> bool: ...
+    def acquire_lease(self, version: str, holder: str, seconds: int) -> bool: ...
+    def renew_lease(self, version: str, holder: str, seconds: int) -> bool: ...
+    def release_lease(self, version: str, holder: str) -> None: ...
+    def lease_holder(self, version: str) -> str | None: ...
+    def record_decision(self, version: str, document: dict[str, Any]) -> dict[str, Any]:
+        """Store ``document`` unless a decision exists; return the one that stands."""
+    def decision(self, version: str) -> dict[str, Any] | None: ...
+    def first_acceptance(self, sha256: str, receipt_id: str) -> str:
+        """Record ``receipt_id`` as the acceptance of ``sha256`` unless one exists;
+        return the receipt id that stands."""
+
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('expire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisLedger:
+    def __init__(self, client: redis.Redis, namespace: str = "pipeline") -> None:
+        self.client = client
+        self.prefix = f"{namespace}:"
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    @classmethod
+    def from_url(cls, url: str, namespace: str = "pipeline") -> "RedisLedger":
+        return cls(redis.Redis.from_url(url, decode_responses=True, health_check_interval=30), namespace)
+
+    def _k(self, kind: str, key: str) -> str:
+        return f"{self.prefix}{kind}:{key}"
+
+    def mark_enqueued(self, version: str, now: float, requeue_after: float) -> bool:
+        key = self._k("enq", version)
+        if self.client.set(key, repr(now), nx=True, ex=ENQUEUE_TTL_SECONDS):
+            return True
+        last = self.last_enqueued(version)
+        if last is not None and now - last < requeue_after:
+            return False
+        # Compare-and-set so two watchers re-enqueueing at once send one message.
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                current = pipe.get(key)
+                if current is not None and now - float(current) < requeue_after:
+                    return False
+                pipe.multi()
+                pipe.set(key, repr(now), ex=ENQUEUE_TTL_SECONDS)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False
+
+    def last_enqueued(self, version: str) -> float | None:
+        value = self.client.get(self._k("enq", version))
+        return float(value) if value is not None else None
+
+    def reserve_receipt_id(self, receipt_id: str) -> bool:
+        return bool(self.client.set(self._k("rid", receipt_id), "1", nx=True, ex=3 * 24 * 3600))
+
+    def acquire_lease(self, version: str, holder: str, seconds: int) -> bool:
+        key = self._k("lease", version)
+        if self.client.set(key, holder, nx=True, ex=seconds):
+            return True
+        return self.client.get(key) == holder
+
+    def renew_lease(self, version: str, holder: str, seconds: int) -> bool:
+        return bool(self._renew(keys=[self._k("lease", version)], args=[holder, seconds]))
+
+    def release_lease(self, version: str, holder: str) -> None:
+        self._release(keys=[self._k("lease", version)], args=[holder])
+
+    def lease_holder(self, version: str) -> str | None:
+        return self.client.get(self._k("lease", version))
+
+    def record_decision(self, version: str, document: dict[str, Any]) -> dict[str, Any]:
+        key = self._k("decision", version)
+        if self.client.set(key, json.dumps(document, ensure_ascii=False), nx=True, ex=DECISION_TTL_SECONDS):
+            return document
+        existing = self.decision(version)
+        return existing if existing is not None else document
+
+    def decision(self, version: str) -> dict[str, Any] | None:
+        raw = self.client.get(self._k("decision", version))
+        return json.loads(raw) if raw is not None else None
+
+    def first_acceptance(self, sha256: str, receipt_id: str) -> str:
+        key = self._k("accepted", sha256)
+        if self.client.set(key, receipt_id, nx=True):
+            return receipt_id
+        return self.client.get(key) or receipt_id
+
+
+class MemoryLedger:
+    """The same records in one process's memory (``pipeline check``, unit tests)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, Any] = {}
+        self._expiry: dict[str, float] = {}
+
+    def _get(self, key: str) -> Any:
+        if key in self._expiry and self._expiry[key] < time.monotonic():
+            self._data.pop(key, None)
+            self._expiry.pop(key, None)
+        return self._data.get(key)
+
+    def _setnx(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        with self._lock:
+            if self._get(key) is not None:
+                return False
+            self._data[key] = value
+            if ttl:
+                self._expiry[key] = time.monotonic() + ttl
+            return True
+
+    def mark_enqueued(self, version: str, now: float, requeue_after: float) -> bool:
+        with self._lock:
+            last = self._get(f"enq:{version}")
+            if last is not None and now - last < requeue_after:
+                return False
+            self._data[f"enq:{version}"] = now
+            return True
+
+    def last_enqueued(self, version: str) -> float | None:
+        return self._get(f"enq:{version}")
+
+    def reserve_receipt_id(self, receipt_id: str) -> bool:
+        return self._setnx(f"rid:{receipt_id}", True)
+
+    def acquire_lease(self, version: str, holder: str, seconds: int) -> bool:
+        return self._setnx(f"lease:{version}", holder, seconds) or self._get(f"lease:{version}") == holder
+
+    def renew_lease(self, version: str, holder: str, seconds: int) -> bool:
+        with self._lock:
+            if self._get(f"lease:{version}") != holder:
+                return False
+            self._expiry[f"lease:{version}"] = time.monotonic() + seconds
+            return True
+
+    def release_lease(self, version: str, holder: str) -> None:
+        with self._lock:
+            if self._get(f"lease:{version}") == holder:
+                self._data.pop(f"lease:{version}", None)
+
+    def lease_holder(self, version: str) -> str | None:
+        return self._get(f"lease:{version}")
+
+    def record_decision(self, version: str, document: dict[str, Any]) -> dict[str, Any]:
+        self._setnx(f"decision:{version}", document)
+        return self._get(f"decision:{version}")
+
+    def decision(self, version: str) -> dict[str, Any] | None:
+        return self._get(f"decision:{version}")
+
+    def first_acceptance(self, sha256: str, receipt_id: str) -> str:
+        self._setnx(f"accepted:{sha256}", receipt_id)
+        return self._get(f"accepted:{sha256}")

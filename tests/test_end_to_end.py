@@ -1,0 +1,178 @@
+"""End to end: `pipeline run` as a subprocess with its embedded Redis and real workers."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import psutil
+import pytest
+
+from pipeline.documents import schema_errors
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def make_zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def good_package(tag: str) -> bytes:
+    # Until the hierarchy/media/form checks land, any readable ZIP with content passes.
+    return make_zip({f"星火职业培训学校20261120/培训方案.json": json.dumps({"tag": tag}).encode(),
+                     f"星火职业培训学校20261120/育婴师初级/理论/说明.txt": os.urandom(200_000)})
+
+
+class Pipeline:
+    def __init__(self, data: Path, log: Path) -> None:
+        self.data, self.log = data, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env.update(PIPELINE_DATA_DIR=str(self.data), PIPELINE_QUIET_PERIOD="0.5",
+                   PIPELINE_SCAN_INTERVAL="2", PIPELINE_WORKER_PROCESSES="2", PIPELINE_WORKER_THREADS="2",
+                   PIPELINE_LOG_FORMAT="json", PIPELINE_MIN_BACKOFF_MS="200")
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
+        wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 30, message="watcher start")
+
+    def stop(self) -> float:
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        return time.monotonic() - started
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    p = Pipeline(tmp_path / "data", tmp_path / "pipeline.log")
+    p.start()
+    yield p
+    if p.proc and p.proc.poll() is None:
+        p.proc.kill()
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+
+
+def decisions(data: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """receipt_id -> (decision folder, document) for everything decided so far."""
+    out = {}
+    for area in ("archive", "quarantine"):
+        for doc_path in (data / area).glob("*/*/*.json"):
+            doc = json.loads(doc_path.read_text(encoding="utf-8"))
+            out[doc["receipt_id"]] = (doc_path.parent, doc)
+    return out
+
+
+def by_name(data: Path, name: str) -> tuple[Path, dict[str, Any]] | None:
+    for folder, doc in decisions(data).values():
+        if doc["package"]["name"] == name:
+            return folder, doc
+    return None
+
+
+def inbox_files(data: Path) -> list[Path]:
+    return [p for p in (data / "inbox").rglob("*") if p.is_file()]
+
+
+def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
+    data = pipeline.data
+    slow_bytes, renamed_bytes = good_package("slow"), good_package("renamed")
+    (data / "inbox" / "xinghuo").mkdir(parents=True)
+    # 1. written slowly in place, as an SFTP server writes an upload
+    slow = data / "inbox" / "xinghuo" / "星火20261120.zip"
+    with open(slow, "wb") as fh:
+        for i in range(0, len(slow_bytes), 50_000):
+            fh.write(slow_bytes[i:i + 50_000])
+            fh.flush()
+            time.sleep(0.15)
+    # 2. uploaded under a temporary name, then renamed in (WinSCP's .filepart)
+    part = data / "inbox" / "renamed.zip.filepart"
+    part.write_bytes(renamed_bytes)
+    part.rename(data / "inbox" / "renamed.zip")
+    # 3. a RAR by mistake
+    (data / "inbox" / "wrong.zip").write_bytes(b"Rar!\x1a\x07\x01\x00" + os.urandom(3000))
+
+    wait_until(lambda: len(decisions(data)) >= 3, 60, message="three decisions")
+    folder, doc = by_name(data, "星火20261120.zip")
+    assert doc["status"] == "accepted" and schema_errors(doc) == []
+    assert doc["source"] == {"kind": "fs", "location": "inbox/xinghuo/星火20261120.zip", "account": "xinghuo"}
+    assert (folder / "星火20261120.zip").read_bytes() == slow_bytes
+    assert doc["package"]["sha256"] == hashlib.sha256(slow_bytes).hexdigest()
+    assert sorted(p.name for p in folder.iterdir()) == ["receipt.json", "星火20261120.zip"]
+    assert folder.parent.parent.name == "archive"
+
+    folder, doc = by_name(data, "renamed.zip")
+    assert doc["status"] == "accepted" and (folder / "renamed.zip").read_bytes() == renamed_bytes
+
+    folder, doc = by_name(data, "wrong.zip")
+    assert doc["status"] == "rejected" and schema_errors(doc) == []
+    assert [e["code"] for e in doc["errors"]] == ["PKG_NOT_ZIP"]
+    assert folder.parent.parent.name == "quarantine"
+    assert sorted(p.name for p in folder.iterdir()) == ["errors.json", "wrong.zip"]
+
+    # the same bytes again under another name: a duplicate, not archived twice
+    (data / "inbox" / "again.zip").write_bytes(slow_bytes)
+    wait_until(lambda: by_name(data, "again.zip"), 30, message="duplicate decision")
+    folder, doc = by_name(data, "again.zip")
+    original = by_name(data, "星火20261120.zip")[1]
+    assert doc["status"] == "duplicate" and doc["duplicate_of"] == original["receipt_id"]
+    assert folder.parent.parent.name == "quarantine"
+
+    wait_until(lambda: not inbox_files(data), 10, message="empty inbox")
+    assert not any((data / "claimed").iterdir())
+    wait_until(lambda: not any((data / "work").iterdir()), 10, message="clean work area")
+    decided = [e for e in pipeline.events() if e.get("event") == "package.decided"]
+    assert len(decided) == 4 and all(e.get("receipt_id") and e.get("source") for e in decided)
+    assert pipeline.stop() < 10
+
+
+def test_restart_processes_waiting_packages_and_dead_children_come_back(pipeline: Pipeline):
+    data = pipeline.data
+    assert pipeline.stop() < 10
+    assert pipeline.proc.returncode == 0
+    waiting = {f"w{i}.zip": good_package(f"w{i}") for i in range(3)}
+    for name, blob in waiting.items():
+        (data / "inbox" / name).write_bytes(blob)
+    pipeline.start()
+    wait_until(lambda: all(by_name(data, n) for n in waiting), 60, message="waiting packages decided")
+    for name, blob in waiting.items():
+        folder, doc = by_name(data, name)
+        assert doc["status"] == "accepted" and (folder / name).read_bytes() == blob
+
+    # a worker process killed outright is restarted, and work goes on
+    children = psutil.Process(pipeline.proc.pid).children()
+    workers = [c for c in children if "worker" in c.cmdline()]
+    assert len(workers) == 2
+    workers[0].send_signal(signal.SIGKILL)
+    wait_until(lambda: any(e.get("event") == "supervisor.child_restarted" for e in pipeline.events()), 30,
+               message="worker restart")
+    (data / "inbox" / "after-kill.zip").write_bytes(good_package("after-kill"))
+    wait_until(lambda: by_name(data, "after-kill.zip"), 60, message="decision after a worker was killed")
+    assert pipeline.stop() < 10
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

@@ -1,0 +1,120 @@
+"""Settings, catalogue, privacy masking, receipt ids and the document schema."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline.catalogue import CATALOGUE, Severity, problem
+from pipeline.config import SettingsError, load_settings
+from pipeline.documents import Findings, Source, build_document, new_receipt_id, schema_errors
+from pipeline.policy import PolicyError, load_policy, parse_policy
+from pipeline.privacy import mask_id, mask_phone, redact
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "package-format.md"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def spec_codes() -> set[str]:
+    if not SPEC.exists():
+        pytest.fail(f"spec not found at {SPEC}")
+    text = SPEC.read_text(encoding="utf-8")
+    section7 = text[text.index("## 7. Error codes"):text.index("## 8.")]
+    return set(re.findall(r"`((?:PKG|HIER|NAME|MEDIA|IMG|VID|FORM|W)_[A-Z0-9_]+|INTERNAL)`", section7))
+
+
+def test_catalogue_is_exactly_the_spec_codes():
+    assert set(CATALOGUE) == spec_codes()
+
+
+def test_every_code_has_chinese_message_and_hint():
+    for code, kind in CATALOGUE.items():
+        p = problem(code, "x.jpg")
+        assert CJK.search(p.message), code
+        assert p.hint and CJK.search(p.hint), code
+        assert (kind.severity is Severity.WARNING) == code.startswith("W_"), code
+
+
+def test_problem_fills_template_and_tolerates_missing_values():
+    p = problem("IMG_RESOLUTION", "a/b.jpg", name="b.jpg", width=1024, height=576, min_long=1280, min_short=720)
+    assert p.message == "照片“b.jpg”分辨率为 1024×576，要求不低于 1280×720。"
+    assert problem("IMG_RESOLUTION").message.startswith("照片“”")
+    assert p.to_json()["severity"] == "error" and "pointer" not in p.to_json()
+
+
+def test_settings_from_env_file_and_errors(tmp_path: Path):
+    cfg = tmp_path / "pipeline.toml"
+    cfg.write_text('worker_threads = 7\nquiet_period = 0.5\ndata_dir = "/tmp/x"\n')
+    s = load_settings(env={"PIPELINE_CONFIG": str(cfg), "PIPELINE_QUIET_PERIOD": "3", "REDIS_URL": ""})
+    assert (s.worker_threads, s.quiet_period, s.redis_url, s.data_dir) == (7, 3.0, None, Path("/tmp/x"))
+    assert load_settings(env={}).data_dir == Path("./var").resolve()
+    with pytest.raises(SettingsError, match="PIPELINE_WORKER_THREADS"):
+        load_settings(env={"PIPELINE_WORKER_THREADS": "many"})
+    cfg.write_text("no_such_setting = 1\n")
+    with pytest.raises(SettingsError, match="no_such_setting"):
+        load_settings(env={"PIPELINE_CONFIG": str(cfg)})
+    with pytest.raises(Exception):
+        s.worker_threads = 1  # frozen
+
+
+def test_policy_default_and_override(tmp_path: Path):
+    default = load_policy()
+    assert default.zip.max_entries == 2000 and len(default.sha256) == 64
+    custom = tmp_path / "p.toml"
+    custom.write_text("version = 1\n[zip]\nmax_entries = 10\n")
+    p = load_policy(custom)
+    assert p.zip.max_entries == 10 and p.sha256 != default.sha256
+    with pytest.raises(PolicyError, match="unknown"):
+        parse_policy(b"[zip]\nmax_entrys = 1\n", "x")
+    with pytest.raises(PolicyError):
+        parse_policy(b"[zip]\nmax_entries = 'ten'\n", "x")
+
+
+def test_masking():
+    assert mask_id("11010519491231002X") == "110105********002X"
+    assert mask_phone("13812345678") == "138****5678"
+    text = redact("张三 身份证 11010519491231002X 电话 +86 138-1234-5678 座机 010-12345678")
+    assert "11010519491231002X" not in text and "110105********002X" in text
+    assert "1234-5678" not in text and "138****5678" in text
+    assert "010-12345678" in text  # landlines are not personal mobile numbers
+
+
+def test_receipt_ids_sort_by_time_and_read_well():
+    t0 = datetime(2026, 11, 27, 9, 0, 0, tzinfo=timezone(timedelta(hours=8)))
+    ids = [new_receipt_id(t0 + timedelta(seconds=s)) for s in (0, 1, 60, 3600, 53999)]
+    assert ids == sorted(ids)
+    assert all(re.fullmatch(r"R20261127-[0-9A-HJKMNP-TV-Z]{8}", i) for i in ids)
+    assert len({new_receipt_id(t0) for _ in range(200)}) > 190
+
+
+def _findings(problems=()):
+    return Findings(package_name="a.zip", package_size=10, package_sha256="0" * 64,
+                    policy_sha256="1" * 64, report_date=date(2026, 11, 20), problems=list(problems))
+
+
+@pytest.mark.parametrize("problems,duplicate_of,status", [
+    ((), None, "accepted"),
+    ((problem("HIER_ROOT", "", found="x"),), None, "rejected"),
+    ((problem("W_PLEDGE_SCAN"),), None, "accepted"),
+    ((), "R20261127-00000000", "duplicate"),
+])
+def test_documents_follow_the_schema(problems, duplicate_of, status):
+    now = datetime(2026, 11, 27, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    doc = build_document(_findings(problems), receipt_id=new_receipt_id(now), source=Source("fs", "inbox/a.zip"),
+                         received_at=now, decided_at=now, duplicate_of=duplicate_of)
+    assert doc["status"] == status
+    assert schema_errors(doc) == []
+
+
+def test_schema_refuses_inconsistent_documents():
+    now = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+    doc = build_document(_findings(), receipt_id=new_receipt_id(now), source=Source("fs", "x"),
+                         received_at=now, decided_at=now)
+    doc["status"] = "rejected"  # rejected without errors
+    assert schema_errors(doc)
+    doc["status"] = "accepted"
+    doc["package"]["sha256"] = "nothex"
+    assert schema_errors(doc)

@@ -1,0 +1,185 @@
+"""Claim, decide once, store: each step safe to run twice (real Redis, real files)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline import intake
+from pipeline.documents import schema_errors
+from pipeline.intake import Services, ingest, quarantine_internal, stuck_requests
+from pipeline.ledger import MemoryLedger, RedisLedger
+from pipeline.policy import load_policy
+from pipeline.store import IngestRequest, LocalStore
+from tests.test_end_to_end import good_package
+
+
+@pytest.fixture(params=["redis", "memory"])
+def services(request, settings, redis_server, redis_client) -> Services:
+    store = LocalStore(settings.data_dir)
+    store.ensure_layout()
+    ledger = RedisLedger(redis_client) if request.param == "redis" else MemoryLedger()
+    return Services(settings=settings, policy=load_policy(), store=store, ledger=ledger,
+                    clock=lambda: datetime.now(timezone.utc))
+
+
+def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
+    path = services.settings.inbox_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    st = path.stat()
+    return IngestRequest(relative, st.st_size, st.st_mtime_ns)
+
+
+def decided_files(services: Services) -> list[Path]:
+    s = services.settings
+    return sorted(p for area in (s.archive_dir, s.quarantine_dir) for p in area.rglob("*") if p.is_file())
+
+
+def test_accept_then_rerun_changes_nothing(services: Services):
+    blob = good_package("a")
+    request = drop(services, "xinghuo/a.zip", blob)
+    outcome = ingest(request, services)
+    assert outcome is not None and outcome.status == "accepted"
+    folder = services.settings.data_dir / outcome.location
+    assert (folder / "a.zip").read_bytes() == blob
+    doc = json.loads((folder / "receipt.json").read_text(encoding="utf-8"))
+    assert schema_errors(doc) == [] and doc["source"]["account"] == "xinghuo"
+    before = {p: p.stat().st_mtime_ns for p in decided_files(services)}
+    assert ingest(request, services) is None  # a redelivered message finds nothing to do
+    assert {p: p.stat().st_mtime_ns for p in decided_files(services)} == before
+    assert not list(services.settings.inbox_dir.rglob("*.zip"))
+    assert not any(services.settings.claims_dir.iterdir())
+
+
+def test_crash_after_decision_before_move_is_finished_with_the_same_decision(services: Services, monkeypatch):
+    request = drop(services, "b.zip", good_package("b"))
+    real_finalize = services.store.finalize
+    calls = []
+
+    def crash(claim, document):
+        calls.append(document)
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(services.store, "finalize", crash)
+    with pytest.raises(OSError):
+        ingest(request, services)
+    assert (services.settings.claims_dir / request.version / "package.zip").exists()
+    monkeypatch.setattr(services.store, "finalize", real_finalize)
+    # the re-run must not re-decide: a different policy now would not change the outcome
+    strict = dataclasses.replace(services, policy=dataclasses.replace(services.policy, sha256="f" * 64))
+    outcome = ingest(request, strict)
+    assert outcome is not None and outcome.receipt_id == calls[0]["receipt_id"]
+    doc = json.loads((services.settings.data_dir / outcome.location / "receipt.json").read_text("utf-8"))
+    assert doc["policy_sha256"] == services.policy.sha256 == calls[0]["policy_sha256"]
+
+
+def test_crash_between_zip_move_and_claim_release(services: Services, monkeypatch):
+    request = drop(services, "c.zip", good_package("c"))
+    real_unlink = Path.unlink
+
+    def crash_on_claim_meta(self, missing_ok=False):
+        if self.name == "claim.json":
+            raise OSError("killed")
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", crash_on_claim_meta)
+    with pytest.raises(OSError):
+        ingest(request, services)
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    outcome = ingest(request, services)  # the re-run finishes: releases the claim
+    assert outcome is not None and outcome.status == "accepted"
+    assert not any(services.settings.claims_dir.iterdir())
+    files = [p.name for p in decided_files(services)]
+    assert files.count("c.zip") == 1 and "receipt.json" in files
+
+
+def test_duplicate_bytes_under_two_names(services: Services):
+    blob = good_package("dup")
+    first = ingest(drop(services, "one.zip", blob), services)
+    second = ingest(drop(services, "two.zip", blob), services)
+    assert (first.status, second.status) == ("accepted", "duplicate")
+    doc = json.loads((services.settings.data_dir / second.location / "receipt.json").read_text("utf-8"))
+    assert doc["duplicate_of"] == first.receipt_id and schema_errors(doc) == []
+    assert "quarantine" in second.location
+    # same name, new content: a new version, a new decision
+    third = ingest(drop(services, "one.zip", good_package("new")), services)
+    assert third.status == "accepted" and third.receipt_id != first.receipt_id
+
+
+def test_concurrent_workers_decide_once(services: Services):
+    request = drop(services, "race.zip", good_package("race"))
+    results = []
+    barrier = threading.Barrier(4)
+
+    def work():
+        barrier.wait()
+        results.append(ingest(request, services))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    decided = [r for r in results if r is not None]
+    assert len({r.receipt_id for r in decided}) == 1
+    assert [p.name for p in decided_files(services)].count("race.zip") == 1
+
+
+def test_internal_quarantine_keeps_the_package(services: Services):
+    blob = good_package("poison")
+    request = drop(services, "poison.zip", blob)
+    outcome = quarantine_internal(request, services, reason="ValueError: boom")
+    assert outcome.status == "rejected" and "quarantine" in outcome.location
+    folder = services.settings.data_dir / outcome.location
+    doc = json.loads((folder / "errors.json").read_text("utf-8"))
+    assert [e["code"] for e in doc["errors"]] == ["INTERNAL"] and schema_errors(doc) == []
+    assert (folder / "poison.zip").read_bytes() == blob
+
+
+def test_internal_after_a_recorded_decision_keeps_the_first_decision(services: Services, monkeypatch):
+    request = drop(services, "late.zip", good_package("late"))
+    monkeypatch.setattr(services.store, "finalize", lambda c, d: (_ for _ in ()).throw(OSError("x")))
+    with pytest.raises(OSError):
+        ingest(request, services)
+    monkeypatch.undo()
+    outcome = quarantine_internal(request, services, reason="OSError")
+    assert outcome.status == "accepted" and "archive" in outcome.location
+
+
+def test_replaced_upload_is_not_claimed_under_the_old_version(services: Services):
+    request = drop(services, "r.zip", good_package("old"))
+    path = services.settings.inbox_dir / "r.zip"
+    path.write_bytes(good_package("newer content"))
+    os.utime(path, ns=(request.stamp + 10**9, request.stamp + 10**9))
+    assert ingest(request, services) is None
+    assert path.exists()
+
+
+def test_stuck_requests_requeue_lost_messages_and_orphaned_claims(services: Services, monkeypatch):
+    waiting = drop(services, "waiting.zip", good_package("w"))
+    never = drop(services, "never.zip", good_package("n"))
+    services.ledger.mark_enqueued(waiting.version, 1000.0, 300)
+    # an orphaned claim: claimed, no lease, enqueued long ago
+    orphan = drop(services, "orphan.zip", good_package("o"))
+    claim = services.store.claim(orphan, lambda: "R20261127-00000000", services.now())
+    assert claim is not None
+    services.ledger.mark_enqueued(orphan.version, 1000.0, 300)
+    found = stuck_requests(services, [waiting, never], now=1000.0 + 301)
+    assert {r.location for r in found} == {"waiting.zip", "orphan.zip"}
+    assert stuck_requests(services, [waiting, never], now=1000.0 + 302) == []
+
+
+def test_stale_work_dirs_of_dead_processes_are_removed(tmp_path: Path):
+    host = intake.socket.gethostname()
+    dead, alive, other = tmp_path / f"{host}-999999-v1", tmp_path / f"{host}-{os.getpid()}-v2", tmp_path / "x-1-v3"
+    for d in (dead, alive, other):
+        d.mkdir()
+    removed = intake.remove_stale_work_dirs(tmp_path, lambda pid: pid == os.getpid())
+    assert removed == [dead] and alive.exists() and other.exists()

@@ -1,0 +1,50 @@
+"""The actors: thin. Each binds log context, calls one library function, sends the next
+message. Arguments are JSON (paths and keys), never bytes.
+
+Importing this module sets up the broker from the environment, so both the Dramatiq CLI
+(``dramatiq workers.actors``) and ``pipeline worker`` can load it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+import structlog
+
+from pipeline.intake import ingest, quarantine_internal
+from pipeline.store import IngestRequest
+from workers.runtime import runtime
+
+QUEUE = "packages"
+settings = runtime.settings
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=settings.max_retries, min_backoff=settings.min_backoff_ms,
+                max_backoff=settings.max_backoff_ms, time_limit=settings.package_time_limit_ms,
+                on_retry_exhausted="package_failed")
+def ingest_package(request: dict[str, Any]) -> None:
+    """Decide one upload; announce the decision."""
+    parsed = IngestRequest.from_json(request)
+    with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
+        outcome = ingest(parsed, runtime.services())
+        if outcome is not None:
+            package_decided.send(outcome.to_json())
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=50, min_backoff=5_000, max_backoff=600_000)
+def package_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """An upload's processing failed after all retries: quarantine it as INTERNAL."""
+    parsed = IngestRequest.from_json(message["args"][0])
+    reason = (message.get("options", {}).get("traceback") or "").strip().splitlines()[-1:] or ["unknown"]
+    with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
+        outcome = quarantine_internal(parsed, runtime.services(), reason=reason[0][:500])
+        if outcome is not None:
+            package_decided.send(outcome.to_json())
+
+
+@dramatiq.actor(queue_name="decisions", max_retries=20)
+def package_decided(outcome: dict[str, Any]) -> None:
+    """A decision is stored. The receipt mail (issue 6) hangs here."""
+    structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
+                                status=outcome["status"], location=outcome["location"])
