@@ -32,7 +32,10 @@ from pipeline.package_reader import hash_file
 
 def version_id(location: str, size: int, stamp: int | str) -> str:
     """A short stable id of one version of one upload: (where, how big, when written)."""
-    return hashlib.sha256(f"{location}\0{size}\0{stamp}".encode("utf-8")).hexdigest()[:20]
+    # surrogateescape: a file name that is not UTF-8 on disk (old GBK clients) still
+    # gets an id rather than crashing whoever computes it.
+    key = f"{location}\0{size}\0{stamp}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(key).hexdigest()[:20]
 
 
 @dataclass(frozen=True)
