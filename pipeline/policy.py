@@ -7,12 +7,15 @@ bytes) so each decision can be traced to the exact rules that made it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+
+from pipeline.catalogue import CATALOGUE, Problem, Severity
 
 
 class PolicyError(ValueError):
@@ -32,8 +35,33 @@ class ZipLimits:
 
 
 @dataclass(frozen=True)
+class MediaRules:
+    photo_count: int = 5
+    video_count: int = 3
+    photo_max_bytes: int = 2 * 1024**2
+    video_max_bytes: int = 50 * 1024**2
+    min_long_side: int = 1280
+    min_short_side: int = 720
+    video_min_seconds: float = 120.0
+    video_max_seconds: float = 180.0
+    duration_tolerance_seconds: float = 0.5
+    refuse_mov: bool = True
+    preferred_video_codec: str = "AVC"
+    photo_max_pixels: int = 100_000_000
+    video_probe_timeout_seconds: float = 30.0
+    screenshot_max_bytes: int = 5 * 1024**2
+    screenshot_max_count: int = 20
+
+
+SEVERITY_CHOICES = ("error", "warning", "off")
+
+
+@dataclass(frozen=True)
 class Policy:
     zip: ZipLimits = field(default_factory=ZipLimits)
+    media: MediaRules = field(default_factory=MediaRules)
+    #: code -> "error" | "warning" | "off", overriding the catalogue's default
+    severity: Mapping[str, str] = field(default_factory=dict)
     sha256: str = ""  # of the file it was loaded from
     source: str = "default"
 
@@ -52,6 +80,9 @@ def _build(cls: type, table: dict[str, Any], where: str) -> Any:
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise PolicyError(f"policy setting [{where}] {key} must be true or false")
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                raise PolicyError(f"policy setting [{where}] {key} must be a string")
         elif isinstance(default, (int, float)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise PolicyError(f"policy setting [{where}] {key} must be a number")
@@ -67,13 +98,41 @@ def parse_policy(data: bytes, source: str) -> Policy:
         raise PolicyError(f"cannot read policy {source}: {exc}") from exc
     if doc.pop("version", 1) != 1:
         raise PolicyError(f"policy {source}: only version = 1 is understood")
-    sections = {"zip": ZipLimits}
+    sections = {"zip": ZipLimits, "media": MediaRules}
     built: dict[str, Any] = {}
+    if "severity" in doc:
+        built["severity"] = _severities(doc.pop("severity"), source)
     for name, table in doc.items():
         if name not in sections or not isinstance(table, dict):
             raise PolicyError(f"policy {source}: unknown section [{name}]")
         built[name] = _build(sections[name], table, name)
     return Policy(**built, sha256=hashlib.sha256(data).hexdigest(), source=source)
+
+
+def _severities(table: Any, source: str) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise PolicyError(f"policy {source}: [severity] must be a table")
+    for code, value in table.items():
+        kind = CATALOGUE.get(code)
+        if kind is None:
+            raise PolicyError(f"policy {source}: [severity] {code} is not a known problem code")
+        if kind.fatal or code == "INTERNAL":
+            raise PolicyError(f"policy {source}: [severity] {code} cannot be changed")
+        if value not in SEVERITY_CHOICES:
+            raise PolicyError(f"policy {source}: [severity] {code} must be one of {SEVERITY_CHOICES}")
+    return dict(table)
+
+
+def apply_severity(policy: Policy, problems: list[Problem]) -> list[Problem]:
+    """The problems as the policy rates them: overridden severities, "off" ones dropped."""
+    out: list[Problem] = []
+    for p in problems:
+        wanted = policy.severity.get(p.code)
+        if wanted is None:
+            out.append(p)
+        elif wanted != "off":
+            out.append(dataclasses.replace(p, severity=Severity(wanted)))
+    return out
 
 
 def default_policy_bytes() -> bytes:

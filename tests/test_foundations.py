@@ -118,3 +118,18 @@ def test_schema_refuses_inconsistent_documents():
     doc["status"] = "accepted"
     doc["package"]["sha256"] = "nothex"
     assert schema_errors(doc)
+
+
+def test_policy_severity_overrides(tmp_path: Path):
+    from pipeline.policy import apply_severity
+    p = parse_policy(b'[severity]\nW_PLEDGE_SCAN = "off"\nW_VIDEO_CODEC = "error"\n', "x")
+    out = apply_severity(p, [problem("W_PLEDGE_SCAN"), problem("W_VIDEO_CODEC", name="a.mp4", codec="HEVC"),
+                             problem("IMG_SIZE")])
+    assert [(x.code, x.severity.value) for x in out] == [("W_VIDEO_CODEC", "error"), ("IMG_SIZE", "error")]
+    with pytest.raises(PolicyError, match="cannot be changed"):
+        parse_policy(b'[severity]\nPKG_LIMIT = "warning"\n', "x")
+    with pytest.raises(PolicyError, match="not a known"):
+        parse_policy(b'[severity]\nNOPE = "warning"\n', "x")
+    with pytest.raises(PolicyError):
+        parse_policy(b'[severity]\nIMG_SIZE = "fatal"\n', "x")
+    assert load_policy().media.photo_max_bytes == 2 * 1024 * 1024

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 from pipeline.catalogue import Problem
 from pipeline.package_reader import PackageContents
-from pipeline.policy import Policy
+from pipeline.policy import Policy, apply_severity
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ def default_checks() -> Sequence[Check]:
 
 
 def run_checks(view: PackageView, checks: Sequence[Check]) -> list[Problem]:
+    """Every problem of every check, rated by the policy's severities."""
     problems: list[Problem] = []
     for check in checks:
         problems.extend(check(view))
-    return problems
+    return apply_severity(view.policy, problems)
