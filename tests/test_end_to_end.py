@@ -45,6 +45,7 @@ class Pipeline:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         env.update(PIPELINE_DATA_DIR=str(self.data), PIPELINE_QUIET_PERIOD="0.5",
+                   PIPELINE_STALE_UPLOAD_TIMEOUT="3",
                    PIPELINE_SCAN_INTERVAL="2", PIPELINE_WORKER_PROCESSES="2", PIPELINE_WORKER_THREADS="2",
                    PIPELINE_LOG_FORMAT="json", PIPELINE_MIN_BACKOFF_MS="200")
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
@@ -118,7 +119,10 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     # 3. a RAR by mistake
     (data / "inbox" / "wrong.zip").write_bytes(b"Rar!\x1a\x07\x01\x00" + os.urandom(3000))
 
-    wait_until(lambda: len(decisions(data)) >= 3, 60, message="three decisions")
+    # 4. an upload broken off (no end record): waits for the stale-upload timeout, then PKG_CORRUPT
+    (data / "inbox" / "broken.zip").write_bytes(good_package("broken")[:150_000])
+
+    wait_until(lambda: len(decisions(data)) >= 4, 60, message="four decisions")
     folder, doc = by_name(data, "星火20261120.zip")
     assert doc["status"] == "accepted" and schema_errors(doc) == []
     assert doc["source"] == {"kind": "fs", "location": "inbox/xinghuo/星火20261120.zip", "account": "xinghuo"}
@@ -136,6 +140,9 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     assert folder.parent.parent.name == "quarantine"
     assert sorted(p.name for p in folder.iterdir()) == ["errors.json", "wrong.zip"]
 
+    folder, doc = by_name(data, "broken.zip")
+    assert doc["status"] == "rejected" and [e["code"] for e in doc["errors"]] == ["PKG_CORRUPT"]
+
     # the same bytes again under another name: a duplicate, not archived twice
     (data / "inbox" / "again.zip").write_bytes(slow_bytes)
     wait_until(lambda: by_name(data, "again.zip"), 30, message="duplicate decision")
@@ -148,7 +155,7 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     assert not any((data / "claimed").iterdir())
     wait_until(lambda: not any((data / "work").iterdir()), 10, message="clean work area")
     decided = [e for e in pipeline.events() if e.get("event") == "package.decided"]
-    assert len(decided) == 4 and all(e.get("receipt_id") and e.get("source") for e in decided)
+    assert len(decided) == 5 and all(e.get("receipt_id") and e.get("source") for e in decided)
     assert pipeline.stop() < 10
 
 
@@ -169,10 +176,21 @@ def test_restart_processes_waiting_packages_and_dead_children_come_back(pipeline
     children = psutil.Process(pipeline.proc.pid).children()
     workers = [c for c in children if "worker" in c.cmdline()]
     assert len(workers) == 2
-    workers[0].send_signal(signal.SIGKILL)
-    wait_until(lambda: any(e.get("event") == "supervisor.child_restarted" for e in pipeline.events()), 30,
-               message="worker restart")
+    watcher = next(c for c in children if "watch" in c.cmdline())
+    redis_server = next(c for c in children if "redis-server" in c.cmdline()[0])
+
+    def restarted(name: str) -> bool:
+        return any(e.get("event") == "supervisor.child_restarted" and e.get("child") == name
+                   for e in pipeline.events())
+
+    for victim in (workers[0], watcher, redis_server):
+        victim.send_signal(signal.SIGKILL)
+        wait_until(lambda: any(e.get("event") == "supervisor.child_exited" and e.get("pid") == victim.pid
+                               for e in pipeline.events()), 30, message=f"{victim.pid} seen dead")
+    for name in ("watcher", "redis"):
+        wait_until(lambda: restarted(name), 30, message=f"{name} restarted")
+    assert sum(e.get("event") == "supervisor.child_restarted" for e in pipeline.events()) == 3
     (data / "inbox" / "after-kill.zip").write_bytes(good_package("after-kill"))
-    wait_until(lambda: by_name(data, "after-kill.zip"), 60, message="decision after a worker was killed")
+    wait_until(lambda: by_name(data, "after-kill.zip"), 90, message="decision after children were killed")
     assert pipeline.stop() < 10
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
