@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import structlog
 
 from pipeline.assess import assess, package_fingerprint
 from pipeline.catalogue import problem
+from pipeline.checks import Check
 from pipeline.config import Settings
 from pipeline.documents import REJECTED, Findings, build_document, local_zone, new_receipt_id
 from pipeline.ledger import Ledger
@@ -38,6 +39,8 @@ class Services:
     store: Store
     ledger: Ledger
     clock: Callable[[], datetime]
+    #: the checks to run; None: the contract's (pipeline.checks.default_checks)
+    checks: Sequence[Check] | None = None
 
     def now(self) -> datetime:
         return self.clock().astimezone(local_zone(self.settings.utc_offset_hours))
@@ -113,7 +116,8 @@ def decide(claim: Claim, services: Services, work_dir: Path) -> dict[str, Any]:
     """Assess the claimed package and build its document (not yet recorded)."""
     zip_path = services.store.local_package(claim, work_dir)
     now = services.now()
-    findings = assess(zip_path, claim.package_name, services.policy, work_dir / "package", now.date())
+    findings = assess(zip_path, claim.package_name, services.policy, work_dir / "package", now.date(),
+                      checks=services.checks)
     duplicate_of = None
     if not findings.errors:
         first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id)

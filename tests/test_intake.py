@@ -25,8 +25,9 @@ def services(request, settings, redis_server, redis_client) -> Services:
     store = LocalStore(settings.data_dir)
     store.ensure_layout()
     ledger = RedisLedger(redis_client) if request.param == "redis" else MemoryLedger()
+    # The spine's tests: only the reader's rules (section 1); the content rules have their own tests.
     return Services(settings=settings, policy=load_policy(), store=store, ledger=ledger,
-                    clock=lambda: datetime.now(timezone.utc))
+                    clock=lambda: datetime.now(timezone.utc), checks=())
 
 
 def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
