@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from pipeline.checks import Check, PackageView, default_checks, run_checks
 from pipeline.documents import Findings
@@ -31,12 +31,33 @@ def assess(zip_path: Path, package_name: str, policy: Policy, work_dir: Path, to
         )
         if contents.problems:  # fatal: nothing inside can be trusted
             return findings
-        findings.manifest = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in contents.files]
         view = PackageView(name=package_name, contents=contents, policy=policy, today=today)
         findings.problems.extend(run_checks(view, default_checks() if checks is None else checks))
+        _describe(findings, view)
         return findings
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _describe(findings: Findings, view: PackageView) -> None:
+    """What the document says about the package besides its problems: institution,
+    report date, trainings, and the manifest with the media measurements."""
+    measured = view.__dict__.get("measurements", {})  # only what a check measured
+    findings.manifest = []
+    for f in view.contents.files:
+        entry: dict[str, Any] = {"path": f.path, "size": f.size, "sha256": f.sha256}
+        if f.path in measured:
+            entry.update(measured[f.path].manifest_fields())
+        elif f.path.lower().endswith(".json"):
+            entry["kind"] = "form"
+        findings.manifest.append(entry)
+    if "layout" not in view.__dict__:
+        return
+    layout = view.layout
+    findings.institution = layout.institution
+    findings.report_date = layout.report_date
+    findings.trainings = [{"occupation": t.occupation, "level": t.level, "folder": t.folder,
+                           "trainees": t.trainees} for t in layout.trainings]
 
 
 def package_fingerprint(zip_path: Path) -> tuple[int, str]:

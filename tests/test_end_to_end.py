@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.documents import schema_errors
 from tests.conftest import wait_until
+from tests.packages import sample_package
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +33,8 @@ def make_zip(files: dict[str, bytes]) -> bytes:
 
 
 def good_package(tag: str) -> bytes:
-    # Until the hierarchy/media/form checks land, any readable ZIP with content passes.
-    return make_zip({f"星火职业培训学校20261120/培训方案.json": json.dumps({"tag": tag}).encode(),
-                     f"星火职业培训学校20261120/育婴师初级/理论/说明.txt": os.urandom(200_000)})
+    """A package that passes every check; ``tag`` makes its bytes differ."""
+    return sample_package(tag)
 
 
 class Pipeline:
@@ -108,8 +108,9 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     # 1. written slowly in place, as an SFTP server writes an upload
     slow = data / "inbox" / "xinghuo" / "星火20261120.zip"
     with open(slow, "wb") as fh:
-        for i in range(0, len(slow_bytes), 50_000):
-            fh.write(slow_bytes[i:i + 50_000])
+        step = len(slow_bytes) // 8 + 1
+        for i in range(0, len(slow_bytes), step):
+            fh.write(slow_bytes[i:i + step])
             fh.flush()
             time.sleep(0.15)
     # 2. uploaded under a temporary name, then renamed in (WinSCP's .filepart)
@@ -120,7 +121,8 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     (data / "inbox" / "wrong.zip").write_bytes(b"Rar!\x1a\x07\x01\x00" + os.urandom(3000))
 
     # 4. an upload broken off (no end record): waits for the stale-upload timeout, then PKG_CORRUPT
-    (data / "inbox" / "broken.zip").write_bytes(good_package("broken")[:150_000])
+    broken = good_package("broken")
+    (data / "inbox" / "broken.zip").write_bytes(broken[:len(broken) // 2])
 
     wait_until(lambda: len(decisions(data)) >= 4, 60, message="four decisions")
     folder, doc = by_name(data, "星火20261120.zip")

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterable, Sequence
+from functools import cached_property
+from typing import Callable, Iterable, Mapping, Sequence
 
 from pipeline.catalogue import Problem
+from pipeline.layout import Layout, build_layout
+from pipeline.media import Measurement
 from pipeline.package_reader import PackageContents
 from pipeline.policy import Policy, apply_severity
 
@@ -26,6 +29,20 @@ class PackageView:
     policy: Policy
     today: date  # the day of checking, for the date rules
 
+    @cached_property
+    def layout(self) -> Layout:
+        """The package's derived structure (level 1, plan, training folders, media),
+        built on first use and shared by every check."""
+        return build_layout(self.contents, self.name)
+
+    @cached_property
+    def measurements(self) -> Mapping[str, Measurement]:
+        """Every photo, video and screenshot measured once (both cores), keyed by
+        package path: the media checks judge them, the manifest records them."""
+        from pipeline.checks.media import measure_package_media
+
+        return measure_package_media(self.layout, self.policy.media)
+
 
 Check = Callable[[PackageView], Iterable[Problem]]
 
@@ -36,7 +53,10 @@ def default_checks() -> Sequence[Check]:
     The package reader enforces section 1 before any of these run; the hierarchy and
     media checks (sections 2, 3) and the form checks (section 4) register here.
     """
-    return ()
+    from pipeline.checks.hierarchy import HIERARCHY_CHECKS  # they import this module
+    from pipeline.checks.media import MEDIA_CHECKS
+
+    return (*HIERARCHY_CHECKS, *MEDIA_CHECKS)
 
 
 def run_checks(view: PackageView, checks: Sequence[Check]) -> list[Problem]:
