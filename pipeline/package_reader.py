@@ -8,10 +8,20 @@ Nothing in an upload can be trusted, so the reader works in two stages:
    and offsets are taken from the raw records. Every fatal problem found here is
    reported (an institution fixes them all in one round); if there is any, nothing is
    extracted.
-2. **Extract** each material file through ``zipfile.ZipFile.open`` in 1 MiB chunks into
-   ``work_dir/files/<index>`` (a generated name: archive names never touch the disk),
-   hashing while writing. A CRC or data error removes what was written and reports
-   ``PKG_CORRUPT``.
+2. **One pass** over the ZIP, start to end, in ``CHUNK`` reads: each byte is read once
+   and feeds the SHA-256 of the whole file (computed for every package, refused ones
+   included: the receipt names it) and, for the data of the material files (in archive
+   order; the scan has checked that their ranges do not overlap), their content: stored
+   data as it is, deflate data through a zlib inflater. The content is CRC-checked,
+   hashed and written to ``work_dir/files/<index>`` (a generated name: archive names never
+   touch the disk; the index is the file's position in path order). Local headers, data
+   descriptors and junk entries are only hashed into the whole file. Two threads share
+   the work, as hashlib, zlib and file I/O release the GIL: the reader does the reads,
+   the whole-file SHA-256, the CRCs and the inflating; a writer thread the files'
+   SHA-256 and the writes, with at most ``READ_BUFFERS`` chunks in flight (memory stays
+   a few MiB whatever the size of the package). A CRC, size or data error removes what
+   was written and reports ``PKG_CORRUPT`` for the first such file in archive order.
+   ``zipfile`` is not used: its extraction reads the data a second time.
 
 Decisions (spec §1 leaves them open):
 
@@ -50,10 +60,13 @@ Decisions (spec §1 leaves them open):
   at or before the next entry's header and the central directory). Overlap makes the
   structure invalid whatever its intent (it is how the quoted-overlap bombs that pass
   Python < 3.13 work), so it is reported as corruption, with "重叠" in the detail.
-- **Lying sizes.** ``zipfile`` never returns more than the declared size; a member that
-  holds more fails its CRC (``PKG_CORRUPT``), one that holds less is caught by our byte
-  count (``PKG_CORRUPT``). Should more bytes than declared ever come out, extraction
-  stops with ``PKG_LIMIT``.
+- **Lying sizes.** As with ``zipfile``, the inflater is never asked for more than the
+  declared size (nor for more than ``CHUNK`` at a time), and what follows the declared
+  size or the end of the deflate stream is ignored; a member that holds more fails its
+  CRC (``PKG_CORRUPT``), one that holds less is caught by our byte count
+  (``PKG_CORRUPT``). Should more bytes than declared ever come out, extraction stops with
+  ``PKG_LIMIT``. Sizes, CRC and method are those of the central directory (data
+  descriptors are not trusted over it).
 - **Duplicates** (``PKG_DUPLICATE_ENTRY``): two material files equal after NFC +
   casefold, or a file whose path is a folder implied by another file ("a" and "a/b";
   ``other`` then names the folder with a trailing "/"). ``PKG_EMPTY`` only when nothing
@@ -65,28 +78,31 @@ Decisions (spec §1 leaves them open):
 - ``Problem.path`` is the entry name (control characters escaped), or "" for problems of
   the whole archive and for names that could not be decoded.
 
-Only our own faults raise (``work_dir`` not writable, disk full, the ZIP file missing).
-Nothing is logged: entry names can contain names of persons.
+Only our own faults raise (``work_dir`` not writable, disk full, the ZIP file missing,
+or changed between the scan and the pass). Nothing is logged: entry names can contain
+names of persons.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
 import re
 import stat
 import struct
+import threading
 import unicodedata
-import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pipeline.catalogue import Problem, format_size, problem
 from pipeline.policy import ZipLimits
 
-CHUNK = 1 << 20  # bytes per read while extracting and hashing
+CHUNK = 1 << 20  # bytes per read of the ZIP (and at most per inflater output)
 
 __all__ = ["CHUNK", "ExtractedFile", "PackageContents", "hash_file", "read_package"]
 
@@ -207,6 +223,7 @@ class _Entry:
     unicode_name: str | None = None  # from a valid Info-ZIP 0x7075 field
     name: str | None = None  # decoded + NFC, None if undecodable
     data_end: int | None = None  # end of local header + data (+ descriptor), if readable
+    data_offset: int | None = None  # first byte of the member's data, if readable
 
     @property
     def is_dir(self) -> bool:
@@ -565,7 +582,8 @@ def _check_layout(f: IO[bytes], entries: list[_Entry], directory: _Directory) ->
         if local_name != entry.raw_name:
             out.append(problem("PKG_CORRUPT", entry.path,
                                detail=f"文件“{entry.label}”的本地文件头与目录中的名称不一致"))
-        end = entry.header_offset + _LOCAL.size + name_len + extra_len + entry.compress_size
+        entry.data_offset = entry.header_offset + _LOCAL.size + name_len + extra_len
+        end = entry.data_offset + entry.compress_size
         if entry.flags & _FLAG_DATA_DESCRIPTOR:  # shortest descriptor: crc + 2 sizes
             end += 16 if _read_exact(f, end, 4) == b"PK\x07\x08" else 12
         entry.data_end = end
@@ -644,7 +662,7 @@ def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
 
 
 # ---------------------------------------------------------------------------------------
-# extraction
+# the single pass: whole-file hash + extraction
 
 
 class _ExtractionFailed(Exception):
@@ -653,132 +671,299 @@ class _ExtractionFailed(Exception):
         self.problem = found
 
 
-_DATA_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError,
-                ValueError, OSError, struct.error)
-
-
-def _data_error(entry: _Entry, exc: BaseException) -> _ExtractionFailed:
-    """PKG_CORRUPT for an exception raised while reading member data (see _read_block)."""
-    if "CRC" in str(exc):
-        detail = f"文件“{entry.label}”校验失败（CRC 错误），数据已损坏"
-    elif isinstance(exc, (EOFError, zlib.error)):
-        detail = f"文件“{entry.label}”的数据不完整或已损坏"
-    else:
-        detail = f"文件“{entry.label}”无法解压（{type(exc).__name__}）"
+def _corrupt(entry: _Entry, detail: str) -> _ExtractionFailed:
     return _ExtractionFailed(problem("PKG_CORRUPT", entry.path, detail=detail))
 
 
-def _own_fault(exc: BaseException) -> bool:
-    """An OSError with an errno is a real I/O failure on our side, not the package's."""
-    return isinstance(exc, OSError) and exc.errno is not None
+def _too_large(entry: _Entry) -> _ExtractionFailed:
+    return _ExtractionFailed(problem("PKG_LIMIT", entry.path, detail=(
+        f"文件“{entry.label}”解压后的实际大小超过了声明的大小")))
 
 
-def _copy_member(src: IO[bytes], dst: IO[bytes], entry: _Entry, budget: int) -> tuple[int, str]:
-    """Stream one member into ``dst``; (size, sha256). ``budget``: bytes still allowed in
-    total. Counting here does not trust ``zipfile`` to honour the declared size."""
-    digest = hashlib.sha256()
-    size = 0
-    while True:
+@dataclass(eq=False)
+class _Member:
+    """A material file during the pass. The reader thread owns the counters and the
+    inflater; the writer thread owns ``digest`` and ``file`` (read by the reader only
+    after the writer has stopped)."""
+
+    entry: _Entry
+    local: Path
+    start: int  # its data in the ZIP: [start, end)
+    end: int
+    digest: Any = field(default_factory=hashlib.sha256)
+    crc: int = 0
+    size: int = 0  # content bytes so far
+    inflater: Any = None  # zlib decompressor of a deflated member, once started
+    complete: bool = False  # deflated: declared size reached or stream ended
+    file: IO[bytes] | None = None
+
+
+_Op = tuple[_Member, "bytes | memoryview | None"]  # content to hash and write; None: close
+
+
+class _Writer:
+    """Second thread: member SHA-256 + writes (hashlib and file writes release the GIL,
+    so this runs beside the reader's whole-file SHA-256, CRCs and inflating).
+
+    Every :meth:`post` needs a permit (:meth:`reserve`), given back when the writer has
+    finished with it, so at most ``slots`` posts are in flight: that bounds memory, and
+    tells the reader when a read buffer is no longer in use (see :func:`_stream`).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._permits = threading.Semaphore(slots)
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        self._open: list[_Member] = []
+        self.error: BaseException | None = None  # first failure (ours: disk full, ...)
+        self._thread = threading.Thread(target=self._run, name="package-writer", daemon=True)
+        self._thread.start()
+
+    def reserve(self) -> None:
+        self._permits.acquire()
+
+    def unreserve(self) -> None:
+        self._permits.release()
+
+    def post(self, ops: list[_Op]) -> None:
+        """Hand over ``ops`` (after :meth:`reserve`); the list is not to be touched again."""
+        self._queue.put(ops)
+
+    def close(self) -> None:
+        """Finish what was posted (skipped after an error) and stop; idempotent."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
         try:
-            block = src.read(CHUNK)
-        except _DATA_ERRORS as exc:
-            if _own_fault(exc):
-                raise
-            raise _data_error(entry, exc) from exc
-        if not block:
-            break
-        size += len(block)
-        if size > entry.file_size or size > budget:
-            raise _ExtractionFailed(problem("PKG_LIMIT", entry.path, detail=(
-                f"文件“{entry.label}”解压后的实际大小超过了声明的大小")))
-        digest.update(block)
-        dst.write(block)
-    if size != entry.file_size:
-        raise _ExtractionFailed(problem("PKG_CORRUPT", entry.path, detail=(
-            f"文件“{entry.label}”的实际大小与声明的大小不符，数据不完整")))
-    return size, digest.hexdigest()
+            while (ops := self._queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        self._apply(ops)
+                    except BaseException as exc:  # handed to the reader, which raises it
+                        self.error = exc
+                del ops  # drop the views of the read buffer before giving it back
+                self._permits.release()
+        finally:
+            for member in self._open:
+                if member.file is not None:
+                    member.file.close()
+
+    def _apply(self, ops: list[_Op]) -> None:
+        for member, piece in ops:
+            if member.file is None:
+                member.file = open(member.local, "wb")  # closed by its op None
+                self._open.append(member)
+            if piece is None:
+                member.file.close()
+            else:
+                member.digest.update(piece)
+                member.file.write(piece)
 
 
-def _matching_infos(zf: zipfile.ZipFile, entries: list[_Entry]) -> dict[int, zipfile.ZipInfo]:
-    """zipfile's view of the same central directory, checked record by record against
-    ours, so that what we extract is what we scanned."""
-    infos = zf.infolist()
-    same = len(infos) == len(entries) and all(
-        (i.header_offset, i.compress_size, i.file_size, i.CRC, i.flag_bits, i.compress_type)
-        == (e.header_offset, e.compress_size, e.file_size, e.crc, e.flags, e.method)
-        for i, e in zip(infos, entries, strict=True))
-    if not same:
-        raise _ExtractionFailed(problem("PKG_CORRUPT", "", detail="压缩包目录前后不一致"))
-    return {e.index: i for i, e in zip(infos, entries, strict=True)}
+class _Extraction:
+    """The material files' share of the pass, fed chunk by chunk in file order."""
 
+    def __init__(self, members: list[_Member], budget: int, writer: _Writer) -> None:
+        self.members = members  # sorted by start, non-overlapping (checked by the scan)
+        self.next = 0  # first member not finished
+        self.budget = budget  # content bytes still allowed in total
+        self.writer = writer
+        self.ops: list[_Op] = []
 
-def _extract(zip_path: Path, files_dir: Path, scan: _Scan, limits: ZipLimits,
-             written: list[Path]) -> list[ExtractedFile]:
-    """Extract the material files (sorted by name) to generated names; fills ``written``
-    as it goes so the caller can remove partial output."""
-    out: list[ExtractedFile] = []
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, NotImplementedError, ValueError, UnicodeDecodeError,
-            struct.error) as exc:
-        raise _ExtractionFailed(problem("PKG_CORRUPT", "", detail=(
-            f"无法读取压缩包目录（{type(exc).__name__}）"))) from exc
-    with zf:
-        infos = _matching_infos(zf, scan.entries)
-        budget = limits.max_total_bytes
-        for number, entry in enumerate(scan.material):
-            local = files_dir / f"{number:06d}"
-            written.append(local)
-            with open(local, "wb") as dst:
+    def feed(self, chunk: memoryview, pos: int) -> None:
+        """The chunk of the ZIP at offset ``pos``: CRC + inflate here, queue the content.
+        Leaves ``self.ops`` for the caller to post (it holds the chunk's permit)."""
+        end = pos + len(chunk)
+        while self.next < len(self.members):
+            member = self.members[self.next]
+            if member.start >= end:  # (an empty member there: next chunk; the ZIP goes on)
+                break
+            a, b = max(member.start, pos), min(member.end, end)
+            if b > a:
+                if member.entry.method == 0:
+                    self._content(member, chunk[a - pos:b - pos])
+                else:
+                    self._inflate(member, chunk[a - pos:b - pos])
+            if member.end > end:
+                break
+            self._finish(member)
+            self.next += 1
+
+    @property
+    def finished(self) -> bool:
+        return self.next == len(self.members)
+
+    def _content(self, member: _Member, piece: bytes | memoryview, *, owned: bool = False) -> None:
+        """Bytes of the member's content. ``owned``: a fresh inflater output, posted at
+        once (under its own permit) so that inflated data in flight stays bounded."""
+        member.size += len(piece)
+        self.budget -= len(piece)
+        if member.size > member.entry.file_size or self.budget < 0:
+            raise _too_large(member.entry)
+        member.crc = zlib.crc32(piece, member.crc)
+        self.ops.append((member, piece))
+        if owned:
+            ops, self.ops = self.ops, []
+            self.writer.reserve()
+            self.writer.post(ops)
+
+    def _inflate(self, member: _Member, data: bytes | memoryview) -> None:
+        """Inflate ``data`` (compressed bytes of the member), never asking for more output
+        than the declared size still allows, nor more than CHUNK per call. Once the
+        declared size is reached or the stream ends, the rest is ignored (as zipfile)."""
+        if member.inflater is None:
+            member.inflater = zlib.decompressobj(-15)
+        for at in range(0, len(data), _INFLATE_INPUT):
+            pending: bytes | memoryview = data[at:at + _INFLATE_INPUT]
+            while not member.complete:
+                want = min(member.entry.file_size - member.size, CHUNK)
+                if want <= 0:
+                    member.complete = True
+                    break
                 try:
-                    src = zf.open(infos[entry.index])
-                except _DATA_ERRORS as exc:
-                    if _own_fault(exc):
-                        raise
-                    raise _data_error(entry, exc) from exc
-                with src:
-                    size, digest = _copy_member(src, dst, entry, budget)
-            budget -= size
-            out.append(ExtractedFile(entry.name or "", local, size, digest))
-    return out
+                    out = member.inflater.decompress(pending, want)
+                except zlib.error as exc:
+                    raise _corrupt(member.entry,
+                                   f"文件“{member.entry.label}”的数据不完整或已损坏") from exc
+                if out:  # (more than ``want`` would be zlib breaking its contract: PKG_LIMIT)
+                    self._content(member, out, owned=True)
+                if member.inflater.eof:
+                    member.complete = True
+                left = len(pending)
+                pending = member.inflater.unconsumed_tail
+                if not out and len(pending) >= left:
+                    break  # input used up (or no progress) and no output pending
+
+    def _finish(self, member: _Member) -> None:
+        """The member's data has all been fed (and inflated: :meth:`_inflate` drains the
+        inflater after each input): verify, close."""
+        entry = member.entry
+        if member.size != entry.file_size:
+            raise _corrupt(entry, f"文件“{entry.label}”的实际大小与声明的大小不符，数据不完整")
+        if member.crc != entry.crc:
+            raise _corrupt(entry, f"文件“{entry.label}”校验失败（CRC 错误），数据已损坏")
+        self.ops.append((member, None))
+
+
+_INFLATE_INPUT = 1 << 16  # compressed bytes per inflater call: bounds unconsumed_tail copies
+READ_BUFFERS = 4  # chunks in flight between the reader and the writer thread (>= 2)
+
+
+def _advise_sequential(fd: int) -> None:
+    if hasattr(os, "posix_fadvise"):
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        except OSError:
+            pass  # only advice
+
+
+def _stream(fd: int, size: int, members: list[_Member], limits: ZipLimits,
+            ) -> tuple[str, Problem | None]:
+    """Read the ZIP once, start to end: (its SHA-256, the extraction problem if any).
+
+    Each chunk is read into one of ``READ_BUFFERS`` reused buffers and feeds, in this
+    thread, the whole-file SHA-256 and the members' CRCs/inflaters, and, in the writer
+    thread, the members' SHA-256 and files. Before a read the reader takes a permit, and
+    every chunk ends with one post to the writer under that permit; as the writer works
+    in order and at most ``READ_BUFFERS`` posts are in flight, the buffer read into
+    ``READ_BUFFERS`` chunks ago is then free. After an extraction problem (or with no
+    members) the writer is stopped and the rest is only hashed: the receipt needs the
+    hash of refused packages too.
+    """
+    whole = hashlib.sha256()
+    buffers = [bytearray(CHUNK) for _ in range(READ_BUFFERS if members else 1)]
+    writer = _Writer(READ_BUFFERS) if members else None
+    extraction = _Extraction(members, limits.max_total_bytes, writer) if writer else None
+    failed: Problem | None = None
+    pos = number = 0
+    try:
+        while True:
+            if writer is not None:
+                writer.reserve()
+            buffer = buffers[number % len(buffers)]
+            n = os.preadv(fd, [buffer], pos)
+            if n == 0:
+                if writer is not None:
+                    writer.unreserve()
+                break
+            view = memoryview(buffer)[:n]
+            if writer is not None and extraction is not None:
+                try:
+                    extraction.feed(view, pos)
+                except _ExtractionFailed as exc:
+                    failed = exc.problem
+                    extraction.ops = []  # its files are removed anyway
+                ops, extraction.ops = extraction.ops, []
+                writer.post(ops)
+                del ops
+                if failed is not None or writer.error is not None or extraction.finished:
+                    writer.close()
+                    if writer.error is not None:
+                        raise writer.error
+                    writer = None
+                    buffers = buffers[:1]  # no post can hold a buffer any more
+            whole.update(view)
+            del view
+            pos += n
+            number += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    if pos != size or (extraction is not None and not extraction.finished and failed is None):
+        raise OSError(f"the ZIP file changed while being read ({size} bytes, then {pos})")
+    return whole.hexdigest(), failed
+
+
+def _plan(scan: _Scan, files_dir: Path) -> list[_Member]:
+    """Material files in archive order; local names number them in path order."""
+    members = []
+    for number, entry in enumerate(scan.material):
+        assert entry.data_offset is not None  # the scan found its local header
+        members.append(_Member(entry, files_dir / f"{number:06d}", entry.data_offset,
+                               entry.data_offset + entry.compress_size))
+    members.sort(key=lambda m: m.start)
+    return members
 
 
 def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits) -> PackageContents:
     """Scan ``zip_path`` and, if it has no fatal problem, extract it under ``work_dir``.
 
     Never raises for a bad archive: every defect becomes a PKG_* problem. Raises only for
-    our own faults (``zip_path`` unreadable, ``work_dir`` not writable, disk full).
+    our own faults (``zip_path`` unreadable or changed while read, ``work_dir`` not
+    writable, disk full).
     """
     zip_path, work_dir = Path(zip_path), Path(work_dir)
-    zip_size, zip_sha256 = hash_file(zip_path)
     files_dir = work_dir / "files"
     files_dir.mkdir(parents=True, exist_ok=True)
-
-    def result(scan: _Scan, files: list[ExtractedFile] | None = None,
-               problems: list[Problem] | None = None) -> PackageContents:
-        files = files or []
-        dirs = sorted({p for f in files for p in _parents(f.path)})
-        return PackageContents(zip_size, zip_sha256, scan.name_encoding,
-                               tuple(sorted(files, key=lambda f: f.path)), tuple(dirs),
-                               tuple(scan.ignored), tuple(problems or scan.problems))
-
-    with open(zip_path, "rb") as f:
-        label = _sniff(f.read(512))
-        if label is not None:
-            return result(_Scan(problems=[problem("PKG_NOT_ZIP", "", detected=label)]))
-        scan = _scan(f, zip_size, limits)
-    if scan.problems:
-        return result(scan)
-    written: list[Path] = []
+    members: list[_Member] = []
     try:
-        files = _extract(zip_path, files_dir, scan, limits, written)
-    except _ExtractionFailed as failed:
-        _remove(written)
-        return result(scan, problems=[failed.problem])
+        with open(zip_path, "rb") as f:
+            zip_size = os.fstat(f.fileno()).st_size
+            _advise_sequential(f.fileno())
+            label = _sniff(f.read(512))
+            if label is not None:
+                scan = _Scan(problems=[problem("PKG_NOT_ZIP", "", detected=label)])
+            else:
+                scan = _scan(f, zip_size, limits)
+            if not scan.problems:
+                members = _plan(scan, files_dir)
+            zip_sha256, failed = _stream(f.fileno(), zip_size, members, limits)
     except BaseException:
-        _remove(written)
+        _remove([m.local for m in members])
         raise
-    return result(scan, files)
+    files: list[ExtractedFile] = []
+    problems = scan.problems
+    if failed is not None:
+        _remove([m.local for m in members])
+        problems = [failed]
+    elif members:
+        files = [ExtractedFile(m.entry.name or "", m.local, m.size, m.digest.hexdigest())
+                 for m in members]
+    dirs = sorted({p for f in files for p in _parents(f.path)})
+    return PackageContents(zip_size, zip_sha256, scan.name_encoding,
+                           tuple(sorted(files, key=lambda f: f.path)), tuple(dirs),
+                           tuple(scan.ignored), tuple(problems))
 
 
 def _remove(paths: list[Path]) -> None:

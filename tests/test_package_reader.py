@@ -12,6 +12,8 @@ import os
 import random
 import re
 import tarfile
+import tempfile
+import threading
 import tracemalloc
 import unicodedata
 import zipfile
@@ -20,7 +22,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline import package_reader as pr
 from pipeline.catalogue import Problem
 from pipeline.package_reader import CHUNK, PackageContents, hash_file, read_package
 from pipeline.policy import ZipLimits
@@ -48,6 +53,7 @@ def read(tmp_path: Path, data: bytes, limits: ZipLimits | None = None) -> Packag
     if result.problems:
         assert result.files == () and result.directories == ()
         assert list((tmp_path / "work" / "files").iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name == "package-writer"]
     return result
 
 
@@ -582,28 +588,72 @@ def test_zero_entry_zip_is_empty(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# streaming extraction
+# streaming extraction: one pass over the ZIP
 
 
-def test_large_member_is_streamed_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """30 MB member: correct hash, every read at most CHUNK, memory far below the size."""
+class ReadSpy:
+    """Records how the reader reads the ZIP: the sequential pass (``os.preadv``) and the
+    scan's reads through the file object (everything else)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, zip_path: Path) -> None:
+        self.passes: list[tuple[int, int, int]] = []  # (offset, asked, got)
+        self.scan_bytes = 0
+        self.zip_path = zip_path
+        real_preadv, real_open = os.preadv, open
+        spy = self
+
+        def preadv(fd: int, buffers: list[bytearray], offset: int) -> int:
+            got = real_preadv(fd, buffers, offset)
+            spy.passes.append((offset, sum(len(b) for b in buffers), got))
+            return got
+
+        class Counting:
+            def __init__(self, f: io.BufferedReader) -> None:
+                self._f = f
+
+            def __enter__(self) -> Counting:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self._f.close()
+
+            def read(self, n: int = -1) -> bytes:
+                data = self._f.read(n)
+                spy.scan_bytes += len(data)
+                return data
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self._f, name)
+
+        def spy_open(file: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+            f = real_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+            return Counting(f) if Path(file) == spy.zip_path else f
+
+        monkeypatch.setattr(pr.os, "preadv", preadv)
+        monkeypatch.setattr(pr, "open", spy_open, raising=False)
+
+    @property
+    def pass_bytes(self) -> int:
+        return sum(got for _, _, got in self.passes)
+
+
+def test_large_member_is_streamed_in_chunks_and_the_zip_read_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """30 MB member: correct hashes, every read at most CHUNK, each byte of the ZIP read
+    once in order (the scan only touches headers), memory far below the size."""
     size = 30 * 1024 * 1024
     rng = random.Random(1)
     expected = hashlib.sha256()
     zip_path = tmp_path / "pkg.zip"
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf, zf.open("v/big.mp4", "w") as dst:
-        for _ in range(size // CHUNK):
-            block = rng.randbytes(CHUNK)
-            expected.update(block)
-            dst.write(block)
-    reads: list[int] = []
-    original = zipfile.ZipExtFile.read
-
-    def spy(self: zipfile.ZipExtFile, n: int = -1) -> bytes:
-        reads.append(n)
-        return original(self, n)
-
-    monkeypatch.setattr(zipfile.ZipExtFile, "read", spy)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("v/form.json", b'{"a": 1}' * 1000, zipfile.ZIP_DEFLATED)
+        with zf.open("v/big.mp4", "w") as dst:
+            for _ in range(size // CHUNK):
+                block = rng.randbytes(CHUNK)
+                expected.update(block)
+                dst.write(block)
+    zip_size, zip_sha256 = hash_file(zip_path)
+    spy = ReadSpy(monkeypatch, zip_path)
     tracemalloc.start()
     try:
         result = read_package(zip_path, tmp_path / "work", ZipLimits())
@@ -611,37 +661,310 @@ def test_large_member_is_streamed_in_chunks(tmp_path: Path, monkeypatch: pytest.
     finally:
         tracemalloc.stop()
     assert result.problems == ()
-    assert result.files[0].size == size
-    assert result.files[0].sha256 == expected.hexdigest()
-    assert hash_file(result.files[0].local_path) == (size, expected.hexdigest())
-    assert reads and all(0 < n <= CHUNK for n in reads)
+    big = result.files[0]
+    assert (big.path, big.size, big.sha256) == ("v/big.mp4", size, expected.hexdigest())
+    assert result.zip_sha256 == zip_sha256
+    assert spy.pass_bytes == zip_size  # each byte once...
+    offsets = [offset for offset, _, _ in spy.passes]
+    assert offsets == sorted(set(offsets)) and offsets[0] == 0  # ...in order, never twice
+    assert all(asked <= CHUNK for _, asked, _ in spy.passes)
+    assert spy.scan_bytes < 256 * 1024  # the scan reads headers, not data
+    assert hash_file(big.local_path) == (size, expected.hexdigest())
     assert peak < 8 * CHUNK
 
 
-def test_more_bytes_than_declared_stops_extraction(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Defensive count: should zipfile ever yield more than the declared size, we stop."""
-    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: b"x" * min(n, 1000))
-    result = read(tmp_path, zc.build([zc.stored("a/b.txt", b"abc")]))
+def test_stored_and_deflated_members_hash_like_hashlib(tmp_path: Path) -> None:
+    """Media stored, forms deflated, members across chunk boundaries, empty members and a
+    data descriptor, in one archive: every member and the whole file as hashlib says."""
+    rng = random.Random(2)
+    contents = {
+        "t/photo.jpg": b"\xff\xd8\xff" + rng.randbytes(CHUNK + 1),
+        "t/form.json": b'{"name": "\xe5\xad\xa6\xe5\x91\x98", "score": 90}' * 5000,
+        "t/video.mp4": rng.randbytes(3 * CHUNK - 7),
+        "t/empty.txt": b"",
+        "t/empty.json": b"",
+        "t/notes.json": rng.randbytes(300) * 2000,  # deflated across chunks, descriptor
+    }
+    entries = [
+        zc.stored("t/photo.jpg", contents["t/photo.jpg"]),
+        zc.deflated("t/form.json", contents["t/form.json"]),
+        zc.stored("t/empty.txt", b""),
+        zc.stored("t/video.mp4", contents["t/video.mp4"]),
+        zc.deflated("t/empty.json", b""),
+        zc.deflated("t/notes.json", contents["t/notes.json"], flags=zc.FLAG_DATA_DESCRIPTOR,
+                    descriptor=True),
+        zc.stored("__MACOSX/t/._photo.jpg", b"\x00\x05\x16\x07" * 100),  # junk: only hashed
+    ]
+    data = zc.build(entries)
+    result = read(tmp_path, data)
+    assert result.problems == ()
+    assert result.zip_size == len(data)
+    assert result.zip_sha256 == hashlib.sha256(data).hexdigest()
+    assert {f.path for f in result.files} == set(contents)
+    for f in result.files:
+        assert f.size == len(contents[f.path])
+        assert f.sha256 == hashlib.sha256(contents[f.path]).hexdigest()
+        assert f.local_path.read_bytes() == contents[f.path]
+    # local names number the files in path order, whatever their order in the archive
+    assert [f.local_path.name for f in result.files] == [f"{i:06d}" for i in range(6)]
+
+
+@pytest.mark.parametrize("method", ["stored", "deflated"])
+def test_bad_crc_in_a_large_member_is_corrupt(tmp_path: Path, method: str) -> None:
+    content = random.Random(3).randbytes(2 * CHUNK + 100)
+    make = zc.stored if method == "stored" else zc.deflated
+    entries = [zc.stored("a/first.jpg", b"first" * 1000),
+               zc.replace(make("a/b.mp4", content), crc=zlib.crc32(content) ^ 1),
+               zc.stored("a/last.jpg", b"last")]
+    data = zc.build(entries)
+    result = read(tmp_path, data)  # also asserts that a/first.jpg, written first, is gone
+    assert codes(result) == ["PKG_CORRUPT"]
+    assert result.problems[0].path == "a/b.mp4" and "CRC" in result.problems[0].message
+    assert result.zip_sha256 == hashlib.sha256(data).hexdigest()  # hashed to the end anyway
+
+
+def test_bad_crc_in_a_deflated_member_with_data_descriptor(tmp_path: Path) -> None:
+    content = b"form data " * 5000
+    entry = zc.deflated("a/form.json", content, flags=zc.FLAG_DATA_DESCRIPTOR, descriptor=True)
+    result = read(tmp_path, zc.build([zc.replace(entry, crc=zlib.crc32(content) + 1)]))
+    assert codes(result) == ["PKG_CORRUPT"]
+    assert "CRC" in result.problems[0].message
+
+
+def test_whole_file_sha256_whatever_the_outcome(tmp_path: Path) -> None:
+    """Accepted, refused by the scan, refused during extraction: always hashlib's value."""
+    good = make_zip(GOOD)
+    refused = zc.build([zc.stored("../x", b"x")])
+    entries = [zc.stored("a.txt", b"good data"), zc.stored("b.txt", b"precious data")]
+    broken = zc.build(entries)
+    broken = zc.patch(broken, broken.index(b"precious"), b"X")  # CRC error in b.txt
+    for data, expected in ((good, []), (refused, ["PKG_UNSAFE_PATH"]), (broken, ["PKG_CORRUPT"])):
+        run_dir = tmp_path / (expected[0] if expected else "ok")
+        run_dir.mkdir()
+        result = read(run_dir, data)
+        assert codes(result) == expected
+        assert (result.zip_size, result.zip_sha256) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+def test_deflated_member_longer_than_declared_is_stopped_in_bounded_memory(
+        tmp_path: Path) -> None:
+    """64 MiB of zeros behind a declared 1 MiB: inflating stops at the declared size, so
+    the true CRC fails (PKG_CORRUPT) and nothing near 64 MiB is ever held or written."""
+    declared = 1024 * 1024
+    entry = zc.deflated_stream("a/zeros.bin", zc.zeros(64 * declared))
+    lying = zc.replace(entry, file_size=declared)  # CRC still of the 64 MiB
+    tracemalloc.start()
+    try:
+        result = read(tmp_path, zc.build([lying]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert codes(result) == ["PKG_CORRUPT"]
+    assert "CRC" in result.problems[0].message
+    assert peak < 8 * CHUNK
+    # with a CRC forged over the declared prefix, exactly the declared bytes come out
+    forged = zc.replace(lying, crc=zlib.crc32(bytes(declared)))
+    result = read(tmp_path, zc.build([forged]))
+    assert result.problems == ()
+    assert hash_file(result.files[0].local_path) == (declared,
+                                                     hashlib.sha256(bytes(declared)).hexdigest())
+
+
+def test_large_deflated_member_is_inflated_in_bounded_memory(tmp_path: Path) -> None:
+    """40 MB compressing about 40:1 (within the ratio limit): output is produced in
+    pieces of at most CHUNK, a few at a time."""
+    rng = random.Random(4)
+    words = [rng.randbytes(6).hex().encode() for _ in range(64)]
+    line = b" ".join(rng.choice(words) for _ in range(1500))
+    chunks = [line[i:] + line[:i] + rng.randbytes(300) for i in range(0, 40 * 1024**2 // len(line))]
+    expected = hashlib.sha256(b"".join(chunks)).hexdigest()
+    entry = zc.deflated_stream("a/big.json", chunks)
+    assert 30 * len(entry.data) < entry.file_size < ZipLimits().max_ratio * len(entry.data)
+    tracemalloc.start()
+    try:
+        result = read(tmp_path, zc.build([entry]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.problems == ()
+    assert result.files[0].sha256 == expected
+    assert peak < 12 * CHUNK
+
+
+def test_more_bytes_than_asked_from_the_inflater_is_pkg_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defensive count: should zlib ever return more than the declared size allows,
+    extraction stops with PKG_LIMIT instead of writing it."""
+    data = zc.build([zc.deflated("a/b.txt", b"abc" * 100)])
+
+    class Greedy:
+        eof = False
+        unconsumed_tail = b""
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            return b"x" * (max_length + 1000)
+
+    monkeypatch.setattr(zlib, "decompressobj", lambda *args: Greedy())
+    result = read(tmp_path, data)
     assert codes(result) == ["PKG_LIMIT"]
     assert result.problems[0].path == "a/b.txt"
+    assert "超过了声明的大小" in result.problems[0].message
 
 
-def test_our_own_io_errors_raise_and_clean_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zip64_members_and_end_records(tmp_path: Path) -> None:
+    """Sizes and offsets in ZIP64 extra fields (central and local), ZIP64 end records."""
+    stored_content = random.Random(5).randbytes(CHUNK + 10)
+    form = b'{"zip64": true}' * 500
+    entries = [zc.replace(zc.stored("a/v.mp4", stored_content), force_zip64=True),
+               zc.replace(zc.deflated("a/f.json", form), force_zip64=True)]
+    data = zc.build(entries, zip64=True)
+    result = read(tmp_path, data)
+    assert result.problems == ()
+    assert result.zip_sha256 == hashlib.sha256(data).hexdigest()
+    assert {f.path: f.sha256 for f in result.files} == {
+        "a/v.mp4": hashlib.sha256(stored_content).hexdigest(),
+        "a/f.json": hashlib.sha256(form).hexdigest()}
+
+
+def test_zip64_local_headers_written_by_zipfile(tmp_path: Path) -> None:
+    """zipfile's force_zip64 puts the ZIP64 extra in the local header only: the data
+    starts 20 bytes later than without it."""
+    buf = io.BytesIO()
+    contents = {"a/x.mp4": os.urandom(5000), "a/y.json": b"{}" * 3000}
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in contents.items():
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(".mp4") else zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as dst:
+                dst.write(content)
+    assert buf.getvalue().count(b"\x01\x00\x10\x00") == 2  # local ZIP64 extra blocks
+    result = read(tmp_path, buf.getvalue())
+    assert result.problems == ()
+    assert {f.path: f.local_path.read_bytes() for f in result.files} == contents
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile then writes data descriptors (flag bit 3) and zeros
+    in the local headers, as streaming zippers do."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def test_data_descriptors_with_deflate_as_streaming_zippers_write_them(tmp_path: Path) -> None:
+    out = Unseekable()
+    contents = {"a/form.json": b'{"k": "v"}' * 4000, "a/photo.jpg": os.urandom(CHUNK + 3),
+                "a/z.json": b"[]"}
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in contents.items():
+            zf.writestr(name, content)
+    data = bytes(out.data)
+    assert data[6] & zc.FLAG_DATA_DESCRIPTOR and data.count(b"PK\x07\x08") == 3
+    result = read(tmp_path, data)
+    assert result.problems == ()
+    assert result.zip_sha256 == hashlib.sha256(data).hexdigest()
+    assert {f.path: f.local_path.read_bytes() for f in result.files} == contents
+
+
+@pytest.mark.parametrize("at", ["open", "write"])
+def test_our_own_io_errors_raise_and_clean_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              at: str) -> None:
     """A disk error is our fault, not the institution's: it raises instead of blaming the
-    package, and leaves no partial files."""
-    (tmp_path / "pkg.zip").write_bytes(zc.build([zc.stored("a.txt", b"a"), zc.stored("b.txt", b"b")]))
-    original = zipfile.ZipExtFile.read
+    package, and leaves no partial files (nor a running writer thread)."""
+    zip_path = tmp_path / "pkg.zip"
+    zip_path.write_bytes(zc.build([zc.stored("a.txt", b"a" * 5000), zc.stored("b.txt", b"b")]))
+    real_open = open
+    opened: list[str] = []
 
-    def failing(self: zipfile.ZipExtFile, n: int = -1) -> bytes:
-        if self.name == "b.txt":
-            raise OSError(errno.EIO, "I/O error")
-        return original(self, n)
+    class Full(io.BufferedWriter):
+        def write(self, b: object) -> int:  # type: ignore[override]
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(zipfile.ZipExtFile, "read", failing)
-    with pytest.raises(OSError):
-        read_package(tmp_path / "pkg.zip", tmp_path / "work", ZipLimits())
+    def failing_open(file: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if "w" not in mode:
+            return real_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+        opened.append(str(file))
+        if len(opened) == 2:  # b.txt
+            if at == "open":
+                raise OSError(errno.EACCES, "Permission denied", str(file))
+            return Full(io.FileIO(file, "w"))
+        return real_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(pr, "open", failing_open, raising=False)
+    with pytest.raises(OSError) as raised:
+        read_package(zip_path, tmp_path / "work", ZipLimits())
+    assert raised.value.errno == (errno.EACCES if at == "open" else errno.ENOSPC)
+    assert len(opened) == 2
     assert list((tmp_path / "work" / "files").iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name == "package-writer"]
+
+
+def test_zip_changing_while_read_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ZIP shrinking between the scan and the pass is no fault of the package."""
+    zip_path = tmp_path / "pkg.zip"
+    zip_path.write_bytes(zc.build([zc.stored("a.txt", b"a" * 5000), zc.stored("b.txt", b"b")]))
+    real_preadv = os.preadv
+    monkeypatch.setattr(pr.os, "preadv",
+                        lambda fd, bufs, offset: 0 if offset >= 2000 else real_preadv(fd, bufs, offset))
+    monkeypatch.setattr(pr, "CHUNK", 1000)
+    with pytest.raises(OSError, match="changed"):
+        read_package(zip_path, tmp_path / "work", ZipLimits())
+    assert list((tmp_path / "work" / "files").iterdir()) == []
+
+
+@st.composite
+def archives(draw: st.DrawFn) -> tuple[list[zc.Entry], dict[str, bytes]]:
+    count = draw(st.integers(1, 6))
+    entries, contents = [], {}
+    for i in range(count):
+        size = draw(st.sampled_from([0, 1, 2, 100, 999, 1000, 1001, 4096, 20_000]))
+        content = random.Random(draw(st.integers(0, 1000))).randbytes(size // 2) * 2
+        content += b"x" * (size - len(content))
+        name = f"d/{i}.bin"
+        kind = draw(st.sampled_from(["stored", "deflated", "descriptor", "zip64"]))
+        if kind == "stored":
+            entry = zc.stored(name, content)
+        elif kind == "deflated":
+            entry = zc.deflated(name, content)
+        elif kind == "descriptor":
+            entry = zc.deflated(name, content, flags=zc.FLAG_DATA_DESCRIPTOR, descriptor=True)
+        else:
+            entry = zc.replace(zc.stored(name, content), force_zip64=True)
+        if draw(st.booleans()):
+            entries.append(zc.stored(f"__MACOSX/d/._{i}.bin", b"junk" * 10))
+        entries.append(entry)
+        contents[name] = content
+    return entries, contents
+
+
+@settings(max_examples=60, deadline=None)
+@given(archive=archives(), chunk=st.sampled_from([64, 999, 1000, 4096]),
+       inflate_input=st.sampled_from([1, 7, 100, 1 << 16]), buffers=st.integers(2, 4))
+def test_any_chunking_gives_the_same_files(archive: tuple[list[zc.Entry], dict[str, bytes]],
+                                            chunk: int, inflate_input: int, buffers: int) -> None:
+    """Chunk and inflater-input boundaries anywhere (inside headers, data, descriptors):
+    the same files and hashes."""
+    entries, contents = archive
+    data = zc.build(entries)
+    saved = pr.CHUNK, pr._INFLATE_INPUT, pr.READ_BUFFERS
+    pr.CHUNK, pr._INFLATE_INPUT, pr.READ_BUFFERS = chunk, inflate_input, buffers
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = read(Path(tmp), data)
+            assert result.problems == ()
+            assert result.zip_sha256 == hashlib.sha256(data).hexdigest()
+            assert {f.path: (f.size, f.sha256) for f in result.files} == {
+                n: (len(c), hashlib.sha256(c).hexdigest()) for n, c in contents.items()}
+            assert all(f.local_path.read_bytes() == contents[f.path] for f in result.files)
+    finally:
+        pr.CHUNK, pr._INFLATE_INPUT, pr.READ_BUFFERS = saved
 
 
 # ---------------------------------------------------------------------------------------

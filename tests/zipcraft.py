@@ -74,6 +74,9 @@ class Entry:
     local_of: int | None = None
     #: for FLAG_DATA_DESCRIPTOR: write a descriptor (with signature) after the data
     descriptor: bool = False
+    #: write every size (and the central header offset) as 0xFFFFFFFF with the real
+    #: values in a ZIP64 extra field (0x0001) put before ``extra``/``local_extra``
+    force_zip64: bool = False
 
     @property
     def declared_compress_size(self) -> int:
@@ -159,9 +162,12 @@ def zip64_extra(*values: int) -> bytes:
 def _local_record(e: Entry) -> bytes:
     name = e.name if e.local_name is None else e.local_name
     extra = e.extra if e.local_extra is None else e.local_extra
+    csize, usize = min(e.declared_compress_size, 0xFFFFFFFF), min(e.file_size, 0xFFFFFFFF)
+    if e.force_zip64:
+        extra = zip64_extra(e.file_size, e.declared_compress_size) + extra
+        csize = usize = 0xFFFFFFFF
     header = _LOCAL.pack(b"PK\x03\x04", e.extract_version, e.flags, e.method, _DOS_TIME, _DOS_DATE,
-                         e.crc, min(e.declared_compress_size, 0xFFFFFFFF),
-                         min(e.file_size, 0xFFFFFFFF), len(name), len(extra))
+                         e.crc, csize, usize, len(name), len(extra))
     out = header + name + extra + e.data
     if e.descriptor:
         out += struct.pack("<4sLLL", b"PK\x07\x08", e.crc, e.declared_compress_size & 0xFFFFFFFF,
@@ -171,13 +177,17 @@ def _local_record(e: Entry) -> bytes:
 
 def _central_record(e: Entry, offset: int) -> bytes:
     """Sizes that do not fit 32 bits are written as 0xFFFFFFFF; the test supplies the
-    matching :func:`zip64_extra` in ``extra`` itself."""
-    csize = e.declared_compress_size
+    matching :func:`zip64_extra` in ``extra`` itself (unless ``force_zip64``)."""
+    csize, usize, extra = e.declared_compress_size, e.file_size, e.extra
+    if e.force_zip64:
+        extra = zip64_extra(usize, csize, offset) + extra
+        csize = usize = offset = 0xFFFFFFFF
     return _CENTRAL.pack(
-        b"PK\x01\x02", 20, e.create_system, e.extract_version, e.flags, e.method, _DOS_TIME,
-        _DOS_DATE, e.crc, min(csize, 0xFFFFFFFF), min(e.file_size, 0xFFFFFFFF), len(e.name),
-        len(e.extra), 0, 0, 0, e.external_attr, min(offset, 0xFFFFFFFF),
-    ) + e.name + e.extra
+        b"PK\x01\x02", 20, e.create_system, max(e.extract_version, 45 if e.force_zip64 else 0),
+        e.flags, e.method, _DOS_TIME, _DOS_DATE, e.crc, min(csize, 0xFFFFFFFF),
+        min(usize, 0xFFFFFFFF), len(e.name), len(extra), 0, 0, 0, e.external_attr,
+        min(offset, 0xFFFFFFFF),
+    ) + e.name + extra
 
 
 def build(entries: Sequence[Entry], *, comment: bytes = b"", zip64: bool = False,
