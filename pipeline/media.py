@@ -18,11 +18,15 @@ catalogue's default severities; the caller applies the policy's overrides.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,72 +348,170 @@ def _jpeg_dimensions(path: Path) -> tuple[int, int] | None:
 #: the worker's memory; running out is a crash, hence VID_CORRUPT
 PROBE_MEMORY_LIMIT = 2 * 1024**3
 
-# The child: only pymediainfo, no pipeline imports (~70 ms to start). Exit status 0 and a
-# JSON document on stdout; 3: the library cannot be loaded (ours to fix); 4: no such file.
-_PROBE_CODE = r"""
+# The probe child: only pymediainfo, no pipeline imports. It serves one request per line
+# (a JSON path) with one JSON line: {"result": {...}}, {"missing": ...} (no such file) or
+# {"unavailable": ...} (the library cannot be loaded: ours to fix). It lives for one
+# package's videos, so its ~100 ms start (mostly importing pymediainfo) is paid once per
+# video thread, not once per video; a file that hangs or crashes it costs that file one
+# VID_CORRUPT and the next file gets a fresh child.
+_PROBE_SERVER_CODE = r"""
 import json, resource, sys
 try:
-    resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
+    resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
 except (ValueError, OSError):
     pass
 try:
     from pymediainfo import MediaInfo
 except ImportError as exc:
-    print(exc, file=sys.stderr); sys.exit(3)
-try:
-    info = MediaInfo.parse(sys.argv[1])
-except FileNotFoundError as exc:
-    print(exc, file=sys.stderr); sys.exit(4)
-except OSError as exc:
-    print(exc, file=sys.stderr); sys.exit(3)
+    print(json.dumps({"unavailable": str(exc)}), flush=True); sys.exit(3)
 def pick(track, names):
     data = track.to_data()
     return {n: data.get(n) for n in names if data.get(n) is not None}
-general = info.general_tracks[0] if info.general_tracks else None
-print(json.dumps({
-    "general": pick(general, ("format", "format_profile", "codec_id", "duration", "istruncated",
-                              "general_compliance", "file_size")) if general else {},
-    "video": [pick(t, ("format", "codec_id", "width", "height", "rotation", "duration"))
-              for t in info.video_tracks],
-    "other_tracks": len(info.tracks) - (1 if general else 0) - len(info.video_tracks),
-}))
+for line in sys.stdin:
+    path = json.loads(line)
+    try:
+        info = MediaInfo.parse(path)
+    except FileNotFoundError as exc:
+        print(json.dumps({"missing": str(exc)}), flush=True); continue
+    except OSError as exc:
+        print(json.dumps({"unavailable": str(exc)}), flush=True); continue
+    general = info.general_tracks[0] if info.general_tracks else None
+    print(json.dumps({"result": {
+        "general": pick(general, ("format", "format_profile", "codec_id", "duration", "istruncated",
+                                  "general_compliance", "file_size")) if general else {},
+        "video": [pick(t, ("format", "codec_id", "width", "height", "rotation", "duration"))
+                  for t in info.video_tracks],
+        "other_tracks": len(info.tracks) - (1 if general else 0) - len(info.video_tracks),
+    }}), flush=True)
 """
+_MAX_REPLY_BYTES = 1 << 20
 
 
-def _probe_argv(path: Path) -> list[str]:
-    return [sys.executable, "-c", _PROBE_CODE, os.fspath(path), str(PROBE_MEMORY_LIMIT)]
+def _probe_server_argv() -> list[str]:
+    return [sys.executable, "-c", _PROBE_SERVER_CODE, str(PROBE_MEMORY_LIMIT)]
 
 
 class _ProbeFailed(Exception):
     """The file broke the probe (timeout, crash): the file's fault, VID_CORRUPT."""
 
 
-def _probe(path: Path, timeout: float) -> dict[str, Any]:
-    """mediainfo's fields of ``path``, parsed in a child process within ``timeout`` s."""
-    try:
-        # run() kills the child (SIGKILL) and reaps it when the timeout expires
-        done = subprocess.run(_probe_argv(path), stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise _ProbeFailed(f"解析超时（超过 {timeout:g} 秒），文件结构异常") from None
-    except OSError as exc:  # cannot start a process: fork/exec failure, ours to retry
-        raise ProbeUnavailable(f"cannot start the video probe: {exc}") from exc
-    if done.returncode == 3:
-        raise ProbeUnavailable(f"libmediainfo unavailable: {done.stderr.decode(errors='replace').strip()}")
-    if done.returncode == 4:
-        raise FileNotFoundError(path)
-    if done.returncode < 0:
+class VideoProbe:
+    """A libmediainfo child process that parses files one at a time, each within a time
+    limit. Not thread-safe: one per thread. Use as a context manager or call close()."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+
+    def __enter__(self) -> "VideoProbe":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> subprocess.Popen[bytes]:
         try:
-            name = signal.Signals(-done.returncode).name
+            self._proc = subprocess.Popen(_probe_server_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL)
+        except OSError as exc:  # cannot start a process: fork/exec failure, ours to retry
+            raise ProbeUnavailable(f"cannot start the video probe: {exc}") from exc
+        self._buffer = b""
+        return self._proc
+
+    def _kill(self) -> int:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return 0
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+        return code
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()  # the child's loop ends at EOF
+            proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self._kill()
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        """One reply line; None on timeout; b"" when the child closed its output."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b""
+            self._buffer += chunk
+            if len(self._buffer) > _MAX_REPLY_BYTES:
+                raise _ProbeFailed("文件结构异常，无法解析")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line + b"\n"
+
+    def probe(self, path: Path, timeout: float) -> dict[str, Any]:
+        """mediainfo's fields of ``path``, parsed in the child within ``timeout`` s."""
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps(os.fspath(path)).encode() + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the child is gone already: its exit status tells why, below
+        try:
+            line = self._read_line(time.monotonic() + timeout)
+        except _ProbeFailed:
+            self._kill()
+            raise
+        if line is None:
+            self._kill()
+            raise _ProbeFailed(f"解析超时（超过 {timeout:g} 秒），文件结构异常")
+        if line == b"":
+            code = self._kill()
+            if code == 3:
+                raise ProbeUnavailable("libmediainfo unavailable in the probe child")
+            if code < 0:
+                try:
+                    name = signal.Signals(-code).name
+                except ValueError:
+                    name = str(-code)
+                raise _ProbeFailed(f"文件结构异常，解析程序崩溃（{name}）")
+            raise _ProbeFailed("文件结构异常，无法解析")
+        try:
+            reply = json.loads(line)
         except ValueError:
-            name = str(-done.returncode)
-        raise _ProbeFailed(f"文件结构异常，解析程序崩溃（{name}）")
-    if done.returncode != 0:
-        raise _ProbeFailed("文件结构异常，无法解析")
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise _ProbeFailed("文件结构异常，无法解析") from None
+            self._kill()
+            raise _ProbeFailed("文件结构异常，无法解析") from None
+        if not isinstance(reply, dict):
+            self._kill()
+            raise _ProbeFailed("文件结构异常，无法解析")
+        if "unavailable" in reply:
+            self._kill()
+            raise ProbeUnavailable(f"libmediainfo unavailable: {reply['unavailable']}")
+        if "missing" in reply:
+            raise FileNotFoundError(path)
+        result = reply.get("result")
+        if not isinstance(result, dict):
+            self._kill()
+            raise _ProbeFailed("文件结构异常，无法解析")
+        return result
 
 
 def _number(value: Any) -> float | None:
@@ -435,8 +537,10 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}分钟" if rest == 0 else f"{minutes}分{secs}秒"
 
 
-def measure_video(path: Path, display_name: str, package_path: str, rules: MediaRules) -> Measurement:
-    """Measure one video and report its VID_* faults and the W_VIDEO_CODEC warning."""
+def measure_video(path: Path, display_name: str, package_path: str, rules: MediaRules,
+                  probe: VideoProbe | None = None) -> Measurement:
+    """Measure one video and report its VID_* faults and the W_VIDEO_CODEC warning.
+    ``probe``: a probe child to reuse (see :func:`measure_many`); None starts one."""
     path = Path(path)
     problems: list[Problem] = []
     size = path.stat().st_size
@@ -452,7 +556,11 @@ def measure_video(path: Path, display_name: str, package_path: str, rules: Media
         corrupt(_EMPTY)
         return Measurement("video", None, None, None, None, None, tuple(problems))
     try:
-        fields = _probe(path, rules.video_probe_timeout_seconds)
+        if probe is None:
+            with VideoProbe() as own:
+                fields = own.probe(path, rules.video_probe_timeout_seconds)
+        else:
+            fields = probe.probe(path, rules.video_probe_timeout_seconds)
     except _ProbeFailed as exc:
         corrupt(str(exc))
         return Measurement("video", None, None, None, None, None, tuple(problems))
@@ -535,11 +643,57 @@ def measure_many(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules,
     """
     workers = max(1, workers)
     futures: dict[str, Future[Measurement]] = {}
+
+    def video(path: Path, display_name: str, package_path: str) -> Measurement:
+        probe = _IDLE_PROBES.take()
+        try:
+            return measure_video(path, display_name, package_path, rules, probe=probe)
+        finally:
+            _IDLE_PROBES.give_back(probe)
+
+    _submit_all(items, rules, workers, futures, video)
+    return {key: future.result() for key, future in futures.items()}
+
+
+class _ProbePool:
+    """Idle probe children kept for the next package, so a worker (or one `pipeline
+    check` of many packages) pays a child's start-up once per thread, not per package.
+    A child that failed on a file was killed by it and starts afresh on next use."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[VideoProbe] = []
+        self._keep = keep
+        atexit.register(self.close_all)
+
+    def take(self) -> VideoProbe:
+        with self._lock:
+            return self._idle.pop() if self._idle else VideoProbe()
+
+    def give_back(self, probe: VideoProbe) -> None:
+        with self._lock:
+            if len(self._idle) < self._keep:
+                self._idle.append(probe)
+                return
+        probe.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for probe in idle:
+            probe.close()
+
+
+_IDLE_PROBES = _ProbePool()
+
+
+def _submit_all(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules, workers: int,
+                futures: dict[str, Future[Measurement]], video: Any) -> None:
     with ThreadPoolExecutor(workers, thread_name_prefix="photo") as photos, \
             ThreadPoolExecutor(workers, thread_name_prefix="video") as videos:
         for kind, path, display_name, package_path in items:
             if kind == "video":
-                futures[package_path] = videos.submit(measure_video, path, display_name, package_path, rules)
+                futures[package_path] = videos.submit(video, path, display_name, package_path)
             elif kind == "photo":
                 futures[package_path] = photos.submit(measure_photo, path, display_name, package_path, rules)
             elif kind == "screenshot":  # online-platform screenshots: JPEG or PNG, own size limit
@@ -549,7 +703,6 @@ def measure_many(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules,
                     check_resolution=False)
             else:
                 raise ValueError(f"unknown media kind {kind!r}")
-    return {key: future.result() for key, future in futures.items()}
 
 
 def _main(argv: Sequence[str]) -> int:

@@ -96,7 +96,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from pipeline.catalogue import Problem, format_size, problem
@@ -915,12 +915,23 @@ def _stream(fd: int, size: int, members: list[_Member], limits: ZipLimits,
     return whole.hexdigest(), failed
 
 
+_SAFE_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
+
+
+def local_name(number: int, archive_path: str) -> str:
+    """The work-area name of a member: its number, plus its extension when that is plain
+    ASCII (``000017.mp4``). libmediainfo guesses the parser from the extension: without
+    it, probing a 40 MB MP4 took 4× longer. Nothing else of the archive name is used."""
+    suffix = PurePosixPath(archive_path).suffix.lower()
+    return f"{number:06d}{suffix if _SAFE_SUFFIX.fullmatch(suffix) else ''}"
+
+
 def _plan(scan: _Scan, files_dir: Path) -> list[_Member]:
     """Material files in archive order; local names number them in path order."""
     members = []
     for number, entry in enumerate(scan.material):
         assert entry.data_offset is not None  # the scan found its local header
-        members.append(_Member(entry, files_dir / f"{number:06d}", entry.data_offset,
+        members.append(_Member(entry, files_dir / local_name(number, entry.path), entry.data_offset,
                                entry.data_offset + entry.compress_size))
     members.sort(key=lambda m: m.start)
     return members

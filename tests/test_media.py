@@ -325,7 +325,7 @@ def test_oversized_video_is_vid_size_and_still_probed(tmp_path):
 def test_hanging_probe_child_is_killed(tmp_path, monkeypatch):
     pid_file = tmp_path / "pid"
     code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
-    monkeypatch.setattr(m, "_probe_argv", lambda path: [sys.executable, "-c", code])
+    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code])
     got = video(tmp_path, media.mp4(150), rules=FAST)
     assert codes(got) == ["VID_CORRUPT"]
     assert "超时" in got.problems[0].message and "1 秒" in got.problems[0].message
@@ -336,17 +336,17 @@ def test_hanging_probe_child_is_killed(tmp_path, monkeypatch):
 
 def test_crashing_probe_is_vid_corrupt(tmp_path, monkeypatch):
     code = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
-    monkeypatch.setattr(m, "_probe_argv", lambda path: [sys.executable, "-c", code])
+    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code])
     got = video(tmp_path, media.mp4(150))
     assert codes(got) == ["VID_CORRUPT"] and "SIGSEGV" in got.problems[0].message
-    monkeypatch.setattr(m, "_probe_argv", lambda path: [sys.executable, "-c", "raise SystemExit(1)"])
+    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", "raise SystemExit(1)"])
     assert codes(video(tmp_path, media.mp4(150))) == ["VID_CORRUPT"]
-    monkeypatch.setattr(m, "_probe_argv", lambda path: [sys.executable, "-c", "print('not json')"])
+    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", "print('not json')"])
     assert codes(video(tmp_path, media.mp4(150))) == ["VID_CORRUPT"]
 
 
 def test_probe_that_cannot_load_mediainfo_is_our_fault_not_the_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(m, "_probe_argv", lambda path: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(ProbeUnavailable):
         video(tmp_path, media.mp4(150))
 
@@ -399,3 +399,32 @@ def test_measure_many_runs_photos_and_videos_at_the_same_time(tmp_path, monkeypa
 def test_measure_many_refuses_an_unknown_kind(tmp_path):
     with pytest.raises(ValueError):
         measure_many([("audio", tmp_path / "a", "a", "a")], RULES)
+
+
+def test_one_probe_child_serves_many_videos_and_recovers_after_a_hang(tmp_path, monkeypatch):
+    good = tmp_path / "good.mp4"
+    good.write_bytes(media.mp4(150))
+    with m.VideoProbe() as probe:
+        first = m.measure_video(good, "good.mp4", "good.mp4", RULES, probe=probe)
+        pid = probe._proc.pid
+        second = m.measure_video(good, "good.mp4", "good.mp4", RULES, probe=probe)
+        assert probe._proc.pid == pid  # the same child answered both
+    assert codes(first) == codes(second) == [] and second.duration == first.duration
+    assert not psutil.pid_exists(pid)  # closed and reaped
+
+    # a child that hangs on its first request: killed at the time limit, the next file
+    # gets a fresh, working child
+    hang_once = tmp_path / "hang-once"
+    real = m._probe_server_argv()
+    code = (f"import os, sys, time\nif not os.path.exists({str(hang_once)!r}):\n"
+            f"    open({str(hang_once)!r}, 'w').close(); sys.stdin.readline(); time.sleep(120)\n"
+            f"exec(compile({real[2]!r}, 'probe', 'exec'))")
+    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code, real[3]])
+    items = [("video", good, "a.mp4", "a.mp4")]
+    m._IDLE_PROBES.close_all()  # children kept from earlier packages would not hang
+    got = m.measure_many(items, FAST, workers=1)
+    assert codes(got["a.mp4"]) == ["VID_CORRUPT"] and "超时" in got["a.mp4"].problems[0].message
+    got = m.measure_many(items + [("video", good, "b.mp4", "b.mp4")], FAST, workers=1)
+    assert codes(got["a.mp4"]) == codes(got["b.mp4"]) == []
+    m._IDLE_PROBES.close_all()  # idle children are kept for the next package until then
+    assert not [p for p in psutil.Process().children(recursive=True) if "MediaInfo" in " ".join(p.cmdline())]

@@ -117,7 +117,7 @@ def test_good_utf8_archive_files_hashes_directories_and_junk(tmp_path: Path) -> 
         assert f.sha256 == hashlib.sha256(content).hexdigest()
         assert f.local_path.read_bytes() == content
         assert f.local_path.parent == tmp_path / "work" / "files"
-        assert re.fullmatch(r"\d{6}", f.local_path.name)
+        assert re.fullmatch(r"\d{6}(\.[a-z0-9]{1,8})?", f.local_path.name)
     assert result.directories == (ROOT, f"{ROOT}/育婴师初级", f"{ROOT}/育婴师初级/实操",
                                   f"{ROOT}/育婴师初级/理论")
     assert result.ignored == tuple(sorted([
@@ -706,7 +706,7 @@ def test_stored_and_deflated_members_hash_like_hashlib(tmp_path: Path) -> None:
         assert f.sha256 == hashlib.sha256(contents[f.path]).hexdigest()
         assert f.local_path.read_bytes() == contents[f.path]
     # local names number the files in path order, whatever their order in the archive
-    assert [f.local_path.name for f in result.files] == [f"{i:06d}" for i in range(6)]
+    assert [f.local_path.name.split(".")[0] for f in result.files] == [f"{i:06d}" for i in range(6)]
 
 
 @pytest.mark.parametrize("method", ["stored", "deflated"])
@@ -989,3 +989,13 @@ def test_every_pkg_code_is_reachable_with_chinese_messages(tmp_path: Path) -> No
         assert codes(result) == [code]
         assert CJK.search(result.problems[0].message)
         assert result.problems[0].hint and CJK.search(result.problems[0].hint)
+
+
+def test_local_names_keep_only_a_plain_extension():
+    from pipeline.package_reader import local_name
+    assert local_name(17, "机构/育婴师初级/理论/育婴师初级理论1.MP4") == "000017.mp4"
+    assert local_name(3, "a/b.json") == "000003.json"
+    assert local_name(3, "a/b") == "000003"
+    assert local_name(3, "a/b.tar.gz/../x") == "000003"
+    assert local_name(3, "a/b.视频") == "000003"
+    assert local_name(3, "a/b.verylongsuffix") == "000003"
