@@ -74,7 +74,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     removed = remove_stale_work_dirs(settings.work_dir, _pid_alive)
     if removed:
         log.info("worker.stale_work_removed", folders=len(removed))
-    worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads)
+    worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads,
+                             worker_timeout=settings.worker_poll_ms)
     worker.start()
     log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads)
     _wait_for_stop()

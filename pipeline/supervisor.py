@@ -46,6 +46,7 @@ def embedded_redis_argv(redis_dir: Path, port: int) -> list[str]:
         "--dir", str(redis_dir), "--daemonize", "no",
         "--appendonly", "yes", "--appendfsync", "everysec", "--appendfilename", "pipeline.aof",
         "--save", "", "--maxmemory-policy", "noeviction", "--loglevel", "warning",
+        "--logfile", str(redis_dir / "redis.log"),
     ]
 
 
