@@ -100,19 +100,6 @@ class Store(Protocol):
     def holds_package(self, claim: Claim) -> bool: ...
     def abandon(self, claim: Claim) -> None: ...
     def finalize(self, claim: Claim, document: dict[str, Any]) -> str: ...
-    def holds_package(self, claim: Claim) -> bool:
-        return self._claim_paths(claim.version)[2].exists()
-
-    def abandon(self, claim: Claim) -> None:
-        """Drop a claim record that holds no package (never the package itself)."""
-        folder, meta, package = self._claim_paths(claim.version)
-        if not package.exists():
-            meta.unlink(missing_ok=True)
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-
     def pending_claims(self) -> list[Claim]: ...
 
 
@@ -247,13 +234,16 @@ class LocalStore:
 
     def abandon(self, claim: Claim) -> None:
         """Drop a claim record that holds no package (never the package itself)."""
-        folder, meta, package = self._claim_paths(claim.version)
-        if not package.exists():
-            meta.unlink(missing_ok=True)
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+        if not self.holds_package(claim):
+            self._release(claim)
+
+    def _release(self, claim: Claim) -> None:
+        folder, meta, _ = self._claim_paths(claim.version)
+        meta.unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:  # gone already, or a racing claimer's files: left for them
+            pass
 
     def pending_claims(self) -> list[Claim]:
         out: list[Claim] = []
@@ -279,15 +269,11 @@ class LocalStore:
         target = self.decision_dir(document)
         target.mkdir(parents=True, exist_ok=True)
         write_atomic(target / document_filename(document), dumps(document))
-        folder, meta, package = self._claim_paths(claim.version)
+        package = self._claim_paths(claim.version)[2]
         final_zip = target / claim.package_name
         if package.exists():
             move_verified(package, final_zip)
         elif not final_zip.exists():
             raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
-        meta.unlink(missing_ok=True)
-        try:
-            folder.rmdir()
-        except FileNotFoundError:
-            pass
+        self._release(claim)
         return str(target.relative_to(self.data_dir))
