@@ -309,6 +309,7 @@ class _Candidate:
     logged_waiting: str | None = None  # version for which waiting_incomplete_zip was logged
     logged_unreadable: str | None = None
     failures: int = 0  # on_ready failures for the current version
+    retry_at: float = 0.0  # clock time before which a failed hand-over is not retried
 
 
 class _Handler(FileSystemEventHandler):
@@ -321,6 +322,9 @@ class _Handler(FileSystemEventHandler):
         except Exception:  # an exception here would kill the observer thread
             self._watcher._log.exception("watcher.event_failed", event_type=event.event_type)
 
+
+#: A failed hand-over (the queue unreachable) is retried after 0.5 s, doubling to this.
+ENQUEUE_RETRY_MAX_SECONDS = 30.0
 
 #: How long watchdog holds an IN_MOVED_FROM to pair it with its IN_MOVED_TO. Its default
 #: of 0.5 s delays *every later event* behind each unpaired move-out, and every claim is a
@@ -512,12 +516,15 @@ class InboxWatcher:
                     ready.append((cand, f))
             handed: list[InboxFile] = []
             for cand, f in ready:
+                if cand.retry_at > self._clock():
+                    continue  # backing off after failed hand-overs (Redis down, say)
                 try:
                     self._on_ready(f)
                 except Exception:
                     with self._lock:
                         cand.failures += 1
                         attempt = cand.failures
+                        cand.retry_at = self._clock() + min(ENQUEUE_RETRY_MAX_SECONDS, 0.5 * 2 ** (attempt - 1))
                     self._log.exception(
                         "watcher.enqueue_failed",
                         relative=f.relative,

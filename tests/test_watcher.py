@@ -428,12 +428,12 @@ def test_non_zip_is_handed_after_quiet_period(inbox: Path, make_fake, clock: Fak
     assert rec.relatives() == ["材料.rar"]
 
 
-def test_on_ready_raising_is_retried_at_next_poll(inbox: Path, make_fake, clock: FakeClock) -> None:
+def test_on_ready_raising_is_retried_with_backoff(inbox: Path, make_fake, clock: FakeClock) -> None:
     attempts: list[InboxFile] = []
 
     def flaky(f: InboxFile) -> None:
         attempts.append(f)
-        if len(attempts) == 1:
+        if len(attempts) <= 2:
             raise ConnectionError("broker down")
 
     w, _ = make_fake(quiet_period=QUIET, on_ready=flaky)
@@ -446,13 +446,19 @@ def test_on_ready_raising_is_retried_at_next_poll(inbox: Path, make_fake, clock:
     assert len(failed) == 1
     assert failed[0]["log_level"] == "error" and failed[0]["exc_info"] is True
     assert failed[0]["relative"] == "a.zip"
-    handed = w.poll()  # retried right away, no new quiet period
+    assert w.poll() == [] and len(attempts) == 1  # backing off: not hammered every poll
+    clock.advance(0.5)
+    assert w.poll() == [] and len(attempts) == 2  # second failure: the wait doubles
+    clock.advance(0.5)
+    assert w.poll() == [] and len(attempts) == 2
+    clock.advance(0.5)
+    handed = w.poll()  # no new quiet period needed
     assert [f.relative for f in handed] == ["a.zip"]
-    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert len(attempts) == 3 and attempts[0] == attempts[2]
     clock.advance(QUIET * 5)
     w.scan()
     assert w.poll() == []
-    assert len(attempts) == 2
+    assert len(attempts) == 3
 
 
 def test_vanished_file_is_dropped_without_error(
