@@ -30,7 +30,7 @@ from pipeline.documents import (ACCEPTED, Source, document_filename, dumps, rece
 from pipeline.package_reader import hash_file
 
 
-def version_id(location: str, size: int, stamp: int | str) -> str:
+def version_id(location: str, size: int, stamp: str | int) -> str:
     """A short stable id of one version of one upload: (where, how big, when written)."""
     # surrogateescape: a file name that is not UTF-8 on disk (old GBK clients) still
     # gets an id rather than crashing whoever computes it.
@@ -44,7 +44,8 @@ class IngestRequest:
 
     location: str  # inbox-relative path ("xinghuo/材料.zip") or object key
     size: int
-    stamp: int  # mtime in ns (fs); the object store uses its own stamp
+    stamp: str  # what changes with every new upload under the same name: the file's
+    #            mtime in ns (fs), the object's ETag (s3)
 
     @property
     def version(self) -> str:
@@ -60,7 +61,7 @@ class IngestRequest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "IngestRequest":
-        return cls(location=str(data["location"]), size=int(data["size"]), stamp=int(data["stamp"]))
+        return cls(location=str(data["location"]), size=int(data["size"]), stamp=str(data["stamp"]))
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class LocalStore:
             # A claim record whose package already moved on: a crash between storing
             # the ZIP and releasing the claim. Hand it back so the move is finished.
             return self._load_claim(meta) if meta.exists() else None
-        if st.st_size != request.size or st.st_mtime_ns != request.stamp:
+        if st.st_size != request.size or str(st.st_mtime_ns) != request.stamp:
             return None  # a newer upload replaced it; that version has its own message
         folder.mkdir(parents=True, exist_ok=True)
         claim = Claim(request=request, receipt_id=mint_receipt_id(),

@@ -47,7 +47,7 @@ def drop(data: Path, name: str, blob: bytes) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(blob)
     st = path.stat()
-    return {"location": name, "size": st.st_size, "stamp": st.st_mtime_ns}
+    return {"location": name, "size": st.st_size, "stamp": str(st.st_mtime_ns)}
 
 
 def documents(data: Path, area: str) -> list[dict[str, Any]]:

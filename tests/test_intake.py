@@ -35,7 +35,7 @@ def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     st = path.stat()
-    return IngestRequest(relative, st.st_size, st.st_mtime_ns)
+    return IngestRequest(relative, st.st_size, str(st.st_mtime_ns))
 
 
 def decided_files(services: Services) -> list[Path]:
@@ -158,7 +158,8 @@ def test_replaced_upload_is_not_claimed_under_the_old_version(services: Services
     request = drop(services, "r.zip", good_package("old"))
     path = services.settings.inbox_dir / "r.zip"
     path.write_bytes(good_package("newer content"))
-    os.utime(path, ns=(request.stamp + 10**9, request.stamp + 10**9))
+    later = int(request.stamp) + 10**9
+    os.utime(path, ns=(later, later))
     assert ingest(request, services) is None
     assert path.exists()
 
