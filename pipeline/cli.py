@@ -4,6 +4,7 @@
     pipeline watch     the inbox watcher alone (enqueues into REDIS_URL)
     pipeline worker    one worker process (Dramatiq actors, PIPELINE_WORKER_THREADS threads)
     pipeline check     the checks offline: no Redis, store or mail
+    pipeline example   write a complete example package (folder, ZIP, README.txt)
 """
 
 from __future__ import annotations
@@ -98,9 +99,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
     settings = runtime.settings
     services = runtime.services()
     log = structlog.get_logger().bind(process="watcher")
+    if settings.storage == "s3":
+        from pipeline.s3watch import run_bucket_watch
+        bucket_watcher = run_bucket_watch(services, ingest_package.send, log)
+        _wait_for_stop()
+        bucket_watcher.stop()
+        return EXIT_OK
 
     def enqueue(found: InboxFile) -> None:
-        request = IngestRequest(found.relative, found.size, found.mtime_ns)
+        request = IngestRequest(found.relative, found.size, str(found.mtime_ns))
         if services.ledger.mark_enqueued(request.version, time.time(), settings.requeue_after):
             ingest_package.send(request.to_json())
             log.info("watcher.enqueued", source=request.location, account=found.account,
@@ -109,7 +116,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             log.info("watcher.already_enqueued", source=request.location, version=request.version)
 
     def recover() -> None:
-        inbox = [IngestRequest(f.relative, f.size, f.mtime_ns) for f in scan_inbox(settings.inbox_dir)]
+        inbox = [IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(settings.inbox_dir)]
         for request in stuck_requests(services, inbox, time.time()):
             ingest_package.send(request.to_json())
             log.warning("watcher.requeued", source=request.location, version=request.version)
@@ -163,6 +170,69 @@ def cmd_check(args: argparse.Namespace) -> int:
     return worst
 
 
+# -- example ------------------------------------------------------------------------------
+_FILE_NAME_FORBIDDEN = set('\\/:*?"<>|')
+
+
+def _parse_training(text: str) -> tuple[str, str, int]:
+    """``育婴师:初级:20`` (full-width colons too) -> ("育婴师", "初级", 20)."""
+    from pipeline.layout import LEVEL_ALIASES, LEVELS
+
+    parts = [p.strip() for p in text.replace("：", ":").split(":")]
+    if len(parts) != 3 or not parts[0]:
+        raise argparse.ArgumentTypeError(f"not 职业:等级:人数 (e.g. 育婴师:初级:20): {text!r}")
+    occupation, level, count = parts
+    if level not in LEVELS:
+        right = f" (write {LEVEL_ALIASES[level]})" if level in LEVEL_ALIASES else ""
+        raise argparse.ArgumentTypeError(f"level must be one of {'、'.join(LEVELS)}: {level!r}{right}")
+    if not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"trainees must be a whole number >= 1: {count!r}")
+    if _FILE_NAME_FORBIDDEN & set(occupation):
+        raise argparse.ArgumentTypeError(f"occupation cannot be part of a folder name: {occupation!r}")
+    return occupation, level, int(count)
+
+
+_MODES = {"offline": ["offline"], "online": ["online"], "both": ["offline", "online"]}
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    from pipeline.documents import local_zone
+    from pipeline.example import DEFAULT_TRAININGS, write_example
+
+    def usage(message: str) -> int:
+        print(f"pipeline example: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    today = datetime.now(local_zone(_settings().utc_offset_hours)).date()
+    report_date: date = args.date or today
+    if report_date > today:
+        return usage(f"--date {report_date} is after today ({today}): such a package is refused")
+    institution = args.institution.strip()
+    if not institution or _FILE_NAME_FORBIDDEN & set(institution):
+        return usage(f"--institution must be a name usable as a folder name: {args.institution!r}")
+    trainings = args.training or list(DEFAULT_TRAININGS)
+    pairs = [(o, lv) for o, lv, _ in trainings]
+    if len(set(pairs)) != len(pairs):
+        return usage("the same --training (occupation and level) is given twice")
+    theory = _MODES["online" if args.online else args.theory]
+    practice = _MODES[args.practice]
+    try:
+        folder, zip_path = write_example(Path(args.dir), institution=institution, report_date=report_date,
+                                         trainings=trainings, theory_mode=theory, practice_mode=practice)
+    except FileExistsError as exc:
+        return usage(f"{exc}; nothing was written (choose another DIR or move it away)")
+    except OSError as exc:
+        return usage(f"cannot write into {args.dir}: {exc}")
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    print("示例上报包已生成 / example package written:")
+    print(f"  文件夹 folder: {folder}  ({files} 个文件)")
+    print(f"  压缩包 ZIP:    {zip_path}  ({zip_path.stat().st_size} 字节)")
+    print(f"  说明 guide:    {folder.parent / 'README.txt'}")
+    print("下一步 / next step: 检查压缩包 (check the ZIP):")
+    print(f"  pipeline check {zip_path}")
+    return EXIT_OK
+
+
 def _parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -182,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped policy)")
     check.add_argument("--today", type=_parse_day, metavar="YYYY-MM-DD", help="the day of checking")
     check.set_defaults(func=cmd_check)
+    example = sub.add_parser("example", help="write a complete, correct example package to start from")
+    example.add_argument("dir", metavar="DIR", help="where to write (created if needed)")
+    example.add_argument("--date", type=_parse_day, metavar="YYYY-MM-DD", help="the report date (default: today)")
+    example.add_argument("--institution", default="新城区星火职业培训学校", help="the institution's name")
+    example.add_argument("--training", type=_parse_training, action="append", metavar="职业:等级:人数",
+                         help="a training of the plan, e.g. 育婴师:初级:20 (repeat for several)")
+    modes = example.add_mutually_exclusive_group()
+    modes.add_argument("--online", action="store_true", help="theory training online (same as --theory online)")
+    modes.add_argument("--theory", choices=sorted(_MODES), default="offline", help="theory training mode")
+    example.add_argument("--practice", choices=sorted(_MODES), default="offline", help="practice training mode")
+    example.set_defaults(func=cmd_example)
     return parser
 
 

@@ -10,8 +10,11 @@ Typical use::
 
 Paths given to the editing methods are *relative to the level-1 folder* (``b.root``);
 :meth:`add_outside` places entries beside it. The plan (``b.plan``, a dict) is rendered
-when the package is built, so edit it freely before; the other forms are placeholders
-``{"form": ..., "version": 1}`` unless replaced. Photo and video bytes come from the
+when the package is built, so edit it freely before; so are the other forms
+(``b.forms["育婴师初级/签到表.json"]``, dicts keyed by path). They come from
+:func:`pipeline.example.sample_forms` and pass every form rule (spec section 4) until
+edited: the report date is the ``date`` argument, the plan runs 2026-10-08..2026-11-10
+for the default 20261120. Photo and video bytes come from the
 ``photo`` / ``video`` callables, called with the file's name (``育婴师初级理论1.jpg``) at
 build time only; real JPEG/MP4 makers plug in there, e.g.
 ``PackageBuilder(photo=lambda name: media.jpeg(), video=lambda name: media.mp4())``.
@@ -19,11 +22,14 @@ build time only; real JPEG/MP4 makers plug in there, e.g.
 
 from __future__ import annotations
 
+import datetime
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Union
+
+from pipeline.example import form_bytes, sample_forms
+from pipeline.layout import parse_root_date
 
 Content = Union[bytes, Callable[[], bytes]]
 
@@ -58,7 +64,16 @@ def real_screenshot(name: str) -> bytes:
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")
+    return form_bytes(value)
+
+
+def report_day(written: str) -> datetime.date:
+    """The report date a level-1 name's date part stands for: ``20261120``, ``2026-11-20``
+    or ``2026年11月20日``; anything else (an impossible or missing date, which some tests
+    are about) falls back to 2026-11-20 so that the forms still have sensible dates."""
+    parsed = parse_root_date("机构" + written)
+    day = parsed[2] if parsed else None
+    return day or datetime.date(2026, 11, 20)
 
 
 class PackageBuilder:
@@ -76,36 +91,24 @@ class PackageBuilder:
         self.theory_mode, self.practice_mode = list(theory_mode), list(practice_mode)
         self.photo, self.video = photo, video
         online = "online" in self.theory_mode + self.practice_mode
-        offline = "offline" in self.theory_mode + self.practice_mode
-        self.plan: dict[str, Any] = {
-            "form": "training_plan", "version": 1,
-            "institution": {"name": institution, "address": "某市新城区建设路 18 号",
-                            "contact_person": "李明", "contact_phone": "13812345678"},
-            "trainings": [{"occupation": o, "level": lv, "trainees": n} for o, lv, n in self.trainings],
-            "theory_mode": self.theory_mode, "practice_mode": self.practice_mode,
-            "start_date": "2026-10-08", "end_date": "2026-11-10", "total_hours": 80,
-            "textbooks": [{"title": "育婴员（基础知识）", "publisher": "中国劳动社会保障出版社"}],
-            "result": "全部学员完成培训", "remarks": tag,
-        }
-        if online:
-            self.plan["online_platform"] = "技能学习云课堂"
-        self.files: dict[str, Content] = {
-            "培训方案.json": lambda: _json(self.plan),
-            "诚信承诺书.json": _json({"form": "integrity_pledge", "version": 1}),
-            "培训教师.json": _json({"form": "trainers", "version": 1}),
-        }
+        #: every form as a dict (example.sample_forms: correct and consistent), rendered
+        #: when the package is built, so tests may edit them first; ``self.plan`` is the
+        #: same object as ``self.forms["培训方案.json"]``
+        #: (the optional 实操设备设施.json is left out, as a package may well have none)
+        self.forms: dict[str, Any] = {
+            path: form for path, form in sample_forms(institution, report_day(date), self.trainings,
+                                                      self.theory_mode, self.practice_mode, tag=tag).items()
+            if not path.endswith("/实操设备设施.json")}
+        self.plan: dict[str, Any] = self.forms["培训方案.json"]
+        self.files: dict[str, Content] = {"培训方案.json": lambda: _json(self.plan)}
+        for path in self.forms:
+            if path != "培训方案.json":
+                self.files[path] = (lambda p=path: _json(self.forms[p]))
         if pledge_scan:
             self.files["诚信承诺书.pdf"] = b"%PDF-1.4\n% placeholder scan\n%%EOF\n"
         for occupation, level, _ in self.trainings:
             folder = occupation + level
-            if "offline" in self.theory_mode:
-                self.files[f"{folder}/理论培训大纲.json"] = _json({"form": "theory_outline", "version": 1})
-            if "offline" in self.practice_mode:
-                self.files[f"{folder}/实操培训大纲.json"] = _json({"form": "practice_outline", "version": 1})
-            if offline:
-                self.files[f"{folder}/签到表.json"] = _json({"form": "sign_in", "version": 1})
             if online:
-                self.files[f"{folder}/线上培训记录.json"] = _json({"form": "online_record", "version": 1})
                 for n in range(1, screenshots + 1):
                     self.files[f"{folder}/线上培训截图{n}.png"] = screenshot(f"线上培训截图{n}.png")
             for section in ("理论", "实操"):

@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from pipeline.catalogue import Problem
 from pipeline.layout import Layout, build_layout
 from pipeline.media import Measurement
 from pipeline.package_reader import PackageContents
 from pipeline.policy import Policy, apply_severity
+
+if TYPE_CHECKING:
+    from pipeline.forms import FormSet
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,14 @@ class PackageView:
 
         return measure_package_media(self.layout, self.policy.media)
 
+    @cached_property
+    def forms(self) -> "FormSet":
+        """Every form read and validated once (:func:`pipeline.forms.load_forms`): the
+        schema check reports its problems, the cross-form rules read its data."""
+        from pipeline.forms import load_forms
+
+        return load_forms(self.layout)
+
 
 Check = Callable[[PackageView], Iterable[Problem]]
 
@@ -55,8 +66,10 @@ def default_checks() -> Sequence[Check]:
     """
     from pipeline.checks.hierarchy import HIERARCHY_CHECKS  # they import this module
     from pipeline.checks.media import MEDIA_CHECKS
+    from pipeline.forms import check_forms_readable  # FORM_MISSING / FORM_JSON / FORM_SCHEMA
+    from pipeline.checks.forms import FORM_RULES  # the cross-form rules: after the schema check
 
-    return (*HIERARCHY_CHECKS, *MEDIA_CHECKS)
+    return (*HIERARCHY_CHECKS, check_forms_readable, *MEDIA_CHECKS, *FORM_RULES)
 
 
 def run_checks(view: PackageView, checks: Sequence[Check]) -> list[Problem]:
