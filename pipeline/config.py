@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,18 @@ class Settings:
     utc_offset_hours: int = 8
     #: Redis key prefix of our own records and Dramatiq's queues
     namespace: str = "pipeline"
+    #: where packages live: "fs" (folders under data_dir) or "s3" (buckets, see docs/s3.md)
+    storage: str = "fs"
+    #: the S3/MinIO endpoint as host:port (no scheme; TLS is s3_secure)
+    s3_endpoint: str | None = None
+    s3_access_key: str = ""
+    s3_secret_key: str = field(default="", repr=False)  # never printed with the settings
+    s3_secure: bool = True
+    #: None: the SDK asks the server for each bucket's region (one extra request)
+    s3_region: str | None = None
+    s3_inbox_bucket: str = "inbox"
+    s3_archive_bucket: str = "archive"
+    s3_quarantine_bucket: str = "quarantine"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -107,7 +120,22 @@ ENV_NAMES: dict[str, str] = {
     "PIPELINE_WORKER_POLL_MS": "worker_poll_ms",
     "PIPELINE_UTC_OFFSET_HOURS": "utc_offset_hours",
     "PIPELINE_NAMESPACE": "namespace",
+    "PIPELINE_STORAGE": "storage",
+    "S3_ENDPOINT": "s3_endpoint",
+    "S3_ACCESS_KEY": "s3_access_key",
+    "S3_SECRET_KEY": "s3_secret_key",
+    "S3_SECURE": "s3_secure",
+    "S3_REGION": "s3_region",
+    "S3_INBOX_BUCKET": "s3_inbox_bucket",
+    "S3_ARCHIVE_BUCKET": "s3_archive_bucket",
+    "S3_QUARANTINE_BUCKET": "s3_quarantine_bucket",
 }
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+#: S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and
+#: ending with a letter or digit, no "..", not an IP address
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$")
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _DEFAULTS = Settings()
@@ -119,10 +147,15 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
     try:
         if name in ("data_dir", "policy_path"):
             return None if raw in (None, "") else Path(str(raw)).expanduser()
-        if name == "redis_url":
-            return None if raw in (None, "") else str(raw)
+        if name in ("redis_url", "s3_endpoint", "s3_region"):
+            return None if raw in (None, "") else str(raw).strip()
         if isinstance(default, bool):
-            return str(raw).lower() in ("1", "true", "yes", "on")
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise ValueError("must be 0 or 1")
+            return text in _TRUE
         if isinstance(default, int):
             value = int(raw)
             if value < 0:
@@ -165,4 +198,31 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         raise SettingsError(f"PIPELINE_LOG_FORMAT must be auto, json or console, not {settings.log_format!r}")
     if settings.worker_processes < 1 or settings.worker_threads < 1:
         raise SettingsError("worker processes and threads must be at least 1")
+    _check_storage(settings)
     return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())
+
+
+def _check_storage(settings: Settings) -> None:
+    """PIPELINE_STORAGE and, for "s3", the S3_* settings it needs."""
+    if settings.storage not in ("fs", "s3"):
+        raise SettingsError(f"PIPELINE_STORAGE must be fs or s3, not {settings.storage!r}")
+    if settings.storage != "s3":
+        return
+    endpoint = settings.s3_endpoint
+    if not endpoint:
+        raise SettingsError("PIPELINE_STORAGE=s3 needs S3_ENDPOINT (host:port, e.g. minio.internal:9000)")
+    if "://" in endpoint:
+        raise SettingsError(f"S3_ENDPOINT is host:port without a scheme (use S3_SECURE=0|1 for "
+                            f"http|https), not {endpoint!r}")
+    match = _HOST_PORT.match(endpoint)
+    if not match or (match.group(2) and not 0 < int(match.group(2)[1:]) < 65536):
+        raise SettingsError(f"S3_ENDPOINT must be host:port, not {endpoint!r}")
+    if not settings.s3_access_key or not settings.s3_secret_key:
+        raise SettingsError("PIPELINE_STORAGE=s3 needs S3_ACCESS_KEY and S3_SECRET_KEY")
+    buckets = {"S3_INBOX_BUCKET": settings.s3_inbox_bucket, "S3_ARCHIVE_BUCKET": settings.s3_archive_bucket,
+               "S3_QUARANTINE_BUCKET": settings.s3_quarantine_bucket}
+    for var, bucket in buckets.items():
+        if not _BUCKET.match(bucket) or ".." in bucket or re.fullmatch(r"[0-9.]+", bucket):
+            raise SettingsError(f"{var} is not a valid bucket name: {bucket!r}")
+    if len(set(buckets.values())) != len(buckets):
+        raise SettingsError("S3_INBOX_BUCKET, S3_ARCHIVE_BUCKET and S3_QUARANTINE_BUCKET must differ")
