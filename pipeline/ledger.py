@@ -8,6 +8,9 @@ the first one decided:
 - ``lease:<version>``    which worker is processing a claimed package right now (expires)
 - ``decision:<version>`` the final document of a package version: the first is final
 - ``accepted:<sha256>``  the receipt that first accepted these bytes (duplicate detection)
+- ``claims`` (a hash, field ``<version>``) the claim of a package being decided, for a
+  store whose packages stay where they were uploaded (S3: the claim JSON, first wins;
+  dropped once the package is stored)
 
 :class:`RedisLedger` is what workers on several machines share; :class:`MemoryLedger`
 serves ``pipeline check`` and tests of single steps. The documents in the store remain the
@@ -43,6 +46,12 @@ class Ledger(Protocol):
     def first_acceptance(self, sha256: str, receipt_id: str) -> str:
         """Record ``receipt_id`` as the acceptance of ``sha256`` unless one exists;
         return the receipt id that stands."""
+    def record_claim(self, version: str, claim: dict[str, Any]) -> dict[str, Any]:
+        """Store ``claim`` unless a claim of ``version`` exists; return the one that stands."""
+    def claim_record(self, version: str) -> dict[str, Any] | None: ...
+    def drop_claim(self, version: str) -> None: ...
+    def claim_records(self) -> dict[str, dict[str, Any]]:
+        """Every claim record: version -> claim."""
 
 
 _RENEW = """
@@ -133,6 +142,28 @@ class RedisLedger:
             return receipt_id
         return self.client.get(key) or receipt_id
 
+    # Claim records live in one hash: HSETNX is set-if-absent per version, and the
+    # pending ones are listed without scanning the key space.
+    @property
+    def _claims_key(self) -> str:
+        return f"{self.prefix}claims"
+
+    def record_claim(self, version: str, claim: dict[str, Any]) -> dict[str, Any]:
+        if self.client.hsetnx(self._claims_key, version, json.dumps(claim, ensure_ascii=False)):
+            return claim
+        existing = self.claim_record(version)
+        return existing if existing is not None else claim
+
+    def claim_record(self, version: str) -> dict[str, Any] | None:
+        raw = self.client.hget(self._claims_key, version)
+        return json.loads(raw) if raw is not None else None
+
+    def drop_claim(self, version: str) -> None:
+        self.client.hdel(self._claims_key, version)
+
+    def claim_records(self) -> dict[str, dict[str, Any]]:
+        return {version: json.loads(raw) for version, raw in self.client.hscan_iter(self._claims_key)}
+
 
 class MemoryLedger:
     """The same records in one process's memory (``pipeline check``, unit tests)."""
@@ -199,3 +230,20 @@ class MemoryLedger:
     def first_acceptance(self, sha256: str, receipt_id: str) -> str:
         self._setnx(f"accepted:{sha256}", receipt_id)
         return self._get(f"accepted:{sha256}")
+
+    def record_claim(self, version: str, claim: dict[str, Any]) -> dict[str, Any]:
+        self._setnx(f"claim:{version}", json.loads(json.dumps(claim)))
+        return json.loads(json.dumps(self._get(f"claim:{version}")))
+
+    def claim_record(self, version: str) -> dict[str, Any] | None:
+        value = self._get(f"claim:{version}")
+        return json.loads(json.dumps(value)) if value is not None else None
+
+    def drop_claim(self, version: str) -> None:
+        with self._lock:
+            self._data.pop(f"claim:{version}", None)
+
+    def claim_records(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            items = [(k, v) for k, v in self._data.items() if k.startswith("claim:")]
+        return {k[len("claim:"):]: json.loads(json.dumps(v)) for k, v in items}

@@ -8,11 +8,26 @@ from functools import cached_property
 
 from pipeline.config import Settings, load_settings
 from pipeline.intake import Services
-from pipeline.ledger import RedisLedger
+from pipeline.ledger import Ledger, RedisLedger
 from pipeline.logs import configure_logging
 from pipeline.policy import load_policy
-from pipeline.store import LocalStore
+from pipeline.store import LocalStore, Store
 from workers.broker import setup_broker
+
+
+def build_store(settings: Settings, ledger: Ledger) -> Store:
+    """The store ``PIPELINE_STORAGE`` names, ready to use: the folders under the data
+    directory (fs), or the S3 buckets (s3; claims are records in ``ledger``)."""
+    if settings.storage == "s3":
+        from pipeline.s3store import S3Store
+
+        store = S3Store.from_settings(settings, ledger)
+        store.ensure_buckets()
+        settings.work_dir.mkdir(parents=True, exist_ok=True)  # scratch stays local
+        return store
+    local = LocalStore(settings.data_dir)
+    local.ensure_layout()
+    return local
 
 
 class Runtime:
@@ -23,11 +38,10 @@ class Runtime:
 
     @cached_property
     def _services(self) -> Services:
-        store = LocalStore(self.settings.data_dir)
-        store.ensure_layout()
         assert self.settings.redis_url
-        return Services(settings=self.settings, policy=load_policy(self.settings.policy_path), store=store,
-                        ledger=RedisLedger.from_url(self.settings.redis_url, self.settings.namespace),
+        ledger = RedisLedger.from_url(self.settings.redis_url, self.settings.namespace)
+        return Services(settings=self.settings, policy=load_policy(self.settings.policy_path),
+                        store=build_store(self.settings, ledger), ledger=ledger,
                         clock=lambda: datetime.now(timezone.utc))
 
     def services(self) -> Services:
