@@ -131,15 +131,24 @@ class Supervisor:
         for child in self.children:
             child.start()
         inbox = self.settings.inbox_dir
-        print(f"\n  Pipeline running. Drop report packages (ZIP) into:\n    {inbox}/\n"
-              f"  or {inbox}/<account>/ per institution account.\n"
-              f"  Decisions appear in {self.settings.archive_dir}/ and {self.settings.quarantine_dir}/.\n"
-              f"  Ctrl-C stops.\n", file=sys.stderr, flush=True)
+        print(self._where_to_drop(), file=sys.stderr, flush=True)
         log.info("supervisor.started", inbox=str(inbox), workers=self.settings.worker_processes,
                  threads=self.settings.worker_threads, redis=url)
         while not self.stopping.wait(0.5):
             self._restart_dead()
         return self._shutdown()
+
+    def _where_to_drop(self) -> str:
+        s = self.settings
+        if s.storage == "s3":
+            return (f"\n  Pipeline running (S3 at {s.s3_endpoint}). Upload report packages (ZIP) to\n"
+                    f"    bucket {s.s3_inbox_bucket}, key inbox/<name>.zip or inbox/<account>/<name>.zip.\n"
+                    f"  Decisions appear in the buckets {s.s3_archive_bucket} and {s.s3_quarantine_bucket}.\n"
+                    f"  Ctrl-C stops.\n")
+        return (f"\n  Pipeline running. Drop report packages (ZIP) into:\n    {s.inbox_dir}/\n"
+                f"  or {s.inbox_dir}/<account>/ per institution account.\n"
+                f"  Decisions appear in {s.archive_dir}/ and {s.quarantine_dir}/.\n"
+                f"  Ctrl-C stops.\n")
 
     def _restart_dead(self) -> None:
         now = time.monotonic()
