@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-fast bench clean sftp-deps
 
 install: $(STAMP)
 
@@ -17,11 +17,29 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/pipeline run
 
-test: install
+test: install sftp-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: install
 	$(BIN)/pytest -q -m "not slow"
+
+# The SFTP tests run Debian's real sshd with nss_wrapper (tests/sftpserver.py). The .debs are
+# unpacked into build/sftp-deps/root, not installed: no ssh service is started, no system
+# user or file changes. Idempotent: nothing is done once the stamp exists.
+SFTP_DEPS := build/sftp-deps
+SFTP_DEBS := openssh-server libwrap0 libnss-wrapper
+
+sftp-deps: $(SFTP_DEPS)/.installed
+
+$(SFTP_DEPS)/.installed:
+	rm -rf $(SFTP_DEPS) && mkdir -p $(SFTP_DEPS)/debs
+	cd $(SFTP_DEPS)/debs && { apt-get -qq -o APT::Sandbox::User=root download $(SFTP_DEBS) 2>/dev/null \
+		|| { apt-get -qq update && apt-get -qq -o APT::Sandbox::User=root download $(SFTP_DEBS); }; }
+	for deb in $(SFTP_DEPS)/debs/*.deb; do dpkg-deb -x "$$deb" $(SFTP_DEPS)/root; done
+	LD_LIBRARY_PATH="$$(echo $(CURDIR)/$(SFTP_DEPS)/root/usr/lib/*-linux-gnu)" \
+		$(SFTP_DEPS)/root/usr/sbin/sshd -V 2>&1 | grep -q '^OpenSSH_'
+	test -f "$$(echo $(SFTP_DEPS)/root/usr/lib/*-linux-gnu/libnss_wrapper.so)"
+	touch $@
 
 bench: install
 	$(BIN)/python -m bench.run
