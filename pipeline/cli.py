@@ -43,10 +43,22 @@ def _wait_for_stop() -> None:
 
 
 # -- run ----------------------------------------------------------------------------------
+def _check_registry(settings: Settings) -> None:
+    """Read the institution registry now, so a malformed one stops start-up with its line."""
+    from pipeline.institutions import RegistryError, load_registry
+
+    try:
+        load_registry(settings.institutions_path)
+    except RegistryError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from exc
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.supervisor import run_supervisor
 
     settings = _settings()
+    _check_registry(settings)
     configure_logging(settings.log_format, settings.log_level, process_name="supervisor")
     return run_supervisor(settings, dict(os.environ))
 
@@ -67,6 +79,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import structlog
 
     from pipeline.intake import remove_stale_work_dirs
+
+    _check_registry(_settings())
     from workers import actors  # noqa: F401  (declares the actors on the broker)
     from workers.runtime import runtime
 

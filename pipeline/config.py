@@ -70,6 +70,16 @@ class Settings:
     s3_inbox_bucket: str = "inbox"
     s3_archive_bucket: str = "archive"
     s3_quarantine_bucket: str = "quarantine"
+    #: the mail server of the receipts (docs/mail.md); None: receipts are written as
+    #: .eml files under DATA/outbox/. May hold a password, so never printed.
+    smtp_url: str | None = field(default=None, repr=False)
+    #: the From of receipt mails (``名称 <addr>`` allowed); required with SMTP_URL
+    mail_from: str = ""
+    #: the operator's address: unmatched institutions, INTERNAL decisions, Reply-To;
+    #: required with SMTP_URL
+    operator_email: str = ""
+    #: the institution registry (TOML, docs/mail.md); None: every receipt goes to the operator
+    institutions_path: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -129,6 +139,10 @@ ENV_NAMES: dict[str, str] = {
     "S3_INBOX_BUCKET": "s3_inbox_bucket",
     "S3_ARCHIVE_BUCKET": "s3_archive_bucket",
     "S3_QUARANTINE_BUCKET": "s3_quarantine_bucket",
+    "SMTP_URL": "smtp_url",
+    "MAIL_FROM": "mail_from",
+    "OPERATOR_EMAIL": "operator_email",
+    "PIPELINE_INSTITUTIONS": "institutions_path",
 }
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -145,9 +159,9 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
     default = getattr(_DEFAULTS, name)
     kind = _FIELDS[name].type
     try:
-        if name in ("data_dir", "policy_path"):
+        if name in ("data_dir", "policy_path", "institutions_path"):
             return None if raw in (None, "") else Path(str(raw)).expanduser()
-        if name in ("redis_url", "s3_endpoint", "s3_region"):
+        if name in ("redis_url", "s3_endpoint", "s3_region", "smtp_url"):
             return None if raw in (None, "") else str(raw).strip()
         if isinstance(default, bool):
             if isinstance(raw, bool):
@@ -199,6 +213,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
     if settings.worker_processes < 1 or settings.worker_threads < 1:
         raise SettingsError("worker processes and threads must be at least 1")
     _check_storage(settings)
+    _check_mail(settings)
     return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())
 
 
@@ -226,3 +241,27 @@ def _check_storage(settings: Settings) -> None:
             raise SettingsError(f"{var} is not a valid bucket name: {bucket!r}")
     if len(set(buckets.values())) != len(buckets):
         raise SettingsError("S3_INBOX_BUCKET, S3_ARCHIVE_BUCKET and S3_QUARANTINE_BUCKET must differ")
+
+
+def _check_mail(settings: Settings) -> None:
+    """SMTP_URL's form; MAIL_FROM and OPERATOR_EMAIL are addresses, required with SMTP_URL."""
+    if not (settings.smtp_url or settings.mail_from or settings.operator_email):
+        return
+    from pipeline.mail import SmtpTarget, mailbox  # here: pipeline.mail imports this module
+
+    for var, value in (("MAIL_FROM", settings.mail_from), ("OPERATOR_EMAIL", settings.operator_email)):
+        if value:
+            try:
+                mailbox(value)
+            except ValueError as exc:
+                raise SettingsError(f"{var}: {exc}") from None
+    if not settings.smtp_url:
+        return
+    try:
+        SmtpTarget.parse(settings.smtp_url)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    missing = [var for var, value in (("MAIL_FROM", settings.mail_from), ("OPERATOR_EMAIL", settings.operator_email))
+               if not value]
+    if missing:
+        raise SettingsError(f"SMTP_URL is set, so {' and '.join(missing)} must be set too (docs/mail.md)")

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -325,3 +326,23 @@ class S3Store:
             self.client.remove_object(self.inbox_bucket, request.location, version_id=version_id)
         self.ledger.drop_claim(claim.version)
         return f"{bucket}/{prefix.rstrip('/')}"
+
+    def read_document(self, location: str) -> dict[str, Any]:
+        """The document of the decision at ``location`` (``<bucket>/<YYYY-MM>/<receipt id>``,
+        as :meth:`finalize` returned it)."""
+        bucket, _, prefix = location.partition("/")
+        if bucket not in (self.archive_bucket, self.quarantine_bucket) or not prefix:
+            raise StoreError(f"decision location {location!r} is not in the archive or quarantine")
+        for name in ("receipt.json", "errors.json"):
+            try:
+                response = self.client.get_object(bucket, f"{prefix}/{name}")
+            except S3Error as exc:
+                if exc.code in _GONE:
+                    continue
+                raise
+            try:
+                return json.loads(response.read())
+            finally:
+                response.close()
+                response.release_conn()
+        raise StoreError(f"no decision document in {location!r}")

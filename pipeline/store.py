@@ -102,6 +102,8 @@ class Store(Protocol):
     def abandon(self, claim: Claim) -> None: ...
     def finalize(self, claim: Claim, document: dict[str, Any]) -> str: ...
     def pending_claims(self) -> list[Claim]: ...
+    def read_document(self, location: str) -> dict[str, Any]:
+        """The document of the decision stored at ``location`` (what finalize returned)."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -278,3 +280,16 @@ class LocalStore:
             raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
         self._release(claim)
         return str(target.relative_to(self.data_dir))
+
+    def read_document(self, location: str) -> dict[str, Any]:
+        """The document (``receipt.json`` or ``errors.json``) in the decision folder
+        ``location`` (relative to the data directory, as :meth:`finalize` returned it)."""
+        root = self.data_dir.resolve()
+        folder = (root / location).resolve()
+        if folder == root or not folder.is_relative_to(root):
+            raise StoreError(f"decision location {location!r} is outside the store")
+        for name in ("receipt.json", "errors.json"):
+            path = folder / name
+            if path.is_file():
+                return json.loads(path.read_text(encoding="utf-8"))
+        raise StoreError(f"no decision document in {location!r}")

@@ -606,3 +606,11 @@ def test_pipeline_run_with_s3_storage(tmp_path: Path, moto_s3: MotoS3):
             for child in psutil.Process(proc.pid).children(recursive=True):
                 child.kill()
             proc.kill()
+
+
+def test_read_document_of_a_stored_decision(services: Services):
+    outcome = ingest(upload(services, "inbox/xinghuo/doc.zip", make_zip("doc")), services)
+    doc = services.store.read_document(outcome.location)
+    assert doc["receipt_id"] == outcome.receipt_id and doc["status"] == "accepted"
+    with pytest.raises(StoreError):
+        services.store.read_document("inbox/2026-11/" + outcome.receipt_id)

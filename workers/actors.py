@@ -13,6 +13,8 @@ import dramatiq
 import structlog
 
 from pipeline.intake import ingest, quarantine_internal
+from pipeline.mail import (MAIL_MAX_BACKOFF_MS, MAIL_MAX_RETRIES, MAIL_MIN_BACKOFF_MS, MAIL_QUEUE,
+                           MAIL_TIME_LIMIT_MS)
 from pipeline.store import IngestRequest
 from workers.runtime import runtime
 
@@ -45,6 +47,26 @@ def package_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 
 @dramatiq.actor(queue_name="decisions", max_retries=20)
 def package_decided(outcome: dict[str, Any]) -> None:
-    """A decision is stored. The receipt mail (issue 6) hangs here."""
+    """A decision is stored: announce it and ask for its receipt mail."""
     structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
                                 status=outcome["status"], location=outcome["location"])
+    send_receipt.send(outcome)
+
+
+@dramatiq.actor(queue_name=MAIL_QUEUE, max_retries=MAIL_MAX_RETRIES, min_backoff=MAIL_MIN_BACKOFF_MS,
+                max_backoff=MAIL_MAX_BACKOFF_MS, time_limit=MAIL_TIME_LIMIT_MS,
+                on_retry_exhausted="receipt_mail_failed")
+def send_receipt(outcome: dict[str, Any]) -> None:
+    """Mail the receipt of a stored decision, exactly once (pipeline/mail.py). Raises on
+    a definite failure, so Dramatiq retries; an unknown outcome is logged, never resent."""
+    with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"]):
+        runtime.mailer().deliver(outcome)
+
+
+@dramatiq.actor(queue_name=MAIL_QUEUE, max_retries=0)
+def receipt_mail_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+    """A receipt could not be sent after all retries: tell the operator."""
+    outcome = message["args"][0]
+    structlog.get_logger().error("mail.gave_up", receipt_id=outcome["receipt_id"], status=outcome["status"],
+                                 location=outcome["location"], retries=retry_info.get("retries"),
+                                 action="fix the mail settings, then forward the receipt by hand")

@@ -7,9 +7,12 @@ from datetime import datetime, timezone
 from functools import cached_property
 
 from pipeline.config import Settings, load_settings
+from pipeline.documents import local_zone
+from pipeline.institutions import Registry, load_registry
 from pipeline.intake import Services
 from pipeline.ledger import Ledger, RedisLedger
 from pipeline.logs import configure_logging
+from pipeline.mail import Mailer
 from pipeline.policy import load_policy
 from pipeline.store import LocalStore, Store
 from workers.broker import setup_broker
@@ -35,6 +38,8 @@ class Runtime:
         self.settings = settings
         configure_logging(settings.log_format, settings.log_level, process_name="worker")
         self.broker = setup_broker(settings)
+        #: read once at start: a malformed registry stops start-up (RegistryError names the line)
+        self.registry: Registry = load_registry(settings.institutions_path)
 
     @cached_property
     def _services(self) -> Services:
@@ -46,6 +51,16 @@ class Runtime:
 
     def services(self) -> Services:
         return self._services
+
+    @cached_property
+    def _mailer(self) -> Mailer:
+        zone = local_zone(self.settings.utc_offset_hours)
+        return Mailer.from_settings(self.settings, self.registry, self.services().store.read_document,
+                                    clock=lambda: datetime.now(zone))
+
+    def mailer(self) -> Mailer:
+        """The receipt mailer (SMTP_URL, or the outbox under the data directory)."""
+        return self._mailer
 
 
 runtime = Runtime(load_settings())

@@ -1,0 +1,645 @@
+"""Receipt mails (issue 6): building, the registry, the settings, and sending exactly once
+against a real SMTP server (aiosmtpd, tests/smtpserver.py) with the real Redis."""
+
+from __future__ import annotations
+
+import email
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import structlog
+import structlog.testing
+
+from pipeline.catalogue import problem
+from pipeline.config import SettingsError, load_settings
+from pipeline.documents import (REJECTED, Findings, Source, build_document, document_filename, dumps, local_zone,
+                                new_receipt_id, schema_errors)
+from pipeline.institutions import RegistryError, load_registry, parse_registry
+from pipeline.logs import configure_logging
+from pipeline.mail import (Mailer, MailRetry, OutboxTransport, SendRecords, SmtpTarget, SmtpTransport,
+                           UnknownOutcome, build_receipt_mail)
+from pipeline.store import LocalStore, write_atomic
+from pipeline.supervisor import free_loopback_port
+from tests.conftest import wait_until
+from tests.packages import sample_package
+from tests.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,
+                              password_authenticator, self_signed_tls)
+from tests.test_end_to_end import Pipeline, decisions
+
+ZONE = local_zone(8)
+NOW = datetime(2026, 11, 27, 16, 20, 3, tzinfo=ZONE)
+XINGHUO = "新城区星火职业培训学校"
+YUCAI = "东湖区育才技能培训中心"
+MAIL_FROM = "培训材料上报系统 <receipts@training.example>"
+OPERATOR = "ops@training.example"
+REGISTRY_TEXT = f"""# 机构名册
+[[institution]]
+name = "{XINGHUO}"
+email = ["office@xinghuo.example", "head@xinghuo.example"]
+accounts = ["xinghuo"]
+
+[[institution]]
+name = "{YUCAI}"
+email = ["yucai@yucai.example"]
+"""
+REGISTRY = parse_registry(REGISTRY_TEXT, "registry.toml")
+ID_NUMBER, MOBILE = "110101199003071234", "13812345678"
+ID_RE, MOBILE_RE = re.compile(r"\d{17}[\dXx]"), re.compile(r"1[3-9]\d{9}")
+SHA = "ab" * 32  # fixed digests: a random one may hold an 11-digit run the scanner would flag
+
+
+# -- documents ----------------------------------------------------------------------------
+def manifest() -> list[dict[str, Any]]:
+    items = [("培训方案.json", "form"), ("培训教师.json", "form")]
+    items += [(f"育婴师初级/{s}/育婴师初级{s}{n}.jpg", "photo") for s in ("理论", "实操") for n in range(1, 6)]
+    items += [(f"育婴师初级/{s}/育婴师初级{s}{n}.mp4", "video") for s in ("理论", "实操") for n in range(1, 4)]
+    return [{"path": f"{XINGHUO}20261120/{p}", "size": 100, "sha256": SHA, "kind": k} for p, k in items]
+
+
+def make_document(problems: list | None = None, *, duplicate_of: str | None = None, account: str = "xinghuo",
+                  institution: str | None = XINGHUO, package_name: str = "星火20261120.zip",
+                  status: str | None = None) -> dict[str, Any]:
+    findings = Findings(package_name=package_name, package_size=1234, package_sha256=SHA, policy_sha256="cd" * 32,
+                        institution=institution, report_date=date(2026, 11, 20),
+                        trainings=[{"occupation": "育婴师", "level": "初级", "folder": "育婴师初级", "trainees": 20}],
+                        manifest=manifest() if not problems else [], problems=list(problems or []))
+    location = f"inbox/{account}/{package_name}" if account else f"inbox/{package_name}"
+    document = build_document(findings, receipt_id=new_receipt_id(NOW), source=Source("fs", location, account),
+                              received_at=NOW, decided_at=NOW, duplicate_of=duplicate_of, status=status)
+    assert schema_errors(document) == []
+    return document
+
+
+ROOT = f"{XINGHUO}20261120"
+MULTI_ERRORS = [
+    problem("MEDIA_COUNT", f"{ROOT}/育婴师初级/理论", folder="育婴师初级/理论", kind="照片", expected=5, found=4, unit="张"),
+    problem("NAME_PATTERN", f"{ROOT}/育婴师初级/实操/a.png", name="a.png", reason="照片须为 JPG 格式",
+            example="育婴师初级实操1.jpg"),
+    problem("IMG_SIZE", f"{ROOT}/育婴师初级/理论/育婴师初级理论1.jpg", name="育婴师初级理论1.jpg", size="2.50 MB",
+            limit="2.00 MB"),
+    problem("FORM_JSON", f"{ROOT}/培训方案.json", form="培训方案.json", detail="第 3 行第 5 列缺少逗号"),
+    problem("MEDIA_COUNT", f"{ROOT}/育婴师初级/理论", folder="育婴师初级/理论", kind="视频", expected=3, found=2, unit="个"),
+    problem("PKG_NOT_ZIP", "", detected="RAR"),
+]
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=policy.default)
+
+
+def bodies(msg: EmailMessage) -> tuple[str, str]:
+    return msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content()
+
+
+def build(document: dict[str, Any], registry=REGISTRY):
+    return build_receipt_mail(document, registry=registry, mail_from=MAIL_FROM, operator_email=OPERATOR, now=NOW)
+
+
+# -- building -----------------------------------------------------------------------------
+def test_accepted_mail_encodes_headers_bodies_and_attachment_correctly():
+    document = make_document()
+    rid = document["receipt_id"]
+    mail = build(document)
+    raw = mail.as_bytes()
+    assert max(raw) < 128, "the message on the wire is 7-bit ASCII"
+    assert b"8bit" not in raw.lower() and b"\r\n" in raw
+    subject_raw = re.search(rb"^Subject: (.*?)\r\n(?! )", raw, re.S | re.M).group(1)
+    assert subject_raw.startswith(b"=?utf-8?")  # RFC 2047
+    msg = parse(raw)
+    assert msg["Subject"] == f"【回执】{XINGHUO} 培训上报材料已受理（回执编号 {rid}）"
+    assert msg["From"].addresses[0].display_name == "培训材料上报系统"
+    assert msg["From"].addresses[0].addr_spec == "receipts@training.example"
+    assert [a.addr_spec for a in msg["To"].addresses] == ["office@xinghuo.example", "head@xinghuo.example"]
+    assert msg["Reply-To"].addresses[0].addr_spec == OPERATOR and msg["Cc"] is None
+    assert msg["Message-ID"] == f"<{rid}.receipt@training.example>"
+    assert parsedate_to_datetime(msg["Date"]) == NOW
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert mail.sender == "receipts@training.example"
+    assert mail.recipients == ("office@xinghuo.example", "head@xinghuo.example")
+    # structure: mixed[alternative[plain, html], json]; every leaf base64 or quoted-printable
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, attachment = msg.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+    for part in msg.walk():
+        if not part.is_multipart():
+            assert part["Content-Transfer-Encoding"] in ("base64", "quoted-printable")
+    assert attachment.get_content_type() == "application/json"
+    assert attachment.get_content_disposition() == "attachment"
+    assert attachment.get_filename() == f"回执-{rid}.json"  # RFC 2231 in Content-Disposition
+    assert attachment.get_param("name") == f"{rid}-receipt.json"  # the short ASCII name
+    assert re.search(rb"filename\*(0\*)?=utf-8''%E5%9B%9E%E6%89%A7", raw)
+    assert attachment.get_content() == dumps(document)  # the stored document, byte for byte
+    text, html_body = bodies(msg)
+    for body in (text, html_body):
+        assert rid in body and SHA in body and "育婴师初级" in body
+        assert "表单 2 份、照片 10 张、视频 6 个" in body
+    assert "已通过检查，予以受理" in text and "<!DOCTYPE html>" in html_body and "viewport" in html_body
+
+
+def _error_section(text: str) -> dict[str, list[tuple[str, str]]]:
+    """The "错误（n 项）" block of the text body as {path: [(message line, hint)]}."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("错误（"))
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    path = None
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        if line.startswith("      → "):
+            message, _ = grouped[path][-1]
+            grouped[path][-1] = (message, line[len("      → "):])
+        elif line.startswith("    "):
+            grouped[path].append((line.strip(), ""))
+        elif line.startswith("  "):
+            path = line.strip()
+            assert path not in grouped, f"{path} listed twice: not grouped"
+            grouped[path] = []
+    return grouped
+
+
+def test_rejected_mail_lists_every_error_grouped_by_file_with_its_hint():
+    document = make_document(MULTI_ERRORS + [problem("W_VIDEO_CODEC", f"{ROOT}/育婴师初级/理论/育婴师初级理论1.mp4",
+                                                      name="育婴师初级理论1.mp4", codec="HEVC", preferred="H.264")])
+    assert document["status"] == "rejected" and len(document["errors"]) == 6
+    rid = document["receipt_id"]
+    msg = parse(build(document).as_bytes())
+    assert msg["Subject"] == f"【回执】{XINGHUO} 培训上报材料未通过（回执编号 {rid}）"
+    text, html_body = bodies(msg)
+    expected: dict[str, list[tuple[str, str]]] = {}
+    for e in document["errors"]:
+        expected.setdefault(e["path"] or "（整个压缩包）", []).append((f"[{e['code']}] {e['message']}", e["hint"]))
+    assert _error_section(text) == expected
+    assert len(expected[f"{ROOT}/育婴师初级/理论"]) == 2
+    assert "共发现 6 项错误" in text and "下一步" in text and "上传新的压缩包" in text
+    assert "提示（1 项）" in text and "HEVC" in text
+    import html as html_lib
+    for e in document["errors"]:
+        assert html_lib.escape(e["message"]) in html_body and html_lib.escape(e["hint"]) in html_body
+    for path in expected:
+        assert html_body.count(f">{html_lib.escape(path)}</div>") == 1
+    attachment = next(msg.iter_attachments())
+    assert attachment.get_filename() == f"错误清单-{rid}.json"
+    assert attachment.get_param("name") == f"{rid}-errors.json"
+    assert json.loads(attachment.get_content()) == document
+
+
+def test_duplicate_mail_names_the_earlier_receipt():
+    earlier = new_receipt_id(NOW)
+    document = make_document(duplicate_of=earlier)
+    rid = document["receipt_id"]
+    msg = parse(build(document).as_bytes())
+    assert msg["Subject"] == f"【回执】{XINGHUO} 培训上报材料重复提交（回执编号 {rid}）"
+    text, html_body = bodies(msg)
+    assert f"与此前已受理的回执 {earlier} 的压缩包内容完全相同" in text
+    assert f"原回执 {earlier} 仍然有效" in text and f"<b>{earlier}</b>" in html_body
+    assert next(msg.iter_attachments()).get_filename() == f"回执-{rid}.json"
+
+
+def test_internal_decision_copies_the_operator():
+    document = make_document([problem("INTERNAL")], status=REJECTED)
+    mail = build(document)
+    msg = parse(mail.as_bytes())
+    assert [a.addr_spec for a in msg["Cc"].addresses] == [OPERATOR]
+    assert OPERATOR in mail.recipients and "office@xinghuo.example" in mail.recipients
+    text, _ = bodies(msg)
+    assert "无需重新上传" in text and "本邮件已抄送系统管理员" in text
+
+
+def _all_text(raw: bytes) -> list[str]:
+    """The raw message, every decoded header and every decoded part."""
+    msg = parse(raw)
+    out = [raw.decode("ascii"), *(str(v) for _, v in msg.items())]
+    for part in msg.walk():
+        if not part.is_multipart():
+            content = part.get_content()
+            out.append(content.decode("utf-8") if isinstance(content, bytes) else content)
+            out += [str(v) for _, v in part.items()]
+    return out
+
+
+def test_no_full_id_or_mobile_number_in_the_message_or_the_logs(tmp_path, redis_client):
+    # Names the uploader chose (ZIP name, file names, the plan's institution) can carry
+    # personal numbers, and a check might forget to mask one in a message.
+    leak = f"{ID_NUMBER}-{MOBILE}"
+    document = make_document([problem("NAME_PATTERN", f"{ROOT}/育婴师初级/理论/{leak}.jpg", name=f"{leak}.jpg",
+                                      reason=f"联系 {MOBILE}", example="育婴师初级理论1.jpg")],
+                             package_name=f"张三{leak}.zip", institution=f"{XINGHUO}{ID_NUMBER}", account="")
+    raw = build(document).as_bytes()
+    texts = _all_text(raw)
+    for text in texts:
+        assert not ID_RE.search(text) and not MOBILE_RE.search(text), text[:200]
+    joined = "\n".join(texts)
+    assert "110101********1234" in joined and "138****5678" in joined  # rendered, masked
+    assert "【致管理员】" in joined  # no match (the name carries a number): to the operator
+
+    store = LocalStore(tmp_path / "data")
+    store.ensure_layout()
+    outcome = stored(store, document)
+    outcome["source"] = document["source"]["location"]
+    buf = io.StringIO()
+    root_handlers = logging.getLogger().handlers[:]
+    configure_logging("json", "info", stream=buf)
+    try:
+        mailer = make_mailer(SendRecords(redis_client), store, OutboxTransport(tmp_path / "outbox"), REGISTRY)
+        assert mailer.deliver(outcome) == "sent"
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers[:] = root_handlers
+    logged = buf.getvalue()
+    assert "mail.sent" in logged and "mail.unmatched" in logged
+    assert not ID_RE.search(logged) and not MOBILE_RE.search(logged)
+
+
+# -- the registry -------------------------------------------------------------------------
+def test_registry_matches_by_account_first_then_by_name():
+    assert REGISTRY.match("xinghuo", None).institution.name == XINGHUO
+    assert REGISTRY.match("xinghuo", None).by == "account"
+    by_name = REGISTRY.match("unknown-account", f" {YUCAI} ")
+    assert by_name.institution.name == YUCAI and by_name.by == "name"
+    assert REGISTRY.match("xinghuo", YUCAI).institution.name == XINGHUO  # the account wins
+    assert REGISTRY.match("", "别的机构") is None and REGISTRY.match(None, None) is None
+    mail = build(make_document(account="", institution=YUCAI))
+    assert mail.recipients == ("yucai@yucai.example",) and mail.match.by == "name"
+
+
+def test_no_match_goes_to_the_operator_with_a_note():
+    document = make_document(account="stranger", institution="某某培训学校")
+    mail = build(document)
+    assert mail.recipients == (OPERATOR,) and mail.match is None
+    msg = parse(mail.as_bytes())
+    assert msg["Subject"].startswith("【回执】某某培训学校 培训上报材料已受理")
+    assert msg["Reply-To"] is None
+    text, html_body = bodies(msg)
+    assert text.startswith("【致管理员】此回执未能匹配到机构名册中的机构（上传账户：stranger；培训方案中的机构名称：某某培训学校）")
+    assert "【致管理员】" in html_body and "PIPELINE_INSTITUTIONS" in text
+    unnamed = parse(build(make_document([problem("PKG_NOT_ZIP", "", detected="RAR")], account="",
+                                        institution=None)).as_bytes())
+    assert unnamed["Subject"].startswith("【回执】未识别的机构 培训上报材料未通过")
+
+
+@pytest.mark.parametrize("text, line, words", [
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["office@xinghuo.example"\naccounts = ["x"]\n', 4,
+     ["not valid TOML"]),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemial = ["office@xinghuo.example"]\n', 3, ["unknown key 'emial'"]),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["a@x.example"]\n\n[[institution]]\nname = "{YUCAI}"\n'
+     f'accounts = ["yucai"]\n', 5, ["'email' is missing", YUCAI]),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["office at xinghuo"]\n', 3, ["is not an e-mail address"]),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = []\n', 3, ["non-empty list"]),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["a@x.example"]\naccounts = ["xh"]\n[[institution]]\n'
+     f'name = "{YUCAI}"\nemail = ["b@x.example"]\naccounts = ["xh"]\n', 8, ["account 'xh' is already listed"]),
+    ('institutions = []\n', 1, ["unknown key 'institutions'"]),
+    ('[[institution]]\nemail = ["a@x.example"]\n', 1, ["'name' is missing"]),
+])
+def test_a_malformed_registry_is_refused_naming_the_line(tmp_path, text, line, words):
+    path = tmp_path / "institutions.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    message = str(info.value)
+    assert str(path) in message and f"line {line}" in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_pipeline_run_stops_at_once_on_a_malformed_registry(tmp_path):
+    path = tmp_path / "institutions.toml"
+    path.write_text(f'[[institution]]\nname = "{XINGHUO}"\nemial = ["x@y.example"]\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
+    env.update(PIPELINE_DATA_DIR=str(tmp_path / "data"), PIPELINE_INSTITUTIONS=str(path))
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 2
+    assert f"{path} line 3: [[institution]] '{XINGHUO}': unknown key 'emial'" in done.stderr.decode()
+    assert not (tmp_path / "data" / "redis").exists()  # nothing was started
+
+
+def test_registry_of_the_settings_and_an_absent_registry(tmp_path):
+    path = tmp_path / "institutions.toml"
+    path.write_text(REGISTRY_TEXT, encoding="utf-8")
+    settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_INSTITUTIONS": str(path)})
+    assert settings.institutions_path == path
+    assert len(load_registry(settings.institutions_path)) == 2
+    assert len(load_registry(None)) == 0
+    with pytest.raises(RegistryError, match="cannot read"):
+        load_registry(tmp_path / "missing.toml")
+
+
+# -- settings -----------------------------------------------------------------------------
+def test_smtp_url_forms_and_mail_settings(tmp_path):
+    base = {"PIPELINE_DATA_DIR": str(tmp_path), "MAIL_FROM": MAIL_FROM, "OPERATOR_EMAIL": OPERATOR}
+    settings = load_settings(env={**base, "SMTP_URL": "smtp://robot%40x:p%40ss%3Aw@mail.example:2525"})
+    assert "p%40ss" not in repr(settings) and "mail.example" not in repr(settings)
+    target = SmtpTarget.parse(settings.smtp_url)
+    assert (target.host, target.port, target.tls, target.starttls) == ("mail.example", 2525, False, False)
+    assert (target.username, target.password) == ("robot@x", "p@ss:w") and "p@ss" not in repr(target)
+    assert SmtpTarget.parse("smtp://mail.example?starttls=1").port == 587
+    assert SmtpTarget.parse("smtp://mail.example?starttls=1").starttls
+    assert SmtpTarget.parse("smtps://u:p@mail.example").port == 465
+    assert SmtpTarget.parse("smtp://mail.example").port == 25
+    for bad, why in [("ftp://mail.example", "smtp:// or smtps://"), ("smtps://h?starttls=1", "TLS already"),
+                     ("smtp://h?tls=1", "unknown option"), ("smtp://:25", "no host"),
+                     ("smtp://h:99999", "not a URL")]:
+        with pytest.raises(SettingsError, match=re.escape(why)):
+            load_settings(env={**base, "SMTP_URL": bad})
+    with pytest.raises(SettingsError, match="MAIL_FROM and OPERATOR_EMAIL must be set"):
+        load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path), "SMTP_URL": "smtp://mail.example"})
+    with pytest.raises(SettingsError, match="OPERATOR_EMAIL"):
+        load_settings(env={**base, "OPERATOR_EMAIL": "not an address"})
+    plain = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path)})
+    assert plain.smtp_url is None and plain.mail_from == "" and plain.institutions_path is None
+
+
+# -- sending ------------------------------------------------------------------------------
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    s = LocalStore(tmp_path / "data")
+    s.ensure_layout()
+    return s
+
+
+@pytest.fixture
+def records(redis_client) -> SendRecords:
+    return SendRecords(redis_client, "pipeline")
+
+
+def stored(store: LocalStore, document: dict[str, Any]) -> dict[str, Any]:
+    """Store ``document`` in its decision folder; the outcome package_decided would get."""
+    folder = store.decision_dir(document)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / document_filename(document), dumps(document))
+    return {"receipt_id": document["receipt_id"], "status": document["status"],
+            "location": str(folder.relative_to(store.data_dir)), "version": "v" * 20,
+            "source": document["source"]["location"], "errors": len(document["errors"]),
+            "warnings": len(document["warnings"])}
+
+
+def make_mailer(records: SendRecords, store: LocalStore, transport, registry=REGISTRY, **kwargs) -> Mailer:
+    return Mailer(records=records, transport=transport, registry=registry, mail_from=MAIL_FROM,
+                  operator_email=OPERATOR, read_document=store.read_document, clock=lambda: NOW, **kwargs)
+
+
+def smtp_to(url: str, **kwargs) -> SmtpTransport:
+    return SmtpTransport(SmtpTarget.parse(url), timeout=5, **kwargs)
+
+
+@pytest.fixture
+def server() -> Iterator[SmtpServer]:
+    with SmtpServer(RecordingHandler()) as s:
+        yield s
+
+
+def test_one_mail_per_decision_to_the_right_address_and_redelivery_sends_none(store, records, server):
+    cases = [
+        (make_document(), ["office@xinghuo.example", "head@xinghuo.example"], "已受理"),
+        (make_document(MULTI_ERRORS, account="", institution=YUCAI), ["yucai@yucai.example"], "未通过"),
+        (make_document(duplicate_of=new_receipt_id(NOW)), ["office@xinghuo.example", "head@xinghuo.example"],
+         "重复提交"),
+        (make_document(account="nobody", institution="某某培训学校"), [OPERATOR], "已受理"),
+        (make_document([problem("INTERNAL")], status=REJECTED),
+         ["office@xinghuo.example", "head@xinghuo.example", OPERATOR], "未通过"),
+    ]
+    mailer = make_mailer(records, store, smtp_to(server.url))
+    outcomes = [stored(store, doc) for doc, _, _ in cases]
+    for outcome in outcomes:
+        assert mailer.deliver(outcome) == "sent"
+    for outcome in outcomes:  # the send message redelivered after success
+        assert mailer.deliver(outcome) == "sent"
+    received = server.messages
+    assert len(received) == len(cases)
+    for (doc, recipients, word), got in zip(cases, received):
+        msg = parse(got.content)
+        assert list(got.rcpt_tos) == recipients and got.mail_from == "receipts@training.example"
+        assert msg["Subject"].endswith(f"培训上报材料{word}（回执编号 {doc['receipt_id']}）")
+        assert records.get(doc["receipt_id"])["state"] == "sent"
+        assert records.get(doc["receipt_id"])["attempts"] == 1
+
+
+def test_smtp_down_then_up_the_mail_arrives_once(store, records):
+    port = free_loopback_port()  # nothing listens here yet: connection refused
+    outcome = stored(store, make_document())
+    mailer = make_mailer(records, store, smtp_to(f"smtp://127.0.0.1:{port}"))
+    with pytest.raises(MailRetry, match="nothing was delivered"):
+        mailer.deliver(outcome)
+    record = records.get(outcome["receipt_id"])
+    assert record["state"] == "retry" and "Connection refused" in record["error"]
+    with SmtpServer(RecordingHandler(), port=port) as server:
+        assert mailer.deliver(outcome) == "sent"  # what the retry does
+        assert mailer.deliver(outcome) == "sent"  # and a redelivery of it
+        assert len(server.messages) == 1
+    assert records.get(outcome["receipt_id"])["attempts"] == 2
+
+
+def test_smtp_dropping_after_data_is_unknown_and_never_resent(store, records):
+    document = make_document()
+    outcome = stored(store, document)
+    with SmtpServer(DropAfterDataHandler()) as server:
+        transport = smtp_to(server.url)
+        mailer = make_mailer(records, store, transport)
+        with structlog.testing.capture_logs() as logs:
+            assert mailer.deliver(outcome) == "unknown"
+            assert mailer.deliver(outcome) == "unknown"  # the retry / redelivery
+        assert len(server.messages) == 1
+        record = records.get(document["receipt_id"])
+        assert record["state"] == "unknown" and "after the DATA command" in record["error"]
+        errors = [x for x in logs if x["event"] == "mail.unknown"]
+        assert len(errors) == 1 and errors[0]["log_level"] == "error"
+        assert errors[0]["message_id"] == f"<{document['receipt_id']}.receipt@training.example>"
+        # what the claim prevents: a naive resend of the same mail is a second copy
+        with pytest.raises(UnknownOutcome):
+            transport.send(mailer.build(outcome), lambda: True)
+        assert len(server.messages) == 2
+
+
+@pytest.mark.parametrize("stage, reply", [("rcpt", "451 4.7.1 Greylisted, try again later"),
+                                          ("mail", "421 4.3.2 Service not available"),
+                                          ("data", "452 4.3.1 Insufficient system storage")])
+def test_temporary_refusal_is_retried_and_arrives_once(store, records, stage, reply):
+    outcome = stored(store, make_document(account="", institution=YUCAI))
+    with SmtpServer(RefusingHandler(stage, reply, times=1)) as server:
+        mailer = make_mailer(records, store, smtp_to(server.url))
+        with pytest.raises(MailRetry):
+            mailer.deliver(outcome)
+        assert records.get(outcome["receipt_id"])["state"] == "retry" and server.messages == []
+        assert mailer.deliver(outcome) == "sent"
+        assert mailer.deliver(outcome) == "sent"
+        assert len(server.messages) == 1 and server.messages[0].rcpt_tos == ("yucai@yucai.example",)
+
+
+def test_a_recipient_refused_for_good_is_not_retried(store, records):
+    outcome = stored(store, make_document(account="", institution=YUCAI))
+    with SmtpServer(RefusingHandler("rcpt", "550 5.1.1 No such user")) as server:
+        mailer = make_mailer(records, store, smtp_to(server.url))
+        with structlog.testing.capture_logs() as logs:
+            assert mailer.deliver(outcome) == "rejected"
+            assert mailer.deliver(outcome) == "rejected"
+        assert server.handler.rcpt_commands == 1  # the second call did not even connect
+        assert server.messages == []
+    assert records.get(outcome["receipt_id"])["state"] == "rejected"
+    assert [x["log_level"] for x in logs if x["event"] == "mail.rejected"] == ["error"]
+
+
+def test_concurrent_attempts_send_one_copy(store, records, server, tmp_path):
+    outcome = stored(store, make_document())
+    outbox = OutboxTransport(tmp_path / "outbox")
+    results: list[str] = []
+
+    def attempt(mailer: Mailer) -> None:
+        try:
+            results.append(mailer.deliver(outcome))
+        except MailRetry:
+            results.append("busy")
+
+    for transport in (smtp_to(server.url), outbox):
+        records.client.delete(records.key(outcome["receipt_id"]))
+        results.clear()
+        threads = [threading.Thread(target=attempt, args=(make_mailer(records, store, transport),))
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(results) == 6 and set(results) <= {"sent", "busy"} and "sent" in results
+    assert len(server.messages) == 1
+    assert len(list((tmp_path / "outbox").iterdir())) == 1
+
+
+def test_a_dead_attempt_is_taken_over_before_data_and_unknown_after(store, records, server):
+    before = stored(store, make_document())
+    records.claim(before["receipt_id"], "dead-worker", seconds=1)  # died before DATA
+    after = stored(store, make_document())
+    records.claim(after["receipt_id"], "dead-worker", seconds=60)
+    assert records.advance(after["receipt_id"], "dead-worker", ("claimed",), "data", expires_in=1)  # died in DATA
+    mailer = make_mailer(records, store, smtp_to(server.url))
+    for outcome in (before, after):
+        with pytest.raises(MailRetry, match="held by another attempt"):
+            mailer.deliver(outcome)
+    time.sleep(1.2)
+    assert mailer.deliver(before) == "sent"
+    with structlog.testing.capture_logs() as logs:
+        assert mailer.deliver(after) == "unknown"
+    assert [x["log_level"] for x in logs if x["event"] == "mail.unknown"] == ["error"]
+    assert [parse(m.content)["X-Receipt-Id"] for m in server.messages] == [before["receipt_id"]]
+
+
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
+def test_starttls_with_login_and_smtps(store, records, tmp_path):
+    server_tls, client_tls = self_signed_tls(tmp_path / "tls")
+    first, second, third = (stored(store, make_document()) for _ in range(3))
+    with SmtpServer(RecordingHandler(), tls_context=server_tls, require_starttls=True, auth_required=True,
+                    authenticator=password_authenticator("robot", "p@ss:w")) as server:
+        url = f"smtp://robot:p%40ss%3Aw@127.0.0.1:{server.port}?starttls=1"
+        assert make_mailer(records, store, smtp_to(url, ssl_context=client_tls)).deliver(first) == "sent"
+        wrong = f"smtp://robot:nope@127.0.0.1:{server.port}?starttls=1"
+        with pytest.raises(MailRetry, match="535"):
+            make_mailer(records, store, smtp_to(wrong, ssl_context=client_tls)).deliver(second)
+        assert len(server.messages) == 1
+    with SmtpServer(RecordingHandler(), ssl_context=server_tls) as server:
+        url = f"smtps://127.0.0.1:{server.port}"
+        assert make_mailer(records, store, smtp_to(url, ssl_context=client_tls)).deliver(third) == "sent"
+        assert len(server.messages) == 1
+
+
+def test_outbox_writes_one_eml_per_decision(store, records, tmp_path):
+    outbox = tmp_path / "data" / "outbox"
+    mailer = make_mailer(records, store, OutboxTransport(outbox))
+    documents = [make_document(), make_document(MULTI_ERRORS)]
+    outcomes = [stored(store, doc) for doc in documents]
+    for outcome in outcomes + outcomes:  # each twice: the second is a redelivery
+        assert mailer.deliver(outcome) == "sent"
+    files = sorted(p.name for p in outbox.iterdir())
+    assert files == sorted(f"{doc['receipt_id']}.eml" for doc in documents)
+    for doc in documents:
+        msg = parse((outbox / f"{doc['receipt_id']}.eml").read_bytes())
+        assert msg["Message-ID"] == f"<{doc['receipt_id']}.receipt@training.example>"
+        assert doc["receipt_id"] in msg["Subject"]
+
+
+# -- end to end ---------------------------------------------------------------------------
+@pytest.fixture
+def run_pipeline(tmp_path: Path) -> Iterator[Any]:
+    started: list[Pipeline] = []
+
+    def start() -> Pipeline:
+        p = Pipeline(tmp_path / "data", tmp_path / "pipeline.log")
+        p.start()
+        started.append(p)
+        return p
+
+    yield start
+    import psutil
+
+    for p in started:
+        if p.proc and p.proc.poll() is None:
+            p.proc.kill()
+            for child in psutil.Process().children(recursive=True):
+                child.kill()
+
+
+def rar() -> bytes:
+    return b"Rar!\x1a\x07\x00" + os.urandom(2000)
+
+
+@pytest.mark.slow
+def test_pipeline_run_mails_each_decision_once(run_pipeline, tmp_path, monkeypatch):
+    registry = tmp_path / "institutions.toml"
+    registry.write_text(REGISTRY_TEXT, encoding="utf-8")
+    with SmtpServer(RecordingHandler()) as server:
+        monkeypatch.setenv("SMTP_URL", server.url)
+        monkeypatch.setenv("MAIL_FROM", MAIL_FROM)
+        monkeypatch.setenv("OPERATOR_EMAIL", OPERATOR)
+        monkeypatch.setenv("PIPELINE_INSTITUTIONS", str(registry))
+        pipeline = run_pipeline()
+        data = pipeline.data
+        (data / "inbox" / "xinghuo").mkdir(parents=True, exist_ok=True)
+        (data / "inbox" / "xinghuo" / "星火20261120.zip").write_bytes(sample_package("mail-e2e"))
+        (data / "inbox" / "wrong.zip").write_bytes(rar())
+        wait_until(lambda: len(server.messages) >= 2, 60, message="two receipt mails")
+        time.sleep(1.5)  # nothing more may come
+        assert len(server.messages) == 2
+        decided = {doc["package"]["name"]: doc for _, doc in decisions(data).values()}
+        by_rid = {parse(m.content)["X-Receipt-Id"]: m for m in server.messages}
+        accepted, rejected = decided["星火20261120.zip"], decided["wrong.zip"]
+        assert accepted["status"] == "accepted" and rejected["status"] == "rejected"
+        mail = by_rid[accepted["receipt_id"]]
+        assert mail.rcpt_tos == ("office@xinghuo.example", "head@xinghuo.example")
+        assert parse(mail.content)["Subject"] == \
+            f"【回执】{XINGHUO} 培训上报材料已受理（回执编号 {accepted['receipt_id']}）"
+        mail = by_rid[rejected["receipt_id"]]
+        assert mail.rcpt_tos == (OPERATOR,)  # no account, no plan: the operator, with a note
+        text, _ = bodies(parse(mail.content))
+        assert "【致管理员】" in text and "PKG_NOT_ZIP" in text
+        sent = [e for e in pipeline.events() if e.get("event") == "mail.sent"]
+        assert sorted(e["receipt_id"] for e in sent) == sorted(by_rid)
+        assert pipeline.stop() < 10
+
+
+@pytest.mark.slow
+def test_pipeline_run_without_smtp_writes_the_outbox(run_pipeline, monkeypatch):
+    for var in ("SMTP_URL", "MAIL_FROM", "OPERATOR_EMAIL", "PIPELINE_INSTITUTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    pipeline = run_pipeline()
+    data = pipeline.data
+    (data / "inbox" / "星火20261120.zip").write_bytes(sample_package("outbox-e2e"))
+    outbox = data / "outbox"
+    wait_until(lambda: outbox.is_dir() and list(outbox.glob("*.eml")), 60, message="the .eml in the outbox")
+    time.sleep(1.0)
+    (rid,) = decisions(data)
+    assert [p.name for p in outbox.iterdir()] == [f"{rid}.eml"]
+    msg = parse((outbox / f"{rid}.eml").read_bytes())
+    assert msg["Subject"] == f"【回执】{XINGHUO} 培训上报材料已受理（回执编号 {rid}）"
+    assert msg["To"].addresses[0].addr_spec == "operator@localhost"  # no registry: the operator
+    assert pipeline.stop() < 10
