@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast bench clean sftp-deps
+.PHONY: install run test test-fast bench soak clean sftp-deps
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ $(SFTP_DEPS)/.installed:
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# 200 mixed packages into `pipeline run`: lost and doubled must be 0 (exit 1 otherwise).
+soak: install
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
