@@ -5,6 +5,9 @@
     pipeline worker    one worker process (Dramatiq actors, PIPELINE_WORKER_THREADS threads)
     pipeline check     the checks offline: no Redis, store or mail
     pipeline example   write a complete example package (folder, ZIP, README.txt)
+
+For operators (pipeline/ops_cli.py, docs/operations.md), on the Redis and store the
+workers use: status, find, receipt, requeue, verify-archive, index.
 """
 
 from __future__ import annotations
@@ -113,6 +116,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     settings = runtime.settings
     services = runtime.services()
     log = structlog.get_logger().bind(process="watcher")
+    from pipeline.ops import serve_metrics
+    serve_metrics(settings)  # PIPELINE_METRICS_PORT: this process offers the endpoint too
     if settings.storage == "s3":
         from pipeline.s3watch import run_bucket_watch
         bucket_watcher = run_bucket_watch(services, ingest_package.send, log)
@@ -277,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--theory", choices=sorted(_MODES), default="offline", help="theory training mode")
     example.add_argument("--practice", choices=sorted(_MODES), default="offline", help="practice training mode")
     example.set_defaults(func=cmd_example)
+    from pipeline.ops_cli import add_ops_commands
+    add_ops_commands(sub, _parse_day)
     return parser
 
 

@@ -80,6 +80,13 @@ class Settings:
     operator_email: str = ""
     #: the institution registry (TOML, docs/mail.md); None: every receipt goes to the operator
     institutions_path: Path | None = None
+    #: the Prometheus endpoint (docs/operations.md): 0 = off. Every pipeline process of a
+    #: machine offers to serve it and the first to bind the port does; the values come
+    #: from Redis, so whichever serves shows the same numbers
+    metrics_port: int = 0
+    metrics_addr: str = "0.0.0.0"
+    #: fault-injection points for the reliability tests (pipeline/faults.py); never in production
+    fault_points: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -106,6 +113,11 @@ class Settings:
     def redis_dir(self) -> Path:
         return self.data_dir / "redis"
 
+    @property
+    def broker_namespace(self) -> str:
+        """The key prefix of Dramatiq's queues in Redis."""
+        return f"{self.namespace}-dramatiq"
+
 
 #: environment variable -> field name
 ENV_NAMES: dict[str, str] = {
@@ -131,6 +143,7 @@ ENV_NAMES: dict[str, str] = {
     "PIPELINE_UTC_OFFSET_HOURS": "utc_offset_hours",
     "PIPELINE_NAMESPACE": "namespace",
     "PIPELINE_STORAGE": "storage",
+    "PIPELINE_FAULT_POINTS": "fault_points",
     "S3_ENDPOINT": "s3_endpoint",
     "S3_ACCESS_KEY": "s3_access_key",
     "S3_SECRET_KEY": "s3_secret_key",
@@ -143,6 +156,8 @@ ENV_NAMES: dict[str, str] = {
     "MAIL_FROM": "mail_from",
     "OPERATOR_EMAIL": "operator_email",
     "PIPELINE_INSTITUTIONS": "institutions_path",
+    "PIPELINE_METRICS_PORT": "metrics_port",
+    "PIPELINE_METRICS_ADDR": "metrics_addr",
 }
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -212,6 +227,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         raise SettingsError(f"PIPELINE_LOG_FORMAT must be auto, json or console, not {settings.log_format!r}")
     if settings.worker_processes < 1 or settings.worker_threads < 1:
         raise SettingsError("worker processes and threads must be at least 1")
+    if settings.metrics_port > 65535:
+        raise SettingsError(f"PIPELINE_METRICS_PORT must be a port (1-65535) or 0 (off), not {settings.metrics_port}")
     _check_storage(settings)
     _check_mail(settings)
     return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())

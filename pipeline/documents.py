@@ -89,11 +89,13 @@ class Findings:
 
 def build_document(findings: Findings, *, receipt_id: str, source: Source, received_at: datetime,
                    decided_at: datetime, duplicate_of: str | None = None,
-                   status: str | None = None) -> dict[str, Any]:
-    """The document of one decision. Status follows from the errors unless given."""
+                   status: str | None = None, supersedes: str | None = None) -> dict[str, Any]:
+    """The document of one decision. Status follows from the errors unless given.
+    ``supersedes``: the receipt id of the decision this re-check replaces (``pipeline
+    requeue``); the key is present only then."""
     if status is None:
         status = DUPLICATE if duplicate_of else (REJECTED if findings.errors else ACCEPTED)
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "receipt_id": receipt_id,
         "status": status,
@@ -112,6 +114,9 @@ def build_document(findings: Findings, *, receipt_id: str, source: Source, recei
         "warnings": [p.to_json() for p in findings.warnings],
         "duplicate_of": duplicate_of,
     }
+    if supersedes is not None:
+        document["supersedes"] = supersedes
+    return document
 
 
 def document_filename(document: dict[str, Any]) -> str:

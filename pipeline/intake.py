@@ -25,6 +25,7 @@ from pipeline.catalogue import problem
 from pipeline.checks import Check
 from pipeline.config import Settings
 from pipeline.documents import REJECTED, Findings, build_document, local_zone, new_receipt_id
+from pipeline.faults import NO_FAULTS, FaultPoints
 from pipeline.ledger import Ledger
 from pipeline.policy import Policy
 from pipeline.store import Claim, IngestRequest, Store
@@ -41,9 +42,20 @@ class Services:
     clock: Callable[[], datetime]
     #: the checks to run; None: the contract's (pipeline.checks.default_checks)
     checks: Sequence[Check] | None = None
+    #: named places where the reliability tests crash or stall a worker (off by default)
+    faults: FaultPoints = NO_FAULTS
 
     def now(self) -> datetime:
         return self.clock().astimezone(local_zone(self.settings.utc_offset_hours))
+
+
+class PackageBusy(Exception):
+    """Another worker holds the lease on this package version; ask again after
+    ``retry_after_s`` seconds (when a dead holder's lease has expired)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"package busy; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,7 @@ def decide(claim: Claim, services: Services, work_dir: Path) -> dict[str, Any]:
             duplicate_of = first
     return build_document(findings, receipt_id=claim.receipt_id, source=claim.source,
                           received_at=claim.received_at, decided_at=services.now(),
-                          duplicate_of=duplicate_of)
+                          duplicate_of=duplicate_of, supersedes=claim.supersedes)
 
 
 def ingest(request: IngestRequest, services: Services) -> Outcome | None:
@@ -137,11 +149,14 @@ def ingest(request: IngestRequest, services: Services) -> Outcome | None:
         log.info("package.nothing_to_claim")
         return None
     log = log.bind(receipt_id=claim.receipt_id, account=claim.source.account)
+    services.faults.hit("after_claim", request.location)
     holder = f"{worker_identity()}-{threading.get_ident()}"
     with _lease(services, claim.version, holder) as held:
         if not held:
             log.info("package.busy_elsewhere", holder=services.ledger.lease_holder(claim.version))
-            return None
+            # Not "nothing to do": the holder may be dead with its lease still running.
+            # The caller asks again once the lease would have expired.
+            raise PackageBusy(services.settings.lease_seconds)
         document = services.ledger.decision(claim.version)
         if document is None and not services.store.holds_package(claim):
             log.warning("package.claim_without_package")  # moved on; nothing to decide
@@ -151,15 +166,22 @@ def ingest(request: IngestRequest, services: Services) -> Outcome | None:
             log.info("package.checking", size=request.size)
             work_dir = services.settings.work_dir / f"{worker_identity()}-{claim.version}"
             try:
-                document = services.ledger.record_decision(claim.version, decide(claim, services, work_dir))
+                # bound for the lines the checks log (media.progress) in this thread
+                with structlog.contextvars.bound_contextvars(receipt_id=claim.receipt_id):
+                    candidate = decide(claim, services, work_dir)
+                services.faults.hit("after_assess", request.location)
+                document = services.ledger.record_decision(claim.version, candidate)
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
+            services.faults.hit("after_decision", request.location)
         else:
             log.info("package.finishing_recorded_decision", status=document["status"])
-        location = services.store.finalize(claim, document)
+        location = services.store.finalize(
+            claim, document, before_release=lambda: services.faults.hit("before_release", request.location))
     outcome = _outcome(claim, document, location)
+    services.faults.hit("after_finalize", request.location)
     log.info("package.decided", status=outcome.status, errors=outcome.errors, warnings=outcome.warnings,
-             location=location, duplicate_of=document.get("duplicate_of"),
+             location=location, duplicate_of=document.get("duplicate_of"), supersedes=document.get("supersedes"),
              error_codes=sorted({e["code"] for e in document["errors"]}),
              duration_s=round(time.monotonic() - started, 3))
     return outcome
@@ -189,7 +211,7 @@ def quarantine_internal(request: IngestRequest, services: Services, reason: str)
                             policy_sha256=services.policy.sha256, problems=[problem("INTERNAL")])
         document = services.ledger.record_decision(claim.version, build_document(
             findings, receipt_id=claim.receipt_id, source=claim.source, received_at=claim.received_at,
-            decided_at=services.now(), status=REJECTED))
+            decided_at=services.now(), status=REJECTED, supersedes=claim.supersedes))
     location = services.store.finalize(claim, document)
     outcome = _outcome(claim, document, location)
     log.error("package.internal", reason=reason, status=outcome.status, location=location)

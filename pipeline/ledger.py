@@ -142,6 +142,10 @@ class RedisLedger:
             return receipt_id
         return self.client.get(key) or receipt_id
 
+    def acceptance(self, sha256: str) -> str | None:
+        """The receipt that accepted these bytes, if any (read only: ``requeue --dry-run``)."""
+        return self.client.get(self._k("accepted", sha256))
+
     # Claim records live in one hash: HSETNX is set-if-absent per version, and the
     # pending ones are listed without scanning the key space.
     @property
@@ -229,6 +233,9 @@ class MemoryLedger:
 
     def first_acceptance(self, sha256: str, receipt_id: str) -> str:
         self._setnx(f"accepted:{sha256}", receipt_id)
+        return self._get(f"accepted:{sha256}")
+
+    def acceptance(self, sha256: str) -> str | None:
         return self._get(f"accepted:{sha256}")
 
     def record_claim(self, version: str, claim: dict[str, Any]) -> dict[str, Any]:

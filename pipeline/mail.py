@@ -299,6 +299,8 @@ def _html_body(doc: dict[str, Any], t: _Texts, subject: str) -> str:
         rows.append(("文件", e(counts_line(file_counts(doc)))))
     if doc.get("duplicate_of"):
         rows.append(("原回执", f"<b>{e(doc['duplicate_of'])}</b>"))
+    if doc.get("supersedes"):
+        rows.append(("取代回执", f"<b>{e(doc['supersedes'])}</b>（重新检查）"))
     rows.append(("接收时间", e(_local_time(doc.get("received_at")))))
     rows.append(("SHA-256", f"<span style=\"font-family:monospace;font-size:13px;word-break:break-all\">"
                             f"{e(pkg['sha256'])}</span>"))
@@ -649,7 +651,8 @@ class Mailer:
 
     def __init__(self, *, records: SendRecords, transport: Transport, registry: Registry, mail_from: str,
                  operator_email: str, read_document: Callable[[str], dict[str, Any]],
-                 clock: Callable[[], datetime], claim_seconds: int = CLAIM_SECONDS) -> None:
+                 clock: Callable[[], datetime], claim_seconds: int = CLAIM_SECONDS,
+                 on_result: Callable[[str], None] | None = None) -> None:
         self.records = records
         self.transport = transport
         self.registry = registry
@@ -658,10 +661,13 @@ class Mailer:
         self.read_document = read_document
         self.clock = clock
         self.claim_seconds = claim_seconds
+        #: told "sent" | "unknown" | "rejected" once per receipt (when the send record
+        #: reaches that final state), and "retry" per failed attempt: the metrics
+        self.on_result = on_result
 
     @classmethod
     def from_settings(cls, settings: Any, registry: Registry, read_document: Callable[[str], dict[str, Any]],
-                      clock: Callable[[], datetime]) -> "Mailer":
+                      clock: Callable[[], datetime], on_result: Callable[[str], None] | None = None) -> "Mailer":
         assert settings.redis_url, "the mailer needs Redis (REDIS_URL)"
         transport: Transport
         if settings.smtp_url:
@@ -671,7 +677,14 @@ class Mailer:
         return cls(records=SendRecords.from_url(settings.redis_url, settings.namespace), transport=transport,
                    registry=registry, mail_from=settings.mail_from or OUTBOX_FROM,
                    operator_email=settings.operator_email or OUTBOX_OPERATOR,
-                   read_document=read_document, clock=clock)
+                   read_document=read_document, clock=clock, on_result=on_result)
+
+    def _tell(self, result: str) -> None:
+        if self.on_result is not None:
+            try:
+                self.on_result(result)
+            except Exception:  # counting must never change what happens to a mail
+                pass
 
     def build(self, outcome: dict[str, Any]) -> ReceiptMail:
         document = self.read_document(outcome["location"])
@@ -694,6 +707,7 @@ class Mailer:
             log.info("mail.already_done", state=state, attempts=record.get("attempts"))
             return state
         if state == "unknown_now":
+            self._tell("unknown")
             log.error("mail.unknown", reason=record.get("error"), attempts=record.get("attempts"),
                       action="not resent: check the mail server's log for this receipt's Message-ID "
                              "and forward the receipt by hand if it never arrived")
@@ -724,15 +738,18 @@ class Mailer:
         except DefiniteFailure as exc:
             if exc.retry:
                 self.records.advance(rid, holder, ("claimed", "data"), "retry", error=str(exc)[:500])
+                self._tell("retry")
                 log.warning("mail.retry", phase=exc.phase, code=exc.code, error=exc.detail)
                 raise MailRetry(f"sending {rid} failed ({exc}); nothing was delivered") from None
             self.records.advance(rid, holder, ("claimed", "data"), "rejected", error=str(exc)[:500])
+            self._tell("rejected")
             log.error("mail.rejected", phase=exc.phase, code=exc.code, error=exc.detail,
                       action="the server refused this receipt for good: check the addresses in the registry "
                              "and forward the receipt by hand")
             return "rejected"
         except UnknownOutcome as exc:
             self.records.advance(rid, holder, ("data",), "unknown", error=exc.detail[:500])
+            self._tell("unknown")
             log.error("mail.unknown", reason=exc.detail,
                       action="not resent: check the mail server's log for this Message-ID and forward "
                              "the receipt by hand if it never arrived")
@@ -741,11 +758,13 @@ class Mailer:
             if self.records.advance(rid, holder, ("claimed",), "retry", error=f"{type(exc).__name__}: {exc}"[:500]):
                 raise
             if self.records.advance(rid, holder, ("data",), "unknown", error=f"{type(exc).__name__}: {exc}"[:500]):
+                self._tell("unknown")
                 log.error("mail.unknown", reason=f"{type(exc).__name__}: {exc}", action="not resent")
                 return "unknown"
             raise
         self.records.advance(rid, holder, ("data", "unknown"), "sent", message_id=mail.message_id,
                              to=list(mail.recipients), error="")
+        self._tell("sent")
         log.info("mail.sent", reply=result.detail, attempts=record.get("attempts"))
         if result.refused:
             log.error("mail.recipient_refused", refused=result.refused,

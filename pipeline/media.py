@@ -30,7 +30,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 from PIL import JpegImagePlugin, PngImagePlugin  # noqa: F401  (registered without init())
@@ -633,13 +633,14 @@ def measure_video(path: Path, display_name: str, package_path: str, rules: Media
 # -- many at once ------------------------------------------------------------------------
 
 def measure_many(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules,
-                 workers: int = 2) -> dict[str, Measurement]:
+                 workers: int = 2, on_done: Callable[[], None] | None = None) -> dict[str, Measurement]:
     """Measure ``(kind, path, display_name, package_path)`` items; keyed by package_path.
 
     Photos decode on ``workers`` threads (Pillow releases the GIL while decoding) while up
     to ``workers`` video probes run in child processes, so both kinds overlap and both
     cores are busy. Results come in the order of ``items``. An exception that is ours
     (:class:`ProbeUnavailable`, an unreadable path) propagates after all work is done.
+    ``on_done`` is called (from any thread) as each file is measured: progress.
     """
     workers = max(1, workers)
     futures: dict[str, Future[Measurement]] = {}
@@ -651,7 +652,7 @@ def measure_many(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules,
         finally:
             _IDLE_PROBES.give_back(probe)
 
-    _submit_all(items, rules, workers, futures, video)
+    _submit_all(items, rules, workers, futures, video, on_done)
     return {key: future.result() for key, future in futures.items()}
 
 
@@ -688,7 +689,8 @@ _IDLE_PROBES = _ProbePool()
 
 
 def _submit_all(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules, workers: int,
-                futures: dict[str, Future[Measurement]], video: Any) -> None:
+                futures: dict[str, Future[Measurement]], video: Any,
+                on_done: Callable[[], None] | None = None) -> None:
     with ThreadPoolExecutor(workers, thread_name_prefix="photo") as photos, \
             ThreadPoolExecutor(workers, thread_name_prefix="video") as videos:
         for kind, path, display_name, package_path in items:
@@ -703,6 +705,8 @@ def _submit_all(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules, 
                     check_resolution=False)
             else:
                 raise ValueError(f"unknown media kind {kind!r}")
+            if on_done is not None:
+                futures[package_path].add_done_callback(lambda _future: on_done())
 
 
 def _main(argv: Sequence[str]) -> int:

@@ -21,6 +21,8 @@ def render_text(document: dict[str, Any]) -> str:
         lines.append("培训：" + "、".join(f"{t['occupation']}{t['level']}" for t in document["trainings"]))
     if document.get("duplicate_of"):
         lines.append(f"该压缩包与此前已受理的回执 {document['duplicate_of']} 内容完全相同，无需重复提交。")
+    if document.get("supersedes"):
+        lines.append(f"本回执是对回执 {document['supersedes']} 的同一压缩包按现行规则重新检查的结果，取代该回执。")
     for title, key in (("错误", "errors"), ("提示", "warnings")):
         problems = document.get(key) or []
         if not problems:

@@ -260,6 +260,36 @@ class S3Store:
         if not self.holds_package(claim):
             self.ledger.drop_claim(claim.version)
 
+    def claim_stored(self, location: str, package_name: str, sha256: str, key: str,
+                     claim_for: Callable[[IngestRequest], Claim]) -> Claim:
+        """A claim of a copy of the ZIP stored at the decision ``location``, to be decided
+        again (``pipeline requeue``): a server-side copy into the inbox bucket under
+        ``requeue/<key>/<name>`` (outside the watched prefix), claimed like an upload; the
+        stored ZIP and document stay as they are. A repeat finds the copy and its claim."""
+        bucket, _, prefix = location.partition("/")
+        if bucket not in (self.archive_bucket, self.quarantine_bucket) or not prefix:
+            raise StoreError(f"decision location {location!r} is not in the archive or quarantine")
+        key_name = f"requeue/{key}/{package_name}"
+        obj = self._stat(self.inbox_bucket, key_name)
+        if obj is None:
+            try:
+                self.client.copy_object(self.inbox_bucket, key_name, CopySource(bucket, f"{prefix}/{package_name}"))
+            except S3Error as exc:
+                if exc.code in _GONE:
+                    raise StoreError(f"no stored package {location}/{package_name}") from exc
+                raise
+            obj = self._stat(self.inbox_bucket, key_name)
+            if obj is None:
+                raise StoreError(f"the copy {self.inbox_bucket}/{key_name} vanished")
+        if (obj.metadata.get(SHA256_META) or "").strip() != sha256:
+            raise StoreError(f"{location}/{package_name} does not carry its document's SHA-256")
+        request = IngestRequest(key_name, int(obj.size or 0), normalize_etag(obj.etag))
+        record = self.ledger.claim_record(request.version)
+        if record is None:
+            record = self.ledger.record_claim(request.version, {
+                **claim_for(request).to_json(), "object_version_id": _version_id(obj.version_id)})
+        return Claim.from_json(record)
+
     def pending_claims(self) -> list[Claim]:
         """Every claim record: packages still in the inbox, and moves whose last step
         (dropping the record) did not happen. A re-sent request finishes either."""
@@ -291,7 +321,8 @@ class S3Store:
             return copy_etag == request.stamp
         return True
 
-    def finalize(self, claim: Claim, document: dict[str, Any]) -> str:
+    def finalize(self, claim: Claim, document: dict[str, Any],
+                 before_release: Callable[[], None] | None = None) -> str:
         """Store the document and the original ZIP in the decision's folder, delete the
         upload from the inbox, release the claim. Safe to repeat after a crash at any point.
         Returns ``<bucket>/<YYYY-MM>/<receipt id>``."""
@@ -321,6 +352,8 @@ class S3Store:
                 raise
             if not self._copy_verifies(bucket, target, request, sha256):
                 raise StoreError(f"copy of {claim.source.location} to {bucket}/{target} does not verify")
+        if before_release is not None:  # a fault point of the reliability tests
+            before_release()
         # Only the claimed version: by VersionId when versioned, else after an ETag check.
         if self._inbox_object(request, version_id) is not None:
             self.client.remove_object(self.inbox_bucket, request.location, version_id=version_id)

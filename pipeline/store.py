@@ -73,21 +73,27 @@ class Claim:
     source: Source
     package_name: str
     received_at: datetime
+    #: a re-check of a stored decision (``pipeline requeue``): the receipt id it replaces
+    supersedes: str | None = None
 
     @property
     def version(self) -> str:
         return self.request.version
 
     def to_json(self) -> dict[str, Any]:
-        return {"request": self.request.to_json(), "receipt_id": self.receipt_id,
+        data = {"request": self.request.to_json(), "receipt_id": self.receipt_id,
                 "source": self.source.to_json(), "package_name": self.package_name,
                 "received_at": self.received_at.isoformat()}
+        if self.supersedes is not None:
+            data["supersedes"] = self.supersedes
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Claim":
         return cls(request=IngestRequest.from_json(data["request"]), receipt_id=data["receipt_id"],
                    source=Source.from_json(data["source"]), package_name=data["package_name"],
-                   received_at=datetime.fromisoformat(data["received_at"]))
+                   received_at=datetime.fromisoformat(data["received_at"]),
+                   supersedes=data.get("supersedes"))
 
 
 class StoreError(RuntimeError):
@@ -100,7 +106,8 @@ class Store(Protocol):
     def local_package(self, claim: Claim, work_dir: Path) -> Path: ...
     def holds_package(self, claim: Claim) -> bool: ...
     def abandon(self, claim: Claim) -> None: ...
-    def finalize(self, claim: Claim, document: dict[str, Any]) -> str: ...
+    def finalize(self, claim: Claim, document: dict[str, Any],
+                 before_release: Callable[[], None] | None = None) -> str: ...
     def pending_claims(self) -> list[Claim]: ...
     def read_document(self, location: str) -> dict[str, Any]:
         """The document of the decision stored at ``location`` (what finalize returned)."""
@@ -243,18 +250,53 @@ class LocalStore:
     def _release(self, claim: Claim) -> None:
         folder, meta, _ = self._claim_paths(claim.version)
         meta.unlink(missing_ok=True)
+        # A process killed inside write_if_absent/write_atomic leaves its temp file
+        # (".claim.json.<pid>...tmp"); it would keep the folder from ever being removed.
+        for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+            leftover.unlink(missing_ok=True)
         try:
             folder.rmdir()
         except OSError:  # gone already, or a racing claimer's files: left for them
             pass
+
+    def claim_stored(self, location: str, package_name: str, sha256: str, key: str,
+                     claim_for: Callable[[IngestRequest], Claim]) -> Claim:
+        """A claim holding a copy of the ZIP stored in the decision folder ``location``, to
+        be decided again (``pipeline requeue``); the stored ZIP and document stay as they
+        are. ``key`` (the old receipt id) makes the version stable, so a repeat finds the
+        same claim. The copy is verified against ``sha256`` before the claim holds it."""
+        source = self._inside(location) / package_name
+        try:
+            size = source.stat().st_size
+        except FileNotFoundError as exc:
+            raise StoreError(f"no stored package {location}/{package_name}") from exc
+        request = IngestRequest(f"requeue/{key}/{package_name}", size, f"requeue:{key}")
+        folder, meta, package = self._claim_paths(request.version)
+        if package.exists():
+            return self._load_claim(meta)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_if_absent(meta, json.dumps(claim_for(request).to_json(), ensure_ascii=False).encode("utf-8"))
+        tmp = folder / f".package.zip.{os.getpid()}.tmp"
+        with open(source, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+        if hash_file(tmp) != (size, sha256):
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{location}/{package_name} does not match its document's SHA-256")
+        os.rename(tmp, package)
+        _fsync_dir(folder)
+        return self._load_claim(meta)
 
     def pending_claims(self) -> list[Claim]:
         out: list[Claim] = []
         if not self.claims.is_dir():
             return out
         for folder in sorted(self.claims.iterdir()):
-            meta, package = folder / "claim.json", folder / "package.zip"
-            if meta.is_file() and package.is_file():
+            # A claim record without its package is one whose move finished but whose
+            # release did not (a crash in between): it is pending too, to be released.
+            meta = folder / "claim.json"
+            if meta.is_file():
                 try:
                     out.append(self._load_claim(meta))
                 except (OSError, ValueError, KeyError):
@@ -266,9 +308,11 @@ class LocalStore:
         area = self.archive if document["status"] == ACCEPTED else self.quarantine
         return area / receipt_month(document["receipt_id"]) / document["receipt_id"]
 
-    def finalize(self, claim: Claim, document: dict[str, Any]) -> str:
+    def finalize(self, claim: Claim, document: dict[str, Any],
+                 before_release: Callable[[], None] | None = None) -> str:
         """Store the document and the original ZIP in the decision's folder, then release
-        the claim. Safe to repeat after a crash at any point."""
+        the claim. Safe to repeat after a crash at any point. ``before_release`` runs
+        between the two (a fault point of the reliability tests)."""
         target = self.decision_dir(document)
         target.mkdir(parents=True, exist_ok=True)
         write_atomic(target / document_filename(document), dumps(document))
@@ -278,16 +322,23 @@ class LocalStore:
             move_verified(package, final_zip)
         elif not final_zip.exists():
             raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
+        if before_release is not None:
+            before_release()
         self._release(claim)
         return str(target.relative_to(self.data_dir))
 
-    def read_document(self, location: str) -> dict[str, Any]:
-        """The document (``receipt.json`` or ``errors.json``) in the decision folder
-        ``location`` (relative to the data directory, as :meth:`finalize` returned it)."""
+    def _inside(self, location: str) -> Path:
+        """The folder of a decision ``location``, refusing anything outside the store."""
         root = self.data_dir.resolve()
         folder = (root / location).resolve()
         if folder == root or not folder.is_relative_to(root):
             raise StoreError(f"decision location {location!r} is outside the store")
+        return folder
+
+    def read_document(self, location: str) -> dict[str, Any]:
+        """The document (``receipt.json`` or ``errors.json``) in the decision folder
+        ``location`` (relative to the data directory, as :meth:`finalize` returned it)."""
+        folder = self._inside(location)
         for name in ("receipt.json", "errors.json"):
             path = folder / name
             if path.is_file():

@@ -22,6 +22,7 @@ import redis
 import structlog
 
 from pipeline.config import Settings
+from pipeline.store import write_atomic
 
 STOP_GRACE_SECONDS = 6.0  # children get this long after SIGTERM, Redis gets the rest of 10 s
 log = structlog.get_logger()
@@ -48,6 +49,19 @@ def embedded_redis_argv(redis_dir: Path, port: int) -> list[str]:
         "--save", "", "--maxmemory-policy", "noeviction", "--loglevel", "warning",
         "--logfile", str(redis_dir / "redis.log"),
     ]
+
+
+def embedded_url_file(settings: Settings) -> Path:
+    """Holds the URL of the embedded Redis while ``pipeline run`` runs it."""
+    return settings.redis_dir / "url"
+
+
+def embedded_redis_url(settings: Settings) -> str | None:
+    """The URL of the Redis ``pipeline run`` started on this data directory, if any."""
+    try:
+        return embedded_url_file(settings).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def wait_for_redis(url: str, timeout: float = 15.0) -> None:
@@ -79,7 +93,8 @@ class Child:
     def start(self) -> None:
         # Own process group, so Ctrl-C in the terminal reaches only us and we stop the
         # children in order.
-        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         self.started_at = time.monotonic()
         log.info("supervisor.child_started", child=self.name, pid=self.proc.pid, restarts=self.restarts)
 
@@ -92,6 +107,18 @@ class Child:
                 self.proc.send_signal(signum)
             except ProcessLookupError:
                 pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the supervisor dies, even by SIGKILL,
+    so no worker, watcher or Redis outlives it unsupervised (Linux prctl)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: children must be stopped by hand
+        pass
 
 
 def _python_cli(*args: str) -> list[str]:
@@ -115,6 +142,8 @@ class Supervisor:
         self.redis_child.start()
         url = f"redis://127.0.0.1:{port}/0"
         wait_for_redis(url)
+        # Where the operator commands (pipeline status, find, ...) find this Redis.
+        write_atomic(embedded_url_file(self.settings), url.encode())
         log.info("supervisor.embedded_redis", url=url, dir=str(self.settings.redis_dir))
         return url
 
@@ -185,6 +214,7 @@ class Supervisor:
         if self.redis_child is not None:
             self.redis_child.signal(signal.SIGTERM)  # Redis flushes its AOF on SIGTERM
             self._wait_or_kill(self.redis_child, time.monotonic() + 3.0)
+            embedded_url_file(self.settings).unlink(missing_ok=True)
         log.info("supervisor.stopped")
         return 0
 

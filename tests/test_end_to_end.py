@@ -38,8 +38,9 @@ def good_package(tag: str) -> bytes:
 
 
 class Pipeline:
-    def __init__(self, data: Path, log: Path) -> None:
+    def __init__(self, data: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.data, self.log = data, log
+        self.extra_env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -48,9 +49,10 @@ class Pipeline:
                    PIPELINE_STALE_UPLOAD_TIMEOUT="3",
                    PIPELINE_SCAN_INTERVAL="2", PIPELINE_WORKER_PROCESSES="2", PIPELINE_WORKER_THREADS="2",
                    PIPELINE_LOG_FORMAT="json", PIPELINE_MIN_BACKOFF_MS="200")
+        env.update(self.extra_env)
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
-        wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 30, message="watcher start")
+        wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 60, message="watcher start")
 
     def stop(self) -> float:
         assert self.proc is not None
@@ -75,8 +77,9 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     p.start()
     yield p
     if p.proc and p.proc.poll() is None:
+        children = psutil.Process(p.proc.pid).children(recursive=True)
         p.proc.kill()
-        for child in psutil.Process().children(recursive=True):
+        for child in children:
             child.kill()
 
 
@@ -196,3 +199,12 @@ def test_restart_processes_waiting_packages_and_dead_children_come_back(pipeline
     wait_until(lambda: by_name(data, "after-kill.zip"), 90, message="decision after children were killed")
     assert pipeline.stop() < 10
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_children_stop_when_the_supervisor_is_killed(pipeline: Pipeline):
+    children = psutil.Process(pipeline.proc.pid).children()
+    assert len(children) == 4  # redis, watcher, 2 workers
+    pipeline.proc.kill()  # SIGKILL: no chance to stop them itself
+    pipeline.proc.wait(10)
+    wait_until(lambda: not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE], 20,
+               message="children gone with their supervisor")

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import intake
 from pipeline.documents import schema_errors
-from pipeline.intake import Services, ingest, quarantine_internal, stuck_requests
+from pipeline.intake import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
 from pipeline.ledger import MemoryLedger, RedisLedger
 from pipeline.policy import load_policy
 from pipeline.store import IngestRequest, LocalStore
@@ -64,7 +64,7 @@ def test_crash_after_decision_before_move_is_finished_with_the_same_decision(ser
     real_finalize = services.store.finalize
     calls = []
 
-    def crash(claim, document):
+    def crash(claim, document, **_):
         calls.append(document)
         raise OSError("disk went away")
 
@@ -121,7 +121,10 @@ def test_concurrent_workers_decide_once(services: Services):
 
     def work():
         barrier.wait()
-        results.append(ingest(request, services))
+        try:
+            results.append(ingest(request, services))
+        except PackageBusy:  # another thread holds the lease: the actor asks again later
+            results.append(None)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -146,7 +149,7 @@ def test_internal_quarantine_keeps_the_package(services: Services):
 
 def test_internal_after_a_recorded_decision_keeps_the_first_decision(services: Services, monkeypatch):
     request = drop(services, "late.zip", good_package("late"))
-    monkeypatch.setattr(services.store, "finalize", lambda c, d: (_ for _ in ()).throw(OSError("x")))
+    monkeypatch.setattr(services.store, "finalize", lambda c, d, **_: (_ for _ in ()).throw(OSError("x")))
     with pytest.raises(OSError):
         ingest(request, services)
     monkeypatch.undo()
@@ -185,3 +188,13 @@ def test_stale_work_dirs_of_dead_processes_are_removed(tmp_path: Path):
         d.mkdir()
     removed = intake.remove_stale_work_dirs(tmp_path, lambda pid: pid == os.getpid())
     assert removed == [dead] and alive.exists() and other.exists()
+
+
+def test_a_temp_file_left_by_a_killed_claimer_does_not_keep_the_claim(services: Services):
+    request = drop(services, "tmpleft.zip", good_package("tmpleft"))
+    folder = services.settings.claims_dir / request.version
+    folder.mkdir(parents=True)
+    (folder / ".claim.json.99999.123.tmp").write_bytes(b"{}")  # a claimer killed mid-write
+    outcome = ingest(request, services)
+    assert outcome is not None and outcome.status == "accepted"
+    assert not folder.exists()

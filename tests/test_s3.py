@@ -25,7 +25,7 @@ from minio import Minio
 
 from pipeline.config import SettingsError, load_settings
 from pipeline.documents import schema_errors
-from pipeline.intake import Services, ingest, quarantine_internal, stuck_requests
+from pipeline.intake import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
 from pipeline.ledger import MemoryLedger, RedisLedger
 from pipeline.policy import load_policy
 from pipeline.s3store import CHUNK_SIZE, S3Store, parse_inbox_key
@@ -130,7 +130,10 @@ def test_two_concurrent_ingests_make_one_decision(services: Services):
 
     def work() -> None:
         barrier.wait()
-        results.append(ingest(request, services))
+        try:
+            results.append(ingest(request, services))
+        except PackageBusy:  # another thread holds the lease: the actor asks again later
+            results.append(None)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -247,9 +250,9 @@ def test_a_versioned_inbox_stores_the_claimed_version_even_if_replaced_meanwhile
     request = upload(services, "inbox/v.zip", old_bytes)
     real_finalize = store.finalize
 
-    def replaced_then_finalize(claim, document):
+    def replaced_then_finalize(claim, document, **kw):
         upload(services, "inbox/v.zip", new_bytes)  # the uploader overwrites it after the decision
-        return real_finalize(claim, document)
+        return real_finalize(claim, document, **kw)
 
     monkeypatch.setattr(store, "finalize", replaced_then_finalize)
     outcome = ingest(request, services)

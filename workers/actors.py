@@ -7,14 +7,16 @@ Importing this module sets up the broker from the environment, so both the Drama
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dramatiq
 import structlog
 
-from pipeline.intake import ingest, quarantine_internal
+from pipeline.intake import PackageBusy, ingest, quarantine_internal
 from pipeline.mail import (MAIL_MAX_BACKOFF_MS, MAIL_MAX_RETRIES, MAIL_MIN_BACKOFF_MS, MAIL_QUEUE,
                            MAIL_TIME_LIMIT_MS)
+from pipeline.metrics import decision_increments
 from pipeline.store import IngestRequest
 from workers.runtime import runtime
 
@@ -28,10 +30,18 @@ settings = runtime.settings
 def ingest_package(request: dict[str, Any]) -> None:
     """Decide one upload; announce the decision."""
     parsed = IngestRequest.from_json(request)
+    started = time.monotonic()
     with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
-        outcome = ingest(parsed, runtime.services())
+        try:
+            outcome = ingest(parsed, runtime.services())
+        except PackageBusy as busy:
+            # Another worker holds the package (maybe a dead one whose lease still runs):
+            # look again later, without spending one of the package's retries.
+            ingest_package.send_with_options(args=(request,), delay=int(busy.retry_after_s * 1000) + 500)
+            return
         if outcome is not None:
-            package_decided.send(outcome.to_json())
+            # duration_s: this attempt's time to the stored decision (the metrics' histogram)
+            package_decided.send({**outcome.to_json(), "duration_s": round(time.monotonic() - started, 3)})
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=50, min_backoff=5_000, max_backoff=600_000)
@@ -47,7 +57,11 @@ def package_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
 
 @dramatiq.actor(queue_name="decisions", max_retries=20)
 def package_decided(outcome: dict[str, Any]) -> None:
-    """A decision is stored: announce it and ask for its receipt mail."""
+    """A decision is stored: index it (and count it, once), announce it and ask for its
+    receipt mail."""
+    document = runtime.services().store.read_document(outcome["location"])
+    runtime.index().record(document, outcome["location"],
+                           count=decision_increments(document, outcome.get("duration_s")))
     structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
                                 status=outcome["status"], location=outcome["location"])
     send_receipt.send(outcome)
@@ -70,3 +84,4 @@ def receipt_mail_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> 
     structlog.get_logger().error("mail.gave_up", receipt_id=outcome["receipt_id"], status=outcome["status"],
                                  location=outcome["location"], retries=retry_info.get("retries"),
                                  action="fix the mail settings, then forward the receipt by hand")
+    runtime.counters().mail("gave_up")

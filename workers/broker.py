@@ -10,6 +10,8 @@ step is safe to run twice (see pipeline/intake.py), so that costs time, not corr
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
@@ -17,12 +19,36 @@ from dramatiq.middleware import Retries
 from pipeline.config import Settings
 
 
+class WorkerPresence(dramatiq.Middleware):
+    """In each worker process: record it as alive in Redis (``pipeline status``, the
+    metrics; pipeline/presence.py) and offer the metrics endpoint (pipeline/metrics.py)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._presence: Any = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        import redis
+
+        from pipeline.ops import serve_metrics
+        from pipeline.presence import Presence
+
+        client = redis.Redis.from_url(self.settings.redis_url, decode_responses=True, health_check_interval=30)
+        self._presence = Presence(client, self.settings.namespace, {"threads": worker.worker_threads})
+        self._presence.start()
+        serve_metrics(self.settings)
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        if self._presence is not None:
+            self._presence.stop()
+
+
 def setup_broker(settings: Settings) -> RedisBroker:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: start workers through `pipeline run`, or set REDIS_URL")
     broker = RedisBroker(
         url=settings.redis_url,
-        namespace=f"{settings.namespace}-dramatiq",
+        namespace=settings.broker_namespace,
         heartbeat_timeout=settings.heartbeat_timeout_ms,
         maintenance_chance=settings.maintenance_chance,
     )
@@ -31,5 +57,6 @@ def setup_broker(settings: Settings) -> RedisBroker:
             middleware.max_retries = settings.max_retries
             middleware.min_backoff = settings.min_backoff_ms
             middleware.max_backoff = settings.max_backoff_ms
+    broker.add_middleware(WorkerPresence(settings))
     dramatiq.set_broker(broker)
     return broker

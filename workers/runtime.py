@@ -9,10 +9,13 @@ from functools import cached_property
 from pipeline.config import Settings, load_settings
 from pipeline.documents import local_zone
 from pipeline.institutions import Registry, load_registry
+from pipeline.faults import FaultPoints
+from pipeline.index import DecisionIndex
 from pipeline.intake import Services
 from pipeline.ledger import Ledger, RedisLedger
 from pipeline.logs import configure_logging
 from pipeline.mail import Mailer
+from pipeline.metrics import Counters
 from pipeline.policy import load_policy
 from pipeline.store import LocalStore, Store
 from workers.broker import setup_broker
@@ -47,7 +50,8 @@ class Runtime:
         ledger = RedisLedger.from_url(self.settings.redis_url, self.settings.namespace)
         return Services(settings=self.settings, policy=load_policy(self.settings.policy_path),
                         store=build_store(self.settings, ledger), ledger=ledger,
-                        clock=lambda: datetime.now(timezone.utc))
+                        clock=lambda: datetime.now(timezone.utc),
+                        faults=FaultPoints(self.settings.fault_points, self.settings.data_dir / "faults"))
 
     def services(self) -> Services:
         return self._services
@@ -56,11 +60,29 @@ class Runtime:
     def _mailer(self) -> Mailer:
         zone = local_zone(self.settings.utc_offset_hours)
         return Mailer.from_settings(self.settings, self.registry, self.services().store.read_document,
-                                    clock=lambda: datetime.now(zone))
+                                    clock=lambda: datetime.now(zone), on_result=self.counters().mail)
 
     def mailer(self) -> Mailer:
         """The receipt mailer (SMTP_URL, or the outbox under the data directory)."""
         return self._mailer
+
+    @cached_property
+    def _index(self) -> DecisionIndex:
+        assert self.settings.redis_url
+        return DecisionIndex.from_url(self.settings.redis_url, self.settings.namespace)
+
+    def index(self) -> DecisionIndex:
+        """The decision index (pipeline/index.py), which also counts each decision once."""
+        return self._index
+
+    @cached_property
+    def _counters(self) -> Counters:
+        assert self.settings.redis_url
+        return Counters.from_url(self.settings.redis_url, self.settings.namespace)
+
+    def counters(self) -> Counters:
+        """The metrics counters in Redis (pipeline/metrics.py)."""
+        return self._counters
 
 
 runtime = Runtime(load_settings())

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from pipeline.catalogue import Problem
 from pipeline.layout import SCREENSHOT_STEM, Layout, split_ext
+from pipeline.logs import ProgressLog
 from pipeline.media import Measurement, measure_many
 
 SCREENSHOT_EXTS = (".jpg", ".jpeg", ".png")
@@ -34,9 +35,11 @@ def media_items(layout: Layout) -> list[tuple[str, str, object]]:
 def measure_package_media(layout: Layout, rules: object, workers: int = 2) -> dict[str, Measurement]:
     """Measurements keyed by package path. Screenshots are marked as such in the manifest."""
     items = media_items(layout)
+    progress = ProgressLog("media.progress", len(items))
     measured = measure_many(
         [(kind, file.local_path, path.rsplit("/", 1)[-1], path)  # type: ignore[attr-defined]
-         for kind, path, file in items], rules, workers=workers)  # type: ignore[arg-type]
+         for kind, path, file in items], rules, workers=workers,  # type: ignore[arg-type]
+        on_done=progress.step)
     kinds = {path: kind for kind, path, _ in items}
     return {path: (dataclasses.replace(m, kind="screenshot") if kinds[path] == "screenshot" else m)
             for path, m in measured.items()}

@@ -1,0 +1,740 @@
+"""The deployment files (deploy/) agree with the code.
+
+No Docker engine runs on the machines of this project, so the compose stack itself is not
+started here. What is checked instead, against the code rather than against copies of it:
+
+- docker-compose.yml: the services, Redis' persistence flags, the pipeline services'
+  environment (only settings of pipeline/config.py, and loadable by ``load_settings``),
+  the Procfile's commands, the shared SFTP volume, every variable it interpolates;
+- .env.example and systemd/pipeline.env.example: every name, and the defaults they show;
+- Dockerfile: the files it copies make a working tree (``pipeline example`` + ``pipeline
+  check`` run on exactly those files, laid out as in the image, schemas included);
+- the shell scripts: syntax, and the logic of minio-init.sh / sshd-entrypoint.sh /
+  institution-account.sh run against stand-in commands;
+- the systemd units: their commands (Procfile), their variables, ``systemd-analyze verify``;
+- the documents: every relative link resolves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline import documents, forms
+from pipeline.config import ENV_NAMES, Settings, load_settings
+from pipeline.s3store import parse_inbox_key
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+ENV_EXAMPLE = DEPLOY / ".env.example"
+DOCKERFILE = DEPLOY / "Dockerfile"
+UNITS = DEPLOY / "systemd"
+SHELL_SCRIPTS = [DEPLOY / "compose" / "sshd-entrypoint.sh", DEPLOY / "compose" / "institution-account.sh",
+                 DEPLOY / "sftp" / "institution-account"]
+POSIX_SCRIPTS = [DEPLOY / "compose" / "minio-init.sh"]  # runs under the mc image's /bin/sh
+
+#: every name the pipeline reads from the environment
+SETTINGS_VARS = set(ENV_NAMES) | {"PIPELINE_CONFIG"}
+#: .env.example names that are not pipeline settings: they configure other containers
+STACK_VARS = {
+    "REDIS_PASSWORD": "Redis' requirepass; REDIS_URL is built from it",
+    "MINIO_ROOT_USER": "MinIO's root account (minio, minio-init)",
+    "MINIO_ROOT_PASSWORD": "MinIO's root account (minio, minio-init)",
+    "PUBLISH_SFTP_PORT": "host port of sshd",
+    "PUBLISH_MINIO_PORT": "host port of MinIO's S3 API",
+    "PUBLISH_MINIO_CONSOLE_PORT": "host port of MinIO's console",
+    "PUBLISH_MAILPIT_PORT": "host port of the mail catcher's web page",
+}
+#: variables of the other programs, allowed in the environment of these services only
+OTHER_SERVICE_ENV = {
+    "redis": {"REDISCLI_AUTH"},
+    "minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
+    "minio-init": {"MC_HOST_local"},
+    "mailpit": {"MP_DATABASE", "MP_MAX_MESSAGES"},
+}
+PIPELINE_SERVICES = ("watcher", "worker", "sftp-watcher", "sftp-worker")
+#: what the units may set besides settings: Dramatiq's poll interval (the Procfile's
+#: prefix) and the worker instances' queue selection
+UNIT_VARS = {"dramatiq_worker_timeout", "WORKER_QUEUES"}
+#: settings that systemd/pipeline.env.example leaves out on purpose
+UNDOCUMENTED_IN_ENV_FILE = {
+    "PIPELINE_LOG_FORMAT",  # the units set json
+    "PIPELINE_FAULT_POINTS",  # fault injection of the reliability tests
+    "PIPELINE_METRICS_PORT", "PIPELINE_METRICS_ADDR",  # the metrics endpoint, documented with it
+}
+#: the compose worker command's and the worker unit's first step: remove the scratch
+#: folders of this host's dead worker processes (`dramatiq` does not)
+SCRATCH_CLEANUP = ("import os; from pipeline.config import load_settings; from pipeline.intake import "
+                   "remove_stale_work_dirs; remove_stale_work_dirs(load_settings().work_dir, lambda pid: "
+                   "os.path.exists(\"/proc/\" + str(pid)))")
+
+
+# -- readers --------------------------------------------------------------------------------
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return compose()["services"]
+
+
+def read_dotenv(path: Path, commented: bool = False) -> dict[str, str]:
+    """NAME=value lines (``commented``: the ``#NAME=value`` lines instead), quotes removed."""
+    pattern = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)=(.*)$" if commented else r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+    found: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = pattern.match(line)
+        if match:
+            value = match.group(2).strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            assert match.group(1) not in found, f"{path.name}: {match.group(1)} twice"
+            found[match.group(1)] = value
+    return found
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+_INTERPOLATION = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation: ``$$``, ``${X}``, ``${X:-default}``, ``${X-default}``,
+    ``${X:?error}``, ``${X?error}``, ``$X``."""
+    def one(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "$"
+        name = match.group(2) or match.group(5)
+        op, arg = match.group(3), match.group(4) or ""
+        value = env.get(name)
+        if op == ":-":
+            return value if value else arg
+        if op == "-":
+            return arg if value is None else value
+        if op == ":?" and not value or op == "?" and value is None:
+            raise LookupError(f"{name}: {arg}")
+        return value or ""
+    return _INTERPOLATION.sub(one, text)
+
+
+def references(text: str) -> Iterator[tuple[str, str | None]]:
+    """(variable, operator) of every interpolation in ``text`` (``$$`` is no reference)."""
+    for match in _INTERPOLATION.finditer(text):
+        if not match.group(1):
+            yield match.group(2) or match.group(5), match.group(3)
+
+
+def resolved(node: Any, env: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, env)
+    if isinstance(node, dict):
+        return {key: resolved(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolved(item, env) for item in node]
+    return node
+
+
+def example_env() -> dict[str, str]:
+    """deploy/.env.example with the values compose requires filled in, as an operator would."""
+    required = {name for name, op in references(COMPOSE_FILE.read_text(encoding="utf-8")) if op in (":?", "?")}
+    env = read_dotenv(ENV_EXAMPLE)
+    return {name: value or (f"{name.lower().replace('_', '')}0123456789" if name in required else "")
+            for name, value in env.items()}
+
+
+def environment_of(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """Instructions (keyword, arguments) of each stage, continuation lines joined."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    logical = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if not logical and (not raw.strip() or raw.lstrip().startswith("#")):
+            continue
+        if raw.rstrip().endswith("\\"):
+            logical += raw.rstrip()[:-1] + " "
+            continue
+        logical += raw
+        keyword, _, args = logical.strip().partition(" ")
+        logical = ""
+        if keyword.upper() == "FROM":
+            match = re.match(r"(\S+)\s+AS\s+(\S+)", args.strip(), re.IGNORECASE)
+            assert match, f"every stage is named: FROM {args}"
+            current = stages.setdefault(match.group(2), [])
+            current.append(("FROM", match.group(1)))
+        else:
+            current.append((keyword.upper(), args.strip()))
+    return stages
+
+
+def dockerfile_env(stage: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for keyword, args in dockerfile_stages()[stage]:
+        if keyword == "ENV":
+            for item in shlex.split(args):
+                name, _, value = item.partition("=")
+                env[name] = value
+    return env
+
+
+def unit(name: str) -> list[tuple[str, str, str]]:
+    """(section, key, value) of a systemd unit file, in order (keys may repeat)."""
+    entries, section = [], ""
+    for line in (UNITS / name).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        entries.append((section, key.strip(), value.strip()))
+    return entries
+
+
+def unit_values(name: str, key: str) -> list[str]:
+    return [value for _, k, value in unit(name) if k == key]
+
+
+def unit_environment(name: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for value in unit_values(name, "Environment"):
+        for item in shlex.split(value):
+            var, _, val = item.partition("=")
+            env[var] = val
+    return env
+
+
+def setting_default(var: str) -> Any:
+    return getattr(Settings(), ENV_NAMES[var])
+
+
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+# -- docker-compose.yml ---------------------------------------------------------------------
+def test_compose_has_the_whole_stack() -> None:
+    found = services()
+    for name in ("redis", "minio", "minio-init", "sshd", *PIPELINE_SERVICES):
+        assert name in found, f"service {name} missing"
+    assert {"mailpit", "mailhog"} & set(found), "no mail catcher"
+    assert found["minio-init"]["restart"] == "no", "the bucket job runs once per `up`"
+    for name in ("redis", "minio", "mailpit", "sshd", *PIPELINE_SERVICES):
+        assert found[name].get("restart") in ("unless-stopped", "always"), name
+    # the pipelines wait for what they need
+    for name in ("watcher", "worker"):
+        deps = found[name]["depends_on"]
+        assert deps["redis"]["condition"] == "service_healthy"
+        assert deps["minio-init"]["condition"] == "service_completed_successfully"
+    for name in ("sftp-watcher", "sftp-worker"):
+        assert found[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_redis_keeps_everything_it_is_given() -> None:
+    redis = services()["redis"]
+    command = redis["command"]
+    assert isinstance(command, list) and command[0] == "redis-server"
+    pairs = dict(zip(command[1::2], command[2::2]))
+    assert pairs["--appendonly"] == "yes"
+    assert pairs["--appendfsync"] == "everysec"
+    assert pairs["--maxmemory-policy"] == "noeviction"
+    assert "--requirepass" in pairs
+    assert any(str(v).endswith(":/data") for v in redis["volumes"]), "AOF on a volume"
+    assert "healthcheck" in redis
+
+
+def test_pipeline_services_see_only_settings() -> None:
+    for name in PIPELINE_SERVICES:
+        service = services()[name]
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert service["build"]["target"] == "pipeline"
+        assert (COMPOSE_FILE.parent / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+        env = environment_of(service)
+        unknown = set(env) - SETTINGS_VARS
+        assert not unknown, f"{name}: not pipeline settings: {sorted(unknown)}"
+        assert "env_file" not in service, f"{name}: env_file would hand every .env name to the pipeline"
+
+
+def test_other_services_see_only_their_own_variables() -> None:
+    for name, allowed in OTHER_SERVICE_ENV.items():
+        env = environment_of(services()[name])
+        assert set(env) <= allowed | SETTINGS_VARS, f"{name}: {sorted(set(env) - allowed - SETTINGS_VARS)}"
+    # the bucket job creates exactly the buckets the pipeline uses
+    init_env = environment_of(services()["minio-init"])
+    for var in ("S3_INBOX_BUCKET", "S3_ARCHIVE_BUCKET", "S3_QUARANTINE_BUCKET", "S3_ACCESS_KEY", "S3_SECRET_KEY"):
+        assert init_env[var] == environment_of(services()["worker"])[var], var
+
+
+def test_every_pipeline_service_loads_its_settings() -> None:
+    env = example_env()
+    loaded = {}
+    for name in PIPELINE_SERVICES:
+        service_env = resolved(environment_of(services()[name]), env)
+        settings = load_settings(env=service_env)
+        loaded[name] = settings
+        assert settings.redis_url and settings.redis_url.startswith("redis://"), name
+        assert settings.smtp_url and settings.mail_from and settings.operator_email, name
+    for name in ("watcher", "worker"):
+        s = loaded[name]
+        assert s.storage == "s3"
+        assert s.s3_endpoint and s.s3_endpoint.split(":")[0] == "minio"
+        assert not s.s3_secure, "MinIO inside the stack speaks plain HTTP"
+    for name in ("sftp-watcher", "sftp-worker"):
+        assert loaded[name].storage == "fs"
+    # watcher and workers of one intake share Redis and its records; the two intakes never
+    # share a queue (one store per pipeline)
+    def pipeline_key(s: Settings) -> tuple[str | None, str]:
+        return s.redis_url, s.namespace
+    assert pipeline_key(loaded["watcher"]) == pipeline_key(loaded["worker"])
+    assert pipeline_key(loaded["sftp-watcher"]) == pipeline_key(loaded["sftp-worker"])
+    assert pipeline_key(loaded["watcher"]) != pipeline_key(loaded["sftp-watcher"])
+    # the mail catcher is the default mail server
+    assert loaded["worker"].smtp_url == "smtp://mailpit:1025"
+
+
+def test_compose_refuses_to_start_without_the_secrets() -> None:
+    example = read_dotenv(ENV_EXAMPLE)
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    required = {name for name, op in references(text) if op in (":?", "?")}
+    for secret in ("REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY"):
+        assert secret in required, f"{secret} must be required (${{{secret}:?...}})"
+        assert example[secret] == "", f".env.example must not ship a value for {secret}"
+    with pytest.raises(LookupError):
+        resolved(compose(), read_dotenv(ENV_EXAMPLE))
+
+
+def test_compose_variables_are_declared() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    example = read_dotenv(ENV_EXAMPLE)
+    refs = list(references(text))
+    assert refs, "compose interpolates nothing?"
+    for name, op in refs:
+        assert name in SETTINGS_VARS or name in STACK_VARS, f"${{{name}}}: neither a setting nor a stack variable"
+        if op in (None, ":?", "?"):
+            assert name in example, f"${{{name}}} has no default and is not in .env.example"
+    # a bare $ that is not an interpolation would be one to compose
+    assert not re.search(r"(?<!\$)\$(?![${A-Za-z_])", text.replace("$$", ""))
+
+
+def test_env_example_names_are_settings_or_stack_variables() -> None:
+    example = read_dotenv(ENV_EXAMPLE)
+    assert example, "no NAME=value line found"
+    used = {name for name, _ in references(COMPOSE_FILE.read_text(encoding="utf-8"))}
+    for name in example:
+        assert name in SETTINGS_VARS or name in STACK_VARS, f".env.example: {name} is no setting (pipeline/config.py)"
+        assert name in used, f".env.example: {name} is not used by docker-compose.yml"
+    for name in STACK_VARS:
+        assert name in example, f"{name} is not in .env.example"
+
+
+def test_compose_commands_are_the_procfile_ones() -> None:
+    proc = procfile()
+    assert shlex.split(proc["watcher"]) == ["pipeline", "watch"]
+    for name in ("watcher", "sftp-watcher"):
+        assert services()[name]["command"] == ["pipeline", "watch"], name
+    for name in ("worker", "sftp-worker"):
+        command = services()[name]["command"]
+        assert command[:2] == ["sh", "-c"], name
+        script = interpolate(command[2], {})  # compose's pass: $$ -> $
+        lines = [line.strip() for line in script.strip().splitlines()]
+        assert lines[-1] == "exec env " + proc["worker"], f"{name}: {lines[-1]!r}"
+        cleanup = [line for line in lines if line.startswith("python -c ")]
+        assert cleanup and shlex.split(cleanup[0])[2] == SCRATCH_CLEANUP
+
+
+def test_scratch_cleanup_removes_only_dead_processes_folders(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    host = socket.gethostname()
+    dead = work / f"{host}-999999999-v1"  # beyond any pid_max
+    alive = work / f"{host}-{os.getpid()}-v2"
+    other_host = work / "another-host-1-v3"
+    for folder in (dead, alive, other_host):
+        (folder / "package").mkdir(parents=True)
+    result = run([sys.executable, "-c", SCRATCH_CLEANUP],
+                 env={**os.environ, "PIPELINE_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not dead.exists()
+    assert alive.exists() and other_host.exists()
+
+
+def test_sftp_volume_is_the_pipelines_inbox() -> None:
+    found = services()
+    sshd_env = dockerfile_env("sshd")
+    inbox = Path(sshd_env["PIPELINE_INBOX"])
+
+    def volume_at(service: dict[str, Any], target: Path) -> str:
+        for volume in service["volumes"]:
+            source, _, rest = volume.partition(":")
+            if Path(rest.split(":")[0]) == target:
+                return source
+        raise AssertionError(f"nothing mounted at {target}")
+
+    shared = volume_at(found["sshd"], inbox.parent)
+    assert shared in compose()["volumes"], "a named volume"
+    for name in ("sftp-watcher", "sftp-worker"):
+        data_dir = Path(environment_of(found[name])["PIPELINE_DATA_DIR"])
+        assert volume_at(found[name], data_dir) == shared, name
+    # sshd's inbox is the pipeline's inbox folder of that volume
+    assert load_settings(env={"PIPELINE_DATA_DIR": str(inbox.parent)}).inbox_dir == inbox
+    # the published port is the one sshd listens on
+    assert any(str(p).endswith(f":{sshd_env['SSHD_PORT']}") for p in found["sshd"]["ports"])
+    assert "SYS_ADMIN" in found["sshd"]["cap_add"], "bind mounts of the upload folders"
+    assert found["sshd"]["build"]["target"] == "sshd"
+
+
+def test_bind_mounted_files_exist() -> None:
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (COMPOSE_FILE.parent / source).exists(), f"{name}: {source}"
+
+
+# -- minio-init.sh --------------------------------------------------------------------------
+def _stub(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body, encoding="utf-8")
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def fake_mc(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    _stub(stubs, "mc", """echo "$*" >> "$MC_LOG"
+case "$1 $2 $3" in
+  "admin policy create") cp "$6" "$MC_POLICIES/$5.json" ;;
+  "admin policy attach") exit "${MC_ATTACH_RC:-0}" ;;
+  "admin user info") echo "${MC_USER_INFO:-}" ;;
+esac
+exit 0
+""")
+    (tmp_path / "policies").mkdir()
+    env = {"PATH": f"{stubs}:{os.environ['PATH']}", "MC_LOG": str(tmp_path / "mc.log"),
+           "MC_POLICIES": str(tmp_path / "policies"), "TMPDIR": str(tmp_path),
+           "MC_HOST_local": "http://root:secret@minio:9000", "S3_ACCESS_KEY": "pipe",
+           "S3_SECRET_KEY": "s3cret", "S3_INBOX_BUCKET": "in-b", "S3_ARCHIVE_BUCKET": "ar-b",
+           "S3_QUARANTINE_BUCKET": "qu-b"}
+    return tmp_path, env
+
+
+def test_minio_init_makes_buckets_account_and_policies(fake_mc: tuple[Path, dict[str, str]]) -> None:
+    tmp_path, env = fake_mc
+    result = run(["sh", str(DEPLOY / "compose" / "minio-init.sh")], env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = (tmp_path / "mc.log").read_text().splitlines()
+    for bucket in ("in-b", "ar-b", "qu-b"):
+        assert f"mb --ignore-existing local/{bucket}" in calls
+    assert "version enable local/in-b" in calls
+    assert "admin user add local pipe s3cret" in calls
+    assert "admin policy attach local pipeline --user pipe" in calls
+
+    pipeline_policy = json.loads((tmp_path / "policies" / "pipeline.json").read_text())
+    granted: dict[str, set[str]] = {}
+    for statement in pipeline_policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for resource in statement["Resource"]:
+            granted.setdefault(resource, set()).update(statement["Action"])
+    # what docs/s3.md says the pipeline needs
+    assert {"s3:ListBucket", "s3:ListenBucketNotification"} <= granted["arn:aws:s3:::in-b"]
+    assert {"s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= granted["arn:aws:s3:::in-b/*"]
+    for bucket in ("ar-b", "qu-b"):
+        assert "s3:ListBucket" in granted[f"arn:aws:s3:::{bucket}"]
+        assert {"s3:PutObject", "s3:GetObject"} <= granted[f"arn:aws:s3:::{bucket}/*"]
+    assert "s3:DeleteObject" not in granted["arn:aws:s3:::ar-b/*"], "archived packages are never deleted"
+
+    institution = json.loads((tmp_path / "policies" / "institution-upload.json").read_text())
+    (statement,) = institution["Statement"]
+    assert statement["Action"][0] == "s3:PutObject" and "s3:GetObject" not in statement["Action"]
+    (resource,) = statement["Resource"]
+    assert resource == "arn:aws:s3:::in-b/inbox/${aws:username}/*"
+    # the key an institution may write is one the watcher takes, with the account in it
+    key = resource.split(":::in-b/")[1].replace("${aws:username}", "xinghuo").replace("*", "x.zip")
+    parsed = parse_inbox_key(key)
+    assert parsed is not None and parsed.account == "xinghuo" and parsed.in_scope
+
+
+@pytest.mark.parametrize("holds_policy, expected_rc", [(True, 0), (False, 1)])
+def test_minio_init_accepts_an_attached_policy_only_when_it_is_there(
+        fake_mc: tuple[Path, dict[str, str]], holds_policy: bool, expected_rc: int) -> None:
+    _, env = fake_mc
+    env = {**env, "MC_ATTACH_RC": "1", "MC_USER_INFO": "PolicyName: pipeline" if holds_policy else "PolicyName: "}
+    result = run(["sh", str(DEPLOY / "compose" / "minio-init.sh")], env=env)
+    assert result.returncode == expected_rc, result.stdout + result.stderr
+
+
+# -- the sshd container ---------------------------------------------------------------------
+@pytest.fixture
+def sshd_stubs(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    log = tmp_path / "calls.log"
+    for name in ("useradd", "usermod"):
+        _stub(stubs, name, f'echo "{name} $*" >> "$CALLS"\n')
+    _stub(stubs, "getent", "exit 2\n")  # no such user: the container is new
+    _stub(stubs, "id", 'echo "${STUB_UID:-20005}"\n')
+    _stub(stubs, "install", """while [ $# -gt 0 ]; do
+  case "$1" in -d) ;; -o|-g|-m) shift ;; *) mkdir -p "$1" ;; esac; shift
+done
+""")
+    _stub(stubs, "real-institution-account", """echo "institution-account $*" >> "$CALLS"
+if [ "${2:-}" ] && [ "${3:-}" = "-" ]; then sed 's/^/  key: /' >> "$CALLS"; fi
+exit "${REAL_RC:-0}"
+""")
+    _stub(stubs, "sshd", 'echo "sshd $*" >> "$CALLS"\n')
+    state = tmp_path / "state"
+    env = {"PATH": f"{stubs}:{os.environ['PATH']}", "CALLS": str(log), "SFTP_STATE": str(state),
+           "KEYS_DIR": str(state / "keys"), "PIPELINE_INBOX": str(tmp_path / "data" / "inbox"),
+           "INSTITUTION_ACCOUNT": str(stubs / "real-institution-account"), "SSHD": str(stubs / "sshd"),
+           "SSHD_CONFIG": str(tmp_path / "sshd_config")}
+    return tmp_path, env
+
+
+def test_sshd_entrypoint_brings_back_every_account(sshd_stubs: tuple[Path, dict[str, str]]) -> None:
+    tmp_path, env = sshd_stubs
+    keys = tmp_path / "state" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "xinghuo").write_text("restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 office\n")
+    (tmp_path / "state" / "accounts").write_text("xinghuo 20001\nold 20002\n")  # old: disabled, no keys
+    result = run(["bash", str(DEPLOY / "compose" / "sshd-entrypoint.sh")], env=env)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls[0] == "institution-account setup"
+    adds = [c for c in calls if c.startswith("useradd")]
+    assert any("--uid 20001" in c and c.endswith(" xinghuo") for c in adds)
+    assert any("--uid 20002" in c and c.endswith(" old") for c in adds)
+    add = calls.index("institution-account add xinghuo -")
+    assert calls[add + 1] == "  key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 office", "keys handed back without restrict"
+    assert "institution-account add old -" not in calls
+    assert "usermod --lock --expiredate 1 old" in calls
+    assert calls[-1] == f"sshd -D -e -f {env['SSHD_CONFIG']}"
+    assert (tmp_path / "data" / "inbox").is_dir()
+
+
+def test_institution_account_wrapper_records_user_ids(sshd_stubs: tuple[Path, dict[str, str]]) -> None:
+    tmp_path, env = sshd_stubs
+    (tmp_path / "state").mkdir()
+    wrapper = str(DEPLOY / "compose" / "institution-account.sh")
+    accounts = tmp_path / "state" / "accounts"
+    assert run(["bash", wrapper, "add", "xinghuo", "-"], env=env, input="ssh-ed25519 AAAA x\n").returncode == 0
+    assert run(["bash", wrapper, "add", "xinghuo", "-"], env=env, input="ssh-ed25519 AAAA x\n").returncode == 0
+    assert accounts.read_text() == "xinghuo 20005\n"
+    failed = run(["bash", wrapper, "add", "other", "-"], env={**env, "REAL_RC": "3"}, input="")
+    assert failed.returncode == 3
+    assert run(["bash", wrapper, "disable", "xinghuo"], env=env).returncode == 0
+    assert accounts.read_text() == "xinghuo 20005\n"
+
+
+# -- Dockerfile -----------------------------------------------------------------------------
+def test_dockerfile_stages_and_their_environment() -> None:
+    stages = dockerfile_stages()
+    assert list(stages)[-1] == "pipeline", "the pipeline is the default target (the last stage)"
+    assert stages["pipeline"][0][1].startswith("python:3.11-slim")
+    for name in dockerfile_env("pipeline"):
+        assert name in SETTINGS_VARS or name.startswith(("PYTHON", "PIP_")), name
+    assert dockerfile_env("pipeline")["PIPELINE_DATA_DIR"] == "/data"
+    account_settings = set(re.findall(r'^: "\$\{([A-Z_]+):=', (DEPLOY / "sftp" / "institution-account")
+                                      .read_text(encoding="utf-8"), re.MULTILINE))
+    assert {"PIPELINE_INBOX", "KEYS_DIR", "HOST_KEY", "SSHD_PORT"} <= account_settings
+    for name in dockerfile_env("sshd"):
+        assert name in account_settings | {"SFTP_STATE"}, f"sshd stage: {name} is no institution-account setting"
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    for stage in stages.values():
+        for keyword, args in stage:
+            if keyword == "COPY":
+                for source in shlex.split(args)[:-1]:
+                    assert (ROOT / source).exists(), source
+                    assert f"!{source}" in ignore, f"{source} is left out of the build context"
+
+
+def test_the_image_tree_runs_the_checks(tmp_path: Path) -> None:
+    """Lay out exactly what the pipeline stage copies, where it copies it, and run the
+    image's own smoke test (`pipeline example` + `pipeline check`) on that tree."""
+    # why the image installs editable from the source tree: the code finds schemas/ beside
+    # the package, and a wheel does not carry it
+    assert documents.SCHEMAS_DIR == Path(documents.__file__).resolve().parent.parent / "schemas"
+    assert forms.SCHEMAS_DIR.parent == documents.SCHEMAS_DIR
+    workdir = Path("/")
+    image = tmp_path / "image"
+    installed_from = None
+    for keyword, args in dockerfile_stages()["pipeline"]:
+        if keyword == "WORKDIR":
+            workdir = workdir / args
+        elif keyword == "COPY":
+            *sources, dest = shlex.split(args)
+            target = image / (workdir / dest).relative_to("/")
+            for source in sources:
+                src = ROOT / source
+                if src.is_dir():  # Docker copies a folder's contents
+                    shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+                elif dest.endswith("/") or len(sources) > 1:
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, target / src.name)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, target)
+        elif keyword == "RUN" and re.search(r"pip install -e \.(\s|$)", args):
+            installed_from = workdir
+    assert installed_from is not None, "the project is installed editable (pip install -e .)"
+    project = image / installed_from.relative_to("/")
+    assert (project / "pyproject.toml").is_file() and (project / "schemas" / "receipt.schema.json").is_file()
+    env = {**os.environ, "PYTHONPATH": str(project), "PIPELINE_DATA_DIR": str(tmp_path / "data")}
+    where = run([sys.executable, "-c", "import pipeline, workers; print(pipeline.__file__, workers.__file__)"],
+                env=env, cwd=tmp_path)
+    assert where.stdout.split() == [str(project / "pipeline" / "__init__.py"), str(project / "workers" / "__init__.py")]
+    example = run([sys.executable, "-m", "pipeline.cli", "example", "smoke"], env=env, cwd=tmp_path)
+    assert example.returncode == 0, example.stderr
+    (package,) = (tmp_path / "smoke").glob("*.zip")
+    check = run([sys.executable, "-m", "pipeline.cli", "check", str(package)], env=env, cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+# -- systemd --------------------------------------------------------------------------------
+def test_watcher_unit_runs_pipeline_watch() -> None:
+    (exec_start,) = unit_values("pipeline-watcher.service", "ExecStart")
+    binary, *args = shlex.split(exec_start)
+    assert binary.endswith("/.venv/bin/pipeline") and args == ["watch"]
+    assert shlex.split(procfile()["watcher"]) == ["pipeline", *args]
+
+
+def test_worker_unit_runs_the_procfile_command() -> None:
+    name = "pipeline-worker@.service"
+    (exec_start,) = unit_values(name, "ExecStart")
+    tokens = shlex.split(exec_start)
+    assert tokens[0] == "/usr/bin/env" and tokens[-1] == "$WORKER_QUEUES"
+    tokens = ["dramatiq" if t.endswith("/.venv/bin/dramatiq") else t for t in tokens[1:-1]]
+    defaults = dict(re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", procfile()["worker"]))
+    expected = re.sub(r"\$\{([A-Z_]+):-[^}]*\}", r"${\1}", procfile()["worker"])
+    assert tokens == shlex.split(expected)
+    # the unit's defaults are the Procfile's, which are the settings' own
+    env = unit_environment(name)
+    assert defaults, "the Procfile gives defaults"
+    for var, default in defaults.items():
+        assert env[var] == default, var
+        assert str(setting_default(var)) == default, var
+    assert env["WORKER_QUEUES"] == ""
+    assert "/etc/pipeline/worker-%i.env" in [v.lstrip("-") for v in unit_values(name, "EnvironmentFile")]
+    assert unit_values(name, "KillMode") == ["mixed"]
+    (pre,) = unit_values(name, "ExecStartPre")
+    assert shlex.split(pre)[1:] == ["-c", SCRATCH_CLEANUP]
+
+
+@pytest.mark.parametrize("name", ["pipeline-watcher.service", "pipeline-worker@.service"])
+def test_units_use_only_settings(name: str) -> None:
+    entries = unit(name)
+    assert unit_values(name, "User") == ["pipeline"]
+    assert "/etc/pipeline/pipeline.env" in unit_values(name, "EnvironmentFile")
+    for var in unit_environment(name):
+        assert var in SETTINGS_VARS | UNIT_VARS, f"{name}: Environment={var}"
+    for _, key, value in entries:
+        if key.startswith("Exec"):
+            for var in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", value):
+                assert var in SETTINGS_VARS | UNIT_VARS, f"{name}: {key} uses ${var}"
+            for item in shlex.split(value):
+                if "=" in item and not item.startswith(("-", "/")) and re.match(r"^[A-Za-z_]+=", item):
+                    assert item.split("=")[0] in UNIT_VARS | SETTINGS_VARS, item
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_verify(tmp_path: Path) -> None:
+    venv_bin = Path(sys.executable).parent
+    assert (venv_bin / "pipeline").exists() and (venv_bin / "dramatiq").exists()
+    copies = []
+    for source in UNITS.glob("*.service"):
+        text = source.read_text(encoding="utf-8").replace("/opt/pipeline/.venv/bin", str(venv_bin))
+        text = text.replace("/opt/pipeline", str(ROOT))
+        name = source.name.replace("@.service", "@main.service")
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        copies.append(name)
+    assert sorted(copies) == ["pipeline-watcher.service", "pipeline-worker@main.service"]
+    result = run(["systemd-analyze", "verify", *copies], cwd=tmp_path,
+                 env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
+    complaints = [line for line in (result.stdout + result.stderr).splitlines()
+                  if any(name.split("@")[0].split(".")[0] in line for name in copies)]
+    assert result.returncode == 0 and not complaints, result.stdout + result.stderr
+
+
+def test_pipeline_env_example() -> None:
+    path = UNITS / "pipeline.env.example"
+    active = read_dotenv(path)
+    shown = read_dotenv(path, commented=True)
+    assert active and shown
+    for var in {*active, *shown}:
+        assert var in SETTINGS_VARS, f"pipeline.env.example: {var} is no setting"
+    settings = load_settings(env=active)
+    assert settings.storage == "fs" and settings.smtp_url and settings.institutions_path
+    # every `#NAME=value` of a setting with a default shows that default
+    checked = 0
+    for var, value in shown.items():
+        default = setting_default(var)
+        if default in (None, ""):
+            continue
+        assert getattr(load_settings(env={var: value}), ENV_NAMES[var]) == default, f"#{var}={value}"
+        checked += 1
+    assert checked >= 15
+    # a setting the watcher or the workers tune, missing from the file, would be a surprise
+    missing = set(ENV_NAMES) - {*active, *shown} - UNDOCUMENTED_IN_ENV_FILE
+    assert not missing, f"settings missing from pipeline.env.example: {sorted(missing)}"
+
+
+
+# -- scripts and documents ------------------------------------------------------------------
+@pytest.mark.parametrize("script", SHELL_SCRIPTS + POSIX_SCRIPTS, ids=lambda p: p.name)
+def test_shell_scripts_parse(script: Path) -> None:
+    shells = ["bash"] + (["sh"] if script in POSIX_SCRIPTS else [])
+    for shell in shells:
+        result = run([shell, "-n", str(script)])
+        assert result.returncode == 0, f"{shell} -n {script.name}: {result.stderr}"
+    assert os.access(script, os.X_OK), f"{script.name} is not executable"
+
+
+@pytest.mark.parametrize("doc", ["docs/deploy.md", "docs/scaling.md", "README.md"])
+def test_document_links_resolve(doc: str) -> None:
+    path = ROOT / doc
+    links = re.findall(r"\]\(([^)\s]+)\)", path.read_text(encoding="utf-8"))
+    local = [link.split("#")[0] for link in links if not re.match(r"^[a-z]+:", link) and not link.startswith("#")]
+    for link in local:
+        assert (path.parent / link).exists(), f"{doc}: broken link {link}"
+    if doc == "README.md":
+        assert "docs/deploy.md" in local and "docs/scaling.md" in local
+
+
+def test_deploy_guide_names_every_service_and_file() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for name in services():
+        assert f"`{name}`" in guide, f"docs/deploy.md does not mention the service {name}"
+    for path in [*DEPLOY.glob("*"), *(DEPLOY / "systemd").glob("*"), *(DEPLOY / "compose").glob("*")]:
+        if path.is_file():
+            assert path.name in guide, f"docs/deploy.md does not mention {path.relative_to(ROOT)}"
+    scaling = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    for queue in ("packages", "decisions", "mail"):
+        assert f"`{queue}`" in scaling
+    for var in ("REDIS_URL", "PIPELINE_HEARTBEAT_TIMEOUT_MS", "PIPELINE_MAINTENANCE_CHANCE", "PIPELINE_DATA_DIR"):
+        assert var in scaling and var in ENV_NAMES

@@ -1,0 +1,265 @@
+"""The operator library (pipeline/ops.py, index.py, inventory.py, metrics.py) in this
+process on a real Redis and real stores (folders; S3 on moto's server), and the
+operations page's completeness."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import re
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+import structlog.testing
+
+from pipeline.config import load_settings
+from pipeline.documents import schema_errors
+from pipeline.intake import Services, ingest
+from pipeline.inventory import documents
+from pipeline.ledger import RedisLedger
+from pipeline.metrics import decision_increments
+from pipeline.ops import Ops, broker_sender
+from pipeline.policy import load_policy
+from pipeline.presence import Presence
+from pipeline.s3store import S3Store
+from pipeline.store import IngestRequest, LocalStore
+from tests.s3server import MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+RAR = b"Rar!\x1a\x07\x01\x00" + bytes(range(256)) * 4
+
+
+def make_zip(tag: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("report/readme.txt", f"package {tag}".encode())
+    return buf.getvalue()
+
+
+@pytest.fixture
+def fs(settings, redis_server, redis_client) -> tuple[Services, Ops]:
+    store = LocalStore(settings.data_dir)
+    store.ensure_layout()
+    # only the reader's rules: these tests are about where decisions are, not the checks
+    services = Services(settings=settings, policy=load_policy(), store=store, ledger=RedisLedger(redis_client),
+                        clock=lambda: datetime.now(timezone.utc), checks=())
+    return services, Ops.open(settings, redis_server.url)
+
+
+def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
+    path = services.settings.inbox_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    st = path.stat()
+    return IngestRequest(relative, st.st_size, str(st.st_mtime_ns))
+
+
+def decide(services: Services, ops: Ops, request: IngestRequest) -> dict[str, Any]:
+    """What the ingest and package_decided actors do: decide, store, index."""
+    outcome = ingest(request, services)
+    assert outcome is not None
+    document = services.store.read_document(outcome.location)
+    ops.index.record(document, outcome.location, count=decision_increments(document, 0.2))
+    return document
+
+
+def test_index_is_rebuilt_from_the_documents_on_demand_and_when_missing(fs):
+    services, ops = fs
+    good = decide(services, ops, drop(services, "xinghuo/good.zip", make_zip("good")))
+    bad = decide(services, ops, drop(services, "bad.zip", RAR))
+    assert ops.index.built() is None  # written by the workers, never rebuilt yet
+
+    ops.client.delete(*ops.client.keys("pipeline:index:*"))  # e.g. a new Redis
+    found = ops.find("good")  # rebuilt first, automatically
+    assert [d["receipt_id"] for d in found["decisions"]] == [good["receipt_id"]]
+    assert ops.index.built()["documents"] == 2
+    assert ops.find(bad["package"]["sha256"])["decisions"][0]["error_codes"] == ["PKG_NOT_ZIP"]
+    assert ops.find("xinghuo")["decisions"][0]["account"] == "xinghuo"  # by account too
+
+    # a document gone from the store: the rebuild drops its entry (old enough to be no race)
+    folder = services.settings.data_dir / ops.index.get(bad["receipt_id"])["location"]
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    stats = ops.index.rebuild(documents(ops.inventory), grace_seconds=-60)
+    assert stats["documents"] == 1 and stats["dropped"] == 1
+    assert ops.index.get(bad["receipt_id"]) is None and ops.index.counts() == {
+        "accepted": 1, "rejected": 0, "duplicate": 0}
+    # a decision the index misses is found in the store by its id (and indexed again)
+    ops.client.hdel(ops.index.docs_key, good["receipt_id"])
+    assert ops.find(good["receipt_id"])["decisions"][0]["status"] == "accepted"
+    assert ops.index.get(good["receipt_id"]) is not None
+
+
+def test_each_decision_is_counted_once_however_often_it_is_indexed(fs):
+    services, ops = fs
+    document = decide(services, ops, drop(services, "bad.zip", RAR))
+    location = ops.index.get(document["receipt_id"])["location"]
+    assert not ops.index.record(document, location, count=decision_increments(document, 0.2))  # a redelivery
+    counters = ops.counters.all()
+    assert counters["decided:rejected"] == 1 and counters["error:PKG_NOT_ZIP"] == 1
+    assert counters["bytes"] == len(RAR) and counters["seconds_count"] == 1
+    assert counters["seconds_bucket:0.25"] == 1
+
+
+def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
+    services, ops = fs
+    old = decide(services, ops, drop(services, "xinghuo/bad.zip", RAR))
+    old_folder = services.settings.data_dir / ops.index.get(old["receipt_id"])["location"]
+    before = {p.name: p.read_bytes() for p in old_folder.iterdir()}
+    sent: list[dict[str, Any]] = []
+    selection = ops.requeue_selection([old["receipt_id"]], None, [])
+
+    [first] = ops.requeue(selection, send=sent.append)
+    assert first["action"] == "queued" and len(sent) == 1
+    new_rid = first["new_receipt_id"]
+    claims = ops.inventory.claims()
+    assert [(c.receipt_id, c.supersedes) for c in claims] == [(new_rid, old["receipt_id"])]
+
+    # the run stopped after recording, before the claim: a repeat finishes it, same id
+    claim_dir = services.settings.claims_dir / claims[0].version
+    for path in claim_dir.iterdir():
+        path.unlink()
+    claim_dir.rmdir()
+    [second] = ops.requeue(selection, send=sent.append)
+    assert (second["action"], second["new_receipt_id"]) == ("queued_again", new_rid)
+    assert sent[0] == sent[1] and len(ops.inventory.claims()) == 1
+
+    # a worker takes it (twice: a redelivered message), then requeue is a no-op
+    request = IngestRequest.from_json(sent[0])
+    new = decide(services, ops, request)
+    assert ingest(request, services) is None
+    assert (new["receipt_id"], new["supersedes"], new["status"]) == (new_rid, old["receipt_id"], "rejected")
+    assert schema_errors(new) == [] and new["source"] == old["source"]
+    [third] = ops.requeue(selection, send=sent.append)
+    assert (third["action"], third["new_receipt_id"]) == ("already_decided", new_rid) and len(sent) == 2
+    assert {p.name: p.read_bytes() for p in old_folder.iterdir()} == before
+    docs = [json.loads(p.read_text("utf-8")) for area in ("archive", "quarantine")
+            for p in (services.settings.data_dir / area).glob("*/*/*.json")]
+    assert sorted(d["receipt_id"] for d in docs) == sorted([old["receipt_id"], new_rid])
+    assert ops.index.get(old["receipt_id"])["superseded_by"] == new_rid
+    # neither the re-checked decision nor the re-check is chosen again by a selection
+    assert ops.requeue_selection([], None, ["PKG_NOT_ZIP"]) == []
+
+    good = decide(services, ops, drop(services, "good.zip", make_zip("good")))
+    [skipped] = ops.requeue(ops.requeue_selection([good["receipt_id"], "R20991231-00000000"], None, [])[:1],
+                            send=sent.append)
+    assert skipped["action"] == "skipped"
+    [missing] = ops.requeue(ops.requeue_selection(["R20991231-00000000"], None, []), send=sent.append)
+    assert missing["action"] == "not_found" and len(sent) == 2
+
+
+def test_status_reads_the_queues_the_claims_and_the_live_workers(fs, redis_server):
+    services, ops = fs
+    send = broker_sender(services.settings, redis_server.url)
+    for n in range(3):
+        send(drop(services, f"w{n}.zip", make_zip(f"w{n}")).to_json())
+    ops.client.zadd("pipeline-dramatiq:mail.XQ", {"dead-message": 1})
+    worker = Presence(ops.client, "pipeline", {"threads": 3})
+    worker.start()
+    try:
+        st = ops.status()
+    finally:
+        worker.stop()
+    assert st["queues"]["packages"] == {"queued": 3, "delayed": 0, "dead": 0}
+    assert st["queues"]["mail"] == {"queued": 0, "delayed": 0, "dead": 1}
+    assert st["inbox"]["waiting"] == 3 and st["inbox"]["oldest"]["location"].startswith("w")
+    assert st["workers"]["alive"] == 1 and st["workers"]["processes"][0]["threads"] == 3
+    assert ops.status()["workers"]["alive"] == 0  # stopped cleanly
+    assert ops.gauges()["inbox_waiting"] == 3
+    dramatiq.get_broker().close()
+
+
+def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_server, redis_client):
+    buckets = moto_s3.new_buckets(create=False)
+    settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data"), **moto_s3.env(buckets)})
+    ledger = RedisLedger(redis_client)
+    store = S3Store.from_settings(settings, ledger)
+    store.ensure_buckets()
+    services = Services(settings=settings, policy=load_policy(), store=store, ledger=ledger,
+                        clock=lambda: datetime.now(timezone.utc), checks=())
+    ops = Ops.open(settings, redis_server.url)
+
+    def upload(key: str, data: bytes) -> IngestRequest:
+        put(store.client, buckets.inbox, key, data)
+        st = store.client.stat_object(buckets.inbox, key)
+        return IngestRequest(key, st.size, st.etag.strip('"'))
+
+    good = ingest(upload("inbox/xinghuo/good.zip", make_zip("s3-good")), services)
+    bad = ingest(upload("inbox/bad.zip", RAR), services)
+    assert ops.ensure_index()["documents"] == 2  # rebuilt from the buckets' documents
+    [hit] = ops.find("good.zip")["decisions"]
+    assert hit["zip"] == f"s3://{good.location}/good.zip" and hit["document"] == f"s3://{good.location}/receipt.json"
+    assert ops.find(bad.receipt_id)["decisions"][0]["location"] == bad.location
+    assert ops.receipt(good.receipt_id)["document"]["status"] == "accepted"
+
+    assert ops.verify_archive()["problems"] == []
+    put(store.client, buckets.archive, good.location.split("/", 1)[1] + "/good.zip", make_zip("tampered"))
+    [problem] = ops.verify_archive()["problems"]
+    assert problem["receipt_id"] == good.receipt_id and problem["problem"] == "mismatch"
+
+    sent: list[dict[str, Any]] = []
+    [queued] = ops.requeue(ops.requeue_selection([bad.receipt_id], None, []), send=sent.append)
+    assert queued["action"] == "queued" and sent[0]["location"] == f"requeue/{bad.receipt_id}/bad.zip"
+    outcome = ingest(IngestRequest.from_json(sent[0]), services)
+    assert outcome is not None and outcome.receipt_id == queued["new_receipt_id"]
+    new = store.read_document(outcome.location)
+    assert new["supersedes"] == bad.receipt_id and [e["code"] for e in new["errors"]] == ["PKG_NOT_ZIP"]
+    assert keys(store.client, buckets.inbox) == []  # the copy is gone with its claim
+    assert read(store.client, buckets.quarantine, bad.location.split("/", 1)[1] + "/bad.zip") == RAR
+    assert json.loads(read(store.client, buckets.quarantine, bad.location.split("/", 1)[1] + "/errors.json"))[
+        "receipt_id"] == bad.receipt_id
+
+
+def test_media_progress_is_logged_with_the_receipt_id(settings, redis_client):
+    from pipeline.assess import assess
+    from tests.packages import PackageBuilder
+
+    zip_path = PackageBuilder(tag="progress").to_zip(settings.data_dir.parent / "p.zip")
+    with structlog.testing.capture_logs() as logs, structlog.contextvars.bound_contextvars(receipt_id="R1"):
+        assess(zip_path, "p.zip", load_policy(), settings.data_dir / "work", datetime(2026, 11, 27).date())
+    progress = [x for x in logs if x["event"] == "media.progress"]
+    assert progress and progress[0]["done"] == 10 and progress[0]["total"] == 16  # 2 x (5 photos + 3 videos)
+    assert all(x["receipt_id"] == "R1" for x in progress)
+
+
+# -- the operations page -------------------------------------------------------------------
+_LEVELS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "msg"}
+
+
+def log_events() -> dict[str, set[str]]:
+    """Every event name our code logs -> the fields passed with it (keyword arguments)."""
+    events: dict[str, set[str]] = {}
+    for path in sorted([*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    and re.fullmatch(r"[a-z0-9_]+(\.[a-z0-9_]+)+", first.value)):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in _LEVELS or name == "ProgressLog":
+                fields = events.setdefault(first.value, set())
+                fields.update(k.arg for k in node.keywords if k.arg and name != "ProgressLog")
+                if name == "ProgressLog":
+                    fields.update({"done", "total", "elapsed_s"})
+    return events
+
+
+def test_the_operations_page_lists_every_log_event_with_its_fields():
+    events = log_events()
+    assert {"package.decided", "media.progress", "requeue.queued", "mail.sent"} <= set(events)
+    page = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split("### Every event", 1)[1]
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9_]+(?:\.[a-z0-9_]+)+)` \|.*$", page, re.M)}
+    missing = sorted(set(events) - set(rows))
+    assert not missing, f"docs/operations.md does not list: {missing}"
+    undocumented = {e: sorted(f for f in fields if f"`{f}`" not in rows[e]) for e, fields in events.items()}
+    assert not {e: f for e, f in undocumented.items() if f}, "fields missing from docs/operations.md"
+    assert not sorted(set(rows) - set(events)), "docs/operations.md lists events the code no longer logs"
