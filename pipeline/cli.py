@@ -142,7 +142,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     watcher = InboxWatcher(settings.inbox_dir, enqueue, quiet_period=settings.quiet_period,
                            stale_upload_timeout=settings.stale_upload_timeout,
-                           scan_interval=settings.scan_interval, on_scan=recover, logger=log)
+                           scan_interval=settings.scan_interval, on_scan=recover, logger=log,
+                           rehand_after=settings.requeue_after)
     watcher.start()
     _wait_for_stop()
     watcher.stop()

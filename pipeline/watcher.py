@@ -374,6 +374,7 @@ class InboxWatcher:
         on_scan: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         logger: Any | None = None,
+        rehand_after: float | None = None,
     ) -> None:
         self.inbox = Path(inbox).resolve()
         self._root = str(self.inbox)
@@ -381,6 +382,9 @@ class InboxWatcher:
         self.quiet_period = float(quiet_period)
         self.stale_upload_timeout = float(stale_upload_timeout)
         self.scan_interval = float(scan_interval)
+        #: a handed-over version still in the inbox this long after is handed over again
+        #: at the next scan: its message (or Redis's record of it) may have been lost
+        self.rehand_after = rehand_after
         self._on_scan = on_scan
         self._clock = clock
         self._log = logger if logger is not None else structlog.get_logger("pipeline.watcher")
@@ -391,6 +395,7 @@ class InboxWatcher:
         # relative -> (version handed over, hand-over sequence number). Only the last
         # version per path that is still in the inbox is kept: bounded by the inbox.
         self._handed: dict[str, tuple[str, int]] = {}
+        self._handed_at: dict[str, float] = {}  # relative -> clock time of its hand-over
         self._handed_seq = 0
         self._warned_deep: dict[str, str] = {}  # relative -> version warned about
 
@@ -476,7 +481,12 @@ class InboxWatcher:
             for f in files:
                 handed = self._handed.get(f.relative)
                 if handed is not None and handed[0] == f.version:
-                    continue
+                    at = self._handed_at.get(f.relative, now)
+                    if self.rehand_after is None or now - at < self.rehand_after:
+                        continue
+                    del self._handed[f.relative]  # still here long after: hand it over again
+                    self._handed_at.pop(f.relative, None)
+                    self._log.warning("watcher.rehand", relative=f.relative, version=f.version)
                 if f.relative not in self._candidates:
                     self._candidates[f.relative] = _Candidate(
                         f.path, f.relative, f.account, since=now, sig=(f.size, f.mtime_ns)
@@ -537,6 +547,7 @@ class InboxWatcher:
                 with self._lock:
                     self._handed_seq += 1
                     self._handed[f.relative] = (f.version, self._handed_seq)
+                    self._handed_at[f.relative] = self._clock()
                     if self._candidates.get(f.relative) is cand and cand.sig == (f.size, f.mtime_ns):
                         del self._candidates[f.relative]
                 self._log.info(

@@ -647,3 +647,24 @@ def test_start_and_stop_threads(inbox: Path) -> None:
     finally:
         w.stop()
     assert wait_for(lambda: "inbox-watcher" not in {t.name for t in threading.enumerate()}, 2)
+
+
+def test_a_version_still_in_the_inbox_long_after_its_hand_over_is_handed_again(
+    inbox: Path, make_fake, clock: FakeClock
+) -> None:
+    # e.g. Redis lost the message and its enqueue record: the file must not wait forever
+    w, rec = make_fake(quiet_period=QUIET)
+    w.rehand_after = 30.0
+    (inbox / "a.zip").write_bytes(make_zip())
+    w.scan()
+    clock.advance(QUIET)
+    assert [f.relative for f in w.poll()] == ["a.zip"]
+    clock.advance(10)
+    w.scan()
+    clock.advance(QUIET)
+    assert w.poll() == []  # not yet: it may simply be queued
+    clock.advance(30)
+    w.scan()
+    clock.advance(QUIET)
+    assert [f.relative for f in w.poll()] == ["a.zip"]
+    assert rec.relatives() == ["a.zip", "a.zip"]
