@@ -67,21 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # -- worker -------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
     import dramatiq
     import structlog
 
-    from pipeline.intake import remove_stale_work_dirs
+    from pipeline.intake import pid_alive, remove_stale_work_dirs
 
     _check_registry(_settings())
     from workers import actors  # noqa: F401  (declares the actors on the broker)
@@ -89,7 +79,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = runtime.settings
     log = structlog.get_logger()
-    removed = remove_stale_work_dirs(settings.work_dir, _pid_alive)
+    removed = remove_stale_work_dirs(settings.work_dir, pid_alive)
     if removed:
         log.info("worker.stale_work_removed", folders=len(removed))
     worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads,

@@ -231,6 +231,17 @@ def stuck_requests(services: Services, inbox_requests: list[IngestRequest], now:
     return out
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def remove_stale_work_dirs(work_root: Path, is_alive: Callable[[int], bool]) -> list[Path]:
     """Remove scratch folders this host's dead worker processes left behind."""
     removed: list[Path] = []

@@ -41,6 +41,8 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from pipeline.intake import pid_alive
+
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "sftp"
 SCRIPT = DEPLOY / "institution-account"
@@ -154,16 +156,6 @@ def remove_base(base: Path) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def die_with_parent() -> None:
     """preexec_fn: the child gets SIGTERM when the test process dies (even by SIGKILL)."""
     import ctypes
@@ -206,7 +198,7 @@ def make_base() -> Path:
             pid = int(old.name[len(BASE_PREFIX):].split("-")[0])
         except ValueError:
             continue
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             _stop_processes_of(old)
             remove_base(old)
     base = Path(tempfile.mkdtemp(prefix=f"{BASE_PREFIX}{os.getpid()}-", dir=parent))
