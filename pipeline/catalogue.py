@@ -12,6 +12,8 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.privacy import redact
+
 
 class Severity(str, enum.Enum):
     ERROR = "error"
@@ -235,13 +237,15 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     ``severity`` overrides the catalogue default (the policy may demote or promote rules).
     """
     kind = CATALOGUE[code]
+    # Every message passes the masking: whatever a check quotes from a package (a name,
+    # a folder, a field value) may hold a 身份证号 or a mobile number.
     return Problem(
         code=code,
         severity=severity or kind.severity,
         path=path,
         pointer=pointer,
-        message=_FORMATTER.format(kind.template, **params),
-        hint=_FORMATTER.format(kind.hint, **params) or None,
+        message=redact(_FORMATTER.format(kind.template, **params)),
+        hint=redact(_FORMATTER.format(kind.hint, **params)) or None,
     )
 
 

@@ -162,6 +162,8 @@ def read_json(file: ExtractedFile) -> tuple[Any, str | None]:
         return None, f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）"
     except RecursionError:
         return None, "JSON 嵌套层数过多"
+    except ValueError:  # e.g. an integer literal beyond Python's int_max_str_digits
+        return None, "JSON 中有无法读取的数值（数字位数过多）"
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,8 +15,14 @@ import structlog
 from pipeline.privacy import redact_value
 
 
+#: values that are identifiers we mint or digests, never personal numbers: a hex digest
+#: may hold a long digit run, and masking it would break the trail an operator follows
+_NOT_PERSONAL = frozenset({"sha256", "version", "receipt_id", "message_id", "timestamp", "duplicate_of",
+                           "supersedes", "holder"})
+
+
 def _redact_personal_numbers(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return {key: redact_value(value) for key, value in event_dict.items()}
+    return {key: value if key in _NOT_PERSONAL else redact_value(value) for key, value in event_dict.items()}
 
 
 def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}|\d{5})(\d{3}[0-9Xx]|\d{4})(?![0-9A-Za-z])")
+# Only digits bound a number: an ID glued to letters ("id110101...") is still masked.
+_ID_LIKE = re.compile(r"(?<!\d)(\d{6})(\d{8}|\d{5})(\d{3}[0-9Xx]|\d{4})(?![0-9A-Za-z])")
 _MOBILE_LIKE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
 
 
@@ -31,10 +32,15 @@ def mask_phone(phone: str) -> str:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
+_LONG_RUN = re.compile(r"\d{11,}")
+
+
 def redact(text: str) -> str:
-    """Mask every ID-like and mobile-like number inside free text."""
+    """Mask every ID-like and mobile-like number inside free text, and any other run of
+    11 or more digits (an ID glued to a date, "11010119500101000920261120", hides in one)."""
     text = _ID_LIKE.sub(lambda m: mask_id(m.group(0)), text)
-    return _MOBILE_LIKE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    text = _MOBILE_LIKE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _LONG_RUN.sub(lambda m: mask_id(m.group(0)) if len(m.group(0)) >= 15 else mask_phone(m.group(0)), text)
 
 
 def redact_value(value: Any) -> Any:
