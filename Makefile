@@ -48,5 +48,14 @@ bench: install
 soak: install
 	$(BIN)/python -m bench.soak
 
+# Long fuzzing run of the checker (docs/fuzzing.md): tests/test_fuzz.py with the random
+# "fuzz" Hypothesis profile (~20,000 examples, 10-20 minutes on 2 cores; FUZZ_EXAMPLES=n
+# sets the examples of the largest property). `make test` runs the same tests on a short,
+# fixed budget. Failing uploads are saved in $TMPDIR/fuzz-failures/.
+.PHONY: fuzz
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider --timeout=0 \
+		--hypothesis-show-statistics tests/test_fuzz.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
