@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from pipeline import forms
-from pipeline.forms import FORM_FILES, FORM_KINDS, REQUIREMENTS, load_schema
+from pipeline.forms import FILE_OF_FORM, ALL_FORM_TYPES, REQUIREMENTS, load_schema
 
 DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "forms.md"
 
@@ -181,15 +181,15 @@ def render() -> str:
         "| form | file | where | required |",
         "|---|---|---|---|",
     ]
-    for kind in FORM_KINDS:
+    for kind in ALL_FORM_TYPES:
         req = REQUIREMENTS[kind]
-        lines.append(f"| `{kind}` | {FORM_FILES[kind]} | {_cell(req.where)} | {_cell(req.when)} |")
-    for kind in FORM_KINDS:
+        lines.append(f"| `{kind}` | {FILE_OF_FORM[kind]} | {_cell(req.where)} | {_cell(req.when)} |")
+    for kind in ALL_FORM_TYPES:
         schema = load_schema(kind)
         req = REQUIREMENTS[kind]
         lines += [
             "",
-            f"### {FORM_FILES[kind]} — `{kind}` ({schema['title']})",
+            f"### {FILE_OF_FORM[kind]} — `{kind}` ({schema['title']})",
             "",
             _cell(schema["description"]),
             "",

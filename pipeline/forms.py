@@ -86,14 +86,14 @@ if TYPE_CHECKING:  # pipeline.checks imports this module
     from pipeline.checks import PackageView
 
 __all__ = [
-    "FORM_FILES", "ROOT_FORMS", "TRAINING_FORMS", "FORM_KINDS", "SCHEMAS_DIR", "REQUIREMENTS",
+    "FILE_OF_FORM", "ROOT_FORMS", "TRAINING_FORMS", "ALL_FORM_TYPES", "SCHEMAS_DIR", "REQUIREMENTS",
     "FormRequirement", "LoadedForm", "TrainingForms", "FormSet",
     "load_schema", "form_validator", "validate_form", "field_label", "json_pointer",
     "required_training_forms", "load_forms", "check_forms_readable",
 ]
 
 #: form type ("form" field) -> its file name in the package
-FORM_FILES: dict[str, str] = {
+FILE_OF_FORM: dict[str, str] = {
     "training_plan": "培训方案.json",
     "integrity_pledge": "诚信承诺书.json",
     "trainers": "培训教师.json",
@@ -105,7 +105,7 @@ FORM_FILES: dict[str, str] = {
 }
 ROOT_FORMS = ("training_plan", "integrity_pledge", "trainers")
 TRAINING_FORMS = ("theory_outline", "practice_outline", "sign_in", "online_record", "practice_equipment")
-FORM_KINDS = tuple(FORM_FILES)
+ALL_FORM_TYPES = tuple(FILE_OF_FORM)
 
 #: where the schemas live: ``schemas/forms/<form>.schema.json`` at the project root
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "forms"
@@ -155,7 +155,7 @@ REQUIREMENTS: dict[str, FormRequirement] = {
 
 @dataclass(frozen=True)
 class LoadedForm:
-    kind: str  # "training_plan", ... (the key of FORM_FILES)
+    kind: str  # "training_plan", ... (the key of FILE_OF_FORM)
     path: str  # full path inside the package, e.g. "机构20261120/育婴师初级/签到表.json"
     data: Any  # the parsed JSON; None when it could not be read (FORM_JSON reported)
     schema_valid: bool  # False when FORM_SCHEMA (or FORM_JSON) was reported for it
@@ -163,7 +163,7 @@ class LoadedForm:
     @property
     def name(self) -> str:
         """The form's file name, as messages name it (培训方案.json)."""
-        return FORM_FILES[self.kind]
+        return FILE_OF_FORM[self.kind]
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -217,7 +217,7 @@ class FormSet:
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of form type ``kind`` (read once)."""
-    if kind not in FORM_FILES:
+    if kind not in FILE_OF_FORM:
         raise KeyError(kind)
     return json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
 
@@ -540,10 +540,10 @@ def validate_form(kind: str, value: Any) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [("", f"表单内容应为 JSON 对象（{{…}}），实际为 {_show(value)}")]
     declared = value.get("form")
-    if isinstance(declared, str) and declared != kind and declared in FORM_FILES:
-        return [("/form", f"“表单类型”应为 \"{kind}\"（{FORM_FILES[kind]}），实际为 \"{declared}\"，"
-                          f"即这是一份“{FORM_FILES[declared]}”：请确认文件内容与文件名一致，"
-                          f"把它改名为“{FORM_FILES[declared]}”或换成正确的表单")]
+    if isinstance(declared, str) and declared != kind and declared in FILE_OF_FORM:
+        return [("/form", f"“表单类型”应为 \"{kind}\"（{FILE_OF_FORM[kind]}），实际为 \"{declared}\"，"
+                          f"即这是一份“{FILE_OF_FORM[declared]}”：请确认文件内容与文件名一致，"
+                          f"把它改名为“{FILE_OF_FORM[declared]}”或换成正确的表单")]
     issues: list[_Issue] = []
     for error in form_validator(kind).iter_errors(value):
         issues.extend(_issues(kind, error))
@@ -650,7 +650,7 @@ def _read_detail(file: ExtractedFile, detail: str) -> str:
 def _read(kind: str, file: ExtractedFile, problems: list[Problem],
           value: Any = None, parsed: bool = False) -> LoadedForm:
     """Read (unless ``parsed``) and validate one form, adding its problems."""
-    name = FORM_FILES[kind]
+    name = FILE_OF_FORM[kind]
     if not parsed:
         value, detail = read_json(file)
         if detail is not None:
@@ -697,9 +697,9 @@ def load_forms(layout: Layout) -> FormSet:
     plan = _plan(layout, problems)
     root: dict[str, LoadedForm | None] = {}
     for kind in ("integrity_pledge", "trainers"):
-        file = layout.file_at(FORM_FILES[kind])
+        file = layout.file_at(FILE_OF_FORM[kind])
         if file is None:
-            problems.append(problem("FORM_MISSING", layout.full(FORM_FILES[kind]), form=FORM_FILES[kind],
+            problems.append(problem("FORM_MISSING", layout.full(FILE_OF_FORM[kind]), form=FILE_OF_FORM[kind],
                                     reason=REQUIREMENTS[kind].reason, folder=root_label))
             root[kind] = None
         else:
@@ -717,14 +717,14 @@ def load_forms(layout: Layout) -> FormSet:
         training = folder.training or by_folder.get(folder.expected or "")
         forms: dict[str, LoadedForm | None] = {}
         for kind in TRAINING_FORMS:
-            relative = f"{name}/{FORM_FILES[kind]}"
+            relative = f"{name}/{FILE_OF_FORM[kind]}"
             file = layout.file_at(relative)
             if file is not None:
                 forms[kind] = _read(kind, file, problems)
                 continue
             forms[kind] = None
             if training is not None and kind in required:
-                problems.append(problem("FORM_MISSING", layout.full(relative), form=FORM_FILES[kind],
+                problems.append(problem("FORM_MISSING", layout.full(relative), form=FILE_OF_FORM[kind],
                                         reason=REQUIREMENTS[kind].reason, folder=name))
         trainings.append(TrainingForms(folder=name, training=training, **forms))
     return FormSet(plan=plan, pledge=root["integrity_pledge"], trainers=root["trainers"],

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.catalogue import CATALOGUE, Problem, Severity
-from pipeline.checks.forms import FORM_RULES
-from pipeline.forms import FORM_FILES, FormSet, LoadedForm, TrainingForms
+from pipeline.checks.forms import CROSS_FORM_RULES
+from pipeline.forms import FILE_OF_FORM, FormSet, LoadedForm, TrainingForms
 from pipeline.identity import make_id_number
 from pipeline.layout import Training, TrainingFolder
 
@@ -123,10 +123,10 @@ def view_of(data: dict[str, Any], *, report_date: date | None = REPORT_DATE,
         forms = data[folder] if isinstance(data[folder], dict) else {}
         tforms.append(TrainingForms(
             folder=folder, training=by_folder.get(folder),
-            **{kind: (_form(kind, f"{ROOT}/{folder}/{FORM_FILES[kind]}", forms[kind]) if kind in forms else None)
+            **{kind: (_form(kind, f"{ROOT}/{folder}/{FILE_OF_FORM[kind]}", forms[kind]) if kind in forms else None)
                for kind in ("theory_outline", "practice_outline", "sign_in", "online_record",
                             "practice_equipment")}))
-    root = {key: (_form(kind, f"{ROOT}/{FORM_FILES[kind]}", data[key]) if key in data else None)
+    root = {key: (_form(kind, f"{ROOT}/{FILE_OF_FORM[kind]}", data[key]) if key in data else None)
             for key, kind in (("plan", "training_plan"), ("pledge", "integrity_pledge"),
                               ("trainers", "trainers"))}
     fs = FormSet(plan=root["plan"], pledge=root["pledge"], trainers=root["trainers"],
@@ -143,7 +143,7 @@ def view_of(data: dict[str, Any], *, report_date: date | None = REPORT_DATE,
 
 def run(view: Any) -> list[Problem]:
     out: list[Problem] = []
-    for rule in FORM_RULES:
+    for rule in CROSS_FORM_RULES:
         out.extend(rule(view))
     return out
 
@@ -170,7 +170,7 @@ def test_sample_is_consistent_and_passes(data):
 
 
 def test_rules_are_all_listed_in_reporting_order():
-    names = [r.__name__ for r in FORM_RULES]
+    names = [r.__name__ for r in CROSS_FORM_RULES]
     assert names == ["check_form_lists", "check_id_numbers", "check_phones", "check_dates", "check_hours",
                      "check_mismatch", "check_teachers", "check_trainees", "check_signin",
                      "check_hours_plan"]
@@ -180,8 +180,8 @@ def test_registered_in_default_checks():
     from pipeline.checks import default_checks
 
     checks = list(default_checks())
-    assert all(rule in checks for rule in FORM_RULES)
-    positions = [checks.index(rule) for rule in FORM_RULES]
+    assert all(rule in checks for rule in CROSS_FORM_RULES)
+    positions = [checks.index(rule) for rule in CROSS_FORM_RULES]
     assert positions == sorted(positions)
 
 
@@ -791,7 +791,7 @@ def _package_problems(builder, tmp_path) -> list[Problem]:
 
     zip_path = builder.to_zip(tmp_path / f"{builder.root}.zip")
     findings = assess(zip_path, zip_path.name, load_policy(), tmp_path / "work", TODAY,
-                      checks=(check_forms_readable, *FORM_RULES))
+                      checks=(check_forms_readable, *CROSS_FORM_RULES))
     return findings.problems
 
 

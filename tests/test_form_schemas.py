@@ -22,7 +22,7 @@ from pipeline.checks import PackageView, default_checks, run_checks
 from pipeline.checks.hierarchy import HIERARCHY_CHECKS, check_plan_readable
 from pipeline.checks.media import MEDIA_CHECKS
 from pipeline.form_docs import DOCS_PATH, main as docs_main, render
-from pipeline.forms import (FORM_FILES, FORM_KINDS, SCHEMAS_DIR, FormSet, check_forms_readable,
+from pipeline.forms import (FILE_OF_FORM, ALL_FORM_TYPES, SCHEMAS_DIR, FormSet, check_forms_readable,
                             field_label, form_validator, load_schema, validate_form)
 from pipeline.package_reader import read_package
 from pipeline.policy import load_policy
@@ -233,8 +233,8 @@ def _fields(node: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_there_is_one_draft_2020_12_schema_per_form_and_nothing_else():
-    assert sorted(p.name for p in SCHEMAS_DIR.glob("*.json")) == sorted(f"{k}.schema.json" for k in FORM_KINDS)
-    for kind in FORM_KINDS:
+    assert sorted(p.name for p in SCHEMAS_DIR.glob("*.json")) == sorted(f"{k}.schema.json" for k in ALL_FORM_TYPES)
+    for kind in ALL_FORM_TYPES:
         schema = load_schema(kind)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         form_validator(kind).check_schema(schema)
@@ -245,7 +245,7 @@ def test_there_is_one_draft_2020_12_schema_per_form_and_nothing_else():
 
 
 def test_every_field_has_a_chinese_title_and_description_and_allows_no_other_fields():
-    for kind in FORM_KINDS:
+    for kind in ALL_FORM_TYPES:
         schema = load_schema(kind)
         assert CJK.search(schema["title"]) and CJK.search(schema["description"])
         fields = _fields(schema, kind)
@@ -260,7 +260,7 @@ def test_every_field_has_a_chinese_title_and_description_and_allows_no_other_fie
 
 def test_id_numbers_and_phones_are_only_non_empty_text_in_the_schemas():
     """Their validity is FORM_ID_NUMBER / FORM_PHONE (the cross-form rules)."""
-    for kind in FORM_KINDS:
+    for kind in ALL_FORM_TYPES:
         defs = load_schema(kind).get("$defs", {})
         for name in ("id_number", "phone"):
             if name in defs:
@@ -270,7 +270,7 @@ def test_id_numbers_and_phones_are_only_non_empty_text_in_the_schemas():
         {**trainers_form()["trainers"][0], "id_number": "12345", "phone": "call me"}]}) == []
 
 
-@pytest.mark.parametrize("kind", FORM_KINDS)
+@pytest.mark.parametrize("kind", ALL_FORM_TYPES)
 def test_the_correct_example_of_each_form_validates(kind):
     example = EXAMPLES[kind]()
     assert validate_form(kind, example) == []
@@ -690,8 +690,8 @@ def test_docs_forms_md_is_the_generators_output():
 
 def test_docs_list_every_field_of_every_schema():
     text = render()
-    for kind in FORM_KINDS:
-        assert f"### {FORM_FILES[kind]} — `{kind}`" in text
+    for kind in ALL_FORM_TYPES:
+        assert f"### {FILE_OF_FORM[kind]} — `{kind}`" in text
     for row in ("| `trainings[].occupation` | 培训职业（工种） | string | yes |",
                 "| `online_platform` | 线上培训平台 | string or null | when: 理论或实操培训方式含线上（online）时必填 |",
                 "| `sessions[].teacher.id_number` | 身份证号 | string | yes | non-empty |",

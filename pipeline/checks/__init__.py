@@ -67,9 +67,9 @@ def default_checks() -> Sequence[Check]:
     from pipeline.checks.hierarchy import HIERARCHY_CHECKS  # they import this module
     from pipeline.checks.media import MEDIA_CHECKS
     from pipeline.forms import check_forms_readable  # FORM_MISSING / FORM_JSON / FORM_SCHEMA
-    from pipeline.checks.forms import FORM_RULES  # the cross-form rules: after the schema check
+    from pipeline.checks.forms import CROSS_FORM_RULES  # the cross-form rules: after the schema check
 
-    return (*HIERARCHY_CHECKS, check_forms_readable, *MEDIA_CHECKS, *FORM_RULES)
+    return (*HIERARCHY_CHECKS, check_forms_readable, *MEDIA_CHECKS, *CROSS_FORM_RULES)
 
 
 def run_checks(view: PackageView, checks: Sequence[Check]) -> list[Problem]:

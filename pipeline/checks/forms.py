@@ -5,7 +5,7 @@ forms"): ``FORM_ID_NUMBER``, ``FORM_PHONE``, ``FORM_DATE``, ``FORM_HOURS``,
 
 Each rule is one small check ``(view) -> Iterable[Problem]`` over ``view.forms`` (the
 :class:`~pipeline.forms.FormSet` read once by the loader) and ``view.layout``; they are
-listed in reporting order in :data:`FORM_RULES`, and all of them run. Forms that broke
+listed in reporting order in :data:`CROSS_FORM_RULES`, and all of them run. Forms that broke
 their JSON Schema are handed over too (``schema_valid`` False), so every rule reads
 defensively: a field that is missing or of the wrong type is skipped (reporting it is
 ``FORM_SCHEMA``'s business), a rule never raises on the data. ``Problem.path`` is the
@@ -94,7 +94,7 @@ from pipeline.layout import Training
 from pipeline.privacy import mask_id, mask_phone, redact
 
 __all__ = [
-    "FORM_RULES", "check_form_lists", "check_id_numbers", "check_phones", "check_dates", "check_hours",
+    "CROSS_FORM_RULES", "check_form_lists", "check_id_numbers", "check_phones", "check_dates", "check_hours",
     "check_mismatch", "check_teachers", "check_trainees", "check_signin", "check_hours_plan",
 ]
 
@@ -789,7 +789,7 @@ def check_hours_plan(view: Any) -> Iterator[Problem]:
 
 
 #: the rules, in reporting order
-FORM_RULES: tuple[Callable[[Any], Iterable[Problem]], ...] = (
+CROSS_FORM_RULES: tuple[Callable[[Any], Iterable[Problem]], ...] = (
     check_form_lists, check_id_numbers, check_phones, check_dates, check_hours, check_mismatch,
     check_teachers, check_trainees, check_signin, check_hours_plan,
 )
