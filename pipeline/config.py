@@ -78,6 +78,10 @@ class Settings:
     #: the operator's address: unmatched institutions, INTERNAL decisions, Reply-To;
     #: required with SMTP_URL
     operator_email: str = ""
+    #: a receipt mail refused by the server (or the server unreachable) is retried after
+    #: this, doubling up to mail_max_backoff_ms, 40 times: about a day and a half in all
+    mail_min_backoff_ms: int = 15_000
+    mail_max_backoff_ms: int = 3_600_000
     #: the institution registry (TOML, docs/mail.md); None: every receipt goes to the operator
     institutions_path: Path | None = None
     #: the Prometheus endpoint (docs/operations.md): 0 = off. Every pipeline process of a
@@ -156,6 +160,8 @@ ENV_NAMES: dict[str, str] = {
     "MAIL_FROM": "mail_from",
     "OPERATOR_EMAIL": "operator_email",
     "PIPELINE_INSTITUTIONS": "institutions_path",
+    "PIPELINE_MAIL_MIN_BACKOFF_MS": "mail_min_backoff_ms",
+    "PIPELINE_MAIL_MAX_BACKOFF_MS": "mail_max_backoff_ms",
     "PIPELINE_METRICS_PORT": "metrics_port",
     "PIPELINE_METRICS_ADDR": "metrics_addr",
 }

@@ -17,6 +17,10 @@ The points, in order: ``after_claim`` (claimed, not yet checked), ``after_assess
 (checked, decision not recorded), ``after_decision`` (decision recorded, nothing moved),
 ``before_release`` (the ZIP and document are in their final place, the claim or inbox
 object is not yet released), ``after_finalize`` (stored, follow-up message not sent).
+``after_retry_enqueued`` is hit by the broker's fault middleware (workers/broker.py) after
+an attempt failed and Dramatiq queued its retry, before the failed message is
+acknowledged: a kill there leaves two copies of the message, the retry and the
+redelivered original.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-POINTS = ("after_claim", "after_assess", "after_decision", "before_release", "after_finalize")
+POINTS = ("after_claim", "after_assess", "after_decision", "before_release", "after_finalize",
+          "after_retry_enqueued")
 ACTIONS = ("kill", "kill-once", "raise", "raise-once", "sleep")
 
 
@@ -75,7 +80,6 @@ class FaultPoints:
             return False
         os.close(fd)
         return True
-
 
 
 def parse_fault_points(spec: str) -> dict[str, _Rule]:

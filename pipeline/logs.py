@@ -45,7 +45,9 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, _redact_personal_numbers, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        # WriteLogger: one write of line + newline (print() makes two, and lines of
+        # processes sharing one stderr got glued together between them)
+        logger_factory=structlog.WriteLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     # Dramatiq and other libraries log through the stdlib: route them through the same

@@ -67,10 +67,9 @@ from pipeline.store import write_if_absent
 
 #: the Dramatiq queue of the mail actor (its own, so packages never wait behind mail)
 MAIL_QUEUE = "mail"
-#: retries of a definite failure: 15 s doubling to 1 h, about a day and a half in all
+#: retries of a definite failure, after Settings.mail_min_backoff_ms doubling to
+#: Settings.mail_max_backoff_ms (15 s to 1 h by default: about a day and a half in all)
 MAIL_MAX_RETRIES = 40
-MAIL_MIN_BACKOFF_MS = 15_000
-MAIL_MAX_BACKOFF_MS = 3_600_000
 #: hard limit of one send attempt (the SMTP timeouts are far shorter)
 MAIL_TIME_LIMIT_MS = 5 * 60 * 1000
 #: seconds an SMTP operation (connect, each command, the message) may take

@@ -160,7 +160,9 @@ class Supervisor:
         for child in self.children:
             child.start()
         inbox = self.settings.inbox_dir
-        print(self._where_to_drop(), file=sys.stderr, flush=True)
+        if self.settings.log_format == "console" or (self.settings.log_format == "auto" and sys.stderr.isatty()):
+            # for a person at a terminal; a JSON log stream stays one JSON object per line
+            print(self._where_to_drop(), file=sys.stderr, flush=True)
         log.info("supervisor.started", inbox=str(inbox), workers=self.settings.worker_processes,
                  threads=self.settings.worker_threads, redis=url)
         while not self.stopping.wait(0.5):

@@ -24,6 +24,7 @@ knows nothing of the queue: ``on_ready`` is whatever the caller hands in.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat as stat_mod
 import threading
@@ -354,6 +355,25 @@ def _make_observer() -> Any:
     return Observer()
 
 
+#: watchdog's loggers that report a kernel inotify queue overflow (events were dropped).
+#: watchdog hands no event to the handler for it, only this warning, so the watcher
+#: listens for it and scans at once instead of at the next periodic scan.
+_OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify_buffer",
+                     "watchdog.observers.inotify")
+
+
+class _OverflowListener(logging.Handler):
+    """Sets ``flag`` when watchdog logs that the inotify queue overflowed."""
+
+    def __init__(self, flag: threading.Event) -> None:
+        super().__init__(logging.WARNING)
+        self.flag = flag
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in str(record.msg).lower():
+            self.flag.set()
+
+
 def _fs(path: bytes | str) -> str:
     return os.fsdecode(path) if path else ""
 
@@ -403,6 +423,8 @@ class InboxWatcher:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._observer_death_logged = False
+        self._events_lost = threading.Event()  # set on an inotify overflow: scan now
+        self._overflow_listener = _OverflowListener(self._events_lost)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -413,6 +435,8 @@ class InboxWatcher:
         if not self.inbox.is_dir():
             raise FileNotFoundError(f"inbox is not a directory: {self.inbox}")
         self._stop.clear()
+        for name in _OVERFLOW_LOGGERS:
+            logging.getLogger(name).addHandler(self._overflow_listener)
         observer = _make_observer()
         observer.schedule(_Handler(self), self._root, recursive=True, event_filter=_EVENT_FILTER)
         observer.daemon = True
@@ -443,6 +467,8 @@ class InboxWatcher:
         if observer is not None:
             observer.join(timeout)
             self._log.info("watcher.stopped", inbox=self._root)
+        for name in _OVERFLOW_LOGGERS:
+            logging.getLogger(name).removeHandler(self._overflow_listener)
 
     def __enter__(self) -> InboxWatcher:
         self.start()
@@ -455,7 +481,13 @@ class InboxWatcher:
         next_scan = self._clock() + self.scan_interval
         while not self._stop.wait(self.POLL_INTERVAL):
             try:
-                if self._clock() >= next_scan:
+                if self._events_lost.is_set():
+                    self._events_lost.clear()
+                    self._log.warning("watcher.events_lost", inbox=self._root,
+                                      note="inotify queue overflowed; scanning the inbox now")
+                    next_scan = self._clock() + self.scan_interval
+                    self.scan()
+                elif self._clock() >= next_scan:
                     next_scan = self._clock() + self.scan_interval
                     self.scan()
                 self.poll()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -69,3 +71,19 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {message}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def small_inotify_queue(events: int) -> Iterator[None]:
+    """Inotify instances created inside the block get a kernel event queue of ``events``
+    (the limit is read when an instance is created), so a burst overflows it. Needs root
+    (CI runs as root); the system-wide setting is restored when the block ends."""
+    limit = Path("/proc/sys/fs/inotify/max_queued_events")
+    if os.geteuid() != 0:
+        pytest.fail("this test lowers fs.inotify.max_queued_events: run it as root (CI does)")
+    before = limit.read_text().strip()
+    limit.write_text(str(events))
+    try:
+        yield
+    finally:
+        limit.write_text(before)

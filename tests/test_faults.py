@@ -8,19 +8,22 @@ claims empty.
 
 from __future__ import annotations
 
+import email
 import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import psutil
 import pytest
 
-from tests.conftest import wait_until
+from pipeline.supervisor import free_loopback_port
+from tests.conftest import small_inotify_queue, wait_until
 from tests.packages import sample_package
 from tests.test_end_to_end import Pipeline
 
@@ -225,3 +228,157 @@ def test_disk_full_in_the_work_area_fails_cleanly_and_recovers(tmp_path: Path, c
         assert p.stop() < 10
     finally:
         subprocess.run(["umount", "-l", str(work)], check=False)
+
+
+def test_worker_killed_after_its_retry_was_queued_before_the_ack(tmp_path: Path, cleanup):
+    # The first attempt fails (after_assess raises once), Dramatiq queues the retry, and the
+    # worker dies before acknowledging the failed message: two copies of the message run,
+    # the retry and the redelivered original. Requeues by the watcher's scan are off
+    # (PIPELINE_REQUEUE_AFTER), so the second copy can only be Dramatiq's redelivery.
+    p = start(tmp_path, PIPELINE_FAULT_POINTS="after_assess=raise-once,after_retry_enqueued=kill-once",
+              PIPELINE_REQUEUE_AFTER="600")
+    cleanup.append(p)
+    sent = {f"retry-{i}.zip": sample_package(f"retry-{i}") for i in range(2)}
+    for name, blob in sent.items():
+        drop(p, name, blob)
+    wait_until(lambda: all_decided(p, sent), 90, message="decisions after the kills")
+    # the second copy of each message came and found nothing left to do
+    wait_until(lambda: {e["source"] for e in events(p, "package.nothing_to_claim")} == set(sent), 90,
+               message="the redelivered originals")
+    docs = assert_exactly_once(p, sent)
+    assert all(d["status"] == "accepted" for d in docs.values())
+    killed = [e for e in events(p, "supervisor.child_exited") if e.get("exit_code") == -signal.SIGKILL]
+    assert len(killed) == len(sent)
+    decided_lines = events(p, "package.decided")
+    assert sorted(e["source"] for e in decided_lines) == sorted(sent)  # each decided by one copy only
+    assert p.stop() < 10
+
+
+def test_smtp_refusing_then_back_sends_one_mail_per_decision(tmp_path: Path, cleanup):
+    from tests.smtpserver import RefusingHandler, SmtpServer
+
+    port = free_loopback_port()  # nothing listens there yet: connection refused
+    p = start(tmp_path, SMTP_URL=f"smtp://127.0.0.1:{port}", MAIL_FROM="回执 <receipts@test.example>",
+              OPERATOR_EMAIL="operator@test.example", PIPELINE_MAIL_MIN_BACKOFF_MS="500",
+              PIPELINE_MAIL_MAX_BACKOFF_MS="2000")
+    cleanup.append(p)
+    sent = {"mail-ok.zip": sample_package("mail-ok"), "mail-bad.zip": b"not a zip at all"}
+    for name, blob in sent.items():
+        drop(p, name, blob)
+    wait_until(lambda: all_decided(p, sent), 60, message="decisions")
+    wait_until(lambda: len([e for e in events(p, "mail.retry") if e.get("phase") == "connect"]) >= 2, 60,
+               message="mail refused (nothing listening)")
+    # back, but greylisting: the first two RCPTs get a 4xx, then it accepts
+    server = SmtpServer(RefusingHandler("rcpt", "451 4.7.1 Greylisted, try again later", times=2), port=port)
+    server.start()
+    try:
+        wait_until(lambda: len(events(p, "mail.sent")) == len(sent), 90, message="mails sent once back")
+        decided = decision_files(p.data)
+        receipt_ids = sorted(decided[name][0][1]["receipt_id"] for name in sent)
+        time.sleep(2)  # later retries or redeliveries, if any, would arrive now
+        message_ids = sorted(email.message_from_bytes(m.content)["Message-ID"] for m in server.messages)
+        assert message_ids == sorted(f"<{rid}.receipt@test.example>" for rid in receipt_ids)
+        assert any(e.get("code") == 451 for e in events(p, "mail.retry"))
+        assert not events(p, "mail.unknown") and not events(p, "mail.gave_up")
+        assert not list((p.data / "outbox").glob("*.eml"))  # SMTP mode: no outbox copies
+    finally:
+        server.stop()
+    assert p.stop() < 10
+
+
+def test_s3_endpoint_down_then_back_loses_nothing(tmp_path: Path, cleanup):
+    from tests.s3server import MotoS3, keys, put, read
+    from tests.tcpproxy import TcpProxy
+
+    moto = MotoS3()
+    moto.start()
+    proxy = TcpProxy(("127.0.0.1", moto.port))
+    proxy.up()
+    try:
+        b = moto.new_buckets()
+        client = moto.client()
+        # the pipeline reaches S3 only through the proxy; a slow check makes the outage
+        # hit packages mid-way (checked, not yet stored)
+        p = start(tmp_path, **{**moto.env(b), "S3_ENDPOINT": proxy.endpoint},
+                  PIPELINE_FAULT_POINTS="after_assess=sleep=2", PIPELINE_MAX_RETRIES="40",
+                  PIPELINE_SCAN_INTERVAL="1")
+        cleanup.append(p)
+        sent = {f"inbox/s3-down-{i}.zip": sample_package(f"s3-down-{i}") for i in range(3)}
+        for key, blob in list(sent.items())[:2]:
+            put(client, b.inbox, key, blob)
+        wait_until(lambda: len(events(p, "package.checking")) >= 2, 60, message="packages being checked")
+        proxy.down()
+        late_key, late_blob = list(sent.items())[2]
+        put(client, b.inbox, late_key, late_blob)  # arrives while the pipeline cannot see S3
+        # down long enough for the S3 client's own retries to give up: the package
+        # attempts fail and go back to Dramatiq, and the watcher's list fails
+        wait_until(lambda: any("Failed to process message" in str(e.get("event")) for e in p.events())
+                   and events(p, "watcher.scan_failed"), 90, message="failures while the endpoint is down")
+        assert not keys(client, b.archive)  # nothing stored while down
+        proxy.up()
+
+        def stored() -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for bucket in (b.archive, b.quarantine):
+                for k in keys(client, bucket):
+                    if k.endswith(".zip"):
+                        out.setdefault(k.rsplit("/", 1)[1], []).append(f"{bucket}/{k}")
+            return out
+
+        wait_until(lambda: len(stored()) == len(sent), 120, message="every package stored once back")
+        wait_until(lambda: keys(client, b.inbox) == [], 60, message="inbox emptied")
+        wait_until(lambda: len(list((p.data / "outbox").glob("*.eml"))) == len(sent), 60, message="mails")
+        time.sleep(2)  # later scans list the same objects: nothing is decided twice
+        found = stored()
+        for key, blob in sent.items():
+            name = key.rsplit("/", 1)[1]
+            assert len(found[name]) == 1, found[name]
+            bucket, _, object_key = found[name][0].partition("/")
+            assert bucket == b.archive and read(client, bucket, object_key) == blob
+        decided = events(p, "package.decided")
+        assert sorted(e["source"] for e in decided) == sorted(sent)
+        assert len({e["receipt_id"] for e in decided}) == len(sent)
+        assert len(list((p.data / "outbox").glob("*.eml"))) == len(sent)
+        assert not events(p, "package.internal")
+        assert p.stop() < 10
+    finally:
+        proxy.down()
+        moto.stop()
+
+
+def test_burst_of_2000_uploads_overflowing_inotify_loses_nothing(tmp_path: Path, cleanup):
+    # The watcher's inotify queue holds 8 events, so the burst overflows it; the periodic
+    # scan is 10 minutes away: only the scan the overflow triggers finds what was dropped.
+    with small_inotify_queue(8):
+        p = start(tmp_path, PIPELINE_SCAN_INTERVAL="600", PIPELINE_WORKER_THREADS="4")
+    cleanup.append(p)
+    sent = {f"burst-{i:04d}.zip": b"PK not really a zip %d" % i for i in range(1994)}
+    sent.update({f"burst-ok-{i}.zip": sample_package(f"burst-{i}") for i in range(6)})
+    staging = p.data / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    for name, blob in sent.items():
+        (staging / name).write_bytes(blob)
+    burst = ("import os, sys\n"
+             "staging, inbox = sys.argv[1:3]\n"
+             "for name in os.listdir(staging):\n"
+             "    os.rename(os.path.join(staging, name), os.path.join(inbox, name))\n")
+    subprocess.run([sys.executable, "-c", burst, str(staging), str(p.data / "inbox")], check=True)
+    wait_until(lambda: events(p, "watcher.events_lost"), 30, message="an inotify overflow")
+    wait_until(lambda: len(list((p.data / "outbox").glob("*.eml"))) >= len(sent), 240,
+               message="a decision and a mail for each of the 2,000 uploads")
+    wait_until(lambda: not any((p.data / "claimed").iterdir()), 60, message="claims released")
+    docs = assert_exactly_once(p, sent)
+    assert sum(d["status"] == "accepted" for d in docs.values()) == 6
+    assert sorted(e["source"] for e in events(p, "watcher.enqueued")) == sorted(sent)  # each once
+    assert p.stop() < 10
+    # six processes logged thousands of lines into one stderr: none glued to another
+    unreadable = [line for line in p.log.read_text(errors="replace").splitlines() if not _is_json(line)]
+    assert unreadable == []
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -15,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from pipeline import watcher as watcher_mod
+from tests.conftest import small_inotify_queue
 from pipeline.watcher import (
     InboxFile,
     InboxWatcher,
@@ -668,3 +671,27 @@ def test_a_version_still_in_the_inbox_long_after_its_hand_over_is_handed_again(
     clock.advance(QUIET)
     assert [f.relative for f in w.poll()] == ["a.zip"]
     assert rec.relatives() == ["a.zip", "a.zip"]
+
+
+def test_inotify_overflow_scans_at_once_and_loses_nothing(inbox: Path, tmp_path: Path, running) -> None:
+    # A burst written by another process into an inotify queue of 8 events drops most of
+    # them. The periodic scan is 10 minutes away, so only the scan the overflow triggers
+    # can find the lost files.
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    blob = make_zip(1, payload=10)
+    names = [f"burst-{i:04d}.zip" for i in range(1000)]
+    for name in names:
+        (staging / name).write_bytes(blob)
+    burst = ("import os, sys\n"
+             "staging, inbox = sys.argv[1:3]\n"
+             "for name in sorted(os.listdir(staging)):\n"
+             "    os.rename(os.path.join(staging, name), os.path.join(inbox, name))\n"
+             "    os.utime(os.path.join(inbox, name))\n")
+    with capture_logs() as logs:
+        with small_inotify_queue(8):
+            _, rec = running(scan_interval=600)
+        subprocess.run([sys.executable, "-c", burst, str(staging), str(inbox)], check=True)
+        assert wait_for(lambda: len(rec.snapshot()) >= len(names), 30), f"{len(rec.snapshot())} handed"
+    assert sorted(rec.relatives()) == names  # each once
+    assert any(e["event"] == "watcher.events_lost" for e in logs)

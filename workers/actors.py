@@ -14,8 +14,7 @@ import dramatiq
 import structlog
 
 from pipeline.intake import PackageBusy, ingest, quarantine_internal
-from pipeline.mail import (MAIL_MAX_BACKOFF_MS, MAIL_MAX_RETRIES, MAIL_MIN_BACKOFF_MS, MAIL_QUEUE,
-                           MAIL_TIME_LIMIT_MS)
+from pipeline.mail import MAIL_MAX_RETRIES, MAIL_QUEUE, MAIL_TIME_LIMIT_MS
 from pipeline.metrics import decision_increments
 from pipeline.store import IngestRequest
 from workers.runtime import runtime
@@ -67,8 +66,8 @@ def package_decided(outcome: dict[str, Any]) -> None:
     send_receipt.send(outcome)
 
 
-@dramatiq.actor(queue_name=MAIL_QUEUE, max_retries=MAIL_MAX_RETRIES, min_backoff=MAIL_MIN_BACKOFF_MS,
-                max_backoff=MAIL_MAX_BACKOFF_MS, time_limit=MAIL_TIME_LIMIT_MS,
+@dramatiq.actor(queue_name=MAIL_QUEUE, max_retries=MAIL_MAX_RETRIES, min_backoff=settings.mail_min_backoff_ms,
+                max_backoff=settings.mail_max_backoff_ms, time_limit=MAIL_TIME_LIMIT_MS,
                 on_retry_exhausted="receipt_mail_failed")
 def send_receipt(outcome: dict[str, Any]) -> None:
     """Mail the receipt of a stored decision, exactly once (pipeline/mail.py). Raises on

@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 
 from pipeline.config import Settings
+from pipeline.faults import FaultPoints
 
 
 class WorkerPresence(dramatiq.Middleware):
@@ -43,6 +44,24 @@ class WorkerPresence(dramatiq.Middleware):
             self._presence.stop()
 
 
+class FaultMiddleware(dramatiq.Middleware):
+    """Test-only (``PIPELINE_FAULT_POINTS``): hits ``after_retry_enqueued`` once a failed
+    attempt's retry is queued and before the failed message is acknowledged. Dramatiq
+    runs ``after_process_message`` hooks in reverse order, so placed before Retries in the
+    list this runs after Retries queued the retry; the ack comes after all hooks."""
+
+    def __init__(self, faults: FaultPoints) -> None:
+        self.faults = faults
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
+                              exception: BaseException | None = None) -> None:
+        if exception is None or message.failed:  # succeeded, or no retry left (dead-lettered)
+            return
+        request = message.args[0] if message.args else None
+        source = str(request.get("location", "")) if isinstance(request, dict) else ""
+        self.faults.hit("after_retry_enqueued", source)
+
+
 def setup_broker(settings: Settings) -> RedisBroker:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set: start workers through `pipeline run`, or set REDIS_URL")
@@ -58,5 +77,8 @@ def setup_broker(settings: Settings) -> RedisBroker:
             middleware.min_backoff = settings.min_backoff_ms
             middleware.max_backoff = settings.max_backoff_ms
     broker.add_middleware(WorkerPresence(settings))
+    faults = FaultPoints(settings.fault_points, settings.data_dir / "faults")
+    if "after_retry_enqueued" in faults.rules:
+        broker.add_middleware(FaultMiddleware(faults), before=Retries)
     dramatiq.set_broker(broker)
     return broker
