@@ -71,17 +71,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import dramatiq
     import structlog
 
-    from pipeline.intake import pid_alive, remove_stale_work_dirs
-
     _check_registry(_settings())
+    # importing the actors builds the worker runtime, which also removes the scratch
+    # folders of this host's dead processes (workers/runtime.py)
     from workers import actors  # noqa: F401  (declares the actors on the broker)
     from workers.runtime import runtime
 
     settings = runtime.settings
     log = structlog.get_logger()
-    removed = remove_stale_work_dirs(settings.work_dir, pid_alive)
-    if removed:
-        log.info("worker.stale_work_removed", folders=len(removed))
     worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads,
                              worker_timeout=settings.worker_poll_ms)
     worker.start()
@@ -100,7 +97,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from pipeline.intake import stuck_requests
     from pipeline.store import IngestRequest
     from pipeline.watcher import InboxFile, InboxWatcher, scan_inbox
-    from workers.actors import ingest_package
+    from workers.actors import QUEUE, ingest_package
+    from workers.broker import waiting_messages
     from workers.runtime import runtime
 
     settings = runtime.settings
@@ -108,9 +106,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     log = structlog.get_logger().bind(process="watcher")
     from pipeline.ops import serve_metrics
     serve_metrics(settings)  # PIPELINE_METRICS_PORT: this process offers the endpoint too
+
+    def queue_idle() -> bool:
+        """No package message waits unfetched: one for a file still in the inbox is lost."""
+        return waiting_messages(runtime.broker, QUEUE) == 0
+
     if settings.storage == "s3":
         from pipeline.s3watch import run_bucket_watch
-        bucket_watcher = run_bucket_watch(services, ingest_package.send, log)
+        bucket_watcher = run_bucket_watch(services, ingest_package.send, log, queue_idle=queue_idle)
         _wait_for_stop()
         bucket_watcher.stop()
         return EXIT_OK
@@ -125,7 +128,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
             log.info("watcher.already_enqueued", source=request.location, version=request.version)
 
     def recover() -> None:
-        inbox = [IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(settings.inbox_dir)]
+        # While messages wait in the queue, an inbox file's may be among them: only an
+        # idle queue proves its message lost. (Orphaned claims are judged by their lease.)
+        inbox = ([IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(settings.inbox_dir)]
+                 if queue_idle() else [])
         for request in stuck_requests(services, inbox, time.time()):
             ingest_package.send(request.to_json())
             log.warning("watcher.requeued", source=request.location, version=request.version)
@@ -133,7 +139,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     watcher = InboxWatcher(settings.inbox_dir, enqueue, quiet_period=settings.quiet_period,
                            stale_upload_timeout=settings.stale_upload_timeout,
                            scan_interval=settings.scan_interval, on_scan=recover, logger=log,
-                           rehand_after=settings.requeue_after)
+                           rehand_after=settings.requeue_after, may_rehand=queue_idle)
     watcher.start()
     _wait_for_stop()
     watcher.stop()

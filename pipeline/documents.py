@@ -11,10 +11,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable
 
 from pipeline.catalogue import Problem, Severity
+from schemas import SCHEMAS_DIR
 
 SCHEMA_VERSION = 1
 ACCEPTED, REJECTED, DUPLICATE = "accepted", "rejected", "duplicate"
@@ -22,7 +22,6 @@ STATUSES = (ACCEPTED, REJECTED, DUPLICATE)
 
 # Crockford base32: no I, L, O, U, so it reads unambiguously over the phone.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def local_zone(utc_offset_hours: int) -> timezone:

@@ -74,13 +74,13 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from pipeline.catalogue import Problem, problem
 from pipeline.layout import PLAN_FORM, MAX_FORM_BYTES, Layout, Training, read_json
 from pipeline.package_reader import ExtractedFile
 from pipeline.privacy import mask_id, mask_phone, redact
+from schemas import FORMS_DIR
 
 if TYPE_CHECKING:  # pipeline.checks imports this module
     from pipeline.checks import PackageView
@@ -107,8 +107,8 @@ ROOT_FORMS = ("training_plan", "integrity_pledge", "trainers")
 TRAINING_FORMS = ("theory_outline", "practice_outline", "sign_in", "online_record", "practice_equipment")
 ALL_FORM_TYPES = tuple(FILE_OF_FORM)
 
-#: where the schemas live: ``schemas/forms/<form>.schema.json`` at the project root
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "forms"
+#: where the schemas live: ``schemas/forms/<form>.schema.json`` (the ``schemas`` package's data)
+SCHEMAS_DIR = FORMS_DIR
 
 
 @dataclass(frozen=True)

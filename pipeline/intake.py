@@ -256,3 +256,17 @@ def remove_stale_work_dirs(work_root: Path, is_alive: Callable[[int], bool]) -> 
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+def remove_stale_scratch_at_start(work_root: Path) -> list[Path]:
+    """At a worker process's start (workers/runtime.py), before it runs anything: remove
+    the scratch folders this host's dead processes left behind, and log how many.
+
+    A folder named with this process's own pid is stale too: nothing has run here yet, so
+    an earlier process with the same pid left it (pids repeat, e.g. in a restarted
+    container). Folders of other live processes, and of other hosts, are kept."""
+    me = os.getpid()
+    removed = remove_stale_work_dirs(work_root, lambda pid: pid != me and pid_alive(pid))
+    if removed:
+        structlog.get_logger().info("worker.stale_work_removed", folders=len(removed))
+    return removed

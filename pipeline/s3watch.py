@@ -315,13 +315,15 @@ class BucketWatcher:
                     return
 
 
-def run_bucket_watch(services: Any, send: Callable[[dict[str, Any]], None], logger: Any) -> BucketWatcher:
+def run_bucket_watch(services: Any, send: Callable[[dict[str, Any]], None], logger: Any,
+                     queue_idle: Callable[[], bool] = lambda: True) -> BucketWatcher:
     """The watcher process's composition for ``PIPELINE_STORAGE=s3`` (started; stop it).
 
     ``services.store`` is the :class:`~pipeline.s3store.S3Store`. Each version found is
     enqueued once (``ledger.mark_enqueued``: set-if-absent across watchers and restarts)
-    with ``send`` (``ingest_package.send``); every scan re-sends lost messages and
-    orphaned claims (``intake.stuck_requests``).
+    with ``send`` (``ingest_package.send``); every scan re-sends orphaned claims and, when
+    ``queue_idle()`` says no message waits in the queue, lost messages of inbox objects
+    (``intake.stuck_requests``).
     """
     from pipeline.intake import stuck_requests
 
@@ -336,7 +338,9 @@ def run_bucket_watch(services: Any, send: Callable[[dict[str, Any]], None], logg
 
     def recover(listing: list[IngestRequest]) -> None:
         # A package stays in the inbox while a worker decides it: not stuck while leased.
-        inbox = [r for r in listing if ledger.lease_holder(r.version) is None]
+        # While messages wait in the queue, an object's may be among them: only an idle
+        # queue proves a message lost.
+        inbox = [r for r in listing if ledger.lease_holder(r.version) is None] if queue_idle() else []
         for request in stuck_requests(services, inbox, time.time()):
             send(request.to_json())
             logger.warning("watcher.requeued", source=request.location, version=request.version)

@@ -395,6 +395,7 @@ class InboxWatcher:
         clock: Callable[[], float] = time.monotonic,
         logger: Any | None = None,
         rehand_after: float | None = None,
+        may_rehand: Callable[[], bool] | None = None,
     ) -> None:
         self.inbox = Path(inbox).resolve()
         self._root = str(self.inbox)
@@ -405,6 +406,10 @@ class InboxWatcher:
         #: a handed-over version still in the inbox this long after is handed over again
         #: at the next scan: its message (or Redis's record of it) may have been lost
         self.rehand_after = rehand_after
+        #: asked once per scan before any hand-over is repeated: False while the queue
+        #: still holds messages (the file's may be among them, just not reached yet), so
+        #: a backlog does not multiply its own messages every ``rehand_after``
+        self._may_rehand = may_rehand
         self._on_scan = on_scan
         self._clock = clock
         self._log = logger if logger is not None else structlog.get_logger("pipeline.watcher")
@@ -509,12 +514,13 @@ class InboxWatcher:
         now = self._clock()
         present = {f.relative: f for f in files}
         registered = 0
+        rehand = self.rehand_after is not None and self._rehand_allowed()
         with self._lock:
             for f in files:
                 handed = self._handed.get(f.relative)
                 if handed is not None and handed[0] == f.version:
                     at = self._handed_at.get(f.relative, now)
-                    if self.rehand_after is None or now - at < self.rehand_after:
+                    if not rehand or now - at < self.rehand_after:  # type: ignore[operator]
                         continue
                     del self._handed[f.relative]  # still here long after: hand it over again
                     self._handed_at.pop(f.relative, None)
@@ -543,6 +549,15 @@ class InboxWatcher:
                 self._on_scan()
             except Exception:
                 self._log.exception("watcher.on_scan_failed")
+
+    def _rehand_allowed(self) -> bool:
+        if self._may_rehand is None:
+            return True
+        try:
+            return self._may_rehand()
+        except Exception:  # the queue unreachable: hand-overs would fail anyway
+            self._log.warning("watcher.backlog_unknown", exc_info=True)
+            return False
 
     # ------------------------------------------------------------------ poll
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,6 +17,7 @@ import dramatiq
 import pytest
 import structlog.testing
 
+from pipeline.intake import remove_stale_scratch_at_start
 from tests.conftest import wait_until
 from tests.test_end_to_end import good_package
 
@@ -84,3 +88,44 @@ def test_poison_package_is_retried_then_quarantined_as_internal(actors, tmp_path
     internal = [x for x in logs if x["event"] == "package.internal"]
     assert len(internal) == 1 and internal[0]["log_level"] == "error" and "a check crashed" in internal[0]["reason"]
     assert not list((data / "inbox").glob("*.zip")) and not any((data / "claimed").iterdir())
+
+
+def test_a_worker_process_removes_stale_scratch_of_dead_processes_at_start(redis_server, tmp_path):
+    """Importing ``workers.actors`` (what ``dramatiq workers.actors`` and ``pipeline
+    worker`` do in each worker process) builds the runtime, which removes the scratch
+    folders of this host's dead processes, and only those."""
+    work = tmp_path / "data" / "work"
+    host = socket.gethostname()
+    dead = work / f"{host}-999999999-v1"  # beyond any pid_max
+    alive = work / f"{host}-{os.getpid()}-v2"  # this test process
+    other_host = work / "another-host-1-v3"
+    for folder in (dead, alive, other_host):
+        (folder / "package").mkdir(parents=True)
+    env = {**os.environ, "REDIS_URL": redis_server.url, "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+           "PIPELINE_LOG_FORMAT": "json"}
+    env.pop("PIPELINE_CONFIG", None)
+    result = subprocess.run([sys.executable, "-c", "import workers.actors"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not dead.exists()
+    assert alive.exists() and other_host.exists()
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    (removed,) = [e for e in events if e["event"] == "worker.stale_work_removed"]
+    assert removed["folders"] == 1 and removed["level"] == "info"
+
+
+def test_stale_scratch_of_an_earlier_process_with_this_pid_is_removed(tmp_path):
+    """Pids repeat (a restarted container starts its workers with the same pids): at start
+    nothing has run in this process yet, so a folder with its own pid is stale."""
+    host = socket.gethostname()
+    mine = tmp_path / f"{host}-{os.getpid()}-v1"
+    alive = tmp_path / f"{host}-{os.getppid()}-v2"  # the parent: alive
+    for folder in (mine, alive):
+        folder.mkdir()
+    with structlog.testing.capture_logs() as logs:
+        assert remove_stale_scratch_at_start(tmp_path) == [mine]
+    assert not mine.exists() and alive.exists()
+    assert [(x["event"], x["folders"]) for x in logs] == [("worker.stale_work_removed", 1)]
+    with structlog.testing.capture_logs() as logs:
+        assert remove_stale_scratch_at_start(tmp_path / "missing") == []
+    assert logs == []  # nothing removed, nothing logged

@@ -22,7 +22,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+import schemas
 from pipeline import documents, forms
 from pipeline.config import ENV_NAMES, Settings, load_settings
 from pipeline.s3store import parse_inbox_key
@@ -75,11 +75,6 @@ UNDOCUMENTED_IN_ENV_FILE = {
     "PIPELINE_FAULT_POINTS",  # fault injection of the reliability tests
     "PIPELINE_METRICS_PORT", "PIPELINE_METRICS_ADDR",  # the metrics endpoint, documented with it
 }
-#: the compose worker command's and the worker unit's first step: remove the scratch
-#: folders of this host's dead worker processes (`dramatiq` does not)
-SCRATCH_CLEANUP = ("import os; from pipeline.config import load_settings; from pipeline.intake import "
-                   "remove_stale_work_dirs; remove_stale_work_dirs(load_settings().work_dir, lambda pid: "
-                   "os.path.exists(\"/proc/\" + str(pid)))")
 
 
 # -- readers --------------------------------------------------------------------------------
@@ -364,24 +359,9 @@ def test_compose_commands_are_the_procfile_ones() -> None:
         assert command[:2] == ["sh", "-c"], name
         script = interpolate(command[2], {})  # compose's pass: $$ -> $
         lines = [line.strip() for line in script.strip().splitlines()]
-        assert lines[-1] == "exec env " + proc["worker"], f"{name}: {lines[-1]!r}"
-        cleanup = [line for line in lines if line.startswith("python -c ")]
-        assert cleanup and shlex.split(cleanup[0])[2] == SCRATCH_CLEANUP
-
-
-def test_scratch_cleanup_removes_only_dead_processes_folders(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    host = socket.gethostname()
-    dead = work / f"{host}-999999999-v1"  # beyond any pid_max
-    alive = work / f"{host}-{os.getpid()}-v2"
-    other_host = work / "another-host-1-v3"
-    for folder in (dead, alive, other_host):
-        (folder / "package").mkdir(parents=True)
-    result = run([sys.executable, "-c", SCRATCH_CLEANUP],
-                 env={**os.environ, "PIPELINE_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert not dead.exists()
-    assert alive.exists() and other_host.exists()
+        # nothing before Dramatiq: each worker process removes stale scratch itself at
+        # start (workers/runtime.py; tests/test_actors.py)
+        assert lines == ["exec env " + proc["worker"]], f"{name}: {lines!r}"
 
 
 def test_sftp_volume_is_the_pipelines_inbox() -> None:
@@ -577,9 +557,9 @@ def test_dockerfile_stages_and_their_environment() -> None:
 def test_the_image_tree_runs_the_checks(tmp_path: Path) -> None:
     """Lay out exactly what the pipeline stage copies, where it copies it, and run the
     image's own smoke test (`pipeline example` + `pipeline check`) on that tree."""
-    # why the image installs editable from the source tree: the code finds schemas/ beside
-    # the package, and a wheel does not carry it
-    assert documents.SCHEMAS_DIR == Path(documents.__file__).resolve().parent.parent / "schemas"
+    # the code finds the schemas through the `schemas` package (schemas/ at the project
+    # root; package data of the wheel too, tests/test_packaging.py), so the image must copy it
+    assert documents.SCHEMAS_DIR == Path(schemas.__file__).resolve().parent
     assert forms.SCHEMAS_DIR.parent == documents.SCHEMAS_DIR
     workdir = Path("/")
     image = tmp_path / "image"
@@ -606,9 +586,10 @@ def test_the_image_tree_runs_the_checks(tmp_path: Path) -> None:
     project = image / installed_from.relative_to("/")
     assert (project / "pyproject.toml").is_file() and (project / "schemas" / "receipt.schema.json").is_file()
     env = {**os.environ, "PYTHONPATH": str(project), "PIPELINE_DATA_DIR": str(tmp_path / "data")}
-    where = run([sys.executable, "-c", "import pipeline, workers; print(pipeline.__file__, workers.__file__)"],
+    where = run([sys.executable, "-c",
+                 "import pipeline, workers, schemas; print(pipeline.__file__, workers.__file__, schemas.__file__)"],
                 env=env, cwd=tmp_path)
-    assert where.stdout.split() == [str(project / "pipeline" / "__init__.py"), str(project / "workers" / "__init__.py")]
+    assert where.stdout.split() == [str(project / package / "__init__.py") for package in ("pipeline", "workers", "schemas")]
     example = run([sys.executable, "-m", "pipeline.cli", "example", "smoke"], env=env, cwd=tmp_path)
     assert example.returncode == 0, example.stderr
     (package,) = (tmp_path / "smoke").glob("*.zip")
@@ -642,8 +623,8 @@ def test_worker_unit_runs_the_procfile_command() -> None:
     assert env["WORKER_QUEUES"] == ""
     assert "/etc/pipeline/worker-%i.env" in [v.lstrip("-") for v in unit_values(name, "EnvironmentFile")]
     assert unit_values(name, "KillMode") == ["mixed"]
-    (pre,) = unit_values(name, "ExecStartPre")
-    assert shlex.split(pre)[1:] == ["-c", SCRATCH_CLEANUP]
+    # stale scratch is removed by each worker process at start (workers/runtime.py)
+    assert unit_values(name, "ExecStartPre") == []
 
 
 @pytest.mark.parametrize("name", ["pipeline-watcher.service", "pipeline-worker@.service"])

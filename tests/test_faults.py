@@ -370,6 +370,11 @@ def test_burst_of_2000_uploads_overflowing_inotify_loses_nothing(tmp_path: Path,
     docs = assert_exactly_once(p, sent)
     assert sum(d["status"] == "accepted" for d in docs.values()) == 6
     assert sorted(e["source"] for e in events(p, "watcher.enqueued")) == sorted(sent)  # each once
+    # the backlog outlived PIPELINE_REQUEUE_AFTER (8 s), yet hand-overs were not repeated
+    # while messages waited in the queue (816 extra messages before that rule)
+    # (at most the few messages workers had prefetched at the end may be repeated)
+    repeats = len(events(p, "watcher.requeued")) + len(events(p, "watcher.rehand"))
+    assert repeats < 50
     assert p.stop() < 10
     # six processes logged thousands of lines into one stderr: none glued to another
     unreadable = [line for line in p.log.read_text(errors="replace").splitlines() if not _is_json(line)]
@@ -382,3 +387,86 @@ def _is_json(line: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _probe_children(p: Pipeline) -> list[psutil.Process]:
+    """The libmediainfo probe children of the pipeline's workers (pipeline/media.py)."""
+    out = []
+    for child in psutil.Process(p.proc.pid).children(recursive=True):
+        try:
+            cmdline = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if len(cmdline) > 2 and cmdline[1] == "-c" and "MediaInfo" in cmdline[2]:
+            out.append(child)
+    return out
+
+
+def test_hanging_media_parse_in_a_worker_is_bounded_by_its_time_limit(tmp_path: Path, cleanup):
+    from pipeline.policy import default_policy_bytes
+
+    policy = tmp_path / "policy.toml"
+    text = default_policy_bytes().decode("utf-8")
+    assert "video_probe_timeout_seconds = 30.0" in text
+    policy.write_text(text.replace("video_probe_timeout_seconds = 30.0", "video_probe_timeout_seconds = 3.0"),
+                      encoding="utf-8")
+    # one worker thread, so the probes the first package leaves idle are the ones the
+    # second package gets
+    p = start(tmp_path, PIPELINE_POLICY=str(policy), PIPELINE_WORKER_PROCESSES="1", PIPELINE_WORKER_THREADS="1")
+    cleanup.append(p)
+    sent = {"warm.zip": sample_package("warm"), "hang.zip": sample_package("hang"),
+            "after.zip": sample_package("after")}
+    drop(p, "warm.zip", sent["warm.zip"])
+    wait_until(lambda: all_decided(p, ["warm.zip"]), 60, message="the first package")
+    idle = wait_until(lambda: _probe_children(p), 10, message="idle probe children")
+    for probe in idle:  # they hang: a parse that never answers
+        probe.send_signal(signal.SIGSTOP)
+    drop(p, "hang.zip", sent["hang.zip"])
+    wait_until(lambda: all_decided(p, ["hang.zip"]), 60, message="a decision despite the hanging parses")
+    drop(p, "after.zip", sent["after.zip"])
+    wait_until(lambda: all_decided(p, sent), 60, message="the next package")
+    docs = assert_exactly_once(p, sent)
+    assert docs["warm.zip"]["status"] == docs["after.zip"]["status"] == "accepted"
+    hang = docs["hang.zip"]
+    assert hang["status"] == "rejected"
+    timeouts = [e for e in hang["errors"] if e["code"] == "VID_CORRUPT" and "解析超时" in e["message"]]
+    assert len(timeouts) == len(idle), (len(idle), hang["errors"])  # one per hanging probe; fresh ones parse the rest
+    assert {e["code"] for e in hang["errors"]} == {"VID_CORRUPT"}
+    assert not any(probe.is_running() and probe.status() != psutil.STATUS_ZOMBIE for probe in idle)  # killed
+    assert not events(p, "supervisor.child_exited")  # the worker itself never hung or died
+    assert p.stop() < 10
+
+
+def test_watcher_stopped_while_packages_arrive_and_same_name_with_new_content(tmp_path: Path, cleanup):
+    p = start(tmp_path)
+    cleanup.append(p)
+    first, second = sample_package("same-name-v1"), sample_package("same-name-v2")
+    drop(p, "same.zip", first)
+    wait_until(lambda: all_decided(p, ["same.zip"]), 60, message="the first version")
+    watcher = next(c for c in psutil.Process(p.proc.pid).children() if "watch" in c.cmdline())
+    watcher.send_signal(signal.SIGSTOP)  # stopped (not dead: the supervisor sees nothing)
+    others = {f"while-stopped-{i}.zip": sample_package(f"while-stopped-{i}") for i in range(3)}
+    try:
+        drop(p, "same.zip", second)  # the same name, new content
+        for name, blob in others.items():
+            drop(p, name, blob)
+        (p.data / "inbox" / "in-place.zip").write_bytes(in_place := sample_package("in-place"))
+        others["in-place.zip"] = in_place
+        time.sleep(2)
+        assert not any(name in decision_files(p.data) for name in others)  # nobody noticed them yet
+    finally:
+        watcher.send_signal(signal.SIGCONT)
+    wait_until(lambda: all_decided(p, others) and len(decision_files(p.data)["same.zip"]) == 2, 60,
+               message="everything that arrived while the watcher was stopped")
+    decided = decision_files(p.data)
+    assert sorted((folder / "same.zip").read_bytes() for folder, _ in decided["same.zip"]) == sorted([first, second])
+    assert len({doc["receipt_id"] for _, doc in decided["same.zip"]}) == 2
+    for name, blob in others.items():
+        assert len(decided[name]) == 1 and (decided[name][0][0] / name).read_bytes() == blob
+    assert all(doc["status"] == "accepted" for docs in decided.values() for _, doc in docs)
+    receipts = sorted(doc["receipt_id"] for docs in decided.values() for _, doc in docs)
+    assert len(receipts) == 6
+    wait_until(lambda: sorted(f.stem for f in (p.data / "outbox").glob("*.eml")) == receipts, 30,
+               message="one mail per decision")
+    assert not [f for f in (p.data / "inbox").rglob("*") if f.is_file()]
+    assert p.stop() < 10

@@ -673,6 +673,37 @@ def test_a_version_still_in_the_inbox_long_after_its_hand_over_is_handed_again(
     assert rec.relatives() == ["a.zip", "a.zip"]
 
 
+def test_no_hand_over_is_repeated_while_the_queue_still_holds_messages(
+    inbox: Path, make_fake, clock: FakeClock
+) -> None:
+    # a backlog: the file's message may simply not have been reached yet
+    backlog = {"waiting": 5}
+
+    def idle() -> bool:
+        if backlog["waiting"] < 0:
+            raise ConnectionError("redis down")
+        return backlog["waiting"] == 0
+
+    w, rec = make_fake(quiet_period=QUIET, rehand_after=30.0, may_rehand=idle)
+    (inbox / "a.zip").write_bytes(make_zip())
+    w.scan()
+    clock.advance(QUIET)
+    assert [f.relative for f in w.poll()] == ["a.zip"]
+    clock.advance(60)
+    w.scan()
+    clock.advance(QUIET)
+    assert w.poll() == []  # long past rehand_after, but messages still wait
+    backlog["waiting"] = -1
+    w.scan()  # the queue cannot be asked: no repeat, and the scan goes on
+    clock.advance(QUIET)
+    assert w.poll() == []
+    backlog["waiting"] = 0
+    w.scan()
+    clock.advance(QUIET)
+    assert [f.relative for f in w.poll()] == ["a.zip"]  # the queue drained, the file is still here
+    assert rec.relatives() == ["a.zip", "a.zip"]
+
+
 def test_inotify_overflow_scans_at_once_and_loses_nothing(inbox: Path, tmp_path: Path, running) -> None:
     # A burst written by another process into an inotify queue of 8 events drops most of
     # them. The periodic scan is 10 minutes away, so only the scan the overflow triggers

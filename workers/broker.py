@@ -82,3 +82,10 @@ def setup_broker(settings: Settings) -> RedisBroker:
         broker.add_middleware(FaultMiddleware(faults), before=Retries)
     dramatiq.set_broker(broker)
     return broker
+
+
+def waiting_messages(broker: RedisBroker, queue_name: str) -> int:
+    """Messages queued in ``queue_name`` and not yet fetched by any worker (neither the
+    ones being processed nor delayed retries). Dramatiq's Redis broker keeps them in the
+    list ``<namespace>:<queue>``; it offers no public call for this count."""
+    return int(broker.client.llen(f"{broker.namespace}:{queue_name}"))

@@ -11,7 +11,7 @@ from pipeline.documents import local_zone
 from pipeline.institutions import Registry, load_registry
 from pipeline.faults import FaultPoints
 from pipeline.index import DecisionIndex
-from pipeline.intake import Services
+from pipeline.intake import Services, remove_stale_scratch_at_start
 from pipeline.ledger import Ledger, RedisLedger
 from pipeline.logs import configure_logging
 from pipeline.mail import Mailer
@@ -43,6 +43,9 @@ class Runtime:
         self.broker = setup_broker(settings)
         #: read once at start: a malformed registry stops start-up (RegistryError names the line)
         self.registry: Registry = load_registry(settings.institutions_path)
+        # Once per process, before any actor runs: every way of starting workers
+        # (`pipeline worker`, `dramatiq workers.actors`, the units, compose) gets it.
+        remove_stale_scratch_at_start(settings.work_dir)
 
     @cached_property
     def _services(self) -> Services:
