@@ -238,11 +238,12 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     """
     kind = CATALOGUE[code]
     # Every message passes the masking: whatever a check quotes from a package (a name,
-    # a folder, a field value) may hold a 身份证号 or a mobile number.
+    # a folder, a field value) may hold a 身份证号 or a mobile number. So does the path:
+    # file names are the institution's, and folder paths are built from plan values.
     return Problem(
         code=code,
         severity=severity or kind.severity,
-        path=path,
+        path=redact(path),
         pointer=pointer,
         message=redact(_FORMATTER.format(kind.template, **params)),
         hint=redact(_FORMATTER.format(kind.hint, **params)) or None,

@@ -92,7 +92,8 @@ def assert_exactly_once(p: Pipeline, sent: dict[str, bytes]) -> dict[str, dict[s
     stored = [f for area in ("archive", "quarantine") for f in (data / area).glob("*/*/*.zip")]
     assert len(stored) == len(sent)
     assert not [f for f in (data / "inbox").rglob("*") if f.is_file()]
-    assert not any((data / "claimed").iterdir())
+    # a claim is released just after its decision becomes visible
+    wait_until(lambda: not any((data / "claimed").iterdir()), 60, message="claims released")
     wait_until(lambda: len(list((data / "outbox").glob("*.eml"))) == len(sent), 30, message="one mail each")
     mails = sorted(f.stem for f in (data / "outbox").glob("*.eml"))
     assert mails == sorted(d["receipt_id"] for d in docs.values())
@@ -120,7 +121,10 @@ def test_worker_killed_at_each_step_is_finished_once(tmp_path: Path, cleanup, po
     docs = assert_exactly_once(p, sent)
     assert all(d["status"] == "accepted" for d in docs.values())
     killed = [e for e in events(p, "supervisor.child_exited") if e.get("exit_code") == -signal.SIGKILL]
-    assert len(killed) == len(sent)  # each package killed its worker once
+    # each package reached the point once and killed its worker (or died with a worker
+    # another package's thread killed, which counts once for both)
+    assert 1 <= len(killed) <= len(sent)
+    assert len(list((p.data / "faults").glob(f"{point}-*"))) == len(sent)
     if point in ("after_decision", "before_release"):
         # the recorded first decision was finished, not re-made: one receipt id per package
         decided_lines = events(p, "package.decided")
