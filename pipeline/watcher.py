@@ -355,11 +355,11 @@ def _make_observer() -> Any:
     return Observer()
 
 
-#: watchdog's loggers that report a kernel inotify queue overflow (events were dropped).
-#: watchdog hands no event to the handler for it, only this warning, so the watcher
-#: listens for it and scans at once instead of at the next periodic scan.
-_OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify_buffer",
-                     "watchdog.observers.inotify")
+#: watchdog reports a kernel inotify queue overflow (events were dropped) only as a
+#: warning of one of its observer modules' loggers, no event for the handler; so the
+#: watcher listens to their parent logger and scans at once instead of at the next
+#: periodic scan.
+_OVERFLOW_LOGGER = "watchdog.observers"
 
 
 class _OverflowListener(logging.Handler):
@@ -440,8 +440,7 @@ class InboxWatcher:
         if not self.inbox.is_dir():
             raise FileNotFoundError(f"inbox is not a directory: {self.inbox}")
         self._stop.clear()
-        for name in _OVERFLOW_LOGGERS:
-            logging.getLogger(name).addHandler(self._overflow_listener)
+        logging.getLogger(_OVERFLOW_LOGGER).addHandler(self._overflow_listener)
         observer = _make_observer()
         observer.schedule(_Handler(self), self._root, recursive=True, event_filter=_EVENT_FILTER)
         observer.daemon = True
@@ -472,8 +471,7 @@ class InboxWatcher:
         if observer is not None:
             observer.join(timeout)
             self._log.info("watcher.stopped", inbox=self._root)
-        for name in _OVERFLOW_LOGGERS:
-            logging.getLogger(name).removeHandler(self._overflow_listener)
+        logging.getLogger(_OVERFLOW_LOGGER).removeHandler(self._overflow_listener)
 
     def __enter__(self) -> InboxWatcher:
         self.start()
