@@ -11,8 +11,11 @@ Buckets (``S3_*_BUCKET``; defaults shown) and keys::
 An upload stays where it was uploaded until it is stored: objects cannot be renamed, so
 the *claim* is a record in the ledger (``Ledger.record_claim``, set-if-absent per package
 version) holding the claim JSON (receipt id, source, ``received_at``) plus the object's
-``VersionId`` when the bucket is versioned. A package version is (key, size, ETag): the
-:class:`IngestRequest`'s ``location`` is the full object key, its ``stamp`` the ETag.
+``VersionId`` when the bucket is versioned. A package version is one upload: (key, size,
+ETag, Last-Modified to the second). The :class:`IngestRequest`'s ``location`` is the full
+object key, its ``stamp`` ``<ETag>@<Last-Modified, epoch seconds>`` (:func:`object_stamp`),
+so the same bytes uploaded again under the same key are a new version and get their own
+decision, as a re-upload on disk does (it has a new mtime).
 
 :meth:`S3Store.finalize` moves a package in steps that are each safe to repeat:
 
@@ -107,6 +110,23 @@ def normalize_etag(etag: str | None) -> str:
     return (etag or "").strip().strip('"')
 
 
+def object_stamp(obj: Object) -> str:
+    """The stamp of an inbox object: its ETag and its Last-Modified in whole seconds (a
+    listing gives milliseconds, a ``stat`` the HTTP date's seconds: both agree on these)."""
+    etag = normalize_etag(obj.etag)
+    return f"{etag}@{int(obj.last_modified.timestamp())}" if obj.last_modified else etag
+
+
+def stamp_etag(stamp: str) -> str:
+    """The ETag part of a stamp (:func:`object_stamp`)."""
+    return stamp.partition("@")[0]
+
+
+def inbox_request(obj: Object) -> IngestRequest:
+    """The request to decide the upload that is this inbox object."""
+    return IngestRequest(obj.object_name or "", int(obj.size or 0), object_stamp(obj))
+
+
 def _plain_md5(etag: str) -> bool:
     """An ETag that is the MD5 of the bytes: single-part, not SSE-C/KMS (``abc…-3`` is a
     multipart ETag, the MD5 of the parts' MD5s)."""
@@ -176,12 +196,19 @@ class S3Store:
             raise StoreError(f"bucket {bucket!r} does not exist")
         return None
 
-    def _inbox_object(self, request: IngestRequest, version_id: str | None) -> Object | None:
-        """The inbox object of exactly this package version, or None (gone or replaced)."""
+    def _inbox_object(self, request: IngestRequest, version_id: str | None, *,
+                      same_bytes_will_do: bool = False) -> Object | None:
+        """The inbox object of exactly this upload, or None (gone or replaced). With
+        ``same_bytes_will_do``, also a later upload of the same bytes (same ETag and size):
+        good enough as a copy source, never to delete or to claim."""
         obj = self._stat(self.inbox_bucket, request.location, version_id)
-        if obj is None or normalize_etag(obj.etag) != request.stamp or obj.size != request.size:
+        if obj is None or obj.size != request.size:
             return None
-        return obj
+        if object_stamp(obj) == request.stamp:
+            return obj
+        if same_bytes_will_do and normalize_etag(obj.etag) == stamp_etag(request.stamp):
+            return obj
+        return None
 
     def _object_version(self, claim: Claim) -> str | None:
         """The claimed object's VersionId (versioned buckets only), from the claim record."""
@@ -226,7 +253,7 @@ class S3Store:
             # If-Match: the server refuses to send a newer upload under the same key.
             response = self.client.get_object(self.inbox_bucket, request.location,
                                               version_id=self._object_version(claim),
-                                              request_headers={"If-Match": f'"{request.stamp}"'})
+                                              request_headers={"If-Match": f'"{stamp_etag(request.stamp)}"'})
         except S3Error as exc:
             if exc.code in _GONE or exc.code == "PreconditionFailed":
                 raise StoreError(f"{claim.source.location}: the claimed version is no longer in the inbox") from exc
@@ -244,9 +271,9 @@ class S3Store:
         finally:
             response.close()
             response.release_conn()
-        if size != request.size or etag != request.stamp:
+        if size != request.size or etag != stamp_etag(request.stamp):
             raise StoreError(f"{claim.source.location}: downloaded {size} bytes of ETag {etag!r}, "
-                             f"expected {request.size} bytes of ETag {request.stamp!r}")
+                             f"expected {request.size} bytes of ETag {stamp_etag(request.stamp)!r}")
         if _plain_md5(etag) and not encrypted and md5.hexdigest() != etag:
             raise StoreError(f"{claim.source.location}: download does not match its ETag (MD5)")
         return target
@@ -283,7 +310,7 @@ class S3Store:
                 raise StoreError(f"the copy {self.inbox_bucket}/{key_name} vanished")
         if (obj.metadata.get(SHA256_META) or "").strip() != sha256:
             raise StoreError(f"{location}/{package_name} does not carry its document's SHA-256")
-        request = IngestRequest(key_name, int(obj.size or 0), normalize_etag(obj.etag))
+        request = inbox_request(obj)
         record = self.ledger.claim_record(request.version)
         if record is None:
             record = self.ledger.record_claim(request.version, {
@@ -315,10 +342,10 @@ class S3Store:
             return False
         if (copy.metadata.get(SHA256_META) or "").strip() != sha256:
             return False
-        copy_etag = normalize_etag(copy.etag)
-        if _plain_md5(request.stamp) and _plain_md5(copy_etag) and not _encrypted(copy.metadata):
+        copy_etag, claimed_etag = normalize_etag(copy.etag), stamp_etag(request.stamp)
+        if _plain_md5(claimed_etag) and _plain_md5(copy_etag) and not _encrypted(copy.metadata):
             # Both MD5s of the bytes, computed by the server: the copy holds the claimed bytes.
-            return copy_etag == request.stamp
+            return copy_etag == claimed_etag
         return True
 
     def finalize(self, claim: Claim, document: dict[str, Any],
@@ -335,14 +362,14 @@ class S3Store:
         target = prefix + claim.package_name
         sha256 = document["package"]["sha256"]
         if not self._copy_verifies(bucket, target, request, sha256):
-            if self._inbox_object(request, version_id) is None:
+            if self._inbox_object(request, version_id, same_bytes_will_do=True) is None:
                 raise StoreError(f"package of claim {claim.version} ({claim.source.location}) is neither "
                                  f"in the inbox nor verified at {bucket}/{target}")
             try:
                 self.client.copy_object(
                     bucket, target,
                     CopySource(self.inbox_bucket, request.location, version_id=version_id,
-                               match_etag=request.stamp),
+                               match_etag=stamp_etag(request.stamp)),
                     metadata={"Content-Type": "application/zip", SHA256_META: sha256},
                     metadata_directive=REPLACE)
             except S3Error as exc:

@@ -36,7 +36,7 @@ import structlog
 from minio import Minio
 from minio.error import S3Error
 
-from pipeline.s3store import normalize_etag, parse_inbox_key
+from pipeline.s3store import inbox_request, parse_inbox_key
 from pipeline.store import IngestRequest
 
 __all__ = ["BucketWatcher", "CREATED_EVENTS", "run_bucket_watch"]
@@ -178,7 +178,7 @@ class BucketWatcher:
             where = parse_inbox_key(obj.object_name, self.prefix)
             if where is None:
                 continue
-            request = IngestRequest(obj.object_name, int(obj.size or 0), normalize_etag(obj.etag))
+            request = inbox_request(obj)
             (present if where.in_scope else deep)[obj.object_name] = request
         new = sum(1 for request in present.values() if self._hand(request))
         with self._lock:
@@ -225,7 +225,7 @@ class BucketWatcher:
             if exc.code not in ("NoSuchKey", "NoSuchVersion"):
                 self._log.warning("watcher.stat_failed", key=key, error=str(exc))
             return False  # gone already, or the scan will see it
-        return self._hand(IngestRequest(key, int(obj.size or 0), normalize_etag(obj.etag)))
+        return self._hand(inbox_request(obj))
 
     def _close_stream(self) -> None:
         response, self._response = self._response, None

@@ -28,7 +28,7 @@ from pipeline.documents import schema_errors
 from pipeline.intake import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
 from pipeline.ledger import MemoryLedger, RedisLedger
 from pipeline.policy import load_policy
-from pipeline.s3store import CHUNK_SIZE, S3Store, parse_inbox_key
+from pipeline.s3store import CHUNK_SIZE, S3Store, inbox_request, object_stamp, parse_inbox_key, stamp_etag
 from pipeline.s3watch import BucketWatcher, run_bucket_watch
 from pipeline.store import IngestRequest, StoreError
 from pipeline.supervisor import free_loopback_port
@@ -66,8 +66,7 @@ def services(tmp_path: Path, moto_s3: MotoS3, buckets: Buckets, redis_client) ->
 def upload(services: Services, key: str, data: bytes, **kw: Any) -> IngestRequest:
     store: S3Store = services.store  # type: ignore[assignment]
     put(store.client, store.inbox_bucket, key, data, **kw)
-    st = store.client.stat_object(store.inbox_bucket, key)
-    return IngestRequest(key, st.size, st.etag)
+    return inbox_request(store.client.stat_object(store.inbox_bucket, key))
 
 
 def bucket_keys(services: Services, which: str) -> list[str]:
@@ -265,11 +264,52 @@ def test_a_versioned_inbox_stores_the_claimed_version_even_if_replaced_meanwhile
     assert services.ledger.claim_records() == {}
 
 
+def test_the_same_bytes_uploaded_again_under_the_same_key_get_their_own_decision(services: Services):
+    # the institution re-uploads because it did not get the mail: it must hear back
+    store: S3Store = services.store  # type: ignore[assignment]
+    blob = make_zip("again")
+    first = upload(services, "inbox/again.zip", blob)
+    outcome = ingest(first, services)
+    assert outcome is not None and outcome.status == "accepted"
+    time.sleep(1.1)  # Last-Modified has whole seconds
+    second = upload(services, "inbox/again.zip", blob)
+    assert stamp_etag(second.stamp) == stamp_etag(first.stamp) and second.version != first.version
+    again = ingest(second, services)
+    assert again is not None and again.status == "duplicate" and again.receipt_id != outcome.receipt_id
+    assert bucket_keys(services, "inbox") == []
+
+
+def test_a_re_upload_of_the_same_bytes_while_deciding_is_not_deleted_with_the_first(services: Services,
+                                                                                    monkeypatch):
+    store: S3Store = services.store  # type: ignore[assignment]
+    blob = make_zip("while deciding")
+    first = upload(services, "inbox/twice.zip", blob)
+    real_finalize = store.finalize
+
+    def re_upload_then_finalize(claim, document, before_release=None):
+        time.sleep(1.1)
+        upload(services, "inbox/twice.zip", blob)  # lands between the download and the move
+        return real_finalize(claim, document, before_release)
+
+    monkeypatch.setattr(store, "finalize", re_upload_then_finalize)
+    outcome = ingest(first, services)
+    assert outcome is not None and outcome.status == "accepted"
+    monkeypatch.setattr(store, "finalize", real_finalize)
+    # the first decision was stored from the identical bytes; the re-upload is still there
+    assert bucket_keys(services, "inbox") == ["inbox/twice.zip"]
+    second = inbox_request(store.client.stat_object(store.inbox_bucket, "inbox/twice.zip"))
+    assert second.version != first.version
+    again = ingest(second, services)
+    assert again is not None and again.status == "duplicate"
+    assert store.read_document(again.location)["duplicate_of"] == outcome.receipt_id
+    assert bucket_keys(services, "inbox") == []
+
+
 def test_download_streams_in_bounded_chunks_and_accepts_multipart_etags(services: Services, monkeypatch):
     store: S3Store = services.store  # type: ignore[assignment]
     blob = make_zip("big", size=12 * CHUNK_SIZE)
     request = upload(services, "inbox/big.zip", blob, part_size=5 * 1024 * 1024)
-    assert request.stamp.endswith("-3")  # a multipart ETag is not an MD5 of the bytes
+    assert stamp_etag(request.stamp).endswith("-3")  # a multipart ETag is not an MD5 of the bytes
     chunks: list[int] = []
     real_get = store.client.get_object
 
@@ -375,7 +415,7 @@ def test_watcher_hands_over_each_version_once_and_ignores_in_progress_names(moto
         watcher.scan()
         assert sorted(r.location for r in handed) == ["inbox/a.zip", "inbox/acct/b.zip"]
         a = next(r for r in handed if r.location == "inbox/a.zip")
-        assert (a.size, a.stamp) == (len(b"inbox/a.zip"), client.stat_object(b.inbox, "inbox/a.zip").etag)
+        assert (a.size, a.stamp) == (len(b"inbox/a.zip"), object_stamp(client.stat_object(b.inbox, "inbox/a.zip")))
         put(client, b.inbox, "inbox/a.zip", b"a new upload under the same name")
         watcher.scan()
         watcher.scan()
