@@ -87,6 +87,8 @@ PHOTO, VIDEO = "photo", "video"
 PHOTO_EXTS = (".jpg", ".jpeg")
 VIDEO_EXTS = (".mp4",)
 MAX_FORM_BYTES = 16 * 1024 * 1024
+#: the forms nest at most 4 levels; anything far deeper is not a form
+MAX_FORM_DEPTH = 32
 
 _SPACES = re.compile(r"\s+")
 _DATE_PATTERNS = (
@@ -157,13 +159,32 @@ def read_json(file: ExtractedFile) -> tuple[Any, str | None]:
     except UnicodeDecodeError:
         return None, "文件不是 UTF-8 编码（可能是 GBK/ANSI 编码）"
     try:
-        return json.loads(text), None
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）"
     except RecursionError:
         return None, "JSON 嵌套层数过多"
     except ValueError:  # e.g. an integer literal beyond Python's int_max_str_digits
         return None, "JSON 中有无法读取的数值（数字位数过多）"
+    if _nested_deeper_than(value, MAX_FORM_DEPTH):
+        # json.loads copes with ~1000 levels, but schema validation recurses several
+        # frames per level and would raise RecursionError (found by make fuzz)
+        return None, f"JSON 嵌套层数过多（超过 {MAX_FORM_DEPTH} 层）"
+    return value, None
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than ``limit`` levels (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 # ---------------------------------------------------------------------------------------

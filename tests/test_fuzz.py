@@ -471,3 +471,22 @@ def test_regression_an_id_glued_to_letters_is_masked_in_form_rule_messages(tmp_p
     shown = [(p.code, text) for p in findings.problems for text in (p.message, p.hint or "", p.pointer or "")
              if "110101195001010009" in text]
     assert shown == []
+
+
+def test_regression_a_form_nested_900_levels_deep_is_form_json(tmp_path: Path) -> None:
+    """json.loads reads ~1000 levels, but validating against the schema recursed several
+    frames per level: a plan with a 900-level list in ``theory_mode`` made assess raise
+    RecursionError (make fuzz, session 2). Forms deeper than MAX_FORM_DEPTH are FORM_JSON."""
+    base = seed()
+    files = dict(base.files)
+    plan_path = f"{ROOT}/培训方案.json"
+    text = json.dumps(base.forms[plan_path], ensure_ascii=False)
+    deep = "[" * 900 + "1" + "]" * 900
+    text = text.replace('"theory_mode": [', f'"theory_mode": [{deep}, {deep}, ', 1)
+    assert deep in text
+    files[plan_path] = text.encode("utf-8")
+    zip_path = tmp_path / f"{ROOT}.zip"
+    zip_path.write_bytes(build_zip(sorted(files.items())))
+    findings = assess(zip_path, zip_path.name, POLICY, tmp_path / "work", TODAY)
+    plan_problems = [(p.code, p.message) for p in findings.problems if p.path == plan_path]
+    assert plan_problems and plan_problems[0][0] == "FORM_JSON" and "嵌套层数过多" in plan_problems[0][1]
