@@ -226,11 +226,20 @@ class LocalStore:
                       source=Source("fs", f"inbox/{request.location}", request.account),
                       package_name=safe_package_name(request.location), received_at=now)
         data = json.dumps(claim.to_json(), ensure_ascii=False).encode("utf-8")
-        write_if_absent(meta, data)  # a racing claimer's record, if first, is the one
+        created = write_if_absent(meta, data)  # a racing claimer's record, if first, is the one
         try:
             os.rename(source_path, package)
         except FileNotFoundError:
             if not package.exists():
+                # Gone between our stat and our rename: another claimer took it (and may
+                # have finished and released it already), or it was deleted. A record we
+                # just created would be an orphan claim holding nothing: remove it.
+                if created:
+                    meta.unlink(missing_ok=True)
+                    try:
+                        folder.rmdir()
+                    except OSError:  # a racing claimer's files: theirs to clean
+                        pass
                 return None
         _fsync_dir(folder)
         return self._load_claim(meta)

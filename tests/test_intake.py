@@ -136,6 +136,29 @@ def test_concurrent_workers_decide_once(services: Services):
     assert [p.name for p in decided_files(services)].count("race.zip") == 1
 
 
+def test_a_claimer_stalled_while_another_finished_leaves_no_orphan_claim(services: Services, monkeypatch):
+    # Claimer B sees the upload, stalls; meanwhile A claims, decides, stores and releases
+    # it. B's claim record, written after that, used to stay behind holding nothing.
+    request = drop(services, "stall.zip", good_package("stall"))
+    inbox_file = services.settings.inbox_dir / "stall.zip"
+    real_stat = Path.stat
+    other: list = []
+
+    def stat(self, *args, **kwargs):
+        st = real_stat(self, *args, **kwargs)
+        if self == inbox_file and not other:
+            other.append("running")
+            other[0] = ingest(request, services)  # the other worker, start to finish
+        return st
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert services.store.claim(request, lambda: "R20261127-0000000B", services.now()) is None
+    monkeypatch.setattr(Path, "stat", real_stat)
+    assert other[0] is not None and other[0].status == "accepted"
+    assert list((services.settings.data_dir / "claimed").iterdir()) == []
+    assert services.store.pending_claims() == []
+
+
 def test_internal_quarantine_keeps_the_package(services: Services):
     blob = good_package("poison")
     request = drop(services, "poison.zip", blob)
