@@ -21,10 +21,13 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Protocol
+
+import structlog
 
 from pipeline.documents import (ACCEPTED, Source, document_filename, dumps, receipt_month)
 from pipeline.package_reader import hash_file
@@ -111,6 +114,12 @@ class Store(Protocol):
     def pending_claims(self) -> list[Claim]: ...
     def read_document(self, location: str) -> dict[str, Any]:
         """The document of the decision stored at ``location`` (what finalize returned)."""
+
+
+#: a claim folder without its record is removed once it is this old (seconds); younger,
+#: a claimer may be between creating the folder and writing the record into it (and
+#: if it is removed under one, its write fails and the message is retried: no harm)
+ABANDONED_CLAIM_FOLDER_SECONDS = 5.0
 
 
 def _fsync_dir(path: Path) -> None:
@@ -310,7 +319,25 @@ class LocalStore:
                     out.append(self._load_claim(meta))
                 except (OSError, ValueError, KeyError):
                     continue
+            else:
+                self._sweep_released(folder)
         return out
+
+    def _sweep_released(self, folder: Path) -> None:
+        """Remove a claim folder left without its record: a process killed between the
+        two steps of a release (record deleted, folder not yet), or inside writing the
+        record. Only once it stayed so for a while, and never one holding a package."""
+        try:
+            if time.time() - folder.stat().st_mtime < ABANDONED_CLAIM_FOLDER_SECONDS:
+                return  # a claimer may be between creating it and writing the record
+            if (folder / "package.zip").exists():
+                structlog.get_logger().error("store.claim_folder_without_record", folder=str(folder))
+                return
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
+        except OSError:  # gone meanwhile, or someone's files appeared: leave it
+            return
 
     # -- deciding -------------------------------------------------------------------------
     def decision_dir(self, document: dict[str, Any]) -> Path:

@@ -6,10 +6,12 @@ import dataclasses
 import json
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from pipeline import intake
 from pipeline.documents import schema_errors
@@ -157,6 +159,24 @@ def test_a_claimer_stalled_while_another_finished_leaves_no_orphan_claim(service
     assert other[0] is not None and other[0].status == "accepted"
     assert list((services.settings.data_dir / "claimed").iterdir()) == []
     assert services.store.pending_claims() == []
+
+
+def test_claim_folders_left_without_their_record_are_swept(services: Services):
+    # A worker killed between deleting claim.json and removing the folder (another thread
+    # of its process hit a kill) left an empty folder nothing ever removed.
+    claims = services.settings.data_dir / "claimed"
+    old = time.time() - 60
+    empty, with_tmp, young, holding = (claims / name for name in ("a1", "b2", "c3", "d4"))
+    for folder in (empty, with_tmp, young, holding):
+        folder.mkdir(parents=True)
+    (with_tmp / ".claim.json.123.456.tmp").write_bytes(b"{")
+    (holding / "package.zip").write_bytes(b"PK")
+    for folder in (empty, with_tmp, holding):
+        os.utime(folder, (old, old))
+    with structlog.testing.capture_logs() as logs:
+        assert services.store.pending_claims() == []
+    assert sorted(p.name for p in claims.iterdir()) == ["c3", "d4"]  # young, and a package: kept
+    assert [e["event"] for e in logs] == ["store.claim_folder_without_record"]
 
 
 def test_internal_quarantine_keeps_the_package(services: Services):

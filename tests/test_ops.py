@@ -26,7 +26,7 @@ from pipeline.metrics import decision_increments
 from pipeline.ops import Ops, broker_sender
 from pipeline.policy import load_policy
 from pipeline.presence import Presence
-from pipeline.s3store import S3Store
+from pipeline.s3store import S3Store, inbox_request
 from pipeline.store import IngestRequest, LocalStore
 from tests.s3server import MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
 
@@ -187,8 +187,7 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
 
     def upload(key: str, data: bytes) -> IngestRequest:
         put(store.client, buckets.inbox, key, data)
-        st = store.client.stat_object(buckets.inbox, key)
-        return IngestRequest(key, st.size, st.etag.strip('"'))
+        return inbox_request(store.client.stat_object(buckets.inbox, key))
 
     good = ingest(upload("inbox/xinghuo/good.zip", make_zip("s3-good")), services)
     bad = ingest(upload("inbox/bad.zip", RAR), services)
