@@ -1,4 +1,4 @@
-"""Benchmark of :func:`pipeline.package_reader.read_package` against a plain SHA-256 pass.
+"""Benchmark of :func:`pipeline.check.package_reader.read_package` against a plain SHA-256 pass.
 
     .venv/bin/python -m bench.reader_bench [--mb 250] [--runs 2] [--keep DIR] [--src DIR]
 
@@ -61,9 +61,9 @@ print(json.dumps({"seconds": seconds, "sha256": h.hexdigest(), "idle_rss_kb": id
 _CHILD_READ = """
 import json, resource, sys, time
 from pathlib import Path
-import pipeline.package_reader
-from pipeline.package_reader import read_package
-from pipeline.policy import ZipLimits
+import pipeline.check.package_reader
+from pipeline.check.package_reader import read_package
+from pipeline.check.policy import ZipLimits
 idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 result = read_package(Path(sys.argv[1]), Path(sys.argv[2]), ZipLimits())
@@ -71,7 +71,7 @@ seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "sha256": result.zip_sha256,
                   "problems": [p.code for p in result.problems], "files": len(result.files),
                   "extracted_bytes": sum(f.size for f in result.files), "idle_rss_kb": idle,
-                  "module": pipeline.package_reader.__file__,
+                  "module": pipeline.check.package_reader.__file__,
                   "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 

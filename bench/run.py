@@ -67,7 +67,7 @@ def sha256_pass(paths: list[Path]) -> float:
 
 def run_check(paths: list[Path]) -> dict[str, Any]:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "check", "--json", *map(str, paths)],
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "check", "--json", *map(str, paths)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     out, err = proc.communicate()  # small: one JSON line per package
     seconds = time.perf_counter() - started
@@ -78,7 +78,7 @@ def run_check(paths: list[Path]) -> dict[str, Any]:
 def peak_rss_mb(paths: list[Path]) -> float:
     """Peak RSS of the `pipeline check` process itself (ru_maxrss, KiB on Linux)."""
     code = ("import resource, sys, subprocess;"
-            "r = subprocess.run([sys.executable, '-m', 'pipeline.cli', 'check', '--json', *sys.argv[1:]],"
+            "r = subprocess.run([sys.executable, '-m', 'pipeline', 'check', '--json', *sys.argv[1:]],"
             " stdout=subprocess.DEVNULL);"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True,
@@ -123,7 +123,7 @@ def bench_latency(scratch: Path, count: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json")
     log = open(scratch / "run.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env, cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 60

@@ -140,7 +140,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
     env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json", PIPELINE_STALE_UPLOAD_TIMEOUT="3")
     log = open(scratch / "run.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env, cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=log)
     sampler = RssSampler(proc.pid)
     sampler.start()

@@ -1,5 +1,5 @@
 """The JSON Schemas of the pipeline: ``receipt.schema.json`` (the decision documents,
-pipeline/documents.py) and ``forms/<form>.schema.json`` (the forms, pipeline/forms.py).
+pipeline/check/documents.py) and ``forms/<form>.schema.json`` (the forms, pipeline/check/forms.py).
 
 A package only so that they ship in the wheel as package data (pyproject.toml) and are
 found the same way in an editable install, a source checkout and an installed wheel: next

@@ -12,8 +12,8 @@ from typing import Iterator
 import pytest
 import redis
 
-from pipeline.config import Settings, load_settings
-from pipeline.supervisor import embedded_redis_argv, free_loopback_port, wait_for_redis
+from pipeline.app.settings import Settings, load_settings
+from pipeline.app.supervisor import embedded_redis_argv, free_loopback_port, wait_for_redis
 
 
 class RedisServer:

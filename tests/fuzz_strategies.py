@@ -57,8 +57,8 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from pipeline.example import form_bytes
-from pipeline.identity import make_id_number
+from pipeline.kit.example import form_bytes
+from pipeline.check.identity import make_id_number
 from tests import media
 from tests import zipcraft as zc
 from tests.packages import MEDIA_SUFFIXES, PackageBuilder

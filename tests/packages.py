@@ -12,7 +12,7 @@ Paths given to the editing methods are *relative to the level-1 folder* (``b.roo
 :meth:`add_outside` places entries beside it. The plan (``b.plan``, a dict) is rendered
 when the package is built, so edit it freely before; so are the other forms
 (``b.forms["育婴师初级/签到表.json"]``, dicts keyed by path). They come from
-:func:`pipeline.example.sample_forms` and pass every form rule (spec section 4) until
+:func:`pipeline.kit.example.sample_forms` and pass every form rule (spec section 4) until
 edited: the report date is the ``date`` argument, the plan runs 2026-10-08..2026-11-10
 for the default 20261120. Photo and video bytes come from the
 ``photo`` / ``video`` callables, called with the file's name (``育婴师初级理论1.jpg``) at
@@ -28,8 +28,8 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Union
 
-from pipeline.example import form_bytes, sample_forms
-from pipeline.layout import parse_root_date
+from pipeline.kit.example import form_bytes, sample_forms
+from pipeline.check.layout import parse_root_date
 
 Content = Union[bytes, Callable[[], bytes]]
 

@@ -17,7 +17,7 @@ import dramatiq
 import pytest
 import structlog.testing
 
-from pipeline.intake import remove_stale_scratch_at_start
+from pipeline.intake.deciding import remove_stale_scratch_at_start
 from tests.conftest import wait_until
 from tests.test_end_to_end import good_package
 
@@ -30,20 +30,20 @@ def actors(redis_server, redis_client, tmp_path: Path, monkeypatch) -> Iterator[
     monkeypatch.setenv("PIPELINE_MIN_BACKOFF_MS", "50")
     monkeypatch.setenv("PIPELINE_MAX_BACKOFF_MS", "200")
     monkeypatch.setenv("PIPELINE_LOG_FORMAT", "json")
-    import workers.runtime
-    importlib.reload(workers.runtime)
+    import pipeline.app.compose
+    importlib.reload(pipeline.app.compose)
     if "workers.actors" in sys.modules:
         module = importlib.reload(sys.modules["workers.actors"])
     else:
         module = importlib.import_module("workers.actors")
     # The spine's test: only the reader's rules; the content rules have their own tests.
-    runtime = workers.runtime.runtime
+    runtime = pipeline.app.compose.runtime
     runtime.__dict__["_services"] = dataclasses.replace(runtime.services(), checks=())
-    worker = dramatiq.Worker(workers.runtime.runtime.broker, worker_threads=2, worker_timeout=100)
+    worker = dramatiq.Worker(pipeline.app.compose.runtime.broker, worker_threads=2, worker_timeout=100)
     worker.start()
     yield module
     worker.stop(timeout=5000)
-    workers.runtime.runtime.broker.close()
+    pipeline.app.compose.runtime.broker.close()
 
 
 def drop(data: Path, name: str, blob: bytes) -> dict[str, Any]:

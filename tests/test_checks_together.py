@@ -9,9 +9,9 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from pipeline.assess import assess
-from pipeline.documents import Source, build_document, schema_errors
-from pipeline.policy import load_policy, parse_policy
+from pipeline.check.assess import assess
+from pipeline.check.documents import Source, build_document, schema_errors
+from pipeline.check.policy import load_policy, parse_policy
 from tests import media
 from tests.packages import PackageBuilder
 
@@ -110,7 +110,7 @@ def test_check_command_json_lines_and_exit_codes(tmp_path: Path):
     policy.write_text("[media]\nphoto_count = 5\n", encoding="utf-8")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pipeline.cli", "check", *args], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "pipeline", "check", *args], capture_output=True,
                               text=True, timeout=120)
 
     result = run("--json", "--today", "2026-11-27", "--policy", str(policy), str(good), str(bad))

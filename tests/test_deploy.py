@@ -4,7 +4,7 @@ No Docker engine runs on the machines of this project, so the compose stack itse
 started here. What is checked instead, against the code rather than against copies of it:
 
 - docker-compose.yml: the services, Redis' persistence flags, the pipeline services'
-  environment (only settings of pipeline/config.py, and loadable by ``load_settings``),
+  environment (only settings of pipeline/app/settings.py, and loadable by ``load_settings``),
   the Procfile's commands, the shared SFTP volume, every variable it interpolates;
 - .env.example and systemd/pipeline.env.example: every name, and the defaults they show;
 - Dockerfile: the files it copies make a working tree (``pipeline example`` + ``pipeline
@@ -32,9 +32,9 @@ import pytest
 import yaml
 
 import schemas
-from pipeline import documents, forms
-from pipeline.config import ENV_NAMES, Settings, load_settings
-from pipeline.s3store import parse_inbox_key
+from pipeline.check import documents, forms
+from pipeline.app.settings import ENV_NAMES, Settings, load_settings
+from pipeline.intake.s3_store import parse_inbox_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -343,7 +343,7 @@ def test_env_example_names_are_settings_or_stack_variables() -> None:
     assert example, "no NAME=value line found"
     used = {name for name, _ in references(COMPOSE_FILE.read_text(encoding="utf-8"))}
     for name in example:
-        assert name in SETTINGS_VARS or name in STACK_VARS, f".env.example: {name} is no setting (pipeline/config.py)"
+        assert name in SETTINGS_VARS or name in STACK_VARS, f".env.example: {name} is no setting (pipeline/app/settings.py)"
         assert name in used, f".env.example: {name} is not used by docker-compose.yml"
     for name in STACK_VARS:
         assert name in example, f"{name} is not in .env.example"
@@ -360,7 +360,7 @@ def test_compose_commands_are_the_procfile_ones() -> None:
         script = interpolate(command[2], {})  # compose's pass: $$ -> $
         lines = [line.strip() for line in script.strip().splitlines()]
         # nothing before Dramatiq: each worker process removes stale scratch itself at
-        # start (workers/runtime.py; tests/test_actors.py)
+        # start (pipeline/app/compose.py; tests/test_actors.py)
         assert lines == ["exec env " + proc["worker"]], f"{name}: {lines!r}"
 
 
@@ -590,10 +590,10 @@ def test_the_image_tree_runs_the_checks(tmp_path: Path) -> None:
                  "import pipeline, workers, schemas; print(pipeline.__file__, workers.__file__, schemas.__file__)"],
                 env=env, cwd=tmp_path)
     assert where.stdout.split() == [str(project / package / "__init__.py") for package in ("pipeline", "workers", "schemas")]
-    example = run([sys.executable, "-m", "pipeline.cli", "example", "smoke"], env=env, cwd=tmp_path)
+    example = run([sys.executable, "-m", "pipeline", "example", "smoke"], env=env, cwd=tmp_path)
     assert example.returncode == 0, example.stderr
     (package,) = (tmp_path / "smoke").glob("*.zip")
-    check = run([sys.executable, "-m", "pipeline.cli", "check", str(package)], env=env, cwd=tmp_path)
+    check = run([sys.executable, "-m", "pipeline", "check", str(package)], env=env, cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -623,7 +623,7 @@ def test_worker_unit_runs_the_procfile_command() -> None:
     assert env["WORKER_QUEUES"] == ""
     assert "/etc/pipeline/worker-%i.env" in [v.lstrip("-") for v in unit_values(name, "EnvironmentFile")]
     assert unit_values(name, "KillMode") == ["mixed"]
-    # stale scratch is removed by each worker process at start (workers/runtime.py)
+    # stale scratch is removed by each worker process at start (pipeline/app/compose.py)
     assert unit_values(name, "ExecStartPre") == []
 
 

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import psutil
 import pytest
 
-from pipeline.documents import schema_errors
+from pipeline.check.documents import schema_errors
 from tests.conftest import wait_until
 from tests.packages import sample_package
 
@@ -50,7 +50,7 @@ class Pipeline:
                    PIPELINE_SCAN_INTERVAL="2", PIPELINE_WORKER_PROCESSES="2", PIPELINE_WORKER_THREADS="2",
                    PIPELINE_LOG_FORMAT="json", PIPELINE_MIN_BACKOFF_MS="200")
         env.update(self.extra_env)
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
         wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 60, message="watcher start")
 

@@ -1,4 +1,4 @@
-"""The example package (pipeline/example.py, `pipeline example`): complete, correct by every
+"""The example package (pipeline/kit/example.py, `pipeline example`): complete, correct by every
 rule of the contract, deterministic, and what the test suite's PackageBuilder builds on."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from pipeline import example
-from pipeline.assess import assess
-from pipeline.documents import Source, build_document
-from pipeline.identity import gender_matches, validate_id_number
-from pipeline.policy import load_policy
+from pipeline.kit import example
+from pipeline.check.assess import assess
+from pipeline.check.documents import Source, build_document
+from pipeline.check.identity import gender_matches, validate_id_number
+from pipeline.check.policy import load_policy
 from tests.packages import PackageBuilder
 
 REPORT = date(2026, 11, 20)
@@ -47,7 +47,7 @@ CASE_IDS = ["offline", "theory-online", "practice-online", "all-online", "theory
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
                           timeout=120)
 
 
@@ -242,7 +242,7 @@ def test_the_rules_hold_in_the_data_itself():
         every_number += ids
     assert all(validate_id_number(n, TODAY).ok for n in every_number)
     assert len(set(every_number)) == len(every_number)  # nobody twice in the package
-    from pipeline.identity import validate_phone
+    from pipeline.check.identity import validate_phone
     phones = [plan["institution"]["contact_phone"], pledge["contact_phone"], *(t["phone"] for t in trainers)]
     assert all(validate_phone(p).ok for p in phones)
 
@@ -300,7 +300,7 @@ def test_sample_media_pass_the_media_rules():
 
 def test_library_code_does_not_import_the_tests(tmp_path: Path):
     code = ("import sys, datetime\n"
-            "from pipeline import example\n"
+            "from pipeline.kit import example\n"
             f"example.write_example({str(tmp_path)!r}, report_date=datetime.date(2026, 11, 20))\n"
             "bad = [m for m in sys.modules if m == 'tests' or m.startswith('tests.') or m == 'av']\n"
             "print(bad)\n")

@@ -1,5 +1,5 @@
 """Fault injection with real processes: `pipeline run` (embedded Redis, real worker
-processes), killed, stalled or starved at the named fault points of pipeline/faults.py.
+processes), killed, stalled or starved at the named fault points of pipeline/intake/faults.py.
 
 After each: every package has exactly one decision, its ZIP byte-identical in exactly
 one place, the first decision never changed, one mail per decision, the inbox and the
@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import psutil
 import pytest
 
-from pipeline.supervisor import free_loopback_port
+from pipeline.app.supervisor import free_loopback_port
 from tests.conftest import small_inotify_queue, wait_until
 from tests.packages import sample_package
 from tests.test_end_to_end import Pipeline
@@ -192,7 +192,7 @@ def test_two_watchers_enqueue_each_upload_once(tmp_path: Path, cleanup):
     env = {**os.environ, **FAST_RECOVERY, "REDIS_URL": url, "PIPELINE_DATA_DIR": str(p.data),
            "PIPELINE_LOG_FORMAT": "json"}
     log = open(tmp_path / "watcher2.log", "wb")
-    second = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "watch"], env=env,
+    second = subprocess.Popen([sys.executable, "-m", "pipeline", "watch"], env=env,
                               stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_until(lambda: b"watcher.started" in (tmp_path / "watcher2.log").read_bytes(), 30,
@@ -396,7 +396,7 @@ def _is_json(line: str) -> bool:
 
 
 def _probe_children(p: Pipeline) -> list[psutil.Process]:
-    """The libmediainfo probe children of the pipeline's workers (pipeline/media.py)."""
+    """The libmediainfo probe children of the pipeline's workers (pipeline/check/measure.py)."""
     out = []
     for child in psutil.Process(p.proc.pid).children(recursive=True):
         try:
@@ -409,7 +409,7 @@ def _probe_children(p: Pipeline) -> list[psutil.Process]:
 
 
 def test_hanging_media_parse_in_a_worker_is_bounded_by_its_time_limit(tmp_path: Path, cleanup):
-    from pipeline.policy import default_policy_bytes
+    from pipeline.check.policy import default_policy_bytes
 
     policy = tmp_path / "policy.toml"
     text = default_policy_bytes().decode("utf-8")

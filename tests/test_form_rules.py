@@ -1,4 +1,4 @@
-"""The rules across fields and forms (spec section 4): pipeline/checks/forms.py.
+"""The rules across fields and forms (spec section 4): pipeline/check/rules/forms.py.
 
 The FormSet is built here from Python dicts (no ZIP, no loader): one complete,
 consistent sample that passes every rule, then each rule broken on a copy.
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.catalogue import CATALOGUE, Problem, Severity
-from pipeline.checks.forms import CROSS_FORM_RULES
-from pipeline.forms import FILE_OF_FORM, FormSet, LoadedForm, TrainingForms
-from pipeline.identity import make_id_number
-from pipeline.layout import Training, TrainingFolder
+from pipeline.check.catalogue import CATALOGUE, Problem, Severity
+from pipeline.check.rules.forms import CROSS_FORM_RULES
+from pipeline.check.forms import FILE_OF_FORM, FormSet, LoadedForm, TrainingForms
+from pipeline.check.identity import make_id_number
+from pipeline.check.layout import Training, TrainingFolder
 
 ROOT = "新城区星火职业培训学校20261120"
 INSTITUTION = "新城区星火职业培训学校"
@@ -177,7 +177,7 @@ def test_rules_are_all_listed_in_reporting_order():
 
 
 def test_registered_in_default_checks():
-    from pipeline.checks import default_checks
+    from pipeline.check.rules import default_checks
 
     checks = list(default_checks())
     assert all(rule in checks for rule in CROSS_FORM_RULES)
@@ -785,9 +785,9 @@ def test_every_problem_names_a_form_path(data):
 
 
 def _package_problems(builder, tmp_path) -> list[Problem]:
-    from pipeline.assess import assess
-    from pipeline.forms import check_forms_readable
-    from pipeline.policy import load_policy
+    from pipeline.check.assess import assess
+    from pipeline.check.rules.forms import check_forms_readable
+    from pipeline.check.policy import load_policy
 
     zip_path = builder.to_zip(tmp_path / f"{builder.root}.zip")
     findings = assess(zip_path, zip_path.name, load_policy(), tmp_path / "work", TODAY,

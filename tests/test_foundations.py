@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.catalogue import CATALOGUE, Severity, problem
-from pipeline.config import SettingsError, load_settings
-from pipeline.documents import Findings, Source, build_document, new_receipt_id, schema_errors
-from pipeline.policy import PolicyError, load_policy, parse_policy
-from pipeline.privacy import mask_id, mask_phone, redact
+from pipeline.check.catalogue import CATALOGUE, Severity, problem
+from pipeline.app.settings import SettingsError, load_settings
+from pipeline.check.documents import Findings, Source, build_document, new_receipt_id, schema_errors
+from pipeline.check.policy import PolicyError, load_policy, parse_policy
+from pipeline.check.privacy import mask_id, mask_phone, redact
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "package-format.md"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -121,7 +121,7 @@ def test_schema_refuses_inconsistent_documents():
 
 
 def test_policy_severity_overrides(tmp_path: Path):
-    from pipeline.policy import apply_severity
+    from pipeline.check.policy import apply_severity
     p = parse_policy(b'[severity]\nW_PLEDGE_SCAN = "off"\nW_VIDEO_CODEC = "error"\n', "x")
     out = apply_severity(p, [problem("W_PLEDGE_SCAN"), problem("W_VIDEO_CODEC", name="a.mp4", codec="HEVC"),
                              problem("IMG_SIZE")])

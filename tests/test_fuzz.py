@@ -46,10 +46,10 @@ from hypothesis import note as _note
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
-from pipeline.assess import assess
-from pipeline.catalogue import CATALOGUE, Severity
-from pipeline.documents import Findings, Source, build_document, schema_errors
-from pipeline.policy import load_policy
+from pipeline.check.assess import assess
+from pipeline.check.catalogue import CATALOGUE, Severity
+from pipeline.check.documents import Findings, Source, build_document, schema_errors
+from pipeline.check.policy import load_policy
 from tests.fuzz_strategies import (ROOT, TODAY, Upload, build_zip, form_packages, hostile_zips,
                                    mutated_packages, seed)
 
@@ -385,7 +385,7 @@ def test_the_harness_sees_a_write_outside_the_work_area(monkeypatch: pytest.Monk
 def test_the_harness_sees_an_exception_and_a_leaked_number(monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
     import tests.test_fuzz as me
-    from pipeline.catalogue import problem
+    from pipeline.check.catalogue import problem
 
     def raising(*args: Any, **kwargs: Any) -> Findings:
         raise RuntimeError("boom")
@@ -418,7 +418,7 @@ def test_the_harness_sees_an_exception_and_a_leaked_number(monkeypatch: pytest.M
 
 def test_regression_form_with_a_5000_digit_number(tmp_path: Path) -> None:
     """json.loads raises a plain ValueError (not JSONDecodeError) for an integer literal of
-    more than 4300 digits (Python's int_max_str_digits); pipeline/layout.py read_json
+    more than 4300 digits (Python's int_max_str_digits); pipeline/check/layout.py read_json
     caught only JSONDecodeError and RecursionError, so assess raised instead of reporting
     FORM_JSON (and a 5 KB form became INTERNAL after the worker's retries)."""
     base = seed()
@@ -434,7 +434,7 @@ def test_regression_form_with_a_5000_digit_number(tmp_path: Path) -> None:
 
 
 def test_regression_plan_values_are_masked_in_hierarchy_messages(tmp_path: Path) -> None:
-    """pipeline/checks/hierarchy.py quoted values of 培训方案.json (institution.name, the
+    """pipeline/check/rules/hierarchy.py quoted values of 培训方案.json (institution.name, the
     trainings' occupation + level) in messages and hints without masking, unlike the form
     checks: a 身份证号 or mobile number typed there was shown in full."""
     base = seed()
@@ -454,8 +454,8 @@ def test_regression_plan_values_are_masked_in_hierarchy_messages(tmp_path: Path)
 
 
 def test_regression_an_id_glued_to_letters_is_masked_in_form_rule_messages(tmp_path: Path) -> None:
-    """pipeline/checks/forms.py quoted free text (a trainer's name, via _echo/_who) and
-    masked messages only with pipeline.privacy.redact, whose ID pattern wanted a non-letter
+    """pipeline/check/rules/forms.py quoted free text (a trainer's name, via _echo/_who) and
+    masked messages only with pipeline.check.privacy.redact, whose ID pattern wanted a non-letter
     on both sides: a 身份证号 glued to Latin letters was shown in full."""
     base = seed()
     files = dict(base.files)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.assess import assess
-from pipeline.catalogue import Problem, Severity
-from pipeline.checks import PackageView, default_checks, run_checks
-from pipeline.checks.hierarchy import HIERARCHY_CHECKS, check_hierarchy
-from pipeline.layout import PHOTO, VIDEO, canonical_training, parse_root_date, split_level
-from pipeline.package_reader import read_package
-from pipeline.policy import MediaRules, Policy, load_policy
+from pipeline.check.assess import assess
+from pipeline.check.catalogue import Problem, Severity
+from pipeline.check.rules import default_checks
+from pipeline.check.view import PackageView, run_checks
+from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_hierarchy
+from pipeline.check.layout import PHOTO, VIDEO, canonical_training, parse_root_date, split_level
+from pipeline.check.package_reader import read_package
+from pipeline.check.policy import MediaRules, Policy, load_policy
 from tests.packages import PackageBuilder
 
 TODAY = date(2026, 11, 27)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.identity import (
+from pipeline.check.identity import (
     MAINLAND_PROVINCE_CODES,
     PROVINCE_CODES,
     IdCheck,

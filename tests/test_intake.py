@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import structlog.testing
 
-from pipeline import intake
-from pipeline.documents import schema_errors
-from pipeline.intake import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
-from pipeline.ledger import MemoryLedger, RedisLedger
-from pipeline.policy import load_policy
-from pipeline.store import IngestRequest, LocalStore
+from pipeline.intake import deciding as intake
+from pipeline.check.documents import schema_errors
+from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
+from pipeline.intake.ledger import MemoryLedger, RedisLedger
+from pipeline.check.policy import load_policy
+from pipeline.intake.store import IngestRequest, LocalStore
 from tests.test_end_to_end import good_package
 
 

@@ -24,16 +24,16 @@ import pytest
 import structlog
 import structlog.testing
 
-from pipeline.catalogue import problem
-from pipeline.config import SettingsError, load_settings
-from pipeline.documents import (REJECTED, Findings, Source, build_document, document_filename, dumps, local_zone,
+from pipeline.check.catalogue import problem
+from pipeline.app.settings import SettingsError, load_settings
+from pipeline.check.documents import (REJECTED, Findings, Source, build_document, document_filename, dumps, local_zone,
                                 new_receipt_id, schema_errors)
-from pipeline.institutions import RegistryError, load_registry, parse_registry
-from pipeline.logs import configure_logging
-from pipeline.mail import (Mailer, MailRetry, OutboxTransport, SendRecords, SmtpTarget, SmtpTransport,
+from pipeline.notify.registry import RegistryError, load_registry, parse_registry
+from pipeline.app.logs import configure_logging
+from pipeline.notify.mail import (Mailer, MailRetry, OutboxTransport, SendRecords, SmtpTarget, SmtpTransport,
                            UnknownOutcome, build_receipt_mail)
-from pipeline.store import LocalStore, write_atomic
-from pipeline.supervisor import free_loopback_port
+from pipeline.intake.store import LocalStore, write_atomic
+from pipeline.app.supervisor import free_loopback_port
 from tests.conftest import wait_until
 from tests.packages import sample_package
 from tests.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,
@@ -321,7 +321,7 @@ def test_pipeline_run_stops_at_once_on_a_malformed_registry(tmp_path):
     path.write_text(f'[[institution]]\nname = "{XINGHUO}"\nemial = ["x@y.example"]\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
     env.update(PIPELINE_DATA_DIR=str(tmp_path / "data"), PIPELINE_INSTITUTIONS=str(path))
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run"], env=env, capture_output=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run"], env=env, capture_output=True, timeout=60)
     assert done.returncode == 2
     assert f"{path} line 3: [[institution]] '{XINGHUO}': unknown key 'emial'" in done.stderr.decode()
     assert not (tmp_path / "data" / "redis").exists()  # nothing was started

@@ -13,9 +13,9 @@ import psutil
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from pipeline import media as m
-from pipeline.media import Measurement, ProbeUnavailable, measure_many, measure_photo, measure_video
-from pipeline.policy import MediaRules
+from pipeline.check import measure as m
+from pipeline.check.measure import Measurement, ProbeUnavailable, measure_many, measure_photo, measure_video
+from pipeline.check.policy import MediaRules
 from tests import media
 
 RULES = MediaRules()

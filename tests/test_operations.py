@@ -19,8 +19,8 @@ from typing import Any, Iterator
 import psutil
 import pytest
 
-from pipeline.documents import schema_errors
-from pipeline.supervisor import free_loopback_port
+from pipeline.check.documents import schema_errors
+from pipeline.app.supervisor import free_loopback_port
 from tests.conftest import wait_until
 from tests.packages import PackageBuilder, sample_package
 
@@ -53,7 +53,7 @@ class Running:
                        PIPELINE_WORKER_THREADS="2", PIPELINE_STALE_UPLOAD_TIMEOUT="600",
                        PIPELINE_METRICS_PORT=str(self.metrics_port), **extra)
         start = self.log.stat().st_size if self.log.exists() else 0
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
         wait_until(lambda: self.log.read_bytes()[start:].count(b'"worker.started"') >= 2
                    and b'"watcher.started"' in self.log.read_bytes()[start:], 60, message="pipeline start")
@@ -73,7 +73,7 @@ class Running:
     def cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """A `pipeline` command as the operator runs it: no REDIS_URL (the embedded one is
         found through the data directory)."""
-        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=self.env(**extra),
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], env=self.env(**extra),
                               capture_output=True, text=True, timeout=120)
 
     def cli_json(self, *args: str, **extra: str) -> Any:

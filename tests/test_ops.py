@@ -1,4 +1,4 @@
-"""The operator library (pipeline/ops.py, index.py, inventory.py, metrics.py) in this
+"""The operator library (pipeline/ops/queries.py, index.py, inventory.py, metrics.py) in this
 process on a real Redis and real stores (folders; S3 on moto's server), and the
 operations page's completeness."""
 
@@ -17,17 +17,17 @@ import dramatiq
 import pytest
 import structlog.testing
 
-from pipeline.config import load_settings
-from pipeline.documents import schema_errors
-from pipeline.intake import Services, ingest
-from pipeline.inventory import documents
-from pipeline.ledger import RedisLedger
-from pipeline.metrics import decision_increments
-from pipeline.ops import Ops, broker_sender
-from pipeline.policy import load_policy
-from pipeline.presence import Presence
-from pipeline.s3store import S3Store, inbox_request
-from pipeline.store import IngestRequest, LocalStore
+from pipeline.app.settings import load_settings
+from pipeline.check.documents import schema_errors
+from pipeline.intake.deciding import Services, ingest
+from pipeline.ops.inventory import documents
+from pipeline.intake.ledger import RedisLedger
+from pipeline.ops.metrics import decision_increments
+from pipeline.ops.queries import Ops, broker_sender
+from pipeline.check.policy import load_policy
+from pipeline.ops.presence import Presence
+from pipeline.intake.s3_store import S3Store, inbox_request
+from pipeline.intake.store import IngestRequest, LocalStore
 from tests.s3server import MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +216,7 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
 
 
 def test_media_progress_is_logged_with_the_receipt_id(settings, redis_client):
-    from pipeline.assess import assess
+    from pipeline.check.assess import assess
     from tests.packages import PackageBuilder
 
     zip_path = PackageBuilder(tag="progress").to_zip(settings.data_dir.parent / "p.zip")

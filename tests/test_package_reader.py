@@ -25,10 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import package_reader as pr
-from pipeline.catalogue import Problem
-from pipeline.package_reader import CHUNK, PackageContents, hash_file, read_package
-from pipeline.policy import ZipLimits
+from pipeline.check import package_reader as pr
+from pipeline.check.catalogue import Problem
+from pipeline.check.package_reader import CHUNK, PackageContents, hash_file, read_package
+from pipeline.check.policy import ZipLimits
 from tests import zipcraft as zc
 
 SPEC_PKG_CODES = {"PKG_NOT_ZIP", "PKG_CORRUPT", "PKG_ENCRYPTED", "PKG_UNSAFE_PATH", "PKG_LIMIT",
@@ -992,7 +992,7 @@ def test_every_pkg_code_is_reachable_with_chinese_messages(tmp_path: Path) -> No
 
 
 def test_local_names_keep_only_a_plain_extension():
-    from pipeline.package_reader import local_name
+    from pipeline.check.package_reader import local_name
     assert local_name(17, "机构/育婴师初级/理论/育婴师初级理论1.MP4") == "000017.mp4"
     assert local_name(3, "a/b.json") == "000003.json"
     assert local_name(3, "a/b") == "000003"

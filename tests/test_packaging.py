@@ -72,14 +72,14 @@ def test_checks_run_from_the_installed_files_alone(built: Path, tmp_path: Path) 
     env = {**os.environ, "PYTHONPATH": str(built), "PIPELINE_DATA_DIR": str(tmp_path / "data"),
            "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PIPELINE_CONFIG", None)
-    where = run([sys.executable, "-c", "import pipeline.documents as d, pipeline.forms as f, schemas; "
+    where = run([sys.executable, "-c", "import pipeline.check.documents as d, pipeline.check.forms as f, schemas; "
                  "print(schemas.__file__, d.SCHEMAS_DIR, f.SCHEMAS_DIR)"], env=env, cwd=tmp_path)
     assert where.returncode == 0, where.stderr
     assert where.stdout.split() == [str(built / "schemas" / "__init__.py"), str(built / "schemas"),
                                     str(built / "schemas" / "forms")]
-    example = run([sys.executable, "-m", "pipeline.cli", "example", "ex"], env=env, cwd=tmp_path)
+    example = run([sys.executable, "-m", "pipeline", "example", "ex"], env=env, cwd=tmp_path)
     assert example.returncode == 0, example.stderr
     (package,) = (tmp_path / "ex").glob("*.zip")
-    check = run([sys.executable, "-m", "pipeline.cli", "check", "--json", str(package)], env=env, cwd=tmp_path)
+    check = run([sys.executable, "-m", "pipeline", "check", "--json", str(package)], env=env, cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
     assert '"status":"accepted"' in check.stdout

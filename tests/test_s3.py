@@ -23,15 +23,15 @@ import structlog
 import urllib3
 from minio import Minio
 
-from pipeline.config import SettingsError, load_settings
-from pipeline.documents import schema_errors
-from pipeline.intake import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
-from pipeline.ledger import MemoryLedger, RedisLedger
-from pipeline.policy import load_policy
-from pipeline.s3store import CHUNK_SIZE, S3Store, inbox_request, object_stamp, parse_inbox_key, stamp_etag
-from pipeline.s3watch import BucketWatcher, run_bucket_watch
-from pipeline.store import IngestRequest, StoreError
-from pipeline.supervisor import free_loopback_port
+from pipeline.app.settings import SettingsError, load_settings
+from pipeline.check.documents import schema_errors
+from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
+from pipeline.intake.ledger import MemoryLedger, RedisLedger
+from pipeline.check.policy import load_policy
+from pipeline.intake.s3_store import CHUNK_SIZE, S3Store, inbox_request, object_stamp, parse_inbox_key, stamp_etag
+from pipeline.intake.bucket_watch import BucketWatcher, run_bucket_watch
+from pipeline.intake.store import IngestRequest, StoreError
+from pipeline.app.supervisor import free_loopback_port
 from tests.conftest import wait_until
 from tests.s3server import Buckets, MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
 
@@ -605,7 +605,7 @@ def test_pipeline_run_with_s3_storage(tmp_path: Path, moto_s3: MotoS3):
     env.update(moto_s3.env(b), PIPELINE_DATA_DIR=str(tmp_path / "data"), PIPELINE_SCAN_INTERVAL="1",
                PIPELINE_WORKER_PROCESSES="1", PIPELINE_WORKER_THREADS="2", PIPELINE_LOG_FORMAT="json",
                PIPELINE_MIN_BACKOFF_MS="200")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"))
 
     def events() -> list[dict[str, Any]]:

@@ -124,7 +124,7 @@ class Pipeline:
                    PIPELINE_WORKER_PROCESSES="1", PIPELINE_WORKER_THREADS="2",
                    PIPELINE_LOG_FORMAT="json", PIPELINE_MIN_BACKOFF_MS="200")
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run"], env=env,
+            self.proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env,
                                          stdout=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent)
         wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 30, message="watcher start")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from pipeline import watcher as watcher_mod
+from pipeline.intake import folder_watch as watcher_mod
 from tests.conftest import small_inotify_queue
-from pipeline.watcher import (
+from pipeline.intake.folder_watch import (
     InboxFile,
     InboxWatcher,
     is_in_progress_name,

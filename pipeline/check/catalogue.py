@@ -1,0 +1,259 @@
+"""The catalogue of every problem code in the package-format contract (spec section 7).
+
+Errors in packages are data: each code has one Chinese message template and one hint
+here, and every check reports through :func:`problem`. Later checks add uses, never new
+ways to report. Templates use ``str.format`` fields; a check passes the values by name.
+"""
+
+from __future__ import annotations
+
+import enum
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.check.privacy import redact
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Family(str, enum.Enum):
+    PACKAGE = "package"  # fatal: nothing inside the archive can be trusted
+    HIERARCHY = "hierarchy"
+    MEDIA = "media"
+    FORM = "form"
+    WARNING = "warning"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    code: str
+    family: Family
+    severity: Severity
+    title: str  # short Chinese name of the rule, for grouping in reports
+    template: str  # Chinese message, str.format fields
+    hint: str  # how to fix it, Chinese, str.format fields allowed
+
+    @property
+    def fatal(self) -> bool:
+        return self.family is Family.PACKAGE
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error or warning found in a package: the unit every check yields."""
+
+    code: str
+    severity: Severity
+    path: str
+    message: str
+    hint: str | None = None
+    pointer: str | None = None
+
+    @property
+    def fatal(self) -> bool:
+        return CATALOGUE[self.code].fatal
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "severity": self.severity.value, "path": self.path}
+        if self.pointer is not None:
+            out["pointer"] = self.pointer
+        out["message"] = self.message
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+def _t(code: str, family: Family, title: str, template: str, hint: str,
+       severity: Severity = Severity.ERROR) -> ProblemType:
+    return ProblemType(code, family, severity, title, template, hint)
+
+
+P, H, M, F, W = Family.PACKAGE, Family.HIERARCHY, Family.MEDIA, Family.FORM, Family.WARNING
+
+_TYPES: tuple[ProblemType, ...] = (
+    # -- package (spec section 1): fatal -------------------------------------------------
+    _t("PKG_NOT_ZIP", P, "不是 ZIP 压缩包",
+       "上传的文件不是 ZIP 压缩包（识别为：{detected}）。",
+       "请用 ZIP 格式重新压缩后上传：在 Windows 中右键文件夹，选择“发送到 → 压缩(zipped)文件夹”；"
+       "不要使用 RAR、7z 等格式。"),
+    _t("PKG_CORRUPT", P, "压缩包损坏",
+       "压缩包已损坏或不完整：{detail}。",
+       "请重新压缩并完整上传；若通过 SFTP 上传，请确认上传完成后再断开连接。"),
+    _t("PKG_ENCRYPTED", P, "压缩包加密",
+       "压缩包中的文件“{name}”设置了密码，无法检查。",
+       "请去掉密码，重新压缩后上传。"),
+    _t("PKG_UNSAFE_PATH", P, "不安全的路径",
+       "压缩包中的条目“{name}”路径不安全（{reason}），整个压缩包未予处理。",
+       "请直接压缩材料文件夹本身，不要包含快捷方式、符号链接或“..”等上级目录路径。"),
+    _t("PKG_LIMIT", P, "超出压缩包限制",
+       "压缩包超出处理限制：{detail}。",
+       "请检查是否误放了多余的大文件或嵌套的压缩包，删除后重新压缩上传。"),
+    _t("PKG_NAME_ENCODING", P, "文件名编码无法识别",
+       "压缩包中有文件名既不是 UTF-8 也不是 GBK 编码，无法识别（原始字节：{raw}）。",
+       "请使用 Windows 自带的压缩功能或 7-Zip、Bandizip 等常用工具重新压缩，文件名使用中文或英文字符。"),
+    _t("PKG_DUPLICATE_ENTRY", P, "重复的条目",
+       "压缩包中有两个条目指向同一路径：“{name}”与“{other}”（不区分大小写）。",
+       "请删除其中一个，或改为不同的名称后重新压缩。"),
+    _t("PKG_EMPTY", P, "压缩包为空",
+       "压缩包中没有任何材料文件{detail}。",
+       "请把完整的材料文件夹压缩后重新上传。"),
+    # -- hierarchy and names (spec section 2, 3) ----------------------------------------
+    _t("HIER_ROOT", H, "顶层文件夹",
+       "压缩包顶层应只有一个“培训机构名称+上报日期”文件夹，实际为：{found}。",
+       "请把全部材料放进一个名为“机构名称+上报日期”（如“{example}”）的文件夹，再压缩该文件夹。"),
+    _t("HIER_ROOT_NAME", H, "顶层文件夹名称",
+       "顶层文件夹名称“{name}”不符合要求：{reason}。",
+       "顶层文件夹应命名为培训方案中的机构名称加上报日期，例如“{example}”。"),
+    _t("HIER_LEVEL2_UNKNOWN", H, "未列入方案的培训文件夹",
+       "文件夹“{name}”不是培训方案中所列的任何培训（职业+等级）。{suggestion}",
+       "二级文件夹应命名为“职业（工种）+等级”，与培训方案一致，如“育婴师初级”。"),
+    _t("HIER_LEVEL2_MISSING", H, "缺少培训文件夹",
+       "培训方案中的培训“{name}”没有对应的文件夹。",
+       "请在顶层文件夹中新建名为“{name}”的文件夹，放入该培训的材料。"),
+    _t("HIER_SECTION_MISSING", H, "缺少理论/实操文件夹",
+       "培训文件夹“{training}”中缺少“{section}”文件夹。",
+       "请在“{training}”中新建“{section}”文件夹，放入 {photos} 张照片和 {videos} 段视频。"),
+    _t("HIER_UNEXPECTED", H, "多余的文件或文件夹",
+       "“{name}”不是材料要求中的文件或文件夹。",
+       "请删除该文件，或按材料要求改名后放到正确位置。"),
+    _t("NAME_PATTERN", H, "文件名不符合规则",
+       "文件名“{name}”不符合命名规则：{reason}。",
+       "请按命名规则改名，如“{example}”：照片和视频为“职业+等级+理论或实操+序号”，"
+       "平台截图为“线上培训截图+序号”。"),
+    _t("NAME_SEQUENCE", H, "序号不连续或重复",
+       "“{folder}”中的{kind}序号应为 1 至 {max} 各一次，实际为：{found}。",
+       "请按 1 至 {max} 的顺序为{kind}编号，每个序号只用一次。"),
+    _t("MEDIA_COUNT", H, "照片/视频数量",
+       "“{folder}”中应有{kind} {expected} {unit}，实际为 {found} {unit}。",
+       "请补齐或删减{kind}，使数量恰好为 {expected} {unit}。"),
+    # -- media (spec section 3) ----------------------------------------------------------
+    _t("IMG_FORMAT", M, "照片格式",
+       "照片“{name}”的实际格式为 {detected}，不是 {expected}。",
+       "请用相机或手机导出为 {expected} 格式（不要只改扩展名）；苹果手机的 HEIC 照片可在"
+       "“设置 → 相机 → 格式”中改为“兼容性最佳”后重拍，或用相册“导出”为 JPG。"),
+    _t("IMG_CORRUPT", M, "照片损坏",
+       "照片“{name}”已损坏或不完整：{detail}。",
+       "请重新导出或拷贝该照片后再压缩上传。"),
+    _t("IMG_RESOLUTION", M, "照片分辨率",
+       "照片“{name}”分辨率为 {width}×{height}，要求不低于 {min_long}×{min_short}。",
+       "请使用相机或手机拍摄的原图，不要压缩、裁剪或截图；照片长边至少 {min_long}、短边至少 {min_short} 像素。"),
+    _t("IMG_SIZE", M, "照片大小",
+       "照片“{name}”大小为 {size}，超过上限 {limit}。",
+       "请在保持分辨率不低于要求的前提下适当压缩照片（如降低 JPEG 质量）。"),
+    _t("VID_FORMAT", M, "视频格式",
+       "视频“{name}”的实际格式为 {detected}，不是 MP4。",
+       "请用手机或格式工厂等工具将视频转换为 MP4（H.264）格式，不要只改扩展名。"),
+    _t("VID_CORRUPT", M, "视频损坏",
+       "视频“{name}”已损坏或不完整：{detail}。",
+       "请重新导出该视频，确认能正常播放后再压缩上传。"),
+    _t("VID_RESOLUTION", M, "视频分辨率",
+       "视频“{name}”分辨率为 {width}×{height}，要求不低于 {min_long}×{min_short}。",
+       "请以不低于 {min_long}×{min_short}（如 720P、1080P）的分辨率录制或导出视频。"),
+    _t("VID_DURATION", M, "视频时长",
+       "视频“{name}”时长为 {duration}，要求在 {min} 至 {max} 之间。",
+       "请剪辑视频，使时长在 {min} 至 {max} 之间。"),
+    _t("VID_SIZE", M, "视频大小",
+       "视频“{name}”大小为 {size}，超过上限 {limit}。",
+       "请降低视频码率后重新导出（720P、2 分钟左右的视频一般在 50MB 以内）。"),
+    # -- forms (spec section 4) ----------------------------------------------------------
+    _t("FORM_MISSING", F, "缺少表单",
+       "缺少表单“{form}”{reason}。",
+       "请按模板填写“{form}”并放到“{folder}”中。"),
+    _t("FORM_JSON", F, "表单无法读取",
+       "表单“{form}”无法读取：{detail}。",
+       "表单须为 UTF-8 编码的 JSON 文件：请按提示的行和列改正（引号、逗号、冒号和括号须用英文半角符号），"
+       "或用示例包中的模板重新填写；用记事本保存时编码选择“UTF-8”，不要另存为 ANSI/GBK。"),
+    _t("FORM_SCHEMA", F, "表单内容不符合格式",
+       "表单“{form}”{location}：{detail}。",
+       "请对照示例包中的表单模板修改该项：字段名与模板一致，必填项不能为空。"),
+    _t("FORM_ID_NUMBER", F, "身份证号",
+       "表单“{form}”{location}的身份证号 {id_number} 有误：{reason}。",
+       "请对照身份证核对并改正（18 位，最后一位可为 X；港澳台居民填写居住证号码，外国人填写永久居留身份证号码）。"),
+    _t("FORM_PHONE", F, "电话号码",
+       "表单“{form}”{location}的电话 {phone} 无效：{reason}。",
+       "请填写 11 位手机号，或带区号的固定电话（如 010-12345678）。"),
+    _t("FORM_DATE", F, "日期",
+       "表单“{form}”{location}的日期有误：{reason}。",
+       "请核对日期，使其在培训方案的起止日期之内且不晚于上报日期。"),
+    _t("FORM_HOURS", F, "学时",
+       "表单“{form}”{location}的学时有误：{reason}。",
+       "请核对学时，使总学时等于各课次学时之和。"),
+    _t("FORM_MISMATCH", F, "表单之间不一致",
+       "表单“{form}”{location}与{other}不一致：{reason}。",
+       "请使各表单中的机构名称、职业、等级和平台名称保持一致。"),
+    _t("FORM_TEACHER", F, "授课教师",
+       "表单“{form}”{location}的授课教师 {name}（身份证号 {id_number}）与培训教师名单不符：{reason}。",
+       "请在“培训教师.json”中补充该教师，或使大纲中的姓名、身份证号与“培训教师.json”一致。"),
+    _t("FORM_TRAINEES", F, "学员",
+       "表单“{form}”{location}的学员信息有误：{reason}。",
+       "请核对学员名单：人数与培训方案一致，同一次签到中每名学员只出现一次，全部学员完成签到和线上学习。"),
+    _t("FORM_SIGNIN", F, "签到",
+       "表单“{form}”中 {date} 有培训课次，但签到表中没有该日期的签到记录。",
+       "请补充该日期的签到记录。"),
+    # -- warnings -------------------------------------------------------------------------
+    _t("W_PLEDGE_SCAN", W, "缺少盖章承诺书扫描件",
+       "未找到盖章的诚信承诺书扫描件（诚信承诺书.pdf 或 诚信承诺书.jpg）。",
+       "建议将盖章签字后的诚信承诺书扫描为 PDF 或 JPG 一并上传。", Severity.WARNING),
+    _t("W_VIDEO_CODEC", W, "视频编码",
+       "视频“{name}”的编码为 {codec}，不是推荐的 {preferred}，部分浏览器可能无法播放。",
+       "建议导出为 {preferred} 编码的 MP4（手机可在相机设置中选择“兼容性最佳”）。", Severity.WARNING),
+    _t("W_HOURS_PLAN", W, "学时与方案不符",
+       "培训“{training}”理论与实操大纲总学时之和为 {total}，与培训方案的总学时 {plan} 不一致。",
+       "请核对大纲学时与培训方案的总学时。", Severity.WARNING),
+    # -- our own failure ------------------------------------------------------------------
+    _t("INTERNAL", Family.INTERNAL, "系统内部错误",
+       "系统处理该压缩包时发生内部错误，材料已妥善保存，工作人员会尽快处理。",
+       "无需重新上传；如有疑问请联系管理员并提供回执编号。"),
+)
+
+CATALOGUE: dict[str, ProblemType] = {t.code: t for t in _TYPES}
+
+
+class _Lenient(string.Formatter):
+    """Formats a template; a missing field shows as an empty string instead of raising.
+
+    A check that forgets a value must still produce a readable message, never crash the
+    run that reports every other error.
+    """
+
+    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, str):
+            return kwargs.get(key, "")
+        return super().get_value(key, args, kwargs)
+
+
+_FORMATTER = _Lenient()
+
+
+def problem(code: str, path: str = "", *, pointer: str | None = None,
+            severity: Severity | None = None, **params: Any) -> Problem:
+    """Build the Problem for ``code``; ``params`` fill the message and hint templates.
+
+    ``severity`` overrides the catalogue default (the policy may demote or promote rules).
+    """
+    kind = CATALOGUE[code]
+    # Every message passes the masking: whatever a check quotes from a package (a name,
+    # a folder, a field value) may hold a 身份证号 or a mobile number. So does the path:
+    # file names are the institution's, and folder paths are built from plan values.
+    return Problem(
+        code=code,
+        severity=severity or kind.severity,
+        path=redact(path),
+        pointer=pointer,
+        message=redact(_FORMATTER.format(kind.template, **params)),
+        hint=redact(_FORMATTER.format(kind.hint, **params)) or None,
+    )
+
+
+def format_size(n: int) -> str:
+    """Human size the way institutions read it (MB with two decimals, binary units)."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.2f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n} 字节"

@@ -1,0 +1,152 @@
+"""The decision documents (spec section 6): ``receipt.json`` and ``errors.json``.
+
+Both have one shape, defined by ``schemas/receipt.schema.json``. This module builds them,
+mints receipt ids and serialises them; it knows nothing of where they are stored.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, Iterable
+
+from pipeline.check.catalogue import Problem, Severity
+from schemas import SCHEMAS_DIR
+
+SCHEMA_VERSION = 1
+ACCEPTED, REJECTED, DUPLICATE = "accepted", "rejected", "duplicate"
+STATUSES = (ACCEPTED, REJECTED, DUPLICATE)
+
+# Crockford base32: no I, L, O, U, so it reads unambiguously over the phone.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def local_zone(utc_offset_hours: int) -> timezone:
+    return timezone(timedelta(hours=utc_offset_hours))
+
+
+def new_receipt_id(now: datetime) -> str:
+    """``R20261127-7K3F9QAB``: the local date, 4 characters of time within the day
+    (tenths of a second, so ids of one day sort by time), 4 random characters."""
+    tenths = (now.hour * 3600 + now.minute * 60 + now.second) * 10 + now.microsecond // 100_000
+    time_part = "".join(_ALPHABET[(tenths >> shift) & 31] for shift in (15, 10, 5, 0))
+    random_part = "".join(secrets.choice(_ALPHABET) for _ in range(4))
+    return f"R{now:%Y%m%d}-{time_part}{random_part}"
+
+
+def receipt_month(receipt_id: str) -> str:
+    """The ``YYYY-MM`` folder a decision lives in, read off its receipt id."""
+    return f"{receipt_id[1:5]}-{receipt_id[5:7]}"
+
+
+def iso(ts: datetime) -> str:
+    return ts.isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a package came from: the store kind, its inbox path or key, the account."""
+
+    kind: str  # "fs" | "s3" | "check"
+    location: str
+    account: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "location": self.location, "account": self.account}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Source":
+        return cls(kind=data["kind"], location=data["location"], account=data.get("account", ""))
+
+
+@dataclass
+class Findings:
+    """What the checks established about a package, before the decision is made."""
+
+    package_name: str
+    package_size: int
+    package_sha256: str
+    policy_sha256: str
+    institution: str | None = None
+    report_date: date | None = None
+    trainings: list[dict[str, Any]] = field(default_factory=list)
+    manifest: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+
+def build_document(findings: Findings, *, receipt_id: str, source: Source, received_at: datetime,
+                   decided_at: datetime, duplicate_of: str | None = None,
+                   status: str | None = None, supersedes: str | None = None) -> dict[str, Any]:
+    """The document of one decision. Status follows from the errors unless given.
+    ``supersedes``: the receipt id of the decision this re-check replaces (``pipeline
+    requeue``); the key is present only then."""
+    if status is None:
+        status = DUPLICATE if duplicate_of else (REJECTED if findings.errors else ACCEPTED)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "receipt_id": receipt_id,
+        "status": status,
+        "package": {"name": findings.package_name, "size": findings.package_size,
+                    "sha256": findings.package_sha256},
+        "source": source.to_json(),
+        "institution": findings.institution,
+        "report_date": findings.report_date.isoformat() if findings.report_date else None,
+        "received_at": iso(received_at),
+        "decided_at": iso(decided_at),
+        "policy_sha256": findings.policy_sha256,
+        "trainings": findings.trainings,
+        "manifest": findings.manifest,
+        "ignored": findings.ignored,
+        "errors": [p.to_json() for p in findings.errors],
+        "warnings": [p.to_json() for p in findings.warnings],
+        "duplicate_of": duplicate_of,
+    }
+    if supersedes is not None:
+        document["supersedes"] = supersedes
+    return document
+
+
+def document_filename(document: dict[str, Any]) -> str:
+    """``errors.json`` for a rejection, ``receipt.json`` otherwise (spec section 6)."""
+    return "errors.json" if document["status"] == REJECTED else "receipt.json"
+
+
+def dumps(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def dumps_line(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+@lru_cache(maxsize=1)
+def receipt_validator() -> Any:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    schema = json.loads((SCHEMAS_DIR / "receipt.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    """Messages of every way ``document`` violates the receipt schema (empty: valid)."""
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in receipt_validator().iter_errors(document)]
+
+
+def group_by_path(problems: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for p in problems:
+        grouped.setdefault(p.get("path") or "（整个压缩包）", []).append(p)
+    return grouped

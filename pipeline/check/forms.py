@@ -1,0 +1,729 @@
+"""The forms (表单) of a package (spec section 4): which exist, read, validated against
+their JSON Schemas in ``schemas/forms/``.
+
+:func:`load_forms` reads every form of a package once; the schema check reports what it
+found while loading (``FORM_JSON``, ``FORM_MISSING``, ``FORM_SCHEMA``) and the cross-form
+rules (``pipeline/check/rules/forms.py``) work on the parsed data, defensively: a form that
+broke its schema is still handed over (``schema_valid`` False) so that the rules can
+report everything else they can see in it.
+
+The schemas (``schemas/forms/<form>.schema.json``, JSON Schema draft 2020-12) are the
+single source of truth for field names, types, required and optional fields; the
+Chinese ``title`` of every field is what messages call it, and ``docs/forms.md`` is
+generated from them (``python -m pipeline.kit.form_docs``).
+
+Division of labour with the cross-form rules: the schema says what one value must look
+like on its own (type, required, enum, range, ``YYYY-MM-DD`` date that exists, minimum
+list lengths, no unknown field). 身份证号 and phones are only "non-empty text" here:
+their validity is ``FORM_ID_NUMBER`` / ``FORM_PHONE``. Everything comparing two values
+(start <= end, dates within the plan, sums of hours, unique training pairs and
+身份证号, trainee counts, outline ``seq`` 1..n in order, signed/completion flags being
+true/100, an online trainee's hours > 0) belongs to the cross-form rules, so the schema
+deliberately allows ``signed: false``, ``completion_rate: 80`` and ``hours: 0`` there.
+
+Decisions (the spec leaves them open):
+
+- **Which forms are required.** 诚信承诺书.json and 培训教师.json always (level 1). In a
+  training folder: 理论培训大纲.json when the plan's theory_mode has "offline",
+  实操培训大纲.json when practice_mode has "offline", 签到表.json when either has
+  "offline", 线上培训记录.json when either has "online"; 实操设备设施.json is never
+  required (only operation-type occupations fill it in, and the package does not say
+  which those are). Per-training ``FORM_MISSING`` is reported only for folders that are a
+  plan training (exactly, or spelled with a level alias: ``育婴师五级`` stands for
+  ``育婴师初级``, as in the hierarchy check) and only when the plan is readable: with no
+  usable plan (absent, unreadable, not a JSON object) the modes are unknown and nothing
+  per training is reported missing. Mode values that are not "online"/"offline" (a
+  schema error) require nothing.
+- **Which folders are read.** Every level-2 folder that is (or is spelled like) a
+  training, in folder order, whether the plan lists it or not; the forms present there
+  are read and validated. ``TrainingForms.training`` is the plan training the folder
+  is, or stands for (alias spelling); None when the plan does not list it.
+- **培训方案.json** is read by the layout (one read per package); its absence or broken
+  JSON is reported once by the hierarchy check, never here. A readable plan is
+  validated here like every other form.
+- **A form carrying another form's type** (``签到表.json`` with ``"form":
+  "theory_outline"``) gets one ``FORM_SCHEMA`` at ``/form`` saying which form the file
+  holds, and is not validated further: the dozens of errors of judging one form by
+  another's schema would hide the one fix needed (rename or replace the file).
+- **One problem per violation**, pointer = the offending value (for a missing field,
+  where it should be; for an unknown field, that field). At one pointer a wrong type
+  hides the other rules about that value, an empty text hides the "only spaces" rule.
+  Problems of a form come in the order of the schema's fields (array items by index).
+- **Numbers.** Hours are multiples of 0.5 (plan, outline totals and sessions); an online
+  trainee's hours are any number >= 0 (platforms report decimals; > 0 is
+  ``FORM_HOURS``). ``teaching_years``, ``trainees``, ``quantity`` and ``seq`` are
+  integers (``20.0`` counts as an integer, as JSON Schema says). NaN, Infinity and
+  numbers too large for a float (``1e400``), which Python's JSON reader lets through,
+  are ``FORM_SCHEMA`` at their pointer.
+- **Free text.** ``result``, ``remarks``, ``awards`` and ``online_platform`` (when no mode
+  is online) may be absent, null or ""; every other text is required and may not be ""
+  or only spaces. ``signed`` / ``signed_in`` / ``accepted`` are JSON booleans (``accepted``
+  must be true); ``seq`` is an integer >= 1; ``completion_rate`` a percentage 0..100.
+- **Privacy.** Values echoed in messages go through :func:`pipeline.check.privacy.redact` and a
+  second pass masking any remaining run of 11+ digits, then are cut to 30 characters: a
+  身份证号 or mobile number in a wrong field never appears in full (nor in a pointer made
+  of an unknown key).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Iterable, Iterator
+
+from pipeline.check.catalogue import Problem, problem
+from pipeline.check.layout import PLAN_FORM, MAX_FORM_BYTES, Layout, Training, read_json
+from pipeline.check.package_reader import ExtractedFile
+from pipeline.check.privacy import mask_id, mask_phone, redact
+from schemas import FORMS_DIR
+
+
+__all__ = [
+    "FILE_OF_FORM", "ROOT_FORMS", "TRAINING_FORMS", "ALL_FORM_TYPES", "SCHEMAS_DIR", "REQUIREMENTS",
+    "FormRequirement", "LoadedForm", "TrainingForms", "FormSet",
+    "load_schema", "form_validator", "validate_form", "field_label", "json_pointer",
+    "required_training_forms", "load_forms",
+]
+
+#: form type ("form" field) -> its file name in the package
+FILE_OF_FORM: dict[str, str] = {
+    "training_plan": "培训方案.json",
+    "integrity_pledge": "诚信承诺书.json",
+    "trainers": "培训教师.json",
+    "theory_outline": "理论培训大纲.json",
+    "practice_outline": "实操培训大纲.json",
+    "sign_in": "签到表.json",
+    "online_record": "线上培训记录.json",
+    "practice_equipment": "实操设备设施.json",
+}
+ROOT_FORMS = ("training_plan", "integrity_pledge", "trainers")
+TRAINING_FORMS = ("theory_outline", "practice_outline", "sign_in", "online_record", "practice_equipment")
+ALL_FORM_TYPES = tuple(FILE_OF_FORM)
+
+#: where the schemas live: ``schemas/forms/<form>.schema.json`` (the ``schemas`` package's data)
+SCHEMAS_DIR = FORMS_DIR
+
+
+@dataclass(frozen=True)
+class FormRequirement:
+    """Where a form goes and when it is required: the docs (English) and the
+    ``FORM_MISSING`` reason (Chinese) say the same thing."""
+
+    where: str  # English, for docs/forms.md
+    when: str  # English, for docs/forms.md
+    reason: str  # Chinese, the {reason} of FORM_MISSING
+
+
+REQUIREMENTS: dict[str, FormRequirement] = {
+    "training_plan": FormRequirement(
+        "level 1 (the `<机构名称><上报日期>` folder)",
+        "always. Its absence or broken JSON is reported once, by the hierarchy check",
+        "（必需，机构名称和培训项目以它为准）"),
+    "integrity_pledge": FormRequirement(
+        "level 1", "always", "（每个上报包都必须有诚信承诺书）"),
+    "trainers": FormRequirement(
+        "level 1", "always", "（每个上报包都必须有全部培训教师的个人简历）"),
+    "theory_outline": FormRequirement(
+        "each training folder `<职业><等级>/`",
+        "when the plan's `theory_mode` has \"offline\"",
+        "（培训方案的理论知识培训方式含线下培训）"),
+    "practice_outline": FormRequirement(
+        "each training folder `<职业><等级>/`",
+        "when the plan's `practice_mode` has \"offline\"",
+        "（培训方案的实际操作培训方式含线下培训）"),
+    "sign_in": FormRequirement(
+        "each training folder `<职业><等级>/`",
+        "when `theory_mode` or `practice_mode` has \"offline\"",
+        "（培训方案含线下培训，每次培训课均需学员签到）"),
+    "online_record": FormRequirement(
+        "each training folder `<职业><等级>/`",
+        "when `theory_mode` or `practice_mode` has \"online\"",
+        "（培训方案含线上培训）"),
+    "practice_equipment": FormRequirement(
+        "each training folder `<职业><等级>/`",
+        "never (optional: operation-type occupations fill it in); validated when present",
+        ""),
+}
+
+
+@dataclass(frozen=True)
+class LoadedForm:
+    kind: str  # "training_plan", ... (the key of FILE_OF_FORM)
+    path: str  # full path inside the package, e.g. "机构20261120/育婴师初级/签到表.json"
+    data: Any  # the parsed JSON; None when it could not be read (FORM_JSON reported)
+    schema_valid: bool  # False when FORM_SCHEMA (or FORM_JSON) was reported for it
+
+    @property
+    def name(self) -> str:
+        """The form's file name, as messages name it (培训方案.json)."""
+        return FILE_OF_FORM[self.kind]
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The data when it is a JSON object, else {} (rules read it defensively)."""
+        return self.data if isinstance(self.data, dict) else {}
+
+
+@dataclass(frozen=True)
+class TrainingForms:
+    """The forms of one level-2 (training) folder."""
+
+    folder: str  # the folder name as in the package
+    #: the plan's training for it: the training named exactly so, or the one a level
+    #: alias spelling stands for (育婴师五级 -> 育婴师初级); None: not in the plan
+    training: Training | None
+    theory_outline: LoadedForm | None
+    practice_outline: LoadedForm | None
+    sign_in: LoadedForm | None
+    online_record: LoadedForm | None
+    practice_equipment: LoadedForm | None
+
+    def form(self, kind: str) -> LoadedForm | None:
+        """The form of type ``kind`` (one of TRAINING_FORMS) in this folder, if present."""
+        return getattr(self, kind) if kind in TRAINING_FORMS else None
+
+    def present(self) -> tuple[LoadedForm, ...]:
+        """The forms found in this folder, in TRAINING_FORMS order."""
+        return tuple(f for f in (getattr(self, k) for k in TRAINING_FORMS) if f is not None)
+
+
+@dataclass(frozen=True)
+class FormSet:
+    """Every form of a package, read once."""
+
+    plan: LoadedForm | None
+    pledge: LoadedForm | None
+    trainers: LoadedForm | None
+    trainings: tuple[TrainingForms, ...]  # one per training folder, in folder order
+    problems: tuple[Problem, ...]  # FORM_JSON / FORM_MISSING / FORM_SCHEMA found while loading
+
+    def all(self) -> tuple[LoadedForm, ...]:
+        """Every form found, root forms first, then per training folder."""
+        root = tuple(f for f in (self.plan, self.pledge, self.trainers) if f is not None)
+        return root + tuple(f for tf in self.trainings for f in tf.present())
+
+
+# ---------------------------------------------------------------------------------------
+# schemas
+
+
+@lru_cache(maxsize=None)
+def load_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of form type ``kind`` (read once)."""
+    if kind not in FILE_OF_FORM:
+        raise KeyError(kind)
+    return json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+
+
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """``multipleOf`` without float overflow (jsonschema's raises on ``10**400``), exact."""
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "number"):
+        return
+    if isinstance(instance, float) and not math.isfinite(instance):
+        return  # reported on its own as a non-finite number
+    if Fraction(instance) % Fraction(divisor) != 0:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+@lru_cache(maxsize=1)
+def _validator_class() -> Any:
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"multipleOf": _multiple_of})
+
+
+@lru_cache(maxsize=None)
+def form_validator(kind: str) -> Any:
+    """A draft 2020-12 validator of form type ``kind`` with ``format`` checked (dates),
+    built once per process."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    schema = load_schema(kind)
+    Draft202012Validator.check_schema(schema)
+    return _validator_class()(schema, format_checker=FormatChecker())
+
+
+def _resolve(kind: str, node: Any) -> dict[str, Any]:
+    """``node`` with local ``$ref`` s followed (for navigating to children)."""
+    root = load_schema(kind)
+    for _ in range(16):
+        if not isinstance(node, dict) or "$ref" not in node:
+            break
+        ref = node["$ref"]
+        if not ref.startswith("#/$defs/"):
+            break
+        node = root.get("$defs", {}).get(ref[len("#/$defs/"):])
+    return node if isinstance(node, dict) else {}
+
+
+def _title(kind: str, node: Any) -> str | None:
+    if not isinstance(node, dict):
+        return None
+    return node.get("title") or _resolve(kind, node).get("title")
+
+
+def _child(kind: str, node: Any, segment: str | int) -> Any:
+    target = _resolve(kind, node)
+    if isinstance(segment, int):
+        return target.get("items")
+    return target.get("properties", {}).get(segment)
+
+
+def _node(kind: str, path: Iterable[str | int]) -> Any:
+    node: Any = load_schema(kind)
+    for segment in path:
+        node = _child(kind, node, segment)
+        if node is None:
+            return None
+    return node
+
+
+def field_label(kind: str, path: Iterable[str | int]) -> str:
+    """How messages name the value at ``path`` of a form, from the schema's titles:
+    ``["trainings", 0, "trainees"]`` -> ``“培训项目”第 1 项的“培训人数”``; an unknown
+    key is quoted as written (masked); the empty path is ``表单内容``."""
+    parts: list[str] = []
+    node: Any = load_schema(kind)
+    for segment in path:
+        node = _child(kind, node, segment) if node is not None else None
+        if isinstance(segment, int):
+            if parts:
+                parts[-1] += f"第 {segment + 1} 项"
+            else:
+                parts.append(f"第 {segment + 1} 项")
+        else:
+            parts.append(f"“{_title(kind, node) or _mask(segment)}”")
+    return "的".join(parts) or "表单内容"
+
+
+def json_pointer(path: Iterable[str | int]) -> str:
+    """RFC 6901 pointer of ``path`` ("" for the whole document)."""
+    return "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in path)
+
+
+# ---------------------------------------------------------------------------------------
+# Chinese messages for schema violations
+
+_LONG_DIGITS = re.compile(r"\d{11,}[0-9Xx]?|\d{14,}")
+_ECHO_LIMIT = 30
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_TYPE_NAMES = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "true 或 false",
+               "object": "对象（{…}）", "array": "列表（[…]）", "null": "null"}
+#: how enum values in English are explained
+_ENUM_LABELS = {"online": "线上", "offline": "线下"}
+
+
+def _mask(text: str) -> str:
+    """Mask ID-like and mobile-like numbers, then any run of 11+ digits left (an ID glued
+    to letters, which :func:`redact` leaves alone)."""
+    text = redact(text)
+
+    def one(m: re.Match[str]) -> str:
+        s = m.group(0)
+        return mask_phone(s) if len(s) == 11 else mask_id(s)
+
+    return _LONG_DIGITS.sub(one, text)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _ECHO_LIMIT else text[:_ECHO_LIMIT] + "…"
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+    return str(x)
+
+
+def _show(value: Any) -> str:
+    """A JSON value as echoed in a message: masked and short."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return _cut(_mask(_num(value) if isinstance(value, float) else str(value)))
+    if isinstance(value, str):
+        return f"\"{_cut(_mask(value))}\"" if value else "\"\"（空）"
+    if isinstance(value, dict):
+        return "对象 {…}"
+    if isinstance(value, list):
+        return "列表 […]" if value else "空列表 []"
+    return _cut(_mask(str(value)))
+
+
+def _enum_text(values: list[Any]) -> str:
+    shown = [f"\"{v}\"（{_ENUM_LABELS[v]}）" if v in _ENUM_LABELS else
+             (v if isinstance(v, str) else _show(v)) for v in values]
+    if len(shown) == 1:
+        return shown[0]
+    head = "、".join(shown[:-1])
+    return head + ("" if head.endswith("）") else " ") + "或 " + shown[-1]
+
+
+def _types_text(types: Any) -> str:
+    types = [types] if isinstance(types, str) else list(types)
+    out = ""
+    for name in (_TYPE_NAMES.get(t, t) for t in types):
+        if out:
+            out += (" " if out[-1].isascii() else "") + "或" + (" " if name[0].isascii() else "")
+        out += name
+    return out
+
+
+def _const_text(value: Any) -> str:
+    return f"\"{value}\"" if isinstance(value, str) else _show(value)
+
+
+@dataclass(frozen=True)
+class _Issue:
+    path: tuple[str | int, ...]
+    detail: str
+    keyword: str
+    rank: int = 0  # among issues of one keyword at one path, the lowest wins
+
+
+def _then_reason(kind: str, error: Any) -> str:
+    """The description of the ``then`` branch an error comes from ("" if none)."""
+    schema_path = list(error.absolute_schema_path)
+    if "then" not in schema_path:
+        return ""
+    node: Any = load_schema(kind)
+    for step in schema_path[: schema_path.index("then") + 1]:
+        node = node[step] if isinstance(node, dict) else node[int(step)]
+    text = node.get("description") if isinstance(node, dict) else None
+    return text or ""
+
+
+def _issues(kind: str, error: Any) -> list[_Issue]:
+    path = tuple(error.absolute_path)
+    keyword = error.validator
+    value = error.validator_value
+    instance = error.instance
+    subject = field_label(kind, path)
+    actual = f"，实际为 {_show(instance)}"
+    if keyword == "required":
+        reason = _then_reason(kind, error)
+        reason = f"（{reason}）" if reason else ""
+        return [_Issue(path + (name,), f"缺少{field_label(kind, path + (name,))}{reason}", keyword)
+                for name in value if isinstance(instance, dict) and name not in instance]
+    if keyword == "additionalProperties":
+        allowed = list(_resolve(kind, error.schema).get("properties", {}))
+        out = []
+        for key in instance if isinstance(instance, dict) else ():
+            if key in allowed:
+                continue
+            where = f"{subject}中" if path else ""
+            detail = f"{where}不应有字段“{_cut(_mask(key))}”"
+            close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
+            if close:
+                title = _title(kind, _child(kind, error.schema, close[0]))
+                detail += f"（是否应为“{close[0]}”{f'（{title}）' if title else ''}？）"
+            else:
+                detail += "（表单模板中没有该字段，请删除或改用模板中的字段名）"
+            out.append(_Issue(path + (key,), detail, keyword))
+        return out
+    if keyword == "type":
+        types = [value] if isinstance(value, str) else list(value)
+        notes = [_then_reason(kind, error)]
+        if "string" in types and isinstance(instance, (int, float)) and not isinstance(instance, bool) \
+                and math.isfinite(instance):
+            notes.append("号码、编号等也须用英文双引号括起来，写成文本")
+        note = "；".join(n for n in notes if n)
+        expected = _types_text(types)
+        expected = (" " if expected[0].isascii() else "") + expected
+        detail = f"{subject}应为{expected}{actual}" + (f"（{note}）" if note else "")
+        return [_Issue(path, detail, keyword, rank=len(types))]
+    if keyword == "enum":
+        return [_Issue(path, f"{subject}应为 {_enum_text(value)}{actual}", keyword)]
+    if keyword == "const":
+        return [_Issue(path, f"{subject}应为 {_const_text(value)}{actual}", keyword)]
+    if keyword == "minimum":
+        integer = _resolve(kind, error.schema).get("type") == "integer"
+        what = f"应为不小于 {_num(value)} 的整数" if integer else f"应不小于 {_num(value)}"
+        return [_Issue(path, f"{subject}{what}{actual}", keyword)]
+    if keyword == "exclusiveMinimum":
+        return [_Issue(path, f"{subject}应大于 {_num(value)}{actual}", keyword)]
+    if keyword == "maximum":
+        return [_Issue(path, f"{subject}应不大于 {_num(value)}{actual}", keyword)]
+    if keyword == "exclusiveMaximum":
+        return [_Issue(path, f"{subject}应小于 {_num(value)}{actual}", keyword)]
+    if keyword == "multipleOf":
+        half = "（可以有半学时，如 1.5）" if value == 0.5 else ""
+        return [_Issue(path, f"{subject}应为 {_num(value)} 的整数倍{half}{actual}", keyword)]
+    if keyword == "minLength":
+        reason = _then_reason(kind, error)
+        return [_Issue(path, f"{subject}不能为空" + (f"（{reason}）" if reason else ""), keyword)]
+    if keyword == "maxLength":
+        return [_Issue(path, f"{subject}不能超过 {value} 个字符", keyword)]
+    if keyword == "pattern":
+        if value == "\\S":
+            return [_Issue(path, f"{subject}不能只有空格", keyword)]
+        return [_Issue(path, f"{subject}的格式不正确{actual}", keyword)]
+    if keyword == "minItems":
+        found = "空列表" if isinstance(instance, list) and not instance else f"{len(instance)} 项"
+        return [_Issue(path, f"{subject}至少应有 {value} 项，实际为{found}", keyword)]
+    if keyword == "maxItems":
+        return [_Issue(path, f"{subject}最多只能有 {value} 项，实际为 {len(instance)} 项", keyword)]
+    if keyword == "uniqueItems":
+        seen: list[Any] = []
+        dups: list[Any] = []
+        for item in instance:
+            if item in seen and item not in dups:
+                dups.append(item)
+            seen.append(item)
+        return [_Issue(path, f"{subject}中有重复的项：{'、'.join(_show(d) for d in dups)}", keyword)]
+    if keyword == "format":
+        if value == "date" and isinstance(instance, str) and _ISO_DATE.fullmatch(instance):
+            return [_Issue(path, f"{subject} {_show(instance)} 不是真实存在的日期", keyword)]
+        if value == "date":
+            return [_Issue(path, f"{subject}应为 YYYY-MM-DD 格式的日期（如 2026-10-08）{actual}", keyword)]
+        return [_Issue(path, f"{subject}应为 {value} 格式{actual}", keyword)]
+    return [_Issue(path, f"{subject}不符合表单模板的要求{actual}", keyword)]
+
+
+def _non_finite(value: Any) -> Iterator[tuple[tuple[str | int, ...], float]]:
+    """(path, value) of every NaN / ±Infinity in a parsed document (iteratively)."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            yield path, node
+        elif isinstance(node, dict):
+            stack.extend((path + (k,), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(node))
+
+
+def _order(kind: str, path: tuple[str | int, ...]) -> tuple[tuple[int, str], ...]:
+    """Sort key: schema field order for keys (unknown keys last), index for items."""
+    key: list[tuple[int, str]] = []
+    node: Any = load_schema(kind)
+    for segment in path:
+        if isinstance(segment, int):
+            key.append((segment, ""))
+        else:
+            fields = list(_resolve(kind, node).get("properties", {})) if node is not None else []
+            key.append((fields.index(segment) if segment in fields else len(fields) + 1, segment))
+        node = _child(kind, node, segment) if node is not None else None
+    return tuple(key)
+
+
+_HIDES = {  # at one path, an issue of the key keyword hides those of the listed ones
+    "type": {"enum", "const", "format", "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum",
+             "multipleOf", "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems",
+             "required", "additionalProperties", "nonfinite"},
+    "nonfinite": {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf"},
+    "minLength": {"pattern"},
+}
+
+
+def validate_form(kind: str, value: Any) -> list[tuple[str, str]]:
+    """Every way ``value`` breaks the schema of form type ``kind``, as (JSON pointer,
+    Chinese detail) in document order; empty when it is valid."""
+    if not isinstance(value, dict):
+        return [("", f"表单内容应为 JSON 对象（{{…}}），实际为 {_show(value)}")]
+    declared = value.get("form")
+    if isinstance(declared, str) and declared != kind and declared in FILE_OF_FORM:
+        return [("/form", f"“表单类型”应为 \"{kind}\"（{FILE_OF_FORM[kind]}），实际为 \"{declared}\"，"
+                          f"即这是一份“{FILE_OF_FORM[declared]}”：请确认文件内容与文件名一致，"
+                          f"把它改名为“{FILE_OF_FORM[declared]}”或换成正确的表单")]
+    issues: list[_Issue] = []
+    for error in form_validator(kind).iter_errors(value):
+        issues.extend(_issues(kind, error))
+    for path, number in _non_finite(value):
+        issues.append(_Issue(path, f"{field_label(kind, path)}应为有效的数字，实际为 {_num(number)}"
+                                   "（JSON 中没有 NaN、Infinity，数值也不能超出范围）", "nonfinite"))
+    by_path: dict[tuple[str | int, ...], list[_Issue]] = {}
+    for issue in issues:
+        by_path.setdefault(issue.path, []).append(issue)
+    kept: list[_Issue] = []
+    for path, found in by_path.items():
+        keywords = {i.keyword for i in found}
+        hidden = set().union(*(_HIDES.get(k, set()) - {k} for k in keywords))
+        best: dict[str, _Issue] = {}
+        for issue in found:
+            if issue.keyword in hidden:
+                continue
+            if issue.keyword not in best or issue.rank < best[issue.keyword].rank:
+                best[issue.keyword] = issue
+        seen_details: set[str] = set()
+        for issue in best.values():
+            if issue.detail not in seen_details:
+                seen_details.add(issue.detail)
+                kept.append(issue)
+    kept.sort(key=lambda i: _order(kind, i.path))
+    return [(_mask(json_pointer(i.path)), i.detail) for i in kept]
+
+
+# ---------------------------------------------------------------------------------------
+# reading
+
+
+_JSON_ERRORS = (  # json's English messages (prefix) -> what to tell the institution
+    ("Expecting property name enclosed in double quotes", "此处应为用英文双引号括起来的字段名"),
+    ("Expecting value", "此处应为一个值（文本须用英文双引号括起来；true、false、null 须小写）"),
+    ("Expecting ',' delimiter", "缺少英文逗号“,”（相邻两项之间须用逗号分隔）"),
+    ("Expecting ':' delimiter", "缺少英文冒号“:”（字段名和值之间须用冒号分隔）"),
+    ("Unterminated string", "文本缺少结尾的英文双引号"),
+    ("Invalid control character", "文本中有换行、制表符等控制字符（文本中的换行须写作 \\n）"),
+    ("Invalid \\uXXXX escape", "“\\u”后应为 4 位十六进制数字"),
+    ("Invalid \\escape", "反斜杠“\\”用法不对（文本中的反斜杠须写作 \\\\）"),
+    ("Extra data", "JSON 内容结束后还有多余的内容（整个文件只能是一个 {…}）"),
+)
+_FULLWIDTH = "，：“”‘’｛｝［］　"
+
+
+def _syntax_detail(text: str) -> str:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        pos, msg = exc.pos, exc.msg
+        char = text[pos] if pos < len(text) else ""
+        before = text[:pos].rstrip()
+        if not text.strip():
+            return "文件内容为空"
+        if char and char in _FULLWIDTH:
+            why = f"此处是中文（全角）标点“{char}”，JSON 中的引号、逗号、冒号和括号须用英文半角符号"
+        elif before.endswith(",") and char in "]}":
+            why = "最后一项后面多了一个逗号"
+        else:
+            why = next((zh for en, zh in _JSON_ERRORS if msg.startswith(en)), "JSON 语法错误")
+        lines = text.splitlines()
+        line = _mask(lines[exc.lineno - 1]) if exc.lineno <= len(lines) else ""  # masked whole
+        near = line[max(0, exc.colno - 16): exc.colno + 14].strip()
+        near = f"；出错处附近的内容：{near}" if near else ""
+        return f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{why}{near}"
+    return "JSON 格式错误"
+
+
+def _encoding_detail(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "文件是 UTF-16（记事本中的“Unicode”）编码，不是 UTF-8"
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = len(data[: exc.start].rsplit(b"\n", 1)[-1].decode("utf-8", "replace")) + 1
+        where = f"第 {line} 行第 {column} 列起"
+        try:
+            data.decode("gb18030")
+        except UnicodeDecodeError:
+            return f"文件不是 UTF-8 编码的文本（{where}有无法识别的字节）"
+        return (f"文件是 GBK/GB18030（ANSI）编码，不是 UTF-8（{where}无法按 UTF-8 读取）；"
+                "请用记事本打开后“另存为”，编码选择“UTF-8”")
+    return "文件不是 UTF-8 编码"
+
+
+def _read_detail(file: ExtractedFile, detail: str) -> str:
+    """A more helpful FORM_JSON detail than :func:`read_json`'s, same verdict."""
+    if file.size > MAX_FORM_BYTES:
+        return detail
+    data = file.local_path.read_bytes()
+    if not data.strip():
+        return "文件内容为空"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _encoding_detail(data)
+    if detail.startswith("JSON 格式错误"):
+        return _syntax_detail(text)
+    return detail
+
+
+def _read(kind: str, file: ExtractedFile, problems: list[Problem],
+          value: Any = None, parsed: bool = False) -> LoadedForm:
+    """Read (unless ``parsed``) and validate one form, adding its problems."""
+    name = FILE_OF_FORM[kind]
+    if not parsed:
+        value, detail = read_json(file)
+        if detail is not None:
+            problems.append(problem("FORM_JSON", file.path, form=name, detail=_read_detail(file, detail)))
+            return LoadedForm(kind, file.path, None, False)
+    found = validate_form(kind, value)
+    for pointer, detail in found:
+        problems.append(problem("FORM_SCHEMA", file.path, pointer=pointer, form=name,
+                                location=f" {pointer}" if pointer else "", detail=detail))
+    return LoadedForm(kind, file.path, value, not found)
+
+
+def _plan(layout: Layout, problems: list[Problem]) -> LoadedForm | None:
+    file = layout.file_at(PLAN_FORM)
+    if file is None:
+        return None  # FORM_MISSING: reported by the hierarchy check
+    if layout.plan_problem is not None:
+        return LoadedForm("training_plan", file.path, None, False)  # FORM_JSON: likewise
+    if layout.plan is not None:
+        return _read("training_plan", file, problems, layout.plan, parsed=True)
+    return _read("training_plan", file, problems)  # readable JSON, not an object
+
+
+def required_training_forms(theory_mode: Iterable[str], practice_mode: Iterable[str]) -> tuple[str, ...]:
+    """The form types a training folder must hold under the plan's modes."""
+    theory, practice = set(theory_mode), set(practice_mode)
+    wanted = []
+    if "offline" in theory:
+        wanted.append("theory_outline")
+    if "offline" in practice:
+        wanted.append("practice_outline")
+    if "offline" in theory | practice:
+        wanted.append("sign_in")
+    if "online" in theory | practice:
+        wanted.append("online_record")
+    return tuple(wanted)
+
+
+def load_forms(layout: Layout) -> FormSet:
+    """Read and validate every form of the package once (see the module doc for which
+    forms are required where). Never raises for a bad package."""
+    problems: list[Problem] = []
+    root_label = layout.root_name
+    plan = _plan(layout, problems)
+    root: dict[str, LoadedForm | None] = {}
+    for kind in ("integrity_pledge", "trainers"):
+        file = layout.file_at(FILE_OF_FORM[kind])
+        if file is None:
+            problems.append(problem("FORM_MISSING", layout.full(FILE_OF_FORM[kind]), form=FILE_OF_FORM[kind],
+                                    reason=REQUIREMENTS[kind].reason, folder=root_label))
+            root[kind] = None
+        else:
+            root[kind] = _read(kind, file, problems)
+
+    plan_usable = layout.plan is not None
+    required = required_training_forms(layout.theory_mode, layout.practice_mode) if plan_usable else ()
+    by_folder: dict[str, Training] = {}
+    for t in layout.trainings:
+        by_folder.setdefault(t.folder, t)
+    trainings: list[TrainingForms] = []
+    for name, folder in layout.folders.items():
+        if not folder.is_training:
+            continue
+        training = folder.training or by_folder.get(folder.expected or "")
+        forms: dict[str, LoadedForm | None] = {}
+        for kind in TRAINING_FORMS:
+            relative = f"{name}/{FILE_OF_FORM[kind]}"
+            file = layout.file_at(relative)
+            if file is not None:
+                forms[kind] = _read(kind, file, problems)
+                continue
+            forms[kind] = None
+            if training is not None and kind in required:
+                problems.append(problem("FORM_MISSING", layout.full(relative), form=FILE_OF_FORM[kind],
+                                        reason=REQUIREMENTS[kind].reason, folder=name))
+        trainings.append(TrainingForms(folder=name, training=training, **forms))
+    return FormSet(plan=plan, pledge=root["integrity_pledge"], trainers=root["trainers"],
+                   trainings=tuple(trainings), problems=tuple(problems))

@@ -1,0 +1,465 @@
+"""The derived structure of a readable package (spec section 2): where level 1 is, what
+the plan says, which training folders and media files lie where.
+
+A :class:`Layout` is computed once per package (``PackageView.layout``) from the
+extracted file list and the ZIP's name, and shared by every check that runs after the
+package reader: the hierarchy and name checks now, the media byte checks and the form
+checks later. Building it never raises for a bad package and reports nothing, with one
+exception it cannot avoid finding: ``培训方案.json`` absent or unreadable
+(``plan_problem``), which the hierarchy check reports once and nobody else.
+
+Decisions (the spec leaves them open):
+
+- **Level 1.** One top folder and nothing beside it is level 1. The archive is *flat*
+  (the ZIP's name without ``.zip`` stands in for level 1, not an error) when its top
+  holds level-1 content directly: a root form (``培训方案.json`` …) or a folder holding
+  ``理论/`` or ``实操/``, and no top folder that itself looks like level 1 (holds
+  ``培训方案.json`` or a training folder). A single top folder holding ``理论/`` or
+  ``实操/`` is a training folder, so such an archive is flat too. Anything else is
+  ``HIER_ROOT`` (``root_ok`` False) and the checks go on below the best guess: the
+  first top folder holding ``培训方案.json``, else the first that looks like level 1,
+  else the first top folder, else the archive top (only files there). Entries outside
+  that root are named in the ``HIER_ROOT`` message and not looked at further.
+  A level-1 folder wrapped in one more folder (``外层/星火…20261120/培训方案.json``,
+  nothing else in ``外层/``) is ``HIER_ROOT`` too, and the inner folder is used.
+- **Level-1 name.** The date is the *end* of the name, in ASCII digits: ``YYYYMMDD``
+  (the last 8 digits), ``YYYY-MM-DD`` (two-digit month and day) or ``YYYY年M月D日`` (one or
+  two digits). Everything before it is the institution, compared exactly (no trimming:
+  ``星火_20261120`` names the institution ``星火_``).
+- **File names.** Folder names and the stems of file names are compared exactly
+  (Chinese, NFC as the reader normalised them). Extensions are compared ignoring case,
+  and ``.jpeg`` is the same as ``.jpg`` wherever ``.jpg`` is allowed (media, pledge
+  scan, screenshots): Windows hides and capitalises extensions. :meth:`Layout.file_at`
+  finds files this way.
+- **Training folders.** A level-2 folder's *expected* name is its own name when a plan
+  training has exactly that folder; otherwise, when the name parses as occupation +
+  level, that spelling with the level alias replaced (``育婴师五级`` → ``育婴师初级``) and
+  whitespace removed; otherwise (``新建文件夹``) None: the folder is not a training and
+  its content is not looked at. Media names inside are judged against the expected name,
+  so an alias folder costs one error, not one per file.
+- **Plan.** Read leniently (UTF-8, BOM tolerated, at most 16 MiB); only a JSON object
+  counts. Rows of ``trainings`` without string occupation and level are skipped; the
+  form checks validate the plan strictly and report those.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Mapping
+
+from pipeline.check.catalogue import Problem, format_size, problem
+from pipeline.check.package_reader import ExtractedFile, PackageContents
+
+__all__ = [
+    "LEVELS", "LEVEL_ALIASES", "SECTIONS", "PLAN_FORM", "PLEDGE_FORM", "PLEDGE_SCANS",
+    "TRAINERS_FORM", "ROOT_FORMS", "TRAINING_FORMS", "SCREENSHOT_STEM", "PHOTO", "VIDEO",
+    "PHOTO_EXTS", "VIDEO_EXTS", "MAX_FORM_BYTES",
+    "Layout", "MediaFile", "Training", "TrainingFolder", "build_layout", "canonical_training",
+    "name_key", "parse_root_date", "read_json", "split_ext", "split_level",
+]
+
+SECTIONS = ("理论", "实操")
+LEVELS = ("初级", "中级", "高级", "技师", "高级技师")
+#: level aliases of the spec (section 2) -> the level as it must be written
+LEVEL_ALIASES = {
+    "五级": "初级", "初级工": "初级",
+    "四级": "中级", "中级工": "中级",
+    "三级": "高级", "高级工": "高级",
+    "二级": "技师",
+    "一级": "高级技师",
+}
+_LEVEL_SUFFIXES = sorted([*LEVELS, *LEVEL_ALIASES], key=len, reverse=True)
+
+PLAN_FORM = "培训方案.json"
+PLEDGE_FORM = "诚信承诺书.json"
+PLEDGE_SCANS = ("诚信承诺书.pdf", "诚信承诺书.jpg")
+TRAINERS_FORM = "培训教师.json"
+ROOT_FORMS = (PLAN_FORM, PLEDGE_FORM, TRAINERS_FORM)
+#: the forms a level-2 folder may hold (which are required depends on the plan's modes)
+TRAINING_FORMS = ("理论培训大纲.json", "实操培训大纲.json", "签到表.json", "线上培训记录.json",
+                  "实操设备设施.json")
+SCREENSHOT_STEM = "线上培训截图"
+
+PHOTO, VIDEO = "photo", "video"
+PHOTO_EXTS = (".jpg", ".jpeg")
+VIDEO_EXTS = (".mp4",)
+MAX_FORM_BYTES = 16 * 1024 * 1024
+#: the forms nest at most 4 levels; anything far deeper is not a form
+MAX_FORM_DEPTH = 32
+
+_SPACES = re.compile(r"\s+")
+_DATE_PATTERNS = (
+    re.compile(r"^(?P<head>.*)(?P<date>(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2}))$"),
+    re.compile(r"^(?P<head>.*?)(?P<date>(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2}))$"),
+    re.compile(r"^(?P<head>.*?)(?P<date>(?P<y>[0-9]{4})年(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})日)$"),
+)
+
+
+# ---------------------------------------------------------------------------------------
+# names
+
+
+def split_ext(name: str) -> tuple[str, str]:
+    """(stem, extension lower-cased with its dot); ("名称", "") without an extension."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return name, ""
+    return name[:dot], name[dot:].lower()
+
+
+def name_key(name: str) -> str:
+    """A file name as compared: stem exact, extension lower-case, ``.jpeg`` as ``.jpg``."""
+    stem, ext = split_ext(name)
+    return stem + (".jpg" if ext == ".jpeg" else ext)
+
+
+def split_level(name: str) -> tuple[str, str, str] | None:
+    """``育婴师五级`` -> (``育婴师``, ``初级``, ``五级``): occupation, the level as it must
+    be written, the level as written. None when the name does not end in a level."""
+    for suffix in _LEVEL_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], LEVEL_ALIASES.get(suffix, suffix), suffix
+    return None
+
+
+def canonical_training(name: str) -> str | None:
+    """The folder name as it must be written (whitespace removed, level alias replaced),
+    or None when ``name`` is not occupation + level."""
+    parts = split_level(_SPACES.sub("", name))
+    return None if parts is None else parts[0] + parts[1]
+
+
+def parse_root_date(name: str) -> tuple[str, str, date | None] | None:
+    """(institution part, the date as written, the date or None when impossible) for a
+    level-1 name ending in a date of one of the three spellings; None when none ends it."""
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(name)
+        if m:
+            try:
+                day = date(int(m["y"]), int(m["m"]), int(m["d"]))
+            except ValueError:
+                day = None
+            return m["head"], m["date"], day
+    return None
+
+
+def read_json(file: ExtractedFile) -> tuple[Any, str | None]:
+    """(value, None) for a readable JSON form, or (None, Chinese detail for FORM_JSON).
+
+    UTF-8 with or without BOM. Shared with the form checks so that every form is read
+    the same way."""
+    if file.size > MAX_FORM_BYTES:
+        return None, f"文件过大（{format_size(file.size)}），不是有效的表单"
+    data = file.local_path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "文件不是 UTF-8 编码（可能是 GBK/ANSI 编码）"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）"
+    except RecursionError:
+        return None, "JSON 嵌套层数过多"
+    except ValueError:  # e.g. an integer literal beyond Python's int_max_str_digits
+        return None, "JSON 中有无法读取的数值（数字位数过多）"
+    if _nested_deeper_than(value, MAX_FORM_DEPTH):
+        # json.loads copes with ~1000 levels, but schema validation recurses several
+        # frames per level and would raise RecursionError (found by make fuzz)
+        return None, f"JSON 嵌套层数过多（超过 {MAX_FORM_DEPTH} 层）"
+    return value, None
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than ``limit`` levels (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+# the layout
+
+
+@dataclass(frozen=True)
+class Training:
+    """One row of the plan's ``trainings``."""
+
+    occupation: str
+    level: str
+    trainees: int | None
+
+    @property
+    def folder(self) -> str:
+        """The level-2 folder name of this training, e.g. ``育婴师初级``."""
+        return self.occupation + self.level
+
+
+@dataclass(frozen=True)
+class TrainingFolder:
+    """A level-2 folder as found in the package."""
+
+    name: str  # as named in the package
+    training: Training | None  # the plan training whose folder is exactly ``name``
+    expected: str | None  # the name it should carry (see module doc); None: not a training
+    sections: tuple[str, ...]  # the section folders (理论, 实操) present in it
+
+    @property
+    def is_training(self) -> bool:
+        return self.expected is not None
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A photo or video candidate: a .jpg/.jpeg/.mp4 (any case) directly in a section."""
+
+    file: ExtractedFile
+    training_folder: str  # the level-2 folder it lies in (as named in the package)
+    section: str  # "理论" | "实操": the folder it lies in
+    kind: str  # PHOTO (.jpg/.jpeg) | VIDEO (.mp4)
+    #: its sequence number when the name is ``<expected folder name><section><n>.<ext>``
+    #: with n in ASCII digits without leading zeros (any n, even 0: the range is
+    #: NAME_SEQUENCE's business), else None
+    number: int | None
+
+    @property
+    def name(self) -> str:
+        return self.file.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The derived structure of one readable package. Paths called *relative* are below
+    the level-1 folder ("育婴师初级/理论/x.jpg"); full paths are those inside the ZIP."""
+
+    root_prefix: str  # "星火职业培训学校20261120/", or "" when the archive is flat
+    root_name: str  # the level-1 name: the top folder's, or the ZIP's name without .zip
+    root_ok: bool  # False when HIER_ROOT applies
+    #: the archive's top entries ("x/" for folders), sorted: what HIER_ROOT shows
+    top_entries: tuple[str, ...]
+    #: the folder wrapping a level-1 folder ("外层/"), when that is why root_ok is False
+    wrapper: str | None
+    name_institution: str | None  # root_name before its date; None if no date ends it
+    name_date: str | None  # the date as written in root_name, even an impossible one
+    report_date: date | None  # that date; None when absent or impossible
+    plan: dict[str, Any] | None  # 培训方案.json when it is a readable JSON object
+    plan_problem: Problem | None  # FORM_MISSING / FORM_JSON for 培训方案.json
+    institution: str | None  # the plan's institution.name, else name_institution
+    plan_institution: str | None  # the plan's institution.name (a non-empty string) or None
+    trainings: tuple[Training, ...]  # the plan's well-formed training rows, in plan order
+    theory_mode: tuple[str, ...]  # the plan's theory_mode strings ("online", "offline")
+    practice_mode: tuple[str, ...]  # the plan's practice_mode strings
+    training_folders: tuple[str, ...]  # level-2 folder names present, sorted
+    folders: Mapping[str, TrainingFolder]  # the same, with what is known of each
+    media: tuple[MediaFile, ...]  # every photo/video candidate, sorted by path
+    files: tuple[ExtractedFile, ...]  # every file below the root, sorted by path
+    _by_path: Mapping[str, ExtractedFile] = field(repr=False, compare=False)
+    _by_key: Mapping[str, ExtractedFile] = field(repr=False, compare=False)
+    _dirs: Mapping[str, tuple[str, ...]] = field(repr=False, compare=False)
+    _files_in: Mapping[str, tuple[ExtractedFile, ...]] = field(repr=False, compare=False)
+
+    @property
+    def flat(self) -> bool:
+        return self.root_prefix == ""
+
+    @property
+    def root_path(self) -> str:
+        """Full path of the level-1 folder ("" when flat): the path of root problems."""
+        return self.root_prefix.rstrip("/")
+
+    @property
+    def plan_has_trainings(self) -> bool:
+        """Whether level-2 folders can be judged against the plan."""
+        return bool(self.trainings)
+
+    def full(self, relative: str) -> str:
+        """Full path inside the package of a path below the root."""
+        return self.root_prefix + relative
+
+    def relative(self, file: ExtractedFile) -> str:
+        """Path of ``file`` below the root; ValueError for a file outside it."""
+        if not file.path.startswith(self.root_prefix):
+            raise ValueError(f"{file.path!r} is not below the root {self.root_prefix!r}")
+        return file.path[len(self.root_prefix):]
+
+    def file_at(self, relative: str) -> ExtractedFile | None:
+        """The file at ``relative`` below the root: folders and stem exact, the extension
+        in any case (``.jpeg`` matching ``.jpg``); an exact match wins."""
+        exact = self._by_path.get(relative)
+        if exact is not None:
+            return exact
+        folder, _, name = relative.rpartition("/")
+        return self._by_key.get(f"{folder}/{name_key(name)}" if folder else name_key(name))
+
+    def subfolders(self, relative_dir: str = "") -> tuple[str, ...]:
+        """Names of the folders directly in ``relative_dir`` ("" = the root), sorted."""
+        return self._dirs.get(relative_dir, ())
+
+    def files_in(self, relative_dir: str = "") -> tuple[ExtractedFile, ...]:
+        """The files directly in ``relative_dir`` ("" = the root), sorted by path."""
+        return self._files_in.get(relative_dir, ())
+
+    def training(self, folder: str) -> Training | None:
+        """The plan training whose folder is exactly ``folder``."""
+        info = self.folders.get(folder)
+        return info.training if info else None
+
+
+def _tree(paths: list[tuple[str, ExtractedFile]]) -> tuple[dict[str, set[str]], dict[str, list[ExtractedFile]]]:
+    dirs: dict[str, set[str]] = {}
+    files: dict[str, list[ExtractedFile]] = {}
+    for rel, f in paths:
+        parts = rel.split("/")
+        for i in range(len(parts) - 1):
+            dirs.setdefault("/".join(parts[:i]), set()).add(parts[i])
+        files.setdefault("/".join(parts[:-1]), []).append(f)
+    return dirs, files
+
+
+def _zip_stem(zip_name: str) -> str:
+    name = zip_name.replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:-4] if name.lower().endswith(".zip") else name
+
+
+def _find_root(contents: PackageContents, zip_name: str) -> tuple[str, str, bool, tuple[str, ...], str | None]:
+    """(root_prefix, root_name, root_ok, top_entries, wrapper)."""
+    all_paths = [(f.path, f) for f in contents.files]
+    dirs, files = _tree(all_paths)
+    top_dirs = sorted(dirs.get("", ()))
+    top_files = [f.path for f in files.get("", [])]
+    top_entries = tuple(sorted([d + "/" for d in top_dirs] + top_files))
+    stem = _zip_stem(zip_name)
+
+    def has_plan(d: str) -> bool:
+        return any(name_key(f.path.rsplit("/", 1)[-1]) == PLAN_FORM for f in files.get(d, []))
+
+    def holds_sections(d: str) -> bool:
+        return any(s in dirs.get(d, ()) for s in SECTIONS)
+
+    def looks_level1(d: str) -> bool:
+        return has_plan(d) or any(holds_sections(f"{d}/{sub}") for sub in dirs.get(d, ()))
+
+    if not top_files and len(top_dirs) == 1:
+        only = top_dirs[0]
+        inner = sorted(dirs.get(only, ()))
+        if not files.get(only) and len(inner) == 1 and looks_level1(f"{only}/{inner[0]}"):
+            return f"{only}/{inner[0]}/", inner[0], False, top_entries, only + "/"
+        if not holds_sections(only):
+            return only + "/", only, True, top_entries, None
+    root_keys = {name_key(n) for n in (*ROOT_FORMS, *PLEDGE_SCANS)}
+    level1_content = any(name_key(p) in root_keys for p in top_files) or any(
+        holds_sections(d) for d in top_dirs)
+    level1_dirs = [d for d in top_dirs if looks_level1(d)]
+    if level1_content and not level1_dirs:
+        return "", stem, True, top_entries, None
+    guesses = [d for d in top_dirs if has_plan(d)] or level1_dirs or top_dirs
+    if guesses:
+        return guesses[0] + "/", guesses[0], False, top_entries, None
+    return "", stem, False, top_entries, None
+
+
+def _read_plan(file: ExtractedFile | None, root_path: str, root_label: str) -> tuple[dict[str, Any] | None, Problem | None]:
+    path = (root_path + "/" if root_path else "") + PLAN_FORM
+    if file is None:
+        return None, problem("FORM_MISSING", path, form=PLAN_FORM, folder=root_label,
+                             reason="（必需，机构名称和培训项目以它为准）")
+    value, detail = read_json(file)
+    if detail is not None:
+        return None, problem("FORM_JSON", file.path, form=PLAN_FORM, detail=detail)
+    return (value if isinstance(value, dict) else None), None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _trainings(plan: dict[str, Any] | None) -> tuple[Training, ...]:
+    rows = plan.get("trainings") if plan else None
+    out: list[Training] = []
+    for row in rows if isinstance(rows, list) else ():
+        if not isinstance(row, dict):
+            continue
+        occupation, level, trainees = row.get("occupation"), row.get("level"), row.get("trainees")
+        if isinstance(occupation, str) and isinstance(level, str) and occupation and level:
+            count = trainees if isinstance(trainees, int) and not isinstance(trainees, bool) else None
+            out.append(Training(occupation, level, count))
+    return tuple(out)
+
+
+def _media_number(name: str, expected: str | None, section: str) -> int | None:
+    if expected is None:
+        return None
+    stem, _ = split_ext(name)
+    head = expected + section
+    digits = stem[len(head):]
+    if stem.startswith(head) and re.fullmatch(r"0|[1-9][0-9]*", digits):
+        return int(digits)
+    return None
+
+
+def build_layout(contents: PackageContents, zip_name: str) -> Layout:
+    """The layout of a readable package; ``zip_name`` is the ZIP's file name."""
+    prefix, root_name, root_ok, top_entries, wrapper = _find_root(contents, zip_name)
+    below = [(f.path[len(prefix):], f) for f in contents.files if f.path.startswith(prefix)]
+    dirs, files_in = _tree(below)
+    by_path = {rel: f for rel, f in below}
+    by_key: dict[str, ExtractedFile] = {}
+    for rel, f in below:
+        folder, _, name = rel.rpartition("/")
+        by_key.setdefault(f"{folder}/{name_key(name)}" if folder else name_key(name), f)
+
+    parsed = parse_root_date(root_name)
+    name_institution, name_date, report_date = parsed if parsed else (None, None, None)
+
+    plan_file = by_path.get(PLAN_FORM) or by_key.get(name_key(PLAN_FORM))
+    plan, plan_problem = _read_plan(plan_file, prefix.rstrip("/"), root_name)
+    inst = plan.get("institution") if plan else None
+    plan_institution = inst.get("name") if isinstance(inst, dict) else None
+    if not isinstance(plan_institution, str) or not plan_institution:
+        plan_institution = None
+    trainings = _trainings(plan)
+    by_folder: dict[str, Training] = {}
+    for t in trainings:
+        by_folder.setdefault(t.folder, t)
+
+    folders: dict[str, TrainingFolder] = {}
+    media: list[MediaFile] = []
+    for name in sorted(dirs.get("", ())):
+        training = by_folder.get(name)
+        expected = name if training else canonical_training(name)
+        sections = tuple(s for s in SECTIONS if s in dirs.get(name, ()))
+        folders[name] = TrainingFolder(name, training, expected, sections)
+        for section in sections:
+            for f in files_in.get(f"{name}/{section}", ()):
+                file_name = f.path.rsplit("/", 1)[-1]
+                ext = split_ext(file_name)[1]
+                kind = PHOTO if ext in PHOTO_EXTS else VIDEO if ext in VIDEO_EXTS else None
+                if kind:
+                    media.append(MediaFile(f, name, section, kind,
+                                           _media_number(file_name, expected, section)))
+
+    return Layout(
+        root_prefix=prefix, root_name=root_name, root_ok=root_ok, top_entries=top_entries,
+        wrapper=wrapper, name_institution=name_institution, name_date=name_date,
+        report_date=report_date, plan=plan, plan_problem=plan_problem,
+        institution=plan_institution or name_institution or None,
+        plan_institution=plan_institution, trainings=trainings,
+        theory_mode=_strings(plan.get("theory_mode")) if plan else (),
+        practice_mode=_strings(plan.get("practice_mode")) if plan else (),
+        training_folders=tuple(folders), folders=folders,
+        media=tuple(sorted(media, key=lambda m: m.file.path)),
+        files=tuple(f for _, f in below),
+        _by_path=by_path, _by_key=by_key,
+        _dirs={k: tuple(sorted(v)) for k, v in dirs.items()},
+        _files_in={k: tuple(sorted(v, key=lambda f: f.path)) for k, v in files_in.items()},
+    )

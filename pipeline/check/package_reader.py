@@ -1,0 +1,982 @@
+"""Read an uploaded ZIP report package safely: the gate before any other check (spec §1).
+
+Nothing in an upload can be trusted, so the reader works in two stages:
+
+1. **Scan** (no extraction). Sniff the format, then parse the central directory with our
+   own parser: ``zipfile`` decodes names with cp437, truncates them at NUL, raises on a
+   flagged non-UTF-8 name and ignores the Info-ZIP Unicode Path field, so names, sizes
+   and offsets are taken from the raw records. Every fatal problem found here is
+   reported (an institution fixes them all in one round); if there is any, nothing is
+   extracted.
+2. **One pass** over the ZIP, start to end, in ``CHUNK`` reads: each byte is read once
+   and feeds the SHA-256 of the whole file (computed for every package, refused ones
+   included: the receipt names it) and, for the data of the material files (in archive
+   order; the scan has checked that their ranges do not overlap), their content: stored
+   data as it is, deflate data through a zlib inflater. The content is CRC-checked,
+   hashed and written to ``work_dir/files/<index>`` (a generated name: archive names never
+   touch the disk; the index is the file's position in path order). Local headers, data
+   descriptors and junk entries are only hashed into the whole file. Two threads share
+   the work, as hashlib, zlib and file I/O release the GIL: the reader does the reads,
+   the whole-file SHA-256, the CRCs and the inflating; a writer thread the files'
+   SHA-256 and the writes, with at most ``READ_BUFFERS`` chunks in flight (memory stays
+   a few MiB whatever the size of the package). A CRC, size or data error removes what
+   was written and reports ``PKG_CORRUPT`` for the first such file in archive order.
+   ``zipfile`` is not used: its extraction reads the data a second time.
+
+Decisions (spec §1 leaves them open):
+
+- **Name encoding.** Flag bit 11 means UTF-8 (a flagged name that is not UTF-8 is
+  undecodable: the flag is a promise). An Info-ZIP Unicode Path field (0x7075, version 1)
+  whose CRC matches the header name wins over the header name. All other names share ONE
+  encoding per archive: UTF-8 when every one of them decodes as UTF-8 (ASCII included),
+  else GB18030 (a superset of GBK) when every one decodes, else ``PKG_NAME_ENCODING``.
+  Deciding per archive keeps a short GBK name that happens to be valid UTF-8 from being
+  misread. Names are then NFC-normalised.
+- **Safety before junk.** Unsafe names are rejected even under ``__MACOSX/``.
+  ``.`` segments and empty segments are unsafe as well as ``..``; C0/C1 control
+  characters are unsafe; symlinks are recognised from the Unix mode in external_attr.
+- **Junk** (never an error, listed in ``ignored``): ``__MACOSX`` as any folder, the OS
+  droppings ``.DS_Store``, ``Thumbs.db``, ``ehthumbs.db``, ``desktop.ini`` (any case),
+  basenames starting with ``._`` or ``~$``, and directory entries with no material file
+  under them. Directory entries that do hold files are simply implied, not listed.
+- **Limits** (``PKG_LIMIT``) apply to every entry the archive declares, junk included
+  (a bomb cannot hide under a junk name): entry count (all central records), the sum of
+  declared uncompressed sizes, each declared size, and the ratio
+  uncompressed/compressed for entries above ``ratio_floor_bytes``. Nested archives are
+  checked on material files only (``._x.zip`` is a macOS resource fork, not an archive).
+  A central directory larger than 4 KiB per allowed entry (plus 1 MiB) is also
+  ``PKG_LIMIT``: ``zipfile`` would load it whole into memory.
+- **Compression methods**: only stored (0) and deflate (8). Anything else, bzip2 (12)
+  and LZMA (14) included, is ``PKG_LIMIT`` "不支持的压缩方式": ``zipfile`` decompresses
+  bzip2/LZMA chunks without an output bound, so an entry lying about its size would be
+  a memory bomb; the tools institutions use (Windows, 7-Zip, Bandizip defaults) write
+  deflate. Entries needing a ZIP version above 6.3, and patched data (flag bit 5), are
+  ``PKG_LIMIT`` too. Encryption (flag bit 0 or strong encryption bit 6): ``PKG_ENCRYPTED``.
+- **Structure errors are ``PKG_CORRUPT``**: no end-of-central-directory record, a
+  directory that does not end where the end record says (truncation, prepended or
+  appended archives), a bad record signature, a malformed extra field, a local header
+  missing or naming another file, a stored entry whose two sizes differ, and
+  **overlapping entries** (each entry's local header + data (+ data descriptor) must end
+  at or before the next entry's header and the central directory). Overlap makes the
+  structure invalid whatever its intent (it is how the quoted-overlap bombs that pass
+  Python < 3.13 work), so it is reported as corruption, with "重叠" in the detail.
+- **Lying sizes.** As with ``zipfile``, the inflater is never asked for more than the
+  declared size (nor for more than ``CHUNK`` at a time), and what follows the declared
+  size or the end of the deflate stream is ignored; a member that holds more fails its
+  CRC (``PKG_CORRUPT``), one that holds less is caught by our byte count
+  (``PKG_CORRUPT``). Should more bytes than declared ever come out, extraction stops with
+  ``PKG_LIMIT``. Sizes, CRC and method are those of the central directory (data
+  descriptors are not trusted over it).
+- **Duplicates** (``PKG_DUPLICATE_ENTRY``): two material files equal after NFC +
+  casefold, or a file whose path is a folder implied by another file ("a" and "a/b";
+  ``other`` then names the folder with a trailing "/"). ``PKG_EMPTY`` only when nothing
+  but junk and directory entries remains (an archive of unsafe or undecodable entries
+  gets those problems instead).
+- ZIP64 end records and entries, and data descriptors (flag bit 3), are understood.
+- ``ignored`` is filled even when there are problems (as far as names decode), so a
+  rejection can still show what was dropped; ``files``/``directories`` are then empty.
+- ``Problem.path`` is the entry name (control characters escaped), or "" for problems of
+  the whole archive and for names that could not be decoded.
+
+Only our own faults raise (``work_dir`` not writable, disk full, the ZIP file missing,
+or changed between the scan and the pass). Nothing is logged: entry names can contain
+names of persons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import re
+import stat
+import struct
+import threading
+import unicodedata
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from pipeline.check.catalogue import Problem, format_size, problem
+from pipeline.check.policy import ZipLimits
+
+CHUNK = 1 << 20  # bytes per read of the ZIP (and at most per inflater output)
+
+__all__ = ["CHUNK", "ExtractedFile", "PackageContents", "hash_file", "read_package"]
+
+
+@dataclass(frozen=True)
+class ExtractedFile:
+    """One material file of a readable package, extracted and hashed."""
+
+    path: str  # inside the package: NFC, "/"-separated, no leading "/", case kept
+    local_path: Path  # generated name in the work area, never a name from the archive
+    size: int
+    sha256: str  # hex
+
+
+@dataclass(frozen=True)
+class PackageContents:
+    """What :func:`read_package` learnt: the checks of spec §2-4 look only at this."""
+
+    zip_size: int
+    zip_sha256: str  # of the whole ZIP file, always computed
+    name_encoding: str  # "utf-8", "gb18030" or "" when not determined
+    files: tuple[ExtractedFile, ...]  # sorted by path; empty when there are problems
+    directories: tuple[str, ...]  # every folder implied by the files, sorted
+    ignored: tuple[str, ...]  # junk entries dropped (decoded names), sorted; kept on problems
+    problems: tuple[Problem, ...]  # fatal PKG_* problems (empty = package readable)
+
+
+def hash_file(path: Path, chunk: int = CHUNK) -> tuple[int, str]:
+    """(size, sha256 hex) of ``path``, streaming: packages can be gigabytes."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# format sniffing
+
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # first local header / empty archive
+_MAGICS: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"Rar!\x1a\x07", "RAR 压缩包"),
+    (0, b"7z\xbc\xaf\x27\x1c", "7z 压缩包"),
+    (0, b"\x1f\x8b", "gzip 压缩文件"),
+    (0, b"BZh", "bzip2 压缩文件"),
+    (0, b"\xfd7zXZ\x00", "xz 压缩文件"),
+    (0, b"\x28\xb5\x2f\xfd", "Zstandard 压缩文件"),
+    (0, b"MSCF", "CAB 压缩包"),
+    (257, b"ustar", "tar 归档文件"),
+    (0, b"%PDF", "PDF 文档"),
+    (0, b"\x89PNG\r\n\x1a\n", "PNG 图片"),
+    (0, b"\xff\xd8\xff", "JPEG 图片"),
+    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Office 97-2003 文档"),
+    (0, b"MZ", "Windows 程序（可能是自解压文件）"),
+    (4, b"ftyp", "MP4/MOV 视频"),
+)
+
+
+def _sniff(head: bytes) -> str | None:
+    """None when ``head`` starts like a ZIP, else a short Chinese label of what it is."""
+    if head.startswith(_ZIP_MAGICS):
+        return None
+    if not head:
+        return "空文件"
+    for offset, magic, label in _MAGICS:
+        if head[offset:offset + len(magic)] == magic:
+            return label
+    return "未知格式"
+
+
+# ---------------------------------------------------------------------------------------
+# raw central-directory parsing
+
+_EOCD = struct.Struct("<4sHHHHLLH")
+_EOCD64 = struct.Struct("<4sQHHLLQQQQ")
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_CENTRAL = struct.Struct("<4sBBHHHHHLLLHHHHHLL")
+_LOCAL = struct.Struct("<4sHHHHHLLLHH")
+_MAX_COMMENT = 0xFFFF
+
+_FLAG_ENCRYPTED = 0x0001
+_FLAG_DATA_DESCRIPTOR = 0x0008
+_FLAG_PATCHED = 0x0020
+_FLAG_STRONG_ENCRYPTION = 0x0040
+_FLAG_UTF8 = 0x0800
+
+_SUPPORTED_METHODS = {0, 8}
+_METHOD_NAMES = {1: "Shrink", 6: "Implode", 9: "Deflate64", 12: "BZIP2", 14: "LZMA",
+                 93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
+_MAX_EXTRACT_VERSION = 63  # zipfile refuses anything newer
+_CD_BYTES_PER_ENTRY = 4096
+
+
+class _Corrupt(Exception):
+    """The archive structure is broken; ``detail`` is the Chinese explanation."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass
+class _Entry:
+    """One central-directory record, raw, plus what the scan learns about it."""
+
+    index: int
+    raw_name: bytes
+    flags: int
+    method: int
+    crc: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+    external_attr: int
+    extract_version: int
+    unicode_name: str | None = None  # from a valid Info-ZIP 0x7075 field
+    name: str | None = None  # decoded + NFC, None if undecodable
+    data_end: int | None = None  # end of local header + data (+ descriptor), if readable
+    data_offset: int | None = None  # first byte of the member's data, if readable
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name is not None and self.name.endswith("/")
+
+    @property
+    def label(self) -> str:
+        """How messages name the entry: its name, or its position when undecodable."""
+        return _display(self.name) if self.name is not None else f"第 {self.index + 1} 个条目"
+
+    @property
+    def path(self) -> str:
+        return _display(self.name) if self.name is not None else ""
+
+
+@dataclass
+class _Directory:
+    """What the end records say about the central directory."""
+
+    offset: int
+    size: int
+    count: int
+
+
+def _read_exact(f: IO[bytes], offset: int, n: int) -> bytes | None:
+    f.seek(offset)
+    data = f.read(n)
+    return data if len(data) == n else None
+
+
+def _find_directory(f: IO[bytes], size: int) -> _Directory:
+    """Locate the central directory from the end-of-central-directory record(s).
+
+    The directory must end exactly where the end record (or ZIP64 end record) starts:
+    that is what ``zipfile`` assumes when it computes entry offsets, and a gap means
+    the file was truncated, prepended to or concatenated.
+    """
+    tail_start = max(0, size - _EOCD.size - _MAX_COMMENT)
+    f.seek(tail_start)
+    tail = f.read()
+    pos = len(tail)
+    while True:
+        pos = tail.rfind(b"PK\x05\x06", 0, pos)
+        if pos < 0:
+            raise _Corrupt("找不到压缩包末尾的目录记录，文件可能不完整（上传中断或被截断）")
+        if pos + _EOCD.size <= len(tail):
+            fields = _EOCD.unpack_from(tail, pos)
+            if pos + _EOCD.size + fields[7] <= len(tail):
+                break
+    eocd_pos = tail_start + pos
+    _, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, _ = fields
+    cd_end = eocd_pos
+    locator = _read_exact(f, eocd_pos - _EOCD64_LOCATOR.size, _EOCD64_LOCATOR.size) \
+        if eocd_pos >= _EOCD64_LOCATOR.size else None
+    if locator is not None and locator[:4] == b"PK\x06\x07":
+        _, _, eocd64_pos, disks = _EOCD64_LOCATOR.unpack(locator)
+        expected = eocd_pos - _EOCD64_LOCATOR.size - _EOCD64.size
+        if disks > 1:
+            raise _Corrupt("不支持分卷压缩包，请压缩为单个 ZIP 文件")
+        record = _read_exact(f, expected, _EOCD64.size) if expected >= 0 else None
+        if eocd64_pos != expected or record is None or record[:4] != b"PK\x06\x06":
+            raise _Corrupt("ZIP64 目录记录损坏")
+        _, _, _, _, _, _, _, count, cd_size, cd_offset = _EOCD64.unpack(record)
+        cd_end = expected
+    if cd_offset + cd_size != cd_end:
+        raise _Corrupt("压缩包目录的位置与大小不一致，文件可能不完整或由多个文件拼接而成")
+    return _Directory(cd_offset, cd_size, count)
+
+
+def _split_extra(extra: bytes) -> dict[int, bytes]:
+    """Extra-field blocks by id, with ``zipfile``'s tolerance (a tail < 4 bytes is ignored)."""
+    blocks: dict[int, bytes] = {}
+    while len(extra) >= 4:
+        tag, length = struct.unpack_from("<HH", extra)
+        if 4 + length > len(extra):
+            raise _Corrupt("条目的扩展字段已损坏")
+        blocks.setdefault(tag, extra[4:4 + length])
+        extra = extra[4 + length:]
+    return blocks
+
+
+def _apply_zip64(entry: _Entry, body: bytes) -> None:
+    """Replace the 0xFFFFFFFF fields by their ZIP64 values, in the order the spec fixes."""
+    values = iter(struct.unpack_from(f"<{len(body) // 8}Q", body))
+    try:
+        if entry.file_size == 0xFFFFFFFF:
+            entry.file_size = next(values)
+        if entry.compress_size == 0xFFFFFFFF:
+            entry.compress_size = next(values)
+        if entry.header_offset == 0xFFFFFFFF:
+            entry.header_offset = next(values)
+    except StopIteration:
+        raise _Corrupt("条目的 ZIP64 扩展字段不完整") from None
+
+
+def _unicode_path(raw_name: bytes, body: bytes) -> str | None:
+    """The Info-ZIP Unicode Path name, if version 1, CRC of the header name, valid UTF-8.
+
+    A CRC mismatch means a tool unaware of the field renamed the entry: the header wins.
+    """
+    if len(body) < 5 or body[0] != 1:
+        return None
+    (crc,) = struct.unpack_from("<L", body, 1)
+    if crc != zlib.crc32(raw_name):
+        return None
+    try:
+        return body[5:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
+    """All central-directory records, read one by one (never the directory at once)."""
+    entries: list[_Entry] = []
+    f.seek(directory.offset)
+    consumed = 0
+    for index in range(directory.count):
+        head = f.read(_CENTRAL.size)
+        if len(head) != _CENTRAL.size or head[:4] != b"PK\x01\x02":
+            raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏")
+        (_, _, _, extract_version, flags, method, _, _, crc, csize, usize, name_len, extra_len,
+         comment_len, _, _, external_attr, offset) = _CENTRAL.unpack(head)
+        raw_name = f.read(name_len)
+        extra = f.read(extra_len)
+        f.seek(comment_len, 1)
+        consumed += _CENTRAL.size + name_len + extra_len + comment_len
+        if len(raw_name) != name_len or len(extra) != extra_len or consumed > directory.size:
+            raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏")
+        entry = _Entry(index, raw_name, flags, method, crc, csize, usize, offset, external_attr,
+                       extract_version)
+        blocks = _split_extra(extra)
+        if 0x0001 in blocks:
+            _apply_zip64(entry, blocks[0x0001])
+        if 0x7075 in blocks:
+            entry.unicode_name = _unicode_path(raw_name, blocks[0x7075])
+        entries.append(entry)
+    if consumed != directory.size:
+        raise _Corrupt("压缩包目录记录的条目数与目录大小不符")
+    return entries
+
+
+# ---------------------------------------------------------------------------------------
+# names
+
+
+def _escape_bytes(raw: bytes, limit: int = 60) -> str:
+    """Printable ASCII kept, other bytes as \\xNN: shows where in the name the bad bytes are."""
+    text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in raw[:limit])
+    return text + ("…" if len(raw) > limit else "")
+
+
+def _display(name: str, limit: int = 200) -> str:
+    """A name fit for messages and JSON: control characters escaped, length bounded."""
+    text = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in name)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _try_decode(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_names(entries: list[_Entry]) -> tuple[str, Problem | None]:
+    """Set ``entry.name`` for every decodable entry; return the archive's name encoding.
+
+    The legacy (unflagged) names share one encoding, UTF-8 or else GB18030; see module
+    docstring. When no single encoding fits, the names are still decoded as well as
+    possible so that other problems can name their entries, and the encoding is "".
+    """
+    legacy = [e for e in entries if e.unicode_name is None and not e.flags & _FLAG_UTF8]
+    encoding = ""
+    if all(_try_decode(e.raw_name, "utf-8") is not None for e in legacy):
+        encoding = "utf-8"
+    elif all(_try_decode(e.raw_name, "gb18030") is not None for e in legacy):
+        encoding = "gb18030"
+    bad: _Entry | None = None
+    for e in entries:
+        if e.unicode_name is not None:
+            name: str | None = e.unicode_name
+        elif e.flags & _FLAG_UTF8:
+            name = _try_decode(e.raw_name, "utf-8")
+        else:
+            name = _try_decode(e.raw_name, encoding or "utf-8")
+            if name is None and not encoding:
+                name = _try_decode(e.raw_name, "gb18030")
+        if name is None:
+            bad = bad or e
+        else:
+            e.name = unicodedata.normalize("NFC", name)
+    if not entries:
+        return "", None
+    if bad is not None:
+        return "", problem("PKG_NAME_ENCODING", "", raw=_escape_bytes(bad.raw_name))
+    return encoding or "utf-8", None
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_JUNK_BASENAMES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini"})
+
+
+def _unsafe_reasons(entry: _Entry) -> list[str]:
+    """Why the entry could escape the work area or fool a later tool, in Chinese."""
+    name = entry.name or ""
+    reasons: list[str] = []
+    if stat.S_ISLNK(entry.external_attr >> 16):
+        reasons.append("是符号链接")
+    if not name:
+        return [*reasons, "文件名为空"]
+    if name.startswith("/"):
+        reasons.append("是绝对路径")
+    if _DRIVE.match(name):
+        reasons.append("包含盘符")
+    if "\\" in name:
+        reasons.append("包含反斜杠“\\”")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        reasons.append("包含控制字符")
+    segments = name.split("/")
+    if name.endswith("/"):
+        segments = segments[:-1]
+    if ".." in segments:
+        reasons.append("包含“..”上级目录")
+    if "." in segments:
+        reasons.append("包含“.”路径段")
+    if "" in segments[1:]:
+        reasons.append("包含空的路径段")
+    return reasons
+
+
+def _is_junk(name: str) -> bool:
+    """OS and editor droppings: never material, never an error (spec §1)."""
+    segments = name.rstrip("/").split("/")
+    if any(s.casefold() == "__macosx" for s in segments):
+        return True
+    base = segments[-1]
+    if name.endswith("/"):
+        return False
+    return base.casefold() in _JUNK_BASENAMES or base.startswith(("._", "~$"))
+
+
+def _fold(path: str) -> str:
+    """The key under which two paths are the same on a case-insensitive file system."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+def _parents(path: str) -> Iterable[str]:
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i])
+
+
+# ---------------------------------------------------------------------------------------
+# the scan
+
+
+@dataclass
+class _Scan:
+    """What the central-directory scan found."""
+
+    name_encoding: str = ""
+    entries: list[_Entry] = field(default_factory=list)  # every central record, in order
+    material: list[_Entry] = field(default_factory=list)  # safe, non-junk files
+    ignored: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _number(x: float) -> str:
+    """1234.0 -> "1234", 0.25 -> "0.25": ratios as people write them."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _check_entry_limits(entry: _Entry, limits: ZipLimits) -> list[Problem]:
+    """Per-entry declared-size and ratio limits (from the central directory, before any
+    decompression: the point is never to start on a bomb)."""
+    out: list[Problem] = []
+    if entry.file_size > limits.max_entry_bytes:
+        out.append(problem("PKG_LIMIT", entry.path, detail=(
+            f"文件“{entry.label}”解压后大小 {format_size(entry.file_size)}，"
+            f"超过单个文件上限 {format_size(limits.max_entry_bytes)}")))
+    if (entry.file_size > limits.ratio_floor_bytes
+            and entry.file_size > limits.max_ratio * entry.compress_size):
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        out.append(problem("PKG_LIMIT", entry.path, detail=(
+            f"文件“{entry.label}”压缩比 {_number(ratio)}:1，超过上限 {_number(limits.max_ratio)}:1"
+            "（疑似压缩炸弹）")))
+    if entry.extract_version > _MAX_EXTRACT_VERSION or entry.flags & _FLAG_PATCHED:
+        out.append(problem("PKG_LIMIT", entry.path, detail=(
+            f"文件“{entry.label}”使用了不支持的 ZIP 扩展格式，请使用 Windows 自带压缩功能或"
+            "7-Zip 的标准 ZIP 格式重新压缩")))
+    return out
+
+
+def _check_material(entry: _Entry, limits: ZipLimits) -> list[Problem]:
+    """Checks that only matter for entries we would extract."""
+    out: list[Problem] = []
+    if entry.flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
+        out.append(problem("PKG_ENCRYPTED", entry.path, name=entry.label))
+    elif entry.method not in _SUPPORTED_METHODS:
+        method = _METHOD_NAMES.get(entry.method, "未知")
+        out.append(problem("PKG_LIMIT", entry.path, detail=(
+            f"文件“{entry.label}”使用了不支持的压缩方式（{method}，编号 {entry.method}），"
+            "请使用标准 ZIP（Deflate）格式重新压缩")))
+    elif entry.method == 0 and entry.compress_size != entry.file_size:
+        out.append(problem("PKG_CORRUPT", entry.path,
+                           detail=f"文件“{entry.label}”声明的压缩前后大小不一致"))
+    if entry.name is not None:
+        base = entry.name.rsplit("/", 1)[-1].casefold()
+        if base.endswith(tuple(s.casefold() for s in limits.nested_archive_suffixes)):
+            out.append(problem("PKG_LIMIT", entry.path, detail=(
+                f"包含嵌套的压缩包“{entry.label}”，请将其中的文件直接放入材料文件夹")))
+    return out
+
+
+def _check_duplicates(material: list[_Entry]) -> list[Problem]:
+    """Two files that one case-insensitive, normalising file system would merge, and a
+    file that has the name of a folder implied by another file."""
+    out: list[Problem] = []
+    files: dict[str, _Entry] = {}
+    for entry in material:
+        assert entry.name is not None
+        key = _fold(entry.name)
+        if key in files:
+            first = files[key]
+            out.append(problem("PKG_DUPLICATE_ENTRY", entry.path, name=first.label,
+                               other=entry.label))
+        else:
+            files[key] = entry
+    folders: dict[str, str] = {}  # folded folder -> the folder as its files spell it
+    for entry in material:
+        for parent in _parents(entry.name or ""):
+            folders.setdefault(_fold(parent), parent)
+    for key, entry in files.items():
+        if key in folders:
+            out.append(problem("PKG_DUPLICATE_ENTRY", entry.path, name=entry.label,
+                               other=_display(folders[key]) + "/"))
+    return out
+
+
+def _check_layout(f: IO[bytes], entries: list[_Entry], directory: _Directory) -> list[Problem]:
+    """Local headers exist, name the same file, and no entry's bytes overlap another's.
+
+    Python < 3.13 does not detect overlapping entries, the trick of "quoted-overlap"
+    zip bombs; the ZIP format never has them legitimately.
+    """
+    out: list[Problem] = []
+    for entry in entries:
+        head = _read_exact(f, entry.header_offset, _LOCAL.size) \
+            if entry.header_offset + _LOCAL.size <= directory.offset else None
+        if head is None or head[:4] != b"PK\x03\x04":
+            out.append(problem("PKG_CORRUPT", entry.path,
+                               detail=f"文件“{entry.label}”的本地文件头缺失或损坏"))
+            continue
+        name_len, extra_len = struct.unpack_from("<HH", head, 26)
+        local_name = _read_exact(f, entry.header_offset + _LOCAL.size, name_len)
+        if local_name != entry.raw_name:
+            out.append(problem("PKG_CORRUPT", entry.path,
+                               detail=f"文件“{entry.label}”的本地文件头与目录中的名称不一致"))
+        entry.data_offset = entry.header_offset + _LOCAL.size + name_len + extra_len
+        end = entry.data_offset + entry.compress_size
+        if entry.flags & _FLAG_DATA_DESCRIPTOR:  # shortest descriptor: crc + 2 sizes
+            end += 16 if _read_exact(f, end, 4) == b"PK\x07\x08" else 12
+        entry.data_end = end
+    ordered = sorted(entries, key=lambda e: (e.header_offset, e.index))
+    for position, entry in enumerate(ordered):
+        following = ordered[position + 1] if position + 1 < len(ordered) else None
+        end = entry.data_end if entry.data_end is not None else entry.header_offset + _LOCAL.size
+        if following is not None and end > following.header_offset:
+            out.append(problem("PKG_CORRUPT", following.path, detail=(
+                f"文件“{entry.label}”与“{following.label}”的数据相互重叠"
+                "（overlapping entries，疑似压缩炸弹）")))
+        elif following is None and entry.data_end is not None and end > directory.offset:
+            out.append(problem("PKG_CORRUPT", entry.path,
+                               detail=f"文件“{entry.label}”的数据超出了有效范围"))
+    return out
+
+
+def _classify(entries: list[_Entry], limits: ZipLimits, scan: _Scan) -> None:
+    """Split entries into unsafe / junk / directory / material, checking each."""
+    dir_entries: list[str] = []
+    has_other = False  # material-looking entries that were rejected (unsafe, undecodable)
+    for entry in entries:
+        scan.problems += _check_entry_limits(entry, limits)
+        if entry.name is None:
+            has_other = True
+            continue
+        reasons = _unsafe_reasons(entry)
+        if reasons:
+            has_other = True
+            scan.problems.append(problem("PKG_UNSAFE_PATH", entry.path, name=entry.label,
+                                         reason="；".join(reasons)))
+        elif _is_junk(entry.name):
+            scan.ignored.append(entry.name)
+        elif entry.is_dir:
+            dir_entries.append(entry.name)
+        else:
+            scan.problems += _check_material(entry, limits)
+            scan.material.append(entry)
+    implied = {_fold(p) for e in scan.material for p in _parents(e.name or "")}
+    scan.ignored += [d for d in dir_entries if _fold(d.rstrip("/")) not in implied]
+    scan.ignored.sort()
+    scan.problems += _check_duplicates(scan.material)
+    if not scan.material and not has_other:
+        detail = f"（仅有 {len(scan.ignored)} 个被忽略的系统文件或空文件夹）" if scan.ignored else ""
+        scan.problems.append(problem("PKG_EMPTY", "", detail=detail))
+
+
+def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
+    """Everything that can be learnt without decompressing a byte."""
+    scan = _Scan()
+    try:
+        directory = _find_directory(f, size)
+        if directory.count > limits.max_entries:
+            scan.problems.append(problem("PKG_LIMIT", "", detail=(
+                f"共有 {directory.count} 个条目，超过上限 {limits.max_entries} 个")))
+            return scan
+        if directory.size > limits.max_entries * _CD_BYTES_PER_ENTRY + (1 << 20):
+            scan.problems.append(problem("PKG_LIMIT", "", detail=(
+                f"压缩包目录过大（{format_size(directory.size)}）")))
+            return scan
+        entries = scan.entries = _parse_central(f, directory)
+    except _Corrupt as exc:
+        scan.problems.append(problem("PKG_CORRUPT", "", detail=exc.detail))
+        return scan
+    scan.name_encoding, bad_name = _decode_names(entries)
+    if bad_name is not None:
+        scan.problems.append(bad_name)
+    _classify(entries, limits, scan)
+    total = sum(e.file_size for e in entries)
+    if total > limits.max_total_bytes:
+        scan.problems.append(problem("PKG_LIMIT", "", detail=(
+            f"解压后总大小 {format_size(total)}，超过上限 {format_size(limits.max_total_bytes)}")))
+    scan.problems += _check_layout(f, entries, directory)
+    scan.material.sort(key=lambda e: e.name or "")
+    return scan
+
+
+# ---------------------------------------------------------------------------------------
+# the single pass: whole-file hash + extraction
+
+
+class _ExtractionFailed(Exception):
+    def __init__(self, found: Problem) -> None:
+        super().__init__(found.message)
+        self.problem = found
+
+
+def _corrupt(entry: _Entry, detail: str) -> _ExtractionFailed:
+    return _ExtractionFailed(problem("PKG_CORRUPT", entry.path, detail=detail))
+
+
+def _too_large(entry: _Entry) -> _ExtractionFailed:
+    return _ExtractionFailed(problem("PKG_LIMIT", entry.path, detail=(
+        f"文件“{entry.label}”解压后的实际大小超过了声明的大小")))
+
+
+@dataclass(eq=False)
+class _Member:
+    """A material file during the pass. The reader thread owns the counters and the
+    inflater; the writer thread owns ``digest`` and ``file`` (read by the reader only
+    after the writer has stopped)."""
+
+    entry: _Entry
+    local: Path
+    start: int  # its data in the ZIP: [start, end)
+    end: int
+    digest: Any = field(default_factory=hashlib.sha256)
+    crc: int = 0
+    size: int = 0  # content bytes so far
+    inflater: Any = None  # zlib decompressor of a deflated member, once started
+    complete: bool = False  # deflated: declared size reached or stream ended
+    file: IO[bytes] | None = None
+
+
+_Op = tuple[_Member, "bytes | memoryview | None"]  # content to hash and write; None: close
+
+
+class _Writer:
+    """Second thread: member SHA-256 + writes (hashlib and file writes release the GIL,
+    so this runs beside the reader's whole-file SHA-256, CRCs and inflating).
+
+    Every :meth:`post` needs a permit (:meth:`reserve`), given back when the writer has
+    finished with it, so at most ``slots`` posts are in flight: that bounds memory, and
+    tells the reader when a read buffer is no longer in use (see :func:`_stream`).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._permits = threading.Semaphore(slots)
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        self._open: list[_Member] = []
+        self.error: BaseException | None = None  # first failure (ours: disk full, ...)
+        self._thread = threading.Thread(target=self._run, name="package-writer", daemon=True)
+        self._thread.start()
+
+    def reserve(self) -> None:
+        self._permits.acquire()
+
+    def unreserve(self) -> None:
+        self._permits.release()
+
+    def post(self, ops: list[_Op]) -> None:
+        """Hand over ``ops`` (after :meth:`reserve`); the list is not to be touched again."""
+        self._queue.put(ops)
+
+    def close(self) -> None:
+        """Finish what was posted (skipped after an error) and stop; idempotent."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while (ops := self._queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        self._apply(ops)
+                    except BaseException as exc:  # handed to the reader, which raises it
+                        self.error = exc
+                del ops  # drop the views of the read buffer before giving it back
+                self._permits.release()
+        finally:
+            for member in self._open:
+                if member.file is not None:
+                    member.file.close()
+
+    def _apply(self, ops: list[_Op]) -> None:
+        for member, piece in ops:
+            if member.file is None:
+                member.file = open(member.local, "wb")  # closed by its op None
+                self._open.append(member)
+            if piece is None:
+                member.file.close()
+            else:
+                member.digest.update(piece)
+                member.file.write(piece)
+
+
+class _Extraction:
+    """The material files' share of the pass, fed chunk by chunk in file order."""
+
+    def __init__(self, members: list[_Member], budget: int, writer: _Writer) -> None:
+        self.members = members  # sorted by start, non-overlapping (checked by the scan)
+        self.next = 0  # first member not finished
+        self.budget = budget  # content bytes still allowed in total
+        self.writer = writer
+        self.ops: list[_Op] = []
+
+    def feed(self, chunk: memoryview, pos: int) -> None:
+        """The chunk of the ZIP at offset ``pos``: CRC + inflate here, queue the content.
+        Leaves ``self.ops`` for the caller to post (it holds the chunk's permit)."""
+        end = pos + len(chunk)
+        while self.next < len(self.members):
+            member = self.members[self.next]
+            if member.start >= end:  # (an empty member there: next chunk; the ZIP goes on)
+                break
+            a, b = max(member.start, pos), min(member.end, end)
+            if b > a:
+                if member.entry.method == 0:
+                    self._content(member, chunk[a - pos:b - pos])
+                else:
+                    self._inflate(member, chunk[a - pos:b - pos])
+            if member.end > end:
+                break
+            self._finish(member)
+            self.next += 1
+
+    @property
+    def finished(self) -> bool:
+        return self.next == len(self.members)
+
+    def _content(self, member: _Member, piece: bytes | memoryview, *, owned: bool = False) -> None:
+        """Bytes of the member's content. ``owned``: a fresh inflater output, posted at
+        once (under its own permit) so that inflated data in flight stays bounded."""
+        member.size += len(piece)
+        self.budget -= len(piece)
+        if member.size > member.entry.file_size or self.budget < 0:
+            raise _too_large(member.entry)
+        member.crc = zlib.crc32(piece, member.crc)
+        self.ops.append((member, piece))
+        if owned:
+            ops, self.ops = self.ops, []
+            self.writer.reserve()
+            self.writer.post(ops)
+
+    def _inflate(self, member: _Member, data: bytes | memoryview) -> None:
+        """Inflate ``data`` (compressed bytes of the member), never asking for more output
+        than the declared size still allows, nor more than CHUNK per call. Once the
+        declared size is reached or the stream ends, the rest is ignored (as zipfile)."""
+        if member.inflater is None:
+            member.inflater = zlib.decompressobj(-15)
+        for at in range(0, len(data), _INFLATE_INPUT):
+            pending: bytes | memoryview = data[at:at + _INFLATE_INPUT]
+            while not member.complete:
+                want = min(member.entry.file_size - member.size, CHUNK)
+                if want <= 0:
+                    member.complete = True
+                    break
+                try:
+                    out = member.inflater.decompress(pending, want)
+                except zlib.error as exc:
+                    raise _corrupt(member.entry,
+                                   f"文件“{member.entry.label}”的数据不完整或已损坏") from exc
+                if out:  # (more than ``want`` would be zlib breaking its contract: PKG_LIMIT)
+                    self._content(member, out, owned=True)
+                if member.inflater.eof:
+                    member.complete = True
+                left = len(pending)
+                pending = member.inflater.unconsumed_tail
+                if not out and len(pending) >= left:
+                    break  # input used up (or no progress) and no output pending
+
+    def _finish(self, member: _Member) -> None:
+        """The member's data has all been fed (and inflated: :meth:`_inflate` drains the
+        inflater after each input): verify, close."""
+        entry = member.entry
+        if member.size != entry.file_size:
+            raise _corrupt(entry, f"文件“{entry.label}”的实际大小与声明的大小不符，数据不完整")
+        if member.crc != entry.crc:
+            raise _corrupt(entry, f"文件“{entry.label}”校验失败（CRC 错误），数据已损坏")
+        self.ops.append((member, None))
+
+
+_INFLATE_INPUT = 1 << 16  # compressed bytes per inflater call: bounds unconsumed_tail copies
+READ_BUFFERS = 4  # chunks in flight between the reader and the writer thread (>= 2)
+
+
+def _advise_sequential(fd: int) -> None:
+    if hasattr(os, "posix_fadvise"):
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        except OSError:
+            pass  # only advice
+
+
+def _stream(fd: int, size: int, members: list[_Member], limits: ZipLimits,
+            ) -> tuple[str, Problem | None]:
+    """Read the ZIP once, start to end: (its SHA-256, the extraction problem if any).
+
+    Each chunk is read into one of ``READ_BUFFERS`` reused buffers and feeds, in this
+    thread, the whole-file SHA-256 and the members' CRCs/inflaters, and, in the writer
+    thread, the members' SHA-256 and files. Before a read the reader takes a permit, and
+    every chunk ends with one post to the writer under that permit; as the writer works
+    in order and at most ``READ_BUFFERS`` posts are in flight, the buffer read into
+    ``READ_BUFFERS`` chunks ago is then free. After an extraction problem (or with no
+    members) the writer is stopped and the rest is only hashed: the receipt needs the
+    hash of refused packages too.
+    """
+    whole = hashlib.sha256()
+    buffers = [bytearray(CHUNK) for _ in range(READ_BUFFERS if members else 1)]
+    writer = _Writer(READ_BUFFERS) if members else None
+    extraction = _Extraction(members, limits.max_total_bytes, writer) if writer else None
+    failed: Problem | None = None
+    pos = number = 0
+    try:
+        while True:
+            if writer is not None:
+                writer.reserve()
+            buffer = buffers[number % len(buffers)]
+            n = os.preadv(fd, [buffer], pos)
+            if n == 0:
+                if writer is not None:
+                    writer.unreserve()
+                break
+            view = memoryview(buffer)[:n]
+            if writer is not None and extraction is not None:
+                try:
+                    extraction.feed(view, pos)
+                except _ExtractionFailed as exc:
+                    failed = exc.problem
+                    extraction.ops = []  # its files are removed anyway
+                ops, extraction.ops = extraction.ops, []
+                writer.post(ops)
+                del ops
+                if failed is not None or writer.error is not None or extraction.finished:
+                    writer.close()
+                    if writer.error is not None:
+                        raise writer.error
+                    writer = None
+                    buffers = buffers[:1]  # no post can hold a buffer any more
+            whole.update(view)
+            del view
+            pos += n
+            number += 1
+    finally:
+        if writer is not None:
+            writer.close()
+    if pos != size or (extraction is not None and not extraction.finished and failed is None):
+        raise OSError(f"the ZIP file changed while being read ({size} bytes, then {pos})")
+    return whole.hexdigest(), failed
+
+
+_SAFE_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
+
+
+def local_name(number: int, archive_path: str) -> str:
+    """The work-area name of a member: its number, plus its extension when that is plain
+    ASCII (``000017.mp4``). libmediainfo guesses the parser from the extension: without
+    it, probing a 40 MB MP4 took 4× longer. Nothing else of the archive name is used."""
+    suffix = PurePosixPath(archive_path).suffix.lower()
+    return f"{number:06d}{suffix if _SAFE_SUFFIX.fullmatch(suffix) else ''}"
+
+
+def _plan(scan: _Scan, files_dir: Path) -> list[_Member]:
+    """Material files in archive order; local names number them in path order."""
+    members = []
+    for number, entry in enumerate(scan.material):
+        assert entry.data_offset is not None  # the scan found its local header
+        members.append(_Member(entry, files_dir / local_name(number, entry.path), entry.data_offset,
+                               entry.data_offset + entry.compress_size))
+    members.sort(key=lambda m: m.start)
+    return members
+
+
+def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits) -> PackageContents:
+    """Scan ``zip_path`` and, if it has no fatal problem, extract it under ``work_dir``.
+
+    Never raises for a bad archive: every defect becomes a PKG_* problem. Raises only for
+    our own faults (``zip_path`` unreadable or changed while read, ``work_dir`` not
+    writable, disk full).
+    """
+    zip_path, work_dir = Path(zip_path), Path(work_dir)
+    files_dir = work_dir / "files"
+    files_dir.mkdir(parents=True, exist_ok=True)
+    members: list[_Member] = []
+    try:
+        with open(zip_path, "rb") as f:
+            zip_size = os.fstat(f.fileno()).st_size
+            _advise_sequential(f.fileno())
+            label = _sniff(f.read(512))
+            if label is not None:
+                scan = _Scan(problems=[problem("PKG_NOT_ZIP", "", detected=label)])
+            else:
+                scan = _scan(f, zip_size, limits)
+            if not scan.problems:
+                members = _plan(scan, files_dir)
+            zip_sha256, failed = _stream(f.fileno(), zip_size, members, limits)
+    except BaseException:
+        _remove([m.local for m in members])
+        raise
+    files: list[ExtractedFile] = []
+    problems = scan.problems
+    if failed is not None:
+        _remove([m.local for m in members])
+        problems = [failed]
+    elif members:
+        files = [ExtractedFile(m.entry.name or "", m.local, m.size, m.digest.hexdigest())
+                 for m in members]
+    dirs = sorted({p for f in files for p in _parents(f.path)})
+    return PackageContents(zip_size, zip_sha256, scan.name_encoding,
+                           tuple(sorted(files, key=lambda f: f.path)), tuple(dirs),
+                           tuple(scan.ignored), tuple(problems))
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,272 @@
+"""Deciding one upload: claim, assess, decide once, store. What the ingest actor calls.
+
+Every function here is safe to run twice, concurrently or after a crash at any point:
+the claim is found again, the first recorded decision of a package version stands,
+and a half-done move is finished rather than redone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import structlog
+
+from pipeline.check.assess import assess, package_fingerprint
+from pipeline.check.catalogue import problem
+from pipeline.check.view import Check
+from pipeline.app.settings import Settings
+from pipeline.check.documents import REJECTED, Findings, build_document, local_zone, new_receipt_id
+from pipeline.intake.faults import NO_FAULTS, FaultPoints
+from pipeline.intake.ledger import Ledger
+from pipeline.check.policy import Policy
+from pipeline.intake.store import Claim, IngestRequest, Store
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a step needs, composed once at the entry point."""
+
+    settings: Settings
+    policy: Policy
+    store: Store
+    ledger: Ledger
+    clock: Callable[[], datetime]
+    #: the checks to run; None: the contract's (pipeline.check.view.default_checks)
+    checks: Sequence[Check] | None = None
+    #: named places where the reliability tests crash or stall a worker (off by default)
+    faults: FaultPoints = NO_FAULTS
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(local_zone(self.settings.utc_offset_hours))
+
+
+class PackageBusy(Exception):
+    """Another worker holds the lease on this package version; ask again after
+    ``retry_after_s`` seconds (when a dead holder's lease has expired)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"package busy; retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a decided package: what the follow-up message carries."""
+
+    receipt_id: str
+    status: str
+    location: str
+    version: str
+    source: str
+    errors: int
+    warnings: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def mint_receipt_id(services: Services) -> str:
+    while True:
+        receipt_id = new_receipt_id(services.now())
+        if services.ledger.reserve_receipt_id(receipt_id):
+            return receipt_id
+
+
+@contextmanager
+def _lease(services: Services, version: str, holder: str) -> Iterator[bool]:
+    """Hold the lease on a package version while working, renewing it in the background."""
+    ledger, seconds = services.ledger, services.settings.lease_seconds
+    if not ledger.acquire_lease(version, holder, seconds):
+        yield False
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(max(1.0, seconds / 3)):
+            try:
+                ledger.renew_lease(version, holder, seconds)
+            except Exception:  # a blip must not kill the work; the lease may lapse
+                structlog.get_logger().warning("lease.renew_failed", version=version)
+
+    thread = threading.Thread(target=renew, name=f"lease-{version}", daemon=True)
+    thread.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        try:
+            ledger.release_lease(version, holder)
+        except Exception:
+            structlog.get_logger().warning("lease.release_failed", version=version)
+
+
+def _outcome(claim: Claim, document: dict[str, Any], location: str) -> Outcome:
+    return Outcome(receipt_id=document["receipt_id"], status=document["status"], location=location,
+                   version=claim.version, source=claim.source.location,
+                   errors=len(document["errors"]), warnings=len(document["warnings"]))
+
+
+def _claim(request: IngestRequest, services: Services) -> Claim | None:
+    return services.store.claim(request, lambda: mint_receipt_id(services), services.now())
+
+
+def decide(claim: Claim, services: Services, work_dir: Path) -> dict[str, Any]:
+    """Assess the claimed package and build its document (not yet recorded)."""
+    zip_path = services.store.local_package(claim, work_dir)
+    now = services.now()
+    findings = assess(zip_path, claim.package_name, services.policy, work_dir / "package", now.date(),
+                      checks=services.checks)
+    duplicate_of = None
+    if not findings.errors:
+        first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id)
+        if first != claim.receipt_id:
+            duplicate_of = first
+    return build_document(findings, receipt_id=claim.receipt_id, source=claim.source,
+                          received_at=claim.received_at, decided_at=services.now(),
+                          duplicate_of=duplicate_of, supersedes=claim.supersedes)
+
+
+def ingest(request: IngestRequest, services: Services) -> Outcome | None:
+    """Decide one upload. None when there is nothing (left) to do for this message."""
+    log = structlog.get_logger().bind(version=request.version, source=request.location)
+    started = time.monotonic()
+    claim = _claim(request, services)
+    if claim is None:
+        log.info("package.nothing_to_claim")
+        return None
+    log = log.bind(receipt_id=claim.receipt_id, account=claim.source.account)
+    services.faults.hit("after_claim", request.location)
+    holder = f"{worker_identity()}-{threading.get_ident()}"
+    with _lease(services, claim.version, holder) as held:
+        if not held:
+            log.info("package.busy_elsewhere", holder=services.ledger.lease_holder(claim.version))
+            # Not "nothing to do": the holder may be dead with its lease still running.
+            # The caller asks again once the lease would have expired.
+            raise PackageBusy(services.settings.lease_seconds)
+        document = services.ledger.decision(claim.version)
+        if document is None and not services.store.holds_package(claim):
+            log.warning("package.claim_without_package")  # moved on; nothing to decide
+            services.store.abandon(claim)
+            return None
+        if document is None:
+            log.info("package.checking", size=request.size)
+            work_dir = services.settings.work_dir / f"{worker_identity()}-{claim.version}"
+            try:
+                # bound for the lines the checks log (media.progress) in this thread
+                with structlog.contextvars.bound_contextvars(receipt_id=claim.receipt_id):
+                    candidate = decide(claim, services, work_dir)
+                services.faults.hit("after_assess", request.location)
+                document = services.ledger.record_decision(claim.version, candidate)
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+            services.faults.hit("after_decision", request.location)
+        else:
+            log.info("package.finishing_recorded_decision", status=document["status"])
+        location = services.store.finalize(
+            claim, document, before_release=lambda: services.faults.hit("before_release", request.location))
+    outcome = _outcome(claim, document, location)
+    services.faults.hit("after_finalize", request.location)
+    log.info("package.decided", status=outcome.status, errors=outcome.errors, warnings=outcome.warnings,
+             location=location, duplicate_of=document.get("duplicate_of"), supersedes=document.get("supersedes"),
+             error_codes=sorted({e["code"] for e in document["errors"]}),
+             duration_s=round(time.monotonic() - started, 3))
+    return outcome
+
+
+def quarantine_internal(request: IngestRequest, services: Services, reason: str) -> Outcome | None:
+    """The package's processing kept failing: quarantine it as INTERNAL, unless a
+    decision was already recorded (then that one is finished: the first stands)."""
+    log = structlog.get_logger().bind(version=request.version, source=request.location)
+    claim = _claim(request, services)
+    if claim is None:
+        log.error("package.internal_nothing_to_quarantine", reason=reason)
+        return None
+    log = log.bind(receipt_id=claim.receipt_id, account=claim.source.account)
+    document = services.ledger.decision(claim.version)
+    if document is None and not services.store.holds_package(claim):
+        services.store.abandon(claim)
+        log.error("package.internal_nothing_to_quarantine", reason=reason)
+        return None
+    if document is None:
+        work_dir = services.settings.work_dir / f"{worker_identity()}-{claim.version}-internal"
+        try:
+            size, sha256 = package_fingerprint(services.store.local_package(claim, work_dir))
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        findings = Findings(package_name=claim.package_name, package_size=size, package_sha256=sha256,
+                            policy_sha256=services.policy.sha256, problems=[problem("INTERNAL")])
+        document = services.ledger.record_decision(claim.version, build_document(
+            findings, receipt_id=claim.receipt_id, source=claim.source, received_at=claim.received_at,
+            decided_at=services.now(), status=REJECTED, supersedes=claim.supersedes))
+    location = services.store.finalize(claim, document)
+    outcome = _outcome(claim, document, location)
+    log.error("package.internal", reason=reason, status=outcome.status, location=location)
+    return outcome
+
+
+def stuck_requests(services: Services, inbox_requests: list[IngestRequest], now: float) -> list[IngestRequest]:
+    """Requests to send again: inbox files enqueued long ago but never claimed (a lost
+    message), and claims no live worker holds (a worker died, its message was lost)."""
+    ledger, after = services.ledger, services.settings.requeue_after
+    # Inbox files never enqueued are the watcher's to judge (they may still be uploading).
+    out = [r for r in inbox_requests
+           if ledger.last_enqueued(r.version) is not None and ledger.mark_enqueued(r.version, now, after)]
+    for claim in services.store.pending_claims():
+        if ledger.lease_holder(claim.version) is None and ledger.mark_enqueued(claim.version, now, after):
+            out.append(claim.request)
+    return out
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_work_dirs(work_root: Path, is_alive: Callable[[int], bool]) -> list[Path]:
+    """Remove scratch folders this host's dead worker processes left behind."""
+    removed: list[Path] = []
+    prefix = f"{socket.gethostname()}-"
+    if not work_root.is_dir():
+        return removed
+    for folder in work_root.iterdir():
+        if not folder.name.startswith(prefix):
+            continue
+        pid_part = folder.name[len(prefix):].split("-", 1)[0]
+        if pid_part.isdigit() and not is_alive(int(pid_part)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def remove_stale_scratch_at_start(work_root: Path) -> list[Path]:
+    """At a worker process's start (pipeline/app/compose.py), before it runs anything: remove
+    the scratch folders this host's dead processes left behind, and log how many.
+
+    A folder named with this process's own pid is stale too: nothing has run here yet, so
+    an earlier process with the same pid left it (pids repeat, e.g. in a restarted
+    container). Folders of other live processes, and of other hosts, are kept."""
+    me = os.getpid()
+    removed = remove_stale_work_dirs(work_root, lambda pid: pid != me and pid_alive(pid))
+    if removed:
+        structlog.get_logger().info("worker.stale_work_removed", folders=len(removed))
+    return removed

@@ -1,0 +1,801 @@
+"""The inbox watcher: notices uploaded packages and hands each finished one over, once.
+
+Institutions drop ZIP packages into the inbox (``inbox/x.zip`` or one account level deep,
+``inbox/<account>/x.zip``), usually by SFTP or WinSCP. Filesystem events (watchdog,
+recursive) are only *hints*: a killed SFTP client fires close-after-write on a half file,
+a resumed upload writes again, inotify can overflow and the watcher may have been down.
+So the truth is always a fresh ``stat``:
+
+* a candidate is a regular file at the top level or one account folder deep whose name is
+  not an upload in progress (``*.part``, ``*.filepart``, ``*.tmp``, ``.x``, ``~x``);
+* it is ready once its (size, mtime) stayed unchanged for the quiet period and it either
+  ends with a ZIP end record or is not a ZIP at all (the reader rejects that one);
+* a ZIP whose end record is still missing waits (the upload may be resumed) until it has
+  been unchanged for the stale-upload timeout, then it is handed over anyway (the reader
+  rejects it as PKG_CORRUPT);
+* a file renamed into the inbox (WinSCP's ``x.zip.filepart`` -> ``x.zip``, ``mv``) skips
+  the quiet period if it is complete, since a rename means the writer is done;
+* each version (relative path, size, mtime_ns) is handed to ``on_ready`` at most once.
+
+A scan at start and every ``scan_interval`` seconds registers whatever the events missed
+and calls ``on_scan`` (the caller re-enqueues claims whose worker died there). The library
+knows nothing of the queue: ``on_ready`` is whatever the caller hands in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat as stat_mod
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from pipeline.intake.store import version_id
+
+__all__ = [
+    "InboxFile",
+    "InboxWatcher",
+    "is_in_progress_name",
+    "scan_inbox",
+    "zip_end_record_present",
+]
+
+_IN_PROGRESS_SUFFIXES = (".part", ".filepart", ".tmp")
+_IN_PROGRESS_PREFIXES = (".", "~")
+
+# ZIP signatures (APPNOTE 4.3.x).
+_LOCAL_HEADER = b"PK\x03\x04"
+_EOCD = b"PK\x05\x06"
+_EOCD_LEN = 22
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_LOCATOR_LEN = 20
+_ZIP64_RECORD = b"PK\x06\x06"
+_ZIP64_RECORD_LEN = 56
+# Leading signatures that mean "this is (the start of) a ZIP": a local header, the
+# split/spanned markers, and the end records an empty archive starts with.
+_ZIP_HEADS = (_LOCAL_HEADER, b"PK\x07\x08", b"PK00", _EOCD, b"PK\x06\x06")
+_TAIL_BYTES = _EOCD_LEN + 0xFFFF  # 65557: the end record plus the longest comment
+
+# Only what the watcher reacts to: not FileOpenedEvent / FileClosedNoWriteEvent (our own
+# reads of the files would fire them), not DirModifiedEvent (noise).
+_EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path  # absolute path of the file in the inbox
+    relative: str  # path relative to the inbox root, "/"-separated, e.g. "xinghuo/材料.zip"
+    account: str  # "" at the top level, else the subfolder name
+    size: int
+    mtime_ns: int
+
+    @property
+    def version(self) -> str:
+        """Stable short id of (relative, size, mtime_ns): the id the workers use too."""
+        return version_id(self.relative, self.size, self.mtime_ns)
+
+
+def is_in_progress_name(name: str) -> bool:
+    """True for the basename of an upload still in progress (or a hidden/backup file)."""
+    if not name or name.startswith(_IN_PROGRESS_PREFIXES):
+        return True
+    return name.lower().endswith(_IN_PROGRESS_SUFFIXES)
+
+
+def _is_hidden_dir(name: str) -> bool:
+    return not name or name.startswith(_IN_PROGRESS_PREFIXES)
+
+
+def _u(data: bytes, at: int, n: int) -> int:
+    return int.from_bytes(data[at : at + n], "little")
+
+
+def _central_directory_fits(tail: bytes, base: int, i: int) -> bool:
+    """Whether the end record at ``tail[i]`` describes a central directory that ends
+    right where the end records begin (offsets are absolute for a file starting with a
+    local header). A nested ZIP's end record, or stray signature bytes, do not."""
+    loc = i - _ZIP64_LOCATOR_LEN
+    if loc >= 0 and tail[loc : loc + 4] == _ZIP64_LOCATOR:
+        record = _u(tail, loc + 8, 8)  # absolute offset of the zip64 end record
+        rel = record - base
+        if rel < 0:
+            return True  # record beyond what was read (huge extensible data): trust the locator
+        if rel + _ZIP64_RECORD_LEN > loc or tail[rel : rel + 4] != _ZIP64_RECORD:
+            return False
+        return _u(tail, rel + 48, 8) + _u(tail, rel + 40, 8) == record
+    cd_size, cd_offset = _u(tail, i + 12, 4), _u(tail, i + 16, 4)
+    return cd_offset + cd_size == base + i
+
+
+def _has_end_record(tail: bytes, base: int, *, check_offsets: bool) -> bool:
+    """Whether ``tail`` (the file's bytes from offset ``base`` to its end) ends with a
+    ZIP end-of-central-directory record.
+
+    The record's comment must reach exactly the last byte, and with ``check_offsets``
+    its central directory must end where the end records start. A bare ``PK\x05\x06``
+    elsewhere in the tail (the end of a stored nested ZIP, compressed data) is not the
+    end of *this* archive, and taking it for one would hand a resumable half upload to
+    the reader. ZIP64 archives are recognised by their end locator in front of it.
+    """
+    end = len(tail)
+    while True:
+        i = tail.rfind(_EOCD, 0, end)
+        if i < 0:
+            return False
+        end = i + len(_EOCD) - 1  # next search: occurrences starting before i
+        if i + _EOCD_LEN > len(tail):
+            continue
+        if i + _EOCD_LEN + _u(tail, i + 20, 2) != len(tail):
+            continue
+        if not check_offsets or _central_directory_fits(tail, base, i):
+            return True
+
+
+def zip_end_record_present(path: Path) -> bool | None:
+    """Is this (possibly still uploading) file a complete ZIP, by its signatures?
+
+    True: the file ends with a ZIP end-of-central-directory record (searched in the last
+    65557 bytes; its comment must reach the last byte and, for a file starting with a
+    local header, its central directory must end where the end records begin - zip64
+    archives through their end locator).
+    False: the file is empty or starts like a ZIP but has no end record (upload
+    incomplete, may be resumed). None: not a ZIP by magic (the reader rejects it).
+    Raises OSError (FileNotFoundError when the file vanished) like ``open``.
+    """
+    # O_NONBLOCK: never hang on a FIFO someone placed in the inbox.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat_mod.S_ISREG(st.st_mode):
+            return None
+        if st.st_size == 0:
+            return False
+        head = fh.read(len(_LOCAL_HEADER))
+        start = max(0, st.st_size - _TAIL_BYTES)
+        fh.seek(start)
+        tail = fh.read(st.st_size - start)
+    if not head:
+        return False  # truncated between fstat and read
+    # Offsets are absolute only when the archive starts at byte 0 (no SFX stub, no
+    # spanning marker); elsewhere the signature and comment length must do.
+    absolute = head in (_LOCAL_HEADER, _EOCD, _ZIP64_RECORD)
+    if _has_end_record(tail, start, check_offsets=absolute):
+        return True
+    if len(head) < len(_LOCAL_HEADER):
+        # A few bytes only: incomplete if they are the start of a ZIP signature.
+        return False if any(sig.startswith(head) for sig in _ZIP_HEADS) else None
+    if head in _ZIP_HEADS:
+        return False
+    return None
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+@dataclass(frozen=True)
+class _Location:
+    relative: str
+    account: str
+    in_scope: bool  # False: deeper than one account level
+
+
+def _locate(root: str, path: str) -> _Location | None:
+    """Where ``path`` sits in the inbox, or None when the watcher must ignore it."""
+    prefix = root.rstrip(os.sep) + os.sep
+    if not path.startswith(prefix):
+        return None
+    parts = path[len(prefix) :].split(os.sep)
+    if any(not p for p in parts) or is_in_progress_name(parts[-1]):
+        return None
+    if any(_is_hidden_dir(p) for p in parts[:-1]):
+        return None
+    relative = "/".join(parts)
+    if len(parts) == 1:
+        return _Location(relative, "", True)
+    return _Location(relative, parts[0], len(parts) == 2)
+
+
+def _entry_file(entry: os.DirEntry[str], relative: str, account: str) -> InboxFile | None:
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return None
+        st = entry.stat(follow_symlinks=False)
+    except OSError:  # vanished meanwhile
+        return None
+    if not stat_mod.S_ISREG(st.st_mode):
+        return None
+    return InboxFile(Path(entry.path), relative, account, st.st_size, st.st_mtime_ns)
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+
+
+def _walk(root: Path) -> tuple[list[InboxFile], list[InboxFile]]:
+    """(candidates, files too deep to be packages). Symlinks are never followed."""
+    candidates: list[InboxFile] = []
+    too_deep: list[InboxFile] = []
+    with os.scandir(root) as it:  # a missing inbox is an error
+        top = list(it)
+    for entry in top:
+        if entry.is_dir(follow_symlinks=False):
+            if _is_hidden_dir(entry.name):
+                continue
+            account = entry.name
+            for sub in _scandir(entry.path):
+                if sub.is_dir(follow_symlinks=False):
+                    if not _is_hidden_dir(sub.name):
+                        _walk_deep(sub.path, f"{account}/{sub.name}", account, too_deep)
+                elif not is_in_progress_name(sub.name):
+                    f = _entry_file(sub, f"{account}/{sub.name}", account)
+                    if f is not None:
+                        candidates.append(f)
+        elif not is_in_progress_name(entry.name):
+            f = _entry_file(entry, entry.name, "")
+            if f is not None:
+                candidates.append(f)
+    candidates.sort(key=lambda f: f.relative)
+    too_deep.sort(key=lambda f: f.relative)
+    return candidates, too_deep
+
+
+def _walk_deep(path: str, relative: str, account: str, out: list[InboxFile]) -> None:
+    for entry in _scandir(path):
+        rel = f"{relative}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            if not _is_hidden_dir(entry.name):
+                _walk_deep(entry.path, rel, account, out)
+        elif not is_in_progress_name(entry.name):
+            f = _entry_file(entry, rel, account)
+            if f is not None:
+                out.append(f)
+
+
+def scan_inbox(inbox: Path) -> list[InboxFile]:
+    """The candidate files in the inbox now, with their stat, sorted by relative path.
+
+    Top level and one account folder deep; in-progress names, hidden folders, symlinks
+    and non-regular files are left out. Paths are under ``inbox`` resolved.
+    """
+    return _walk(Path(inbox).resolve())[0]
+
+
+# --------------------------------------------------------------------------- watcher
+
+_UNKNOWN = object()  # zip status not examined yet for the current (size, mtime)
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    relative: str
+    account: str
+    since: float  # clock time since which (size, mtime) is unchanged
+    sig: tuple[int, int] | None = None  # last seen (size, mtime_ns)
+    moved_in: bool = False  # renamed into the inbox and not written since
+    zip_status: Any = _UNKNOWN
+    logged_waiting: str | None = None  # version for which waiting_incomplete_zip was logged
+    logged_unreadable: str | None = None
+    failures: int = 0  # on_ready failures for the current version
+    retry_at: float = 0.0  # clock time before which a failed hand-over is not retried
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: InboxWatcher) -> None:
+        self._watcher = watcher
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:
+            self._watcher._on_event(event)
+        except Exception:  # an exception here would kill the observer thread
+            self._watcher._log.exception("watcher.event_failed", event_type=event.event_type)
+
+
+#: A failed hand-over (the queue unreachable) is retried after 0.5 s, doubling to this.
+ENQUEUE_RETRY_MAX_SECONDS = 30.0
+
+#: How long watchdog holds an IN_MOVED_FROM to pair it with its IN_MOVED_TO. Its default
+#: of 0.5 s delays *every later event* behind each unpaired move-out, and every claim is a
+#: move out of the inbox: measured, it added ~0.45 s to the next upload's latency. The
+#: kernel queues both halves of a rename back to back, so 50 ms pairs them all the same.
+MOVE_PAIRING_SECONDS = 0.05
+
+
+def _shorten_move_pairing() -> None:
+    try:
+        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+    except ImportError:  # another watchdog layout: keep its default
+        return
+    InotifyMoveEventGrouper.delay = MOVE_PAIRING_SECONDS
+
+
+def _make_observer() -> Any:
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except Exception:  # not Linux
+        InotifyObserver = None  # noqa: N806
+    if InotifyObserver is not None and Observer is InotifyObserver:
+        _shorten_move_pairing()
+        # Full events: an `mv` from outside the watched tree arrives as a move into the
+        # inbox (ready at once) instead of a bare creation.
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
+
+
+#: watchdog reports a kernel inotify queue overflow (events were dropped) only as a
+#: warning of one of its observer modules' loggers, no event for the handler; so the
+#: watcher listens to their parent logger and scans at once instead of at the next
+#: periodic scan.
+_OVERFLOW_LOGGER = "watchdog.observers"
+
+
+class _OverflowListener(logging.Handler):
+    """Sets ``flag`` when watchdog logs that the inotify queue overflowed."""
+
+    def __init__(self, flag: threading.Event) -> None:
+        super().__init__(logging.WARNING)
+        self.flag = flag
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in str(record.msg).lower():
+            self.flag.set()
+
+
+def _fs(path: bytes | str) -> str:
+    return os.fsdecode(path) if path else ""
+
+
+class InboxWatcher:
+    """Watches ``inbox`` and calls ``on_ready`` once per finished file version."""
+
+    POLL_INTERVAL = 0.1  # seconds between poll() calls of the scheduler thread
+
+    def __init__(
+        self,
+        inbox: Path,
+        on_ready: Callable[[InboxFile], None],
+        *,
+        quiet_period: float = 2.0,
+        stale_upload_timeout: float = 1800.0,
+        scan_interval: float = 60.0,
+        on_scan: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        logger: Any | None = None,
+        rehand_after: float | None = None,
+        may_rehand: Callable[[], bool] | None = None,
+    ) -> None:
+        self.inbox = Path(inbox).resolve()
+        self._root = str(self.inbox)
+        self._on_ready = on_ready
+        self.quiet_period = float(quiet_period)
+        self.stale_upload_timeout = float(stale_upload_timeout)
+        self.scan_interval = float(scan_interval)
+        #: a handed-over version still in the inbox this long after is handed over again
+        #: at the next scan: its message (or Redis's record of it) may have been lost
+        self.rehand_after = rehand_after
+        #: asked once per scan before any hand-over is repeated: False while the queue
+        #: still holds messages (the file's may be among them, just not reached yet), so
+        #: a backlog does not multiply its own messages every ``rehand_after``
+        self._may_rehand = may_rehand
+        self._on_scan = on_scan
+        self._clock = clock
+        self._log = logger if logger is not None else structlog.get_logger("pipeline.intake.folder_watch")
+
+        self._lock = threading.Lock()  # guards the dicts below and candidate fields
+        self._poll_lock = threading.Lock()  # one poll at a time: hand-over stays exactly-once
+        self._candidates: dict[str, _Candidate] = {}
+        # relative -> (version handed over, hand-over sequence number). Only the last
+        # version per path that is still in the inbox is kept: bounded by the inbox.
+        self._handed: dict[str, tuple[str, int]] = {}
+        self._handed_at: dict[str, float] = {}  # relative -> clock time of its hand-over
+        self._handed_seq = 0
+        self._warned_deep: dict[str, str] = {}  # relative -> version warned about
+
+        self._observer: Any | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._observer_death_logged = False
+        self._events_lost = threading.Event()  # set on an inotify overflow: scan now
+        self._overflow_listener = _OverflowListener(self._events_lost)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the recursive observer and the scheduler thread; scan right away."""
+        if self._thread is not None:
+            raise RuntimeError("InboxWatcher already started")
+        if not self.inbox.is_dir():
+            raise FileNotFoundError(f"inbox is not a directory: {self.inbox}")
+        self._stop.clear()
+        logging.getLogger(_OVERFLOW_LOGGER).addHandler(self._overflow_listener)
+        observer = _make_observer()
+        observer.schedule(_Handler(self), self._root, recursive=True, event_filter=_EVENT_FILTER)
+        observer.daemon = True
+        observer.start()  # before the scan: nothing created in between goes unseen
+        self._observer = observer
+        self._log.info(
+            "watcher.started",
+            inbox=self._root,
+            quiet_period=self.quiet_period,
+            stale_upload_timeout=self.stale_upload_timeout,
+            scan_interval=self.scan_interval,
+        )
+        try:
+            self.scan()
+        except Exception:
+            self._log.exception("watcher.scan_failed")
+        self._thread = threading.Thread(target=self._run, name="inbox-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        observer, self._observer = self._observer, None
+        thread, self._thread = self._thread, None
+        if observer is not None:
+            observer.stop()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        if observer is not None:
+            observer.join(timeout)
+            self._log.info("watcher.stopped", inbox=self._root)
+        logging.getLogger(_OVERFLOW_LOGGER).removeHandler(self._overflow_listener)
+
+    def __enter__(self) -> InboxWatcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        next_scan = self._clock() + self.scan_interval
+        while not self._stop.wait(self.POLL_INTERVAL):
+            try:
+                if self._events_lost.is_set():
+                    self._events_lost.clear()
+                    self._log.warning("watcher.events_lost", inbox=self._root,
+                                      note="inotify queue overflowed; scanning the inbox now")
+                    next_scan = self._clock() + self.scan_interval
+                    self.scan()
+                elif self._clock() >= next_scan:
+                    next_scan = self._clock() + self.scan_interval
+                    self.scan()
+                self.poll()
+                observer = self._observer
+                if observer is not None and not observer.is_alive() and not self._observer_death_logged:
+                    self._observer_death_logged = True
+                    self._log.error("watcher.observer_died", inbox=self._root)
+            except Exception:  # never let the scheduler thread die
+                self._log.exception("watcher.loop_failed")
+
+    # ------------------------------------------------------------------ scan
+
+    def scan(self) -> None:
+        """Register every candidate in the inbox (what events may have missed), prune
+        the memory of files gone, then call ``on_scan``."""
+        with self._lock:
+            seq_before = self._handed_seq
+        files, too_deep = _walk(self.inbox)
+        now = self._clock()
+        present = {f.relative: f for f in files}
+        registered = 0
+        rehand = self.rehand_after is not None and self._rehand_allowed()
+        with self._lock:
+            for f in files:
+                handed = self._handed.get(f.relative)
+                if handed is not None and handed[0] == f.version:
+                    at = self._handed_at.get(f.relative, now)
+                    if not rehand or now - at < self.rehand_after:  # type: ignore[operator]
+                        continue
+                    del self._handed[f.relative]  # still here long after: hand it over again
+                    self._handed_at.pop(f.relative, None)
+                    self._log.warning("watcher.rehand", relative=f.relative, version=f.version)
+                if f.relative not in self._candidates:
+                    self._candidates[f.relative] = _Candidate(
+                        f.path, f.relative, f.account, since=now, sig=(f.size, f.mtime_ns)
+                    )
+                    registered += 1
+            # Forget hand-overs of files no longer there (or replaced by a newer
+            # version) - only those made before the listing began, which it must show.
+            for rel, (version, seq) in list(self._handed.items()):
+                cur = present.get(rel)
+                if seq <= seq_before and (cur is None or cur.version != version):
+                    del self._handed[rel]
+            deep_now = {f.relative: f.version for f in too_deep}
+            for rel, version in list(self._warned_deep.items()):
+                if deep_now.get(rel) != version:
+                    del self._warned_deep[rel]
+            waiting = len(self._candidates)
+        for f in too_deep:
+            self._warn_too_deep(f)
+        self._log.info("watcher.scan", files=len(files), new=registered, waiting=waiting)
+        if self._on_scan is not None:
+            try:
+                self._on_scan()
+            except Exception:
+                self._log.exception("watcher.on_scan_failed")
+
+    def _rehand_allowed(self) -> bool:
+        if self._may_rehand is None:
+            return True
+        try:
+            return self._may_rehand()
+        except Exception:  # the queue unreachable: hand-overs would fail anyway
+            self._log.warning("watcher.backlog_unknown", exc_info=True)
+            return False
+
+    # ------------------------------------------------------------------ poll
+
+    def poll(self) -> list[InboxFile]:
+        """Examine every candidate now; hand over (and return) those that became ready."""
+        with self._poll_lock:
+            with self._lock:
+                items = list(self._candidates.items())
+            ready: list[tuple[_Candidate, InboxFile]] = []
+            for rel, cand in items:
+                f = self._examine(rel, cand)
+                if f is not None:
+                    ready.append((cand, f))
+            handed: list[InboxFile] = []
+            for cand, f in ready:
+                if cand.retry_at > self._clock():
+                    continue  # backing off after failed hand-overs (Redis down, say)
+                try:
+                    self._on_ready(f)
+                except Exception:
+                    with self._lock:
+                        cand.failures += 1
+                        attempt = cand.failures
+                        cand.retry_at = self._clock() + min(ENQUEUE_RETRY_MAX_SECONDS, 0.5 * 2 ** (attempt - 1))
+                    self._log.exception(
+                        "watcher.enqueue_failed",
+                        relative=f.relative,
+                        account=f.account,
+                        size=f.size,
+                        version=f.version,
+                        attempt=attempt,
+                    )
+                    continue  # still a candidate: retried at the next poll
+                with self._lock:
+                    self._handed_seq += 1
+                    self._handed[f.relative] = (f.version, self._handed_seq)
+                    self._handed_at[f.relative] = self._clock()
+                    if self._candidates.get(f.relative) is cand and cand.sig == (f.size, f.mtime_ns):
+                        del self._candidates[f.relative]
+                self._log.info(
+                    "watcher.ready", relative=f.relative, account=f.account, size=f.size, version=f.version
+                )
+                handed.append(f)
+            return handed
+
+    def _drop(self, rel: str, cand: _Candidate, *, gone: bool) -> None:
+        with self._lock:
+            if self._candidates.get(rel) is cand:
+                del self._candidates[rel]
+            if gone:
+                self._handed.pop(rel, None)
+
+    def _examine(self, rel: str, cand: _Candidate) -> InboxFile | None:
+        """Re-stat one candidate and decide; returns the file when it is ready."""
+        sig = self._stat_sig(cand.path)
+        if sig is None:
+            self._drop(rel, cand, gone=True)  # vanished (claimed, deleted) or not a file
+            return None
+        now = self._clock()
+        with self._lock:
+            if self._candidates.get(rel) is not cand:
+                return None  # replaced or dropped meanwhile
+            if cand.sig != sig:
+                if cand.sig is not None:
+                    cand.moved_in = False  # written after the rename
+                    cand.failures = 0
+                cand.sig = sig
+                cand.since = now
+                cand.zip_status = _UNKNOWN
+                if not cand.moved_in:
+                    return None
+            f = InboxFile(cand.path, rel, cand.account, sig[0], sig[1])
+            handed = self._handed.get(rel)
+            if handed is not None and handed[0] == f.version:
+                del self._candidates[rel]  # this version is done
+                return None
+            stable_for = now - cand.since
+            moved_in = cand.moved_in
+            status = cand.zip_status
+        if not moved_in and stable_for < self.quiet_period:
+            return None
+
+        if status is _UNKNOWN:
+            try:
+                status = zip_end_record_present(cand.path)
+            except (FileNotFoundError, NotADirectoryError):
+                self._drop(rel, cand, gone=True)
+                return None
+            except OSError as exc:
+                with self._lock:
+                    first = cand.logged_unreadable != f.version
+                    cand.logged_unreadable = f.version
+                if first:
+                    self._log.warning(
+                        "watcher.unreadable", relative=rel, account=f.account, size=f.size, error=str(exc)
+                    )
+                return None
+            # The file may have changed while it was read: decide only on a stable read.
+            if self._stat_sig(cand.path) != sig:
+                return None  # the next poll sees the new (size, mtime) and restarts
+            with self._lock:
+                if cand.sig == sig:
+                    cand.zip_status = status
+
+        if status is not False:  # complete ZIP, or not a ZIP at all: the reader decides
+            return f
+        if stable_for >= self.stale_upload_timeout:
+            self._log.warning(
+                "watcher.stale_incomplete_zip", relative=rel, account=f.account, size=f.size, version=f.version
+            )
+            return f
+        with self._lock:
+            first = cand.logged_waiting != f.version
+            cand.logged_waiting = f.version
+        if first:
+            self._log.info(
+                "watcher.waiting_incomplete_zip",
+                relative=rel,
+                account=f.account,
+                size=f.size,
+                version=f.version,
+                stale_upload_timeout=self.stale_upload_timeout,
+            )
+        return None
+
+    @staticmethod
+    def _stat_sig(path: Path) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError:
+            return None
+        if not stat_mod.S_ISREG(st.st_mode):
+            return None
+        return st.st_size, st.st_mtime_ns
+
+    # ------------------------------------------------------------------ events
+
+    def _on_event(self, event: FileSystemEvent) -> None:
+        src = _fs(event.src_path)
+        if event.is_directory:
+            if isinstance(event, DirMovedEvent):
+                if src:
+                    self._forget_under(src)
+                dest = _fs(event.dest_path)
+                if dest:
+                    self._register_tree(dest)
+            elif isinstance(event, DirDeletedEvent):
+                self._forget_under(src)
+            elif isinstance(event, DirCreatedEvent):
+                self._register_tree(src)
+            return
+        if isinstance(event, FileMovedEvent):
+            if src:
+                self._forget(src)
+            dest = _fs(event.dest_path)
+            if dest:
+                self._touch(dest, moved=True)
+        elif isinstance(event, FileDeletedEvent):
+            self._forget(src)
+        elif isinstance(event, FileClosedEvent):
+            self._touch(src, closed=True)
+        elif src:
+            self._touch(src)  # created / modified / attrib: register or refresh
+
+    def _touch(self, path: str, *, closed: bool = False, moved: bool = False) -> None:
+        loc = _locate(self._root, path)
+        if loc is None:
+            return
+        if not loc.in_scope:
+            if closed or moved:
+                sig = self._stat_sig(Path(path))
+                if sig is not None:
+                    self._warn_too_deep(InboxFile(Path(path), loc.relative, loc.account, *sig))
+            return
+        now = self._clock()
+        sig = None
+        if moved:
+            sig = self._stat_sig(Path(path))
+            if sig is None:
+                return  # already gone again (or not a regular file)
+        with self._lock:
+            cand = self._candidates.get(loc.relative)
+            if cand is None:
+                cand = _Candidate(Path(path), loc.relative, loc.account, since=now)
+                self._candidates[loc.relative] = cand
+            if moved:
+                if cand.sig != sig:
+                    cand.zip_status = _UNKNOWN
+                    cand.failures = 0
+                cand.sig = sig
+                cand.since = now
+                cand.moved_in = True
+            elif closed:
+                cand.since = now  # written and closed: the quiet period starts over
+                cand.moved_in = False
+
+    def _forget(self, path: str) -> None:
+        """A deletion / move-away hint: drop the path unless it is (again) there."""
+        loc = _locate(self._root, path)
+        if loc is None or not loc.in_scope:
+            return
+        if self._stat_sig(Path(path)) is not None:
+            self._touch(path)  # a new file already took its place
+            return
+        with self._lock:
+            self._candidates.pop(loc.relative, None)
+            self._handed.pop(loc.relative, None)
+
+    def _forget_under(self, dir_path: str) -> None:
+        if dir_path.rstrip(os.sep) == self._root:
+            return
+        loc = _locate(self._root, os.path.join(dir_path, "x"))
+        if loc is None:
+            return
+        prefix = loc.relative[: -len("x")]
+        with self._lock:
+            for rel in [r for r in self._candidates if r.startswith(prefix)]:
+                cand = self._candidates[rel]
+                if self._stat_sig(cand.path) is None:
+                    del self._candidates[rel]
+            for rel in [r for r in self._handed if r.startswith(prefix)]:
+                if self._stat_sig(self.inbox / rel) is None:
+                    del self._handed[rel]
+
+    def _register_tree(self, dir_path: str) -> None:
+        """A folder appeared (created or moved in): register what it already holds."""
+        loc = _locate(self._root, os.path.join(dir_path, "x"))
+        if loc is None or not loc.in_scope:
+            return  # deeper folders: their files are only warned about by the scan
+        for entry in _scandir(dir_path):
+            if entry.is_file(follow_symlinks=False):
+                self._touch(entry.path)
+
+    def _warn_too_deep(self, f: InboxFile) -> None:
+        with self._lock:
+            if self._warned_deep.get(f.relative) == f.version:
+                return
+            self._warned_deep[f.relative] = f.version
+        self._log.warning(
+            "watcher.ignored_too_deep", relative=f.relative, account=f.account, size=f.size, version=f.version
+        )

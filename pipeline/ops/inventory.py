@@ -1,0 +1,217 @@
+"""What is where, for operators: uploads waiting in the inbox, claims being decided, and
+the stored decisions (their documents and ZIPs), read the same way from the local folders
+and from S3. Used by the operator commands, the index rebuild and the metrics; it only
+reads (the one writing path, ``pipeline requeue``, goes through the store's
+``claim_stored``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+from pipeline.check.documents import receipt_month
+from pipeline.check.package_reader import hash_file
+from pipeline.intake.store import Claim, LocalStore, StoreError
+
+RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
+AREAS = ("archive", "quarantine")
+_DOCUMENTS = ("receipt.json", "errors.json")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An upload in the inbox, not claimed yet."""
+
+    location: str  # inbox-relative path (fs) or object key (s3)
+    account: str
+    size: int
+    since: datetime  # last written (mtime) or uploaded (LastModified), UTC
+
+
+class Inventory(Protocol):
+    kind: str
+
+    def inbox(self) -> list[Waiting]: ...
+    def claims(self) -> list[Claim]: ...
+    def locations(self, area: str) -> Iterator[str]:
+        """Every decision location of ``area`` (``archive`` or ``quarantine``)."""
+    def read(self, location: str) -> dict[str, Any]: ...
+    def locate(self, receipt_id: str) -> str | None:
+        """The location of a receipt id's decision (read off its id: month, then area)."""
+    def zip_ref(self, location: str, name: str) -> str: ...
+    def document_ref(self, location: str, document: dict[str, Any]) -> str: ...
+    def hash_zip(self, location: str, name: str) -> tuple[int, str] | None:
+        """(size, SHA-256) of the stored ZIP, streaming; None when it is missing."""
+    def local_zip(self, location: str, name: str, scratch: Path) -> Path:
+        """A local path of the stored ZIP (downloaded into ``scratch`` if need be)."""
+
+
+def documents(inventory: Inventory, areas: tuple[str, ...] = AREAS) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location, document) of every stored decision; unreadable ones are skipped."""
+    for area in areas:
+        for location in inventory.locations(area):
+            try:
+                yield location, inventory.read(location)
+            except (StoreError, OSError, ValueError):
+                continue
+
+
+def _document_name(document: dict[str, Any]) -> str:
+    return "errors.json" if document.get("status") == "rejected" else "receipt.json"
+
+
+class LocalInventory:
+    kind = "fs"
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self._areas = {"archive": store.archive, "quarantine": store.quarantine}
+
+    def inbox(self) -> list[Waiting]:
+        from pipeline.intake.folder_watch import scan_inbox
+
+        if not self.store.inbox.is_dir():
+            return []
+        return [Waiting(f.relative, f.account, f.size, datetime.fromtimestamp(f.mtime_ns / 1e9, timezone.utc))
+                for f in scan_inbox(self.store.inbox)]
+
+    def claims(self) -> list[Claim]:
+        return self.store.pending_claims()
+
+    def locations(self, area: str) -> Iterator[str]:
+        root = self._areas[area]
+        if not root.is_dir():
+            return
+        for month in sorted(os.scandir(root), key=lambda e: e.name):
+            if not month.is_dir(follow_symlinks=False):
+                continue
+            for folder in sorted(os.scandir(month.path), key=lambda e: e.name):
+                if folder.is_dir(follow_symlinks=False) and RECEIPT_ID.match(folder.name):
+                    yield f"{area}/{month.name}/{folder.name}"
+
+    def read(self, location: str) -> dict[str, Any]:
+        return self.store.read_document(location)
+
+    def locate(self, receipt_id: str) -> str | None:
+        for area in AREAS:
+            location = f"{area}/{receipt_month(receipt_id)}/{receipt_id}"
+            if any((self.store.data_dir / location / name).is_file() for name in _DOCUMENTS):
+                return location
+        return None
+
+    def zip_ref(self, location: str, name: str) -> str:
+        return str(self.store.data_dir / location / name)
+
+    def document_ref(self, location: str, document: dict[str, Any]) -> str:
+        return str(self.store.data_dir / location / _document_name(document))
+
+    def hash_zip(self, location: str, name: str) -> tuple[int, str] | None:
+        try:
+            return hash_file(self.store.data_dir / location / name)
+        except FileNotFoundError:
+            return None
+
+    def local_zip(self, location: str, name: str, scratch: Path) -> Path:
+        return self.store.data_dir / location / name
+
+
+class S3Inventory:
+    kind = "s3"
+
+    def __init__(self, store: Any) -> None:  # pipeline.intake.s3_store.S3Store
+        self.store = store
+        self.client = store.client
+        self._areas = {"archive": store.archive_bucket, "quarantine": store.quarantine_bucket}
+
+    def inbox(self) -> list[Waiting]:
+        from pipeline.intake.s3_store import parse_inbox_key
+
+        out = []
+        for obj in self.client.list_objects(self.store.inbox_bucket, prefix=self.store.inbox_prefix, recursive=True):
+            where = parse_inbox_key(obj.object_name or "", self.store.inbox_prefix)
+            if obj.is_dir or where is None or not where.in_scope:
+                continue
+            since = obj.last_modified or datetime.now(timezone.utc)
+            out.append(Waiting(obj.object_name, where.account, int(obj.size or 0), since))
+        return sorted(out, key=lambda w: w.location)
+
+    def claims(self) -> list[Claim]:
+        return self.store.pending_claims()
+
+    def locations(self, area: str) -> Iterator[str]:
+        bucket = self._areas[area]
+        for obj in self.client.list_objects(bucket, recursive=True):
+            prefix, _, name = (obj.object_name or "").rpartition("/")
+            if name in _DOCUMENTS and RECEIPT_ID.match(prefix.rpartition("/")[2]):
+                yield f"{bucket}/{prefix}"
+
+    def read(self, location: str) -> dict[str, Any]:
+        return self.store.read_document(location)
+
+    def locate(self, receipt_id: str) -> str | None:
+        from minio.error import S3Error
+
+        for area in AREAS:
+            bucket = self._areas[area]
+            for name in _DOCUMENTS:
+                try:
+                    self.client.stat_object(bucket, f"{receipt_month(receipt_id)}/{receipt_id}/{name}")
+                except S3Error:
+                    continue
+                return f"{bucket}/{receipt_month(receipt_id)}/{receipt_id}"
+        return None
+
+    def zip_ref(self, location: str, name: str) -> str:
+        return f"s3://{location}/{name}"
+
+    def document_ref(self, location: str, document: dict[str, Any]) -> str:
+        return f"s3://{location}/{_document_name(document)}"
+
+    def _get(self, location: str, name: str) -> Any:
+        from minio.error import S3Error
+
+        bucket, _, prefix = location.partition("/")
+        try:
+            return self.client.get_object(bucket, f"{prefix}/{name}")
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise
+
+    def hash_zip(self, location: str, name: str) -> tuple[int, str] | None:
+        response = self._get(location, name)
+        if response is None:
+            return None
+        digest, size = hashlib.sha256(), 0
+        try:
+            for chunk in response.stream(1 << 20, decode_content=False):
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        return size, digest.hexdigest()
+
+    def local_zip(self, location: str, name: str, scratch: Path) -> Path:
+        response = self._get(location, name)
+        if response is None:
+            raise StoreError(f"no stored package {location}/{name}")
+        scratch.mkdir(parents=True, exist_ok=True)
+        target = scratch / "package.zip"
+        try:
+            with open(target, "wb") as fh:
+                for chunk in response.stream(1 << 20, decode_content=False):
+                    fh.write(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+        return target
+
+
+def inventory_of(store: Any) -> Inventory:
+    return LocalInventory(store) if isinstance(store, LocalStore) else S3Inventory(store)

@@ -1,0 +1,437 @@
+"""The operator's view of a running pipeline: status, find, receipt, verify-archive,
+requeue and the index rebuild. Each returns plain JSON-able data; ``pipeline.app.cli`` prints
+it (text or ``--json``). Everything reads the Redis and the store the workers use.
+Design and every output field: ``docs/operations.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import redis
+import structlog
+
+from pipeline.ops import presence
+from pipeline.app.settings import Settings
+from pipeline.check.documents import REJECTED, Source, local_zone, new_receipt_id
+from pipeline.ops.index import DecisionIndex, summary
+from pipeline.ops.inventory import AREAS, RECEIPT_ID, Inventory, documents, inventory_of
+from pipeline.intake.ledger import RedisLedger
+from pipeline.check.progress import ProgressLog
+from pipeline.ops.metrics import Counters
+from pipeline.intake.store import Claim, IngestRequest, LocalStore, StoreError
+
+#: the Dramatiq queues of the pipeline (workers/actors.py, pipeline/notify/mail.py)
+QUEUES = ("packages", "decisions", "mail")
+#: the actor a re-check is sent to (workers/actors.py)
+INGEST_ACTOR, INGEST_QUEUE = "ingest_package", "packages"
+_HEX = re.compile(r"^[0-9a-fA-F]{12,64}$")
+
+
+class OpsError(RuntimeError):
+    """The command cannot run (no Redis, say); the message says why."""
+
+
+def redis_url(settings: Settings) -> str:
+    """``REDIS_URL``, else the embedded Redis of a ``pipeline run`` on this data directory."""
+    from pipeline.app.supervisor import embedded_redis_url
+
+    url = settings.redis_url or embedded_redis_url(settings)
+    if not url:
+        raise OpsError(f"REDIS_URL is not set and no `pipeline run` is running on {settings.data_dir} "
+                       f"(set REDIS_URL to the pipeline's Redis, or PIPELINE_DATA_DIR to its data directory)")
+    return url
+
+
+def queue_depths(client: redis.Redis, broker_namespace: str) -> dict[str, dict[str, int]]:
+    """Per queue: ``queued`` (enqueued and not yet done: waiting, fetched or running),
+    ``delayed`` (waiting for a retry's backoff) and ``dead`` (given up), read off Dramatiq's
+    Redis keys: ``<q>.msgs`` and ``<q>.DQ.msgs`` (hashes), ``<q>.XQ`` (sorted set)."""
+    with client.pipeline(transaction=False) as pipe:
+        for q in QUEUES:
+            pipe.hlen(f"{broker_namespace}:{q}.msgs")
+            pipe.hlen(f"{broker_namespace}:{q}.DQ.msgs")
+            pipe.zcard(f"{broker_namespace}:{q}.XQ")
+        values = pipe.execute()
+    return {q: {"queued": int(values[3 * i]), "delayed": int(values[3 * i + 1]), "dead": int(values[3 * i + 2])}
+            for i, q in enumerate(QUEUES)}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat(timespec="seconds") if ts else None
+
+
+@dataclass
+class Ops:
+    settings: Settings
+    client: redis.Redis
+    store: Any
+    inventory: Inventory
+    index: DecisionIndex
+    ledger: RedisLedger
+    counters: Counters
+
+    @classmethod
+    def open(cls, settings: Settings, url: str | None = None) -> "Ops":
+        url = url or redis_url(settings)
+        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                      socket_connect_timeout=5)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise OpsError(f"cannot reach Redis at {url}: {exc}") from exc
+        ledger = RedisLedger(client, settings.namespace)
+        if settings.storage == "s3":
+            from pipeline.intake.s3_store import S3Store
+
+            store: Any = S3Store.from_settings(settings, ledger)
+        else:
+            store = LocalStore(settings.data_dir)
+        return cls(settings, client, store, inventory_of(store), DecisionIndex(client, settings.namespace),
+                   ledger, Counters(client, settings.namespace))
+
+    def now(self) -> datetime:
+        return datetime.now(local_zone(self.settings.utc_offset_hours))
+
+    # -- the index ---------------------------------------------------------------------------
+    def rebuild_index(self) -> dict[str, Any]:
+        log = structlog.get_logger()
+        progress = ProgressLog("index.progress", None, every=1000, seconds=10.0)
+
+        def counted():
+            for item in documents(self.inventory):
+                progress.step()
+                yield item
+
+        stats = self.index.rebuild(counted(), clock=self.now)
+        log.info("index.rebuilt", documents=stats["documents"], dropped=stats["dropped"], seconds=stats["seconds"])
+        return stats
+
+    def ensure_index(self) -> dict[str, Any] | None:
+        """Rebuild the index from the documents if it was never built on this Redis.
+        Returns the rebuild's facts, or None when the index was there."""
+        if self.index.built() is not None:
+            return None
+        return self.rebuild_index()
+
+    def _entry_from_store(self, receipt_id: str) -> dict[str, Any] | None:
+        """The entry of a decision the index misses (then recorded: it heals itself)."""
+        location = self.inventory.locate(receipt_id)
+        if location is None:
+            return None
+        document = self.inventory.read(location)
+        self.index.record(document, location)
+        return self.index.get(receipt_id) or summary(document, location)
+
+    def _where(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The entry with where its ZIP and document are."""
+        fake_doc = {"status": entry["status"]}
+        return {**entry, "zip": self.inventory.zip_ref(entry["location"], entry["name"]),
+                "document": self.inventory.document_ref(entry["location"], fake_doc)}
+
+    # -- status -----------------------------------------------------------------------------
+    def _claims(self) -> list[dict[str, Any]]:
+        out = []
+        for claim in self.inventory.claims():
+            out.append({"receipt_id": claim.receipt_id, "name": claim.package_name,
+                        "source": claim.source.location, "account": claim.source.account,
+                        "received_at": _iso(claim.received_at), "supersedes": claim.supersedes,
+                        "worker": self.ledger.lease_holder(claim.version)})
+        return out
+
+    def _waiting(self) -> list[dict[str, Any]]:
+        now = datetime.now(timezone.utc)
+        return [{"location": w.location, "account": w.account, "size": w.size, "since": _iso(w.since),
+                 "age_s": round((now - w.since).total_seconds(), 1)}
+                for w in sorted(self.inventory.inbox(), key=lambda w: w.since)]
+
+    def gauges(self) -> dict[str, Any]:
+        """What the metrics endpoint reads at each scrape."""
+        waiting = self._waiting()
+        return {"queues": queue_depths(self.client, self.settings.broker_namespace),
+                "inbox_waiting": len(waiting),
+                "inbox_oldest_seconds": waiting[0]["age_s"] if waiting else 0.0,
+                "in_progress": len(self.inventory.claims()),
+                "workers_alive": len(presence.alive(self.client, self.settings.namespace))}
+
+    def status(self) -> dict[str, Any]:
+        rebuilt = self.ensure_index()
+        now = time.time()
+        waiting = self._waiting()
+        claims = self._claims()
+        heartbeat_window_ms = now * 1000 - self.settings.heartbeat_timeout_ms
+        workers = presence.alive(self.client, self.settings.namespace, now)
+        return {
+            "at": self.now().isoformat(timespec="seconds"),
+            "storage": self.settings.storage,
+            "queues": queue_depths(self.client, self.settings.broker_namespace),
+            "inbox": {"waiting": len(waiting), "oldest": waiting[0] if waiting else None},
+            "in_progress": {"count": len(claims), "packages": claims},
+            "decided": {"last_hour": self.index.count_since(now - 3600),
+                        "last_day": self.index.count_since(now - 86400),
+                        "all": self.index.counts()},
+            "workers": {"alive": len(workers), "processes": workers,
+                        "broker_clients": int(self.client.zcount(
+                            f"{self.settings.broker_namespace}:__heartbeats__", heartbeat_window_ms, "+inf"))},
+            "index": {"documents": self.index.size(), "last_rebuild": self.index.built(),
+                      "rebuilt_now": rebuilt is not None},
+        }
+
+    # -- find / receipt ---------------------------------------------------------------------
+    def find(self, query: str) -> dict[str, Any]:
+        self.ensure_index()
+        q = query.strip()
+        kind, entries = "fragment", []
+        if RECEIPT_ID.match(q.upper()):
+            kind, q = "receipt_id", q.upper()
+            entry = self.index.get(q) or self._entry_from_store(q)
+            entries = [entry] if entry else []
+        elif _HEX.match(q):
+            kind, entries = "sha256", self.index.by_sha256(q.lower())
+            if not entries and len(q) < 64:
+                kind, entries = "fragment", self.index.search(q)
+        elif q:
+            entries = self.index.search(q)
+        needle = q.casefold()
+
+        def matches(*values: Any) -> bool:
+            if kind == "receipt_id":
+                return q in values
+            return kind == "fragment" and bool(needle) and any(needle in str(v or "").casefold() for v in values)
+
+        claims = [c for c in self._claims() if matches(c["receipt_id"], c["name"], c["source"], c["account"])]
+        waiting = [w for w in self._waiting() if matches(w["location"], w["account"])] if kind == "fragment" else []
+        return {"query": query, "kind": kind, "decisions": [self._where(e) for e in entries],
+                "in_progress": claims, "waiting": waiting}
+
+    def receipt(self, receipt_id: str) -> dict[str, Any] | None:
+        """The document of a receipt id with where it lies, or None."""
+        receipt_id = receipt_id.strip().upper()
+        entry = self.index.get(receipt_id)
+        location = entry["location"] if entry else self.inventory.locate(receipt_id)
+        if location is None:
+            return None
+        try:
+            document = self.inventory.read(location)
+        except StoreError:
+            return None
+        return {"location": location, "document": document,
+                "zip": self.inventory.zip_ref(location, document["package"]["name"]),
+                "document_path": self.inventory.document_ref(location, document),
+                "superseded_by": self.index.client.hget(self.index.superseded_key, receipt_id)}
+
+    # -- verify-archive ---------------------------------------------------------------------
+    def verify_archive(self, sample: int | None = None, areas: tuple[str, ...] = ("archive",)) -> dict[str, Any]:
+        """Re-hash stored ZIPs against their documents' ``package.sha256`` and size."""
+        locations = [loc for area in areas for loc in self.inventory.locations(area)]
+        total = len(locations)
+        if sample is not None and sample < total:
+            locations = sorted(random.sample(locations, sample))
+        progress = ProgressLog("verify.progress", len(locations))
+        problems: list[dict[str, Any]] = []
+        for location in locations:
+            try:
+                document = self.inventory.read(location)
+            except (StoreError, OSError, ValueError) as exc:
+                problems.append({"location": location, "problem": "unreadable_document", "detail": str(exc)})
+                progress.step()
+                continue
+            package = document["package"]
+            zip_ref = self.inventory.zip_ref(location, package["name"])
+            found = self.inventory.hash_zip(location, package["name"])
+            base = {"receipt_id": document["receipt_id"], "location": location, "zip": zip_ref,
+                    "expected_sha256": package["sha256"], "expected_size": package["size"]}
+            if found is None:
+                problems.append({**base, "problem": "missing"})
+            elif found != (package["size"], package["sha256"]):
+                problems.append({**base, "problem": "mismatch", "actual_size": found[0], "actual_sha256": found[1]})
+            progress.step()
+        for p in problems:
+            structlog.get_logger().error("verify.mismatch", problem=p["problem"], location=p["location"],
+                                         receipt_id=p.get("receipt_id"), zip=p.get("zip"),
+                                         expected_sha256=p.get("expected_sha256"),
+                                         actual_sha256=p.get("actual_sha256"), detail=p.get("detail"))
+        return {"areas": list(areas), "stored": total, "checked": len(locations),
+                "ok": len(locations) - len(problems), "problems": problems}
+
+    # -- requeue ----------------------------------------------------------------------------
+    def _requeue_key(self, receipt_id: str) -> str:
+        return f"{self.settings.namespace}:requeue:{receipt_id}"
+
+    def requeue_record(self, receipt_id: str) -> dict[str, Any] | None:
+        raw = self.client.get(self._requeue_key(receipt_id))
+        return json.loads(raw) if raw else None
+
+    def _mint(self) -> str:
+        while True:
+            receipt_id = new_receipt_id(self.now())
+            if self.ledger.reserve_receipt_id(receipt_id):
+                return receipt_id
+
+    def requeue_selection(self, receipt_ids: list[str], since: date | None,
+                          codes: list[str]) -> list[tuple[str, dict[str, Any] | None]]:
+        """(receipt id, its index entry or None) of what to re-check: the ids given, else
+        the rejected decisions since ``since`` carrying any of ``codes`` (either may be
+        absent) that were not re-checked already and are no re-checks themselves (so the
+        same selection run twice re-checks nothing more; name a re-check's id to re-check
+        it again)."""
+        self.ensure_index()
+        if receipt_ids:
+            out = []
+            for rid in receipt_ids:
+                rid = rid.strip().upper()
+                out.append((rid, self.index.get(rid) or self._entry_from_store(rid)))
+            return out
+        ts = 0.0
+        if since is not None:
+            ts = datetime.combine(since, datetime.min.time(), local_zone(self.settings.utc_offset_hours)).timestamp()
+        wanted = set(codes)
+        return [(e["receipt_id"], e) for e in self.index.since(ts, REJECTED)
+                if (not wanted or wanted & set(e["error_codes"])) and not e.get("superseded_by")
+                and not e.get("supersedes") and self.requeue_record(e["receipt_id"]) is None]
+
+    def requeue(self, selection: list[tuple[str, dict[str, Any] | None]], *, send: Callable[[dict[str, Any]], None],
+                wait_seconds: float = 0.0) -> list[dict[str, Any]]:
+        """Re-check each selected rejected decision under the workers' current policy: a
+        new claim holding a copy of its ZIP, with a new receipt id and ``supersedes``, sent
+        to the workers. The old folder and document stay untouched. Idempotent: the new
+        receipt id is recorded set-if-absent under ``<ns>:requeue:<old id>``, so a repeat
+        (or a run interrupted anywhere) makes no second new decision."""
+        log = structlog.get_logger()
+        results = []
+        for rid, entry in selection:
+            result = self._requeue_check(rid, entry)
+            if result is not None:
+                results.append(result)
+                continue
+            assert entry is not None
+            record = self.requeue_record(rid)
+            if record is None:
+                candidate = {"receipt_id": self._mint(), "requested_at": self.now().isoformat(timespec="seconds")}
+                self.client.set(self._requeue_key(rid), json.dumps(candidate), nx=True)
+                record = self.requeue_record(rid) or candidate
+                fresh = record["receipt_id"] == candidate["receipt_id"]
+            else:
+                fresh = False
+            new_rid = record["receipt_id"]
+            base = {"receipt_id": rid, "old_status": entry["status"], "old_error_codes": entry["error_codes"],
+                    "new_receipt_id": new_rid}
+            decided = self.index.get(new_rid) or self._entry_from_store(new_rid)
+            if decided is not None:
+                results.append({**base, "action": "already_decided", "new_status": decided["status"],
+                                "new_error_codes": decided["error_codes"]})
+                continue
+            document = self.inventory.read(entry["location"])
+            name = document["package"]["name"]
+
+            def claim_for(request: IngestRequest, document: dict[str, Any] = document, new_rid: str = new_rid,
+                          old: str = rid, name: str = name) -> Claim:
+                return Claim(request=request, receipt_id=new_rid, source=Source.from_json(document["source"]),
+                             package_name=name, received_at=datetime.fromisoformat(document["received_at"]),
+                             supersedes=old)
+
+            claim = self.store.claim_stored(entry["location"], name, document["package"]["sha256"], rid, claim_for)
+            send(claim.request.to_json())
+            self.ledger.mark_enqueued(claim.version, time.time(), self.settings.requeue_after)
+            log.info("requeue.queued", receipt_id=rid, new_receipt_id=new_rid, version=claim.version,
+                     again=not fresh)
+            results.append({**base, "action": "queued" if fresh else "queued_again"})
+        if wait_seconds > 0:
+            self._wait_for(results, wait_seconds)
+        return results
+
+    def _requeue_check(self, rid: str, entry: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A result that ends the re-check of ``rid`` before it starts, or None."""
+        if not RECEIPT_ID.match(rid):
+            return {"receipt_id": rid, "action": "not_found", "reason": "not a receipt id"}
+        if entry is None:
+            return {"receipt_id": rid, "action": "not_found", "reason": "no stored decision has this receipt id"}
+        if entry["status"] != REJECTED:
+            return {"receipt_id": rid, "action": "skipped", "old_status": entry["status"],
+                    "reason": f"only rejected decisions are re-checked; this one is {entry['status']}"}
+        return None
+
+    def _wait_for(self, results: list[dict[str, Any]], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        pending = [r for r in results if r.get("action") in ("queued", "queued_again")]
+        while pending and time.monotonic() < deadline:
+            for r in list(pending):
+                entry = self.index.get(r["new_receipt_id"])
+                if entry is not None:
+                    r.update(action="decided", new_status=entry["status"], new_error_codes=entry["error_codes"],
+                             new_location=entry["location"])
+                    pending.remove(r)
+            if pending:
+                time.sleep(0.2)
+
+    def requeue_dry_run(self, selection: list[tuple[str, dict[str, Any] | None]], *, policy: Any,
+                        today: date | None = None) -> list[dict[str, Any]]:
+        """What a re-check would decide now, assessed in a scratch folder with ``policy``;
+        nothing is stored, minted, recorded or sent."""
+        from pipeline.check.assess import assess
+
+        today = today or self.now().date()
+        results = []
+        for rid, entry in selection:
+            result = self._requeue_check(rid, entry)
+            if result is not None:
+                results.append(result)
+                continue
+            assert entry is not None
+            base = {"receipt_id": rid, "old_status": entry["status"], "old_error_codes": entry["error_codes"]}
+            record = self.requeue_record(rid)
+            if record is not None:
+                results.append({**base, "action": "already_requeued", "new_receipt_id": record["receipt_id"]})
+                continue
+            scratch = Path(tempfile.mkdtemp(prefix="pipeline-requeue-"))
+            try:
+                zip_path = self.inventory.local_zip(entry["location"], entry["name"], scratch / "download")
+                findings = assess(zip_path, entry["name"], policy, scratch / "package", today)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if findings.errors:
+                status = REJECTED
+            else:
+                status = "duplicate" if self.ledger.acceptance(findings.package_sha256) else "accepted"
+            results.append({**base, "action": "dry_run", "new_status": status,
+                            "new_error_codes": sorted({p.code for p in findings.errors}),
+                            "new_warning_codes": sorted({p.code for p in findings.warnings}),
+                            "changes": status != entry["status"]
+                            or sorted({p.code for p in findings.errors}) != entry["error_codes"]})
+        return results
+
+
+def broker_sender(settings: Settings, url: str) -> Callable[[dict[str, Any]], None]:
+    """Send an ingest message as the watcher does, without importing the actors (whose
+    module builds a worker runtime from the environment)."""
+    import dataclasses
+
+    import dramatiq
+
+    from workers.broker import setup_broker
+
+    broker = setup_broker(dataclasses.replace(settings, redis_url=url))
+
+    def send(request: dict[str, Any]) -> None:
+        broker.enqueue(dramatiq.Message(queue_name=INGEST_QUEUE, actor_name=INGEST_ACTOR, args=(request,),
+                                        kwargs={}, options={}))
+    return send
+
+
+__all__ = ["AREAS", "Ops", "OpsError", "QUEUES", "broker_sender", "queue_depths", "redis_url"]
+
+
+def serve_metrics(settings: Settings) -> Any:
+    """Offer the metrics endpoint from this process (``PIPELINE_METRICS_PORT``; off when 0)."""
+    from pipeline.ops.metrics import lazy, offer_endpoint
+
+    return offer_endpoint(settings.metrics_port, settings.metrics_addr, lazy(lambda: Ops.open(settings)))
