@@ -23,7 +23,8 @@ from pipeline.check.view import PackageView, run_checks
 from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_plan_readable
 from pipeline.check.rules.media import MEDIA_CHECKS
 from pipeline.kit.form_docs import main as docs_main, render
-from pipeline.check.forms import (FILE_OF_FORM, ALL_FORM_TYPES, SCHEMAS_DIR, FormSet, field_label,
+from pipeline.check.contract import ALL_FORM_TYPES, FORM_FILES
+from pipeline.check.forms import (SCHEMAS_DIR, FormSet, field_label,
                                   form_validator, load_schema, validate_form)
 from pipeline.check.rules.forms import check_forms_readable
 from pipeline.check.package_reader import read_package
@@ -694,7 +695,7 @@ def test_docs_forms_md_is_the_generators_output():
 def test_docs_list_every_field_of_every_schema():
     text = render()
     for kind in ALL_FORM_TYPES:
-        assert f"### {FILE_OF_FORM[kind]} — `{kind}`" in text
+        assert f"### {FORM_FILES[kind]} — `{kind}`" in text
     for row in ("| `trainings[].occupation` | 培训职业（工种） | string | yes |",
                 "| `online_platform` | 线上培训平台 | string or null | when: 理论或实操培训方式含线上（online）时必填 |",
                 "| `sessions[].teacher.id_number` | 身份证号 | string | yes | non-empty |",

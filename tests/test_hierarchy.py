@@ -16,7 +16,8 @@ from pipeline.check.catalogue import Problem, Severity
 from pipeline.check.rules import default_checks
 from pipeline.check.view import PackageView, run_checks
 from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_hierarchy
-from pipeline.check.layout import PHOTO, VIDEO, canonical_training, parse_root_date, split_level
+from pipeline.check.contract import PHOTO, VIDEO
+from pipeline.check.layout import canonical_training, parse_root_date, split_level
 from pipeline.check.package_reader import read_package
 from pipeline.check.policy import MediaRules, Policy, load_policy
 from tests.packages import PackageBuilder

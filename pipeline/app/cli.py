@@ -192,7 +192,7 @@ _FILE_NAME_FORBIDDEN = set('\\/:*?"<>|')
 
 def _parse_training(text: str) -> tuple[str, str, int]:
     """``育婴师:初级:20`` (full-width colons too) -> ("育婴师", "初级", 20)."""
-    from pipeline.check.layout import LEVEL_ALIASES, LEVELS
+    from pipeline.check.contract import LEVEL_ALIASES, LEVELS
 
     parts = [p.strip() for p in text.replace("：", ":").split(":")]
     if len(parts) != 3 or not parts[0]:

@@ -77,83 +77,26 @@ from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 from pipeline.check.catalogue import Problem, problem
-from pipeline.check.layout import PLAN_FORM, MAX_FORM_BYTES, Layout, Training, read_json
+from pipeline.check.contract import (FORM_FILES, MAX_FORM_BYTES, PLAN_FORM, REQUIREMENTS, TRAINING_FORM_TYPES,
+                                     required_training_forms)
+from pipeline.check.layout import Layout, Training, read_json
 from pipeline.check.package_reader import ExtractedFile
 from pipeline.check.privacy import mask_id, mask_phone, redact
 from schemas import FORMS_DIR
 
 
 __all__ = [
-    "FILE_OF_FORM", "ROOT_FORMS", "TRAINING_FORMS", "ALL_FORM_TYPES", "SCHEMAS_DIR", "REQUIREMENTS",
-    "FormRequirement", "LoadedForm", "TrainingForms", "FormSet",
-    "load_schema", "form_validator", "validate_form", "field_label", "json_pointer",
-    "required_training_forms", "load_forms",
+    "SCHEMAS_DIR", "LoadedForm", "TrainingForms", "FormSet",
+    "load_schema", "form_validator", "validate_form", "field_label", "json_pointer", "load_forms",
 ]
-
-#: form type ("form" field) -> its file name in the package
-FILE_OF_FORM: dict[str, str] = {
-    "training_plan": "培训方案.json",
-    "integrity_pledge": "诚信承诺书.json",
-    "trainers": "培训教师.json",
-    "theory_outline": "理论培训大纲.json",
-    "practice_outline": "实操培训大纲.json",
-    "sign_in": "签到表.json",
-    "online_record": "线上培训记录.json",
-    "practice_equipment": "实操设备设施.json",
-}
-ROOT_FORMS = ("training_plan", "integrity_pledge", "trainers")
-TRAINING_FORMS = ("theory_outline", "practice_outline", "sign_in", "online_record", "practice_equipment")
-ALL_FORM_TYPES = tuple(FILE_OF_FORM)
 
 #: where the schemas live: ``schemas/forms/<form>.schema.json`` (the ``schemas`` package's data)
 SCHEMAS_DIR = FORMS_DIR
 
 
 @dataclass(frozen=True)
-class FormRequirement:
-    """Where a form goes and when it is required: the docs (English) and the
-    ``FORM_MISSING`` reason (Chinese) say the same thing."""
-
-    where: str  # English, for docs/forms.md
-    when: str  # English, for docs/forms.md
-    reason: str  # Chinese, the {reason} of FORM_MISSING
-
-
-REQUIREMENTS: dict[str, FormRequirement] = {
-    "training_plan": FormRequirement(
-        "level 1 (the `<机构名称><上报日期>` folder)",
-        "always. Its absence or broken JSON is reported once, by the hierarchy check",
-        "（必需，机构名称和培训项目以它为准）"),
-    "integrity_pledge": FormRequirement(
-        "level 1", "always", "（每个上报包都必须有诚信承诺书）"),
-    "trainers": FormRequirement(
-        "level 1", "always", "（每个上报包都必须有全部培训教师的个人简历）"),
-    "theory_outline": FormRequirement(
-        "each training folder `<职业><等级>/`",
-        "when the plan's `theory_mode` has \"offline\"",
-        "（培训方案的理论知识培训方式含线下培训）"),
-    "practice_outline": FormRequirement(
-        "each training folder `<职业><等级>/`",
-        "when the plan's `practice_mode` has \"offline\"",
-        "（培训方案的实际操作培训方式含线下培训）"),
-    "sign_in": FormRequirement(
-        "each training folder `<职业><等级>/`",
-        "when `theory_mode` or `practice_mode` has \"offline\"",
-        "（培训方案含线下培训，每次培训课均需学员签到）"),
-    "online_record": FormRequirement(
-        "each training folder `<职业><等级>/`",
-        "when `theory_mode` or `practice_mode` has \"online\"",
-        "（培训方案含线上培训）"),
-    "practice_equipment": FormRequirement(
-        "each training folder `<职业><等级>/`",
-        "never (optional: operation-type occupations fill it in); validated when present",
-        ""),
-}
-
-
-@dataclass(frozen=True)
 class LoadedForm:
-    kind: str  # "training_plan", ... (the key of FILE_OF_FORM)
+    kind: str  # "training_plan", ... (the key of FORM_FILES)
     path: str  # full path inside the package, e.g. "机构20261120/育婴师初级/签到表.json"
     data: Any  # the parsed JSON; None when it could not be read (FORM_JSON reported)
     schema_valid: bool  # False when FORM_SCHEMA (or FORM_JSON) was reported for it
@@ -161,7 +104,7 @@ class LoadedForm:
     @property
     def name(self) -> str:
         """The form's file name, as messages name it (培训方案.json)."""
-        return FILE_OF_FORM[self.kind]
+        return FORM_FILES[self.kind]
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -184,12 +127,12 @@ class TrainingForms:
     practice_equipment: LoadedForm | None
 
     def form(self, kind: str) -> LoadedForm | None:
-        """The form of type ``kind`` (one of TRAINING_FORMS) in this folder, if present."""
-        return getattr(self, kind) if kind in TRAINING_FORMS else None
+        """The form of type ``kind`` (one of TRAINING_FORM_TYPES) in this folder, if present."""
+        return getattr(self, kind) if kind in TRAINING_FORM_TYPES else None
 
     def present(self) -> tuple[LoadedForm, ...]:
-        """The forms found in this folder, in TRAINING_FORMS order."""
-        return tuple(f for f in (getattr(self, k) for k in TRAINING_FORMS) if f is not None)
+        """The forms found in this folder, in TRAINING_FORM_TYPES order."""
+        return tuple(f for f in (getattr(self, k) for k in TRAINING_FORM_TYPES) if f is not None)
 
 
 @dataclass(frozen=True)
@@ -215,7 +158,7 @@ class FormSet:
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of form type ``kind`` (read once)."""
-    if kind not in FILE_OF_FORM:
+    if kind not in FORM_FILES:
         raise KeyError(kind)
     return json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
 
@@ -538,10 +481,10 @@ def validate_form(kind: str, value: Any) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [("", f"表单内容应为 JSON 对象（{{…}}），实际为 {_show(value)}")]
     declared = value.get("form")
-    if isinstance(declared, str) and declared != kind and declared in FILE_OF_FORM:
-        return [("/form", f"“表单类型”应为 \"{kind}\"（{FILE_OF_FORM[kind]}），实际为 \"{declared}\"，"
-                          f"即这是一份“{FILE_OF_FORM[declared]}”：请确认文件内容与文件名一致，"
-                          f"把它改名为“{FILE_OF_FORM[declared]}”或换成正确的表单")]
+    if isinstance(declared, str) and declared != kind and declared in FORM_FILES:
+        return [("/form", f"“表单类型”应为 \"{kind}\"（{FORM_FILES[kind]}），实际为 \"{declared}\"，"
+                          f"即这是一份“{FORM_FILES[declared]}”：请确认文件内容与文件名一致，"
+                          f"把它改名为“{FORM_FILES[declared]}”或换成正确的表单")]
     issues: list[_Issue] = []
     for error in form_validator(kind).iter_errors(value):
         issues.extend(_issues(kind, error))
@@ -648,7 +591,7 @@ def _read_detail(file: ExtractedFile, detail: str) -> str:
 def _read(kind: str, file: ExtractedFile, problems: list[Problem],
           value: Any = None, parsed: bool = False) -> LoadedForm:
     """Read (unless ``parsed``) and validate one form, adding its problems."""
-    name = FILE_OF_FORM[kind]
+    name = FORM_FILES[kind]
     if not parsed:
         value, detail = read_json(file)
         if detail is not None:
@@ -672,21 +615,6 @@ def _plan(layout: Layout, problems: list[Problem]) -> LoadedForm | None:
     return _read("training_plan", file, problems)  # readable JSON, not an object
 
 
-def required_training_forms(theory_mode: Iterable[str], practice_mode: Iterable[str]) -> tuple[str, ...]:
-    """The form types a training folder must hold under the plan's modes."""
-    theory, practice = set(theory_mode), set(practice_mode)
-    wanted = []
-    if "offline" in theory:
-        wanted.append("theory_outline")
-    if "offline" in practice:
-        wanted.append("practice_outline")
-    if "offline" in theory | practice:
-        wanted.append("sign_in")
-    if "online" in theory | practice:
-        wanted.append("online_record")
-    return tuple(wanted)
-
-
 def load_forms(layout: Layout) -> FormSet:
     """Read and validate every form of the package once (see the module doc for which
     forms are required where). Never raises for a bad package."""
@@ -695,9 +623,9 @@ def load_forms(layout: Layout) -> FormSet:
     plan = _plan(layout, problems)
     root: dict[str, LoadedForm | None] = {}
     for kind in ("integrity_pledge", "trainers"):
-        file = layout.file_at(FILE_OF_FORM[kind])
+        file = layout.file_at(FORM_FILES[kind])
         if file is None:
-            problems.append(problem("FORM_MISSING", layout.full(FILE_OF_FORM[kind]), form=FILE_OF_FORM[kind],
+            problems.append(problem("FORM_MISSING", layout.full(FORM_FILES[kind]), form=FORM_FILES[kind],
                                     reason=REQUIREMENTS[kind].reason, folder=root_label))
             root[kind] = None
         else:
@@ -714,15 +642,15 @@ def load_forms(layout: Layout) -> FormSet:
             continue
         training = folder.training or by_folder.get(folder.expected or "")
         forms: dict[str, LoadedForm | None] = {}
-        for kind in TRAINING_FORMS:
-            relative = f"{name}/{FILE_OF_FORM[kind]}"
+        for kind in TRAINING_FORM_TYPES:
+            relative = f"{name}/{FORM_FILES[kind]}"
             file = layout.file_at(relative)
             if file is not None:
                 forms[kind] = _read(kind, file, problems)
                 continue
             forms[kind] = None
             if training is not None and kind in required:
-                problems.append(problem("FORM_MISSING", layout.full(relative), form=FILE_OF_FORM[kind],
+                problems.append(problem("FORM_MISSING", layout.full(relative), form=FORM_FILES[kind],
                                         reason=REQUIREMENTS[kind].reason, folder=name))
         trainings.append(TrainingForms(folder=name, training=training, **forms))
     return FormSet(plan=plan, pledge=root["integrity_pledge"], trainers=root["trainers"],

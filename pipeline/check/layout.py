@@ -51,45 +51,16 @@ from datetime import date
 from typing import Any, Mapping
 
 from pipeline.check.catalogue import Problem, format_size, problem
+from pipeline.check.contract import (LEVEL_ALIASES, LEVELS, MAX_FORM_BYTES, MAX_FORM_DEPTH, PHOTO, PHOTO_EXTS,
+                                     PLAN_FORM, PLEDGE_SCANS, ROOT_FORM_FILES, SECTIONS, VIDEO, VIDEO_EXTS)
 from pipeline.check.package_reader import ExtractedFile, PackageContents
 
 __all__ = [
-    "LEVELS", "LEVEL_ALIASES", "SECTIONS", "PLAN_FORM", "PLEDGE_FORM", "PLEDGE_SCANS",
-    "TRAINERS_FORM", "ROOT_FORMS", "TRAINING_FORMS", "SCREENSHOT_STEM", "PHOTO", "VIDEO",
-    "PHOTO_EXTS", "VIDEO_EXTS", "MAX_FORM_BYTES",
     "Layout", "MediaFile", "Training", "TrainingFolder", "build_layout", "canonical_training",
     "name_key", "parse_root_date", "read_json", "split_ext", "split_level",
 ]
 
-SECTIONS = ("理论", "实操")
-LEVELS = ("初级", "中级", "高级", "技师", "高级技师")
-#: level aliases of the spec (section 2) -> the level as it must be written
-LEVEL_ALIASES = {
-    "五级": "初级", "初级工": "初级",
-    "四级": "中级", "中级工": "中级",
-    "三级": "高级", "高级工": "高级",
-    "二级": "技师",
-    "一级": "高级技师",
-}
 _LEVEL_SUFFIXES = sorted([*LEVELS, *LEVEL_ALIASES], key=len, reverse=True)
-
-PLAN_FORM = "培训方案.json"
-PLEDGE_FORM = "诚信承诺书.json"
-PLEDGE_SCANS = ("诚信承诺书.pdf", "诚信承诺书.jpg")
-TRAINERS_FORM = "培训教师.json"
-ROOT_FORMS = (PLAN_FORM, PLEDGE_FORM, TRAINERS_FORM)
-#: the forms a level-2 folder may hold (which are required depends on the plan's modes)
-TRAINING_FORMS = ("理论培训大纲.json", "实操培训大纲.json", "签到表.json", "线上培训记录.json",
-                  "实操设备设施.json")
-SCREENSHOT_STEM = "线上培训截图"
-
-PHOTO, VIDEO = "photo", "video"
-PHOTO_EXTS = (".jpg", ".jpeg")
-VIDEO_EXTS = (".mp4",)
-MAX_FORM_BYTES = 16 * 1024 * 1024
-#: the forms nest at most 4 levels; anything far deeper is not a form
-MAX_FORM_DEPTH = 32
-
 _SPACES = re.compile(r"\s+")
 _DATE_PATTERNS = (
     re.compile(r"^(?P<head>.*)(?P<date>(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2}))$"),
@@ -356,7 +327,7 @@ def _find_root(contents: PackageContents, zip_name: str) -> tuple[str, str, bool
             return f"{only}/{inner[0]}/", inner[0], False, top_entries, only + "/"
         if not holds_sections(only):
             return only + "/", only, True, top_entries, None
-    root_keys = {name_key(n) for n in (*ROOT_FORMS, *PLEDGE_SCANS)}
+    root_keys = {name_key(n) for n in (*ROOT_FORM_FILES, *PLEDGE_SCANS)}
     level1_content = any(name_key(p) in root_keys for p in top_files) or any(
         holds_sections(d) for d in top_dirs)
     level1_dirs = [d for d in top_dirs if looks_level1(d)]

@@ -38,7 +38,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from PIL import JpegImagePlugin, PngImagePlugin  # noqa: F401  (registered without init())
 
 from pipeline.check.catalogue import Problem, format_size, problem
-from pipeline.check.layout import SCREENSHOT_STEM, Layout, split_ext
+from pipeline.check.contract import SCREENSHOT_EXTS, SCREENSHOT_STEM
+from pipeline.check.layout import Layout, split_ext
 from pipeline.check.progress import ProgressLog
 from pipeline.check.policy import MediaRules
 
@@ -715,7 +716,6 @@ def _submit_all(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules, 
 
 # -- which files of a package are measured as what -------------------------------------
 
-SCREENSHOT_EXTS = (".jpg", ".jpeg", ".png")
 _SCREENSHOT = re.compile(rf"^{SCREENSHOT_STEM}[1-9][0-9]*$")
 
 

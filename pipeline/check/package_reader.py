@@ -100,11 +100,17 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from pipeline.check.catalogue import Problem, format_size, problem
+from pipeline.check.contract import (CENTRAL_HEADER, CENTRAL_HEADER_SIG, DATA_DESCRIPTOR_SIG, END_RECORD,
+                                     END_RECORD_SEARCH_BYTES, END_RECORD_SIG, JUNK_FILE_NAMES, JUNK_FOLDER,
+                                     JUNK_PREFIXES, LOCAL_HEADER, LOCAL_HEADER_SIG, ZIP64_END_RECORD,
+                                     ZIP64_END_RECORD_SIG, ZIP64_LOCATOR, ZIP64_LOCATOR_SIG,
+                                     ZIP_LEADING_SIGNATURES)
 from pipeline.check.policy import ZipLimits
 
 CHUNK = 1 << 20  # bytes per read of the ZIP (and at most per inflater output)
 
-__all__ = ["CHUNK", "ExtractedFile", "PackageContents", "hash_file", "read_package"]
+__all__ = ["CHUNK", "ExtractedFile", "PackageContents", "find_end_record", "hash_file", "read_package",
+           "zip_end_record_present"]
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,7 @@ def hash_file(path: Path, chunk: int = CHUNK) -> tuple[int, str]:
 # ---------------------------------------------------------------------------------------
 # format sniffing
 
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # first local header / empty archive
+_ZIP_MAGICS = (LOCAL_HEADER_SIG, END_RECORD_SIG)  # first local header / empty archive
 _MAGICS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"Rar!\x1a\x07", "RAR 压缩包"),
     (0, b"7z\xbc\xaf\x27\x1c", "7z 压缩包"),
@@ -178,12 +184,6 @@ def _sniff(head: bytes) -> str | None:
 # ---------------------------------------------------------------------------------------
 # raw central-directory parsing
 
-_EOCD = struct.Struct("<4sHHHHLLH")
-_EOCD64 = struct.Struct("<4sQHHLLQQQQ")
-_EOCD64_LOCATOR = struct.Struct("<4sLQL")
-_CENTRAL = struct.Struct("<4sBBHHHHHLLLHHHHHLL")
-_LOCAL = struct.Struct("<4sHHHHHLLLHH")
-_MAX_COMMENT = 0xFFFF
 
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_DATA_DESCRIPTOR = 0x0008
@@ -254,6 +254,85 @@ def _read_exact(f: IO[bytes], offset: int, n: int) -> bytes | None:
     return data if len(data) == n else None
 
 
+def _u(data: bytes, at: int, n: int) -> int:
+    return int.from_bytes(data[at:at + n], "little")
+
+
+def find_end_record(tail: bytes, base: int = 0, *, check_offsets: bool = False) -> int | None:
+    """The offset in ``tail`` of the end-of-central-directory record that ends a ZIP, or
+    None. ``tail`` is the file's last bytes (at least the last
+    ``END_RECORD_SEARCH_BYTES``), starting at file offset ``base``.
+
+    The one rule for "where does this archive end", shared by the reader and the upload
+    watcher: the last record whose comment fits inside the file counts (bytes after the
+    comment are tolerated, as zipfile and 7-Zip tolerate them). With ``check_offsets``
+    (for a file whose offsets are absolute, i.e. starting with a ZIP signature) a record
+    counts only when its central directory ends right where the end records begin: the
+    end record of a stored nested ZIP in a half upload, or stray signature bytes in
+    compressed data, do not. ZIP64 archives are judged through their end locator."""
+    end = len(tail)
+    while True:
+        i = tail.rfind(END_RECORD_SIG, 0, end)
+        if i < 0:
+            return None
+        end = i + len(END_RECORD_SIG) - 1  # next search: occurrences starting before i
+        if i + END_RECORD.size + _u(tail, i + END_RECORD.size - 2, 2) > len(tail):
+            continue  # its comment would run past the end of the file
+        if not check_offsets or _central_directory_fits(tail, base, i):
+            return i
+
+
+def _central_directory_fits(tail: bytes, base: int, i: int) -> bool:
+    """Whether the end record at ``tail[i]`` describes a central directory that ends
+    right where the end records begin (offsets absolute)."""
+    loc = i - ZIP64_LOCATOR.size
+    if loc >= 0 and tail[loc:loc + 4] == ZIP64_LOCATOR_SIG:
+        record = _u(tail, loc + 8, 8)  # absolute offset of the zip64 end record
+        rel = record - base
+        if rel < 0:
+            return True  # record beyond what was read (huge extensible data): trust the locator
+        if rel + ZIP64_END_RECORD.size > loc or tail[rel:rel + 4] != ZIP64_END_RECORD_SIG:
+            return False
+        return _u(tail, rel + 48, 8) + _u(tail, rel + 40, 8) == record
+    cd_size, cd_offset = _u(tail, i + 12, 4), _u(tail, i + 16, 4)
+    return cd_offset + cd_size == base + i
+
+
+def zip_end_record_present(path: Path) -> bool | None:
+    """Is this (possibly still uploading) file a complete ZIP, by its end record
+    (:func:`find_end_record`, offsets checked for a file starting with a ZIP signature)?
+
+    True: complete. False: the file is empty or starts like a ZIP but has no end record
+    (upload incomplete, may be resumed). None: not a ZIP by magic (the reader rejects
+    it). Raises OSError (FileNotFoundError when the file vanished) like ``open``.
+    """
+    # O_NONBLOCK: never hang on a FIFO someone placed in the inbox.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size == 0:
+            return False
+        head = fh.read(len(LOCAL_HEADER_SIG))
+        start = max(0, st.st_size - END_RECORD_SEARCH_BYTES)
+        fh.seek(start)
+        tail = fh.read(st.st_size - start)
+    if not head:
+        return False  # truncated between fstat and read
+    # Offsets are absolute only when the archive starts at byte 0 (no SFX stub, no
+    # spanning marker); elsewhere the signature and comment length must do.
+    absolute = head in (LOCAL_HEADER_SIG, END_RECORD_SIG, ZIP64_END_RECORD_SIG)
+    if find_end_record(tail, start, check_offsets=absolute) is not None:
+        return True
+    if len(head) < len(LOCAL_HEADER_SIG):
+        # A few bytes only: incomplete if they are the start of a ZIP signature.
+        return False if any(sig.startswith(head) for sig in ZIP_LEADING_SIGNATURES) else None
+    if head in ZIP_LEADING_SIGNATURES:
+        return False
+    return None
+
+
 def _find_directory(f: IO[bytes], size: int) -> _Directory:
     """Locate the central directory from the end-of-central-directory record(s).
 
@@ -261,32 +340,27 @@ def _find_directory(f: IO[bytes], size: int) -> _Directory:
     that is what ``zipfile`` assumes when it computes entry offsets, and a gap means
     the file was truncated, prepended to or concatenated.
     """
-    tail_start = max(0, size - _EOCD.size - _MAX_COMMENT)
+    tail_start = max(0, size - END_RECORD_SEARCH_BYTES)
     f.seek(tail_start)
     tail = f.read()
-    pos = len(tail)
-    while True:
-        pos = tail.rfind(b"PK\x05\x06", 0, pos)
-        if pos < 0:
-            raise _Corrupt("找不到压缩包末尾的目录记录，文件可能不完整（上传中断或被截断）")
-        if pos + _EOCD.size <= len(tail):
-            fields = _EOCD.unpack_from(tail, pos)
-            if pos + _EOCD.size + fields[7] <= len(tail):
-                break
+    pos = find_end_record(tail)
+    if pos is None:
+        raise _Corrupt("找不到压缩包末尾的目录记录，文件可能不完整（上传中断或被截断）")
+    fields = END_RECORD.unpack_from(tail, pos)
     eocd_pos = tail_start + pos
     _, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, _ = fields
     cd_end = eocd_pos
-    locator = _read_exact(f, eocd_pos - _EOCD64_LOCATOR.size, _EOCD64_LOCATOR.size) \
-        if eocd_pos >= _EOCD64_LOCATOR.size else None
-    if locator is not None and locator[:4] == b"PK\x06\x07":
-        _, _, eocd64_pos, disks = _EOCD64_LOCATOR.unpack(locator)
-        expected = eocd_pos - _EOCD64_LOCATOR.size - _EOCD64.size
+    locator = _read_exact(f, eocd_pos - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size) \
+        if eocd_pos >= ZIP64_LOCATOR.size else None
+    if locator is not None and locator[:4] == ZIP64_LOCATOR_SIG:
+        _, _, eocd64_pos, disks = ZIP64_LOCATOR.unpack(locator)
+        expected = eocd_pos - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
         if disks > 1:
             raise _Corrupt("不支持分卷压缩包，请压缩为单个 ZIP 文件")
-        record = _read_exact(f, expected, _EOCD64.size) if expected >= 0 else None
-        if eocd64_pos != expected or record is None or record[:4] != b"PK\x06\x06":
+        record = _read_exact(f, expected, ZIP64_END_RECORD.size) if expected >= 0 else None
+        if eocd64_pos != expected or record is None or record[:4] != ZIP64_END_RECORD_SIG:
             raise _Corrupt("ZIP64 目录记录损坏")
-        _, _, _, _, _, _, _, count, cd_size, cd_offset = _EOCD64.unpack(record)
+        _, _, _, _, _, _, _, count, cd_size, cd_offset = ZIP64_END_RECORD.unpack(record)
         cd_end = expected
     if cd_offset + cd_size != cd_end:
         raise _Corrupt("压缩包目录的位置与大小不一致，文件可能不完整或由多个文件拼接而成")
@@ -341,15 +415,15 @@ def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
     f.seek(directory.offset)
     consumed = 0
     for index in range(directory.count):
-        head = f.read(_CENTRAL.size)
-        if len(head) != _CENTRAL.size or head[:4] != b"PK\x01\x02":
+        head = f.read(CENTRAL_HEADER.size)
+        if len(head) != CENTRAL_HEADER.size or head[:4] != CENTRAL_HEADER_SIG:
             raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏")
         (_, _, _, extract_version, flags, method, _, _, crc, csize, usize, name_len, extra_len,
-         comment_len, _, _, external_attr, offset) = _CENTRAL.unpack(head)
+         comment_len, _, _, external_attr, offset) = CENTRAL_HEADER.unpack(head)
         raw_name = f.read(name_len)
         extra = f.read(extra_len)
         f.seek(comment_len, 1)
-        consumed += _CENTRAL.size + name_len + extra_len + comment_len
+        consumed += CENTRAL_HEADER.size + name_len + extra_len + comment_len
         if len(raw_name) != name_len or len(extra) != extra_len or consumed > directory.size:
             raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏")
         entry = _Entry(index, raw_name, flags, method, crc, csize, usize, offset, external_attr,
@@ -423,7 +497,6 @@ def _decode_names(entries: list[_Entry]) -> tuple[str, Problem | None]:
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_JUNK_BASENAMES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini"})
 
 
 def _unsafe_reasons(entry: _Entry) -> list[str]:
@@ -457,12 +530,12 @@ def _unsafe_reasons(entry: _Entry) -> list[str]:
 def _is_junk(name: str) -> bool:
     """OS and editor droppings: never material, never an error (spec §1)."""
     segments = name.rstrip("/").split("/")
-    if any(s.casefold() == "__macosx" for s in segments):
+    if any(s.casefold() == JUNK_FOLDER for s in segments):
         return True
     base = segments[-1]
     if name.endswith("/"):
         return False
-    return base.casefold() in _JUNK_BASENAMES or base.startswith(("._", "~$"))
+    return base.casefold() in JUNK_FILE_NAMES or base.startswith(JUNK_PREFIXES)
 
 
 def _fold(path: str) -> str:
@@ -571,26 +644,26 @@ def _check_layout(f: IO[bytes], entries: list[_Entry], directory: _Directory) ->
     """
     out: list[Problem] = []
     for entry in entries:
-        head = _read_exact(f, entry.header_offset, _LOCAL.size) \
-            if entry.header_offset + _LOCAL.size <= directory.offset else None
-        if head is None or head[:4] != b"PK\x03\x04":
+        head = _read_exact(f, entry.header_offset, LOCAL_HEADER.size) \
+            if entry.header_offset + LOCAL_HEADER.size <= directory.offset else None
+        if head is None or head[:4] != LOCAL_HEADER_SIG:
             out.append(problem("PKG_CORRUPT", entry.path,
                                detail=f"文件“{entry.label}”的本地文件头缺失或损坏"))
             continue
         name_len, extra_len = struct.unpack_from("<HH", head, 26)
-        local_name = _read_exact(f, entry.header_offset + _LOCAL.size, name_len)
+        local_name = _read_exact(f, entry.header_offset + LOCAL_HEADER.size, name_len)
         if local_name != entry.raw_name:
             out.append(problem("PKG_CORRUPT", entry.path,
                                detail=f"文件“{entry.label}”的本地文件头与目录中的名称不一致"))
-        entry.data_offset = entry.header_offset + _LOCAL.size + name_len + extra_len
+        entry.data_offset = entry.header_offset + LOCAL_HEADER.size + name_len + extra_len
         end = entry.data_offset + entry.compress_size
         if entry.flags & _FLAG_DATA_DESCRIPTOR:  # shortest descriptor: crc + 2 sizes
-            end += 16 if _read_exact(f, end, 4) == b"PK\x07\x08" else 12
+            end += 16 if _read_exact(f, end, 4) == DATA_DESCRIPTOR_SIG else 12
         entry.data_end = end
     ordered = sorted(entries, key=lambda e: (e.header_offset, e.index))
     for position, entry in enumerate(ordered):
         following = ordered[position + 1] if position + 1 < len(ordered) else None
-        end = entry.data_end if entry.data_end is not None else entry.header_offset + _LOCAL.size
+        end = entry.data_end if entry.data_end is not None else entry.header_offset + LOCAL_HEADER.size
         if following is not None and end > following.header_offset:
             out.append(problem("PKG_CORRUPT", following.path, detail=(
                 f"文件“{entry.label}”与“{following.label}”的数据相互重叠"

@@ -49,6 +49,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from pipeline.check.package_reader import zip_end_record_present
 from pipeline.intake.store import version_id
 
 __all__ = [
@@ -56,24 +57,10 @@ __all__ = [
     "InboxWatcher",
     "is_in_progress_name",
     "scan_inbox",
-    "zip_end_record_present",
 ]
 
 _IN_PROGRESS_SUFFIXES = (".part", ".filepart", ".tmp")
 _IN_PROGRESS_PREFIXES = (".", "~")
-
-# ZIP signatures (APPNOTE 4.3.x).
-_LOCAL_HEADER = b"PK\x03\x04"
-_EOCD = b"PK\x05\x06"
-_EOCD_LEN = 22
-_ZIP64_LOCATOR = b"PK\x06\x07"
-_ZIP64_LOCATOR_LEN = 20
-_ZIP64_RECORD = b"PK\x06\x06"
-_ZIP64_RECORD_LEN = 56
-# Leading signatures that mean "this is (the start of) a ZIP": a local header, the
-# split/spanned markers, and the end records an empty archive starts with.
-_ZIP_HEADS = (_LOCAL_HEADER, b"PK\x07\x08", b"PK00", _EOCD, b"PK\x06\x06")
-_TAIL_BYTES = _EOCD_LEN + 0xFFFF  # 65557: the end record plus the longest comment
 
 # Only what the watcher reacts to: not FileOpenedEvent / FileClosedNoWriteEvent (our own
 # reads of the files would fire them), not DirModifiedEvent (noise).
@@ -113,89 +100,6 @@ def is_in_progress_name(name: str) -> bool:
 
 def _is_hidden_dir(name: str) -> bool:
     return not name or name.startswith(_IN_PROGRESS_PREFIXES)
-
-
-def _u(data: bytes, at: int, n: int) -> int:
-    return int.from_bytes(data[at : at + n], "little")
-
-
-def _central_directory_fits(tail: bytes, base: int, i: int) -> bool:
-    """Whether the end record at ``tail[i]`` describes a central directory that ends
-    right where the end records begin (offsets are absolute for a file starting with a
-    local header). A nested ZIP's end record, or stray signature bytes, do not."""
-    loc = i - _ZIP64_LOCATOR_LEN
-    if loc >= 0 and tail[loc : loc + 4] == _ZIP64_LOCATOR:
-        record = _u(tail, loc + 8, 8)  # absolute offset of the zip64 end record
-        rel = record - base
-        if rel < 0:
-            return True  # record beyond what was read (huge extensible data): trust the locator
-        if rel + _ZIP64_RECORD_LEN > loc or tail[rel : rel + 4] != _ZIP64_RECORD:
-            return False
-        return _u(tail, rel + 48, 8) + _u(tail, rel + 40, 8) == record
-    cd_size, cd_offset = _u(tail, i + 12, 4), _u(tail, i + 16, 4)
-    return cd_offset + cd_size == base + i
-
-
-def _has_end_record(tail: bytes, base: int, *, check_offsets: bool) -> bool:
-    """Whether ``tail`` (the file's bytes from offset ``base`` to its end) ends with a
-    ZIP end-of-central-directory record.
-
-    The record's comment must reach exactly the last byte, and with ``check_offsets``
-    its central directory must end where the end records start. A bare ``PK\x05\x06``
-    elsewhere in the tail (the end of a stored nested ZIP, compressed data) is not the
-    end of *this* archive, and taking it for one would hand a resumable half upload to
-    the reader. ZIP64 archives are recognised by their end locator in front of it.
-    """
-    end = len(tail)
-    while True:
-        i = tail.rfind(_EOCD, 0, end)
-        if i < 0:
-            return False
-        end = i + len(_EOCD) - 1  # next search: occurrences starting before i
-        if i + _EOCD_LEN > len(tail):
-            continue
-        if i + _EOCD_LEN + _u(tail, i + 20, 2) != len(tail):
-            continue
-        if not check_offsets or _central_directory_fits(tail, base, i):
-            return True
-
-
-def zip_end_record_present(path: Path) -> bool | None:
-    """Is this (possibly still uploading) file a complete ZIP, by its signatures?
-
-    True: the file ends with a ZIP end-of-central-directory record (searched in the last
-    65557 bytes; its comment must reach the last byte and, for a file starting with a
-    local header, its central directory must end where the end records begin - zip64
-    archives through their end locator).
-    False: the file is empty or starts like a ZIP but has no end record (upload
-    incomplete, may be resumed). None: not a ZIP by magic (the reader rejects it).
-    Raises OSError (FileNotFoundError when the file vanished) like ``open``.
-    """
-    # O_NONBLOCK: never hang on a FIFO someone placed in the inbox.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat_mod.S_ISREG(st.st_mode):
-            return None
-        if st.st_size == 0:
-            return False
-        head = fh.read(len(_LOCAL_HEADER))
-        start = max(0, st.st_size - _TAIL_BYTES)
-        fh.seek(start)
-        tail = fh.read(st.st_size - start)
-    if not head:
-        return False  # truncated between fstat and read
-    # Offsets are absolute only when the archive starts at byte 0 (no SFX stub, no
-    # spanning marker); elsewhere the signature and comment length must do.
-    absolute = head in (_LOCAL_HEADER, _EOCD, _ZIP64_RECORD)
-    if _has_end_record(tail, start, check_offsets=absolute):
-        return True
-    if len(head) < len(_LOCAL_HEADER):
-        # A few bytes only: incomplete if they are the start of a ZIP signature.
-        return False if any(sig.startswith(head) for sig in _ZIP_HEADS) else None
-    if head in _ZIP_HEADS:
-        return False
-    return None
 
 
 # --------------------------------------------------------------------------- scanning

@@ -10,7 +10,7 @@ PATH is relative to the current folder (run it from the project's root): the pag
 in the project, never beside the installed code.
 
 Per form: its file name, where it goes, when it is required (from
-:data:`pipeline.check.forms.REQUIREMENTS`, the table :func:`pipeline.check.forms.load_forms` acts
+:data:`pipeline.check.contract.REQUIREMENTS`, the table :func:`pipeline.check.forms.load_forms` acts
 on) and a table of every field at every depth (path, Chinese title, type, required,
 constraints, description). The decisions of :mod:`pipeline.check.forms` (its docstring)
 are copied in, so the page and the loader cannot disagree either.
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from pipeline.check import forms
-from pipeline.check.forms import FILE_OF_FORM, ALL_FORM_TYPES, REQUIREMENTS, load_schema
+from pipeline.check.contract import ALL_FORM_TYPES, FORM_FILES, REQUIREMENTS
+from pipeline.check.forms import load_schema
 
 #: where the page lives, from the project's root
 DOCS_PATH = Path("docs") / "forms.md"
@@ -187,13 +188,13 @@ def render() -> str:
     ]
     for kind in ALL_FORM_TYPES:
         req = REQUIREMENTS[kind]
-        lines.append(f"| `{kind}` | {FILE_OF_FORM[kind]} | {_cell(req.where)} | {_cell(req.when)} |")
+        lines.append(f"| `{kind}` | {FORM_FILES[kind]} | {_cell(req.where)} | {_cell(req.when)} |")
     for kind in ALL_FORM_TYPES:
         schema = load_schema(kind)
         req = REQUIREMENTS[kind]
         lines += [
             "",
-            f"### {FILE_OF_FORM[kind]} — `{kind}` ({schema['title']})",
+            f"### {FORM_FILES[kind]} — `{kind}` ({schema['title']})",
             "",
             _cell(schema["description"]),
             "",

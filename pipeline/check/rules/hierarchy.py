@@ -50,20 +50,15 @@ from typing import Iterable, Iterator
 
 from pipeline.check.catalogue import Problem, problem
 from pipeline.check.view import PackageView
-from pipeline.check.layout import (PHOTO, PHOTO_EXTS, PLEDGE_SCANS, ROOT_FORMS, SCREENSHOT_STEM,
-                             SECTIONS, TRAINING_FORMS, VIDEO, VIDEO_EXTS, Layout, TrainingFolder,
-                             name_key, split_ext)
+from pipeline.check.contract import (IMAGE_LIKE_EXTS, PHOTO, PHOTO_EXTS, PLEDGE_SCANS, ROOT_FORM_FILES,
+                                     SCREENSHOT_EXTS, SCREENSHOT_STEM, SECTIONS, TRAINING_FORM_FILES, VIDEO,
+                                     VIDEO_EXTS, VIDEO_LIKE_EXTS)
+from pipeline.check.layout import Layout, TrainingFolder, name_key, split_ext
 from pipeline.check.package_reader import ExtractedFile
 
 __all__ = ["HIERARCHY_CHECKS", "check_hierarchy", "check_root", "check_root_name", "check_plan_readable",
            "check_root_files", "check_training_folders", "check_training_contents", "check_media_names"]
 
-#: extensions of pictures / videos that are not the allowed ones, still counted as media
-PHOTO_LIKE = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".heic", ".heif", ".webp",
-                        ".bmp", ".gif", ".tif", ".tiff", ".avif"})
-VIDEO_LIKE = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".wmv", ".flv", ".3gp", ".mpg",
-                        ".mpeg", ".webm", ".ts", ".mts", ".m2ts", ".rm", ".rmvb", ".vob"})
-SCREENSHOT_EXTS = (".jpg", ".jpeg", ".png")
 KIND_LABEL = {PHOTO: "照片", VIDEO: "视频"}
 KIND_UNIT = {PHOTO: "张", VIDEO: "段"}
 _MAX_LISTED = 8
@@ -141,7 +136,7 @@ def check_plan_readable(view: PackageView) -> Iterator[Problem]:
 def check_root_files(view: PackageView) -> Iterator[Problem]:
     """HIER_UNEXPECTED for files at level 1 the spec does not list; W_PLEDGE_SCAN."""
     lay = view.layout
-    allowed = {name_key(n) for n in (*ROOT_FORMS, *PLEDGE_SCANS)}
+    allowed = {name_key(n) for n in (*ROOT_FORM_FILES, *PLEDGE_SCANS)}
     for f in lay.files_in(""):
         if name_key(lay.relative(f)) not in allowed:
             yield problem("HIER_UNEXPECTED", f.path, name=lay.relative(f))
@@ -214,7 +209,7 @@ def check_training_contents(view: PackageView) -> Iterator[Problem]:
     misnamed screenshots), no subfolder in a section (HIER_UNEXPECTED)."""
     lay = view.layout
     rules = view.policy.media
-    forms = {name_key(n) for n in TRAINING_FORMS}
+    forms = {name_key(n) for n in TRAINING_FORM_FILES}
     for tf in _training_folders(lay):
         for section in SECTIONS:
             if section not in tf.sections:
@@ -301,7 +296,7 @@ def check_media_names(view: PackageView) -> Iterator[Problem]:
             for f in lay.files_in(folder):
                 name = f.path.rsplit("/", 1)[-1]
                 ext = split_ext(name)[1]
-                kind = PHOTO if ext in PHOTO_LIKE else VIDEO if ext in VIDEO_LIKE else None
+                kind = PHOTO if ext in IMAGE_LIKE_EXTS else VIDEO if ext in VIDEO_LIKE_EXTS else None
                 if kind is None and ext:
                     yield problem("HIER_UNEXPECTED", f.path, name=lay.relative(f))
                     continue
