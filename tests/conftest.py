@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from pipeline.app.settings import Settings, load_settings
-from pipeline.app.supervisor import embedded_redis_argv, free_loopback_port, wait_for_redis
+from pipeline.app.redis_server import embedded_redis_argv, free_loopback_port, wait_for_redis
 
 
 class RedisServer:

@@ -20,7 +20,7 @@ import pytest
 import urllib3
 from minio import Minio
 
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.app.redis_server import free_loopback_port
 
 ACCESS_KEY, SECRET_KEY, REGION = "pipeline-test", "pipeline-test-secret", "us-east-1"
 _names = itertools.count(1)

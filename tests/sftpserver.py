@@ -41,7 +41,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pipeline.intake.deciding import pid_alive
+from pipeline.intake.scratch import pid_alive
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "sftp"

@@ -24,7 +24,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.app.redis_server import free_loopback_port
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.app.redis_server import free_loopback_port
 
 
 class TcpProxy:

@@ -3,8 +3,6 @@ fault can be injected): retries, then INTERNAL quarantine; the follow-up message
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import json
 import os
 import socket
@@ -17,33 +15,30 @@ import dramatiq
 import pytest
 import structlog.testing
 
-from pipeline.intake.deciding import remove_stale_scratch_at_start
+import workers.actors
+from pipeline.app.compose import Composition
+from pipeline.app.settings import load_settings
+from pipeline.intake.scratch import remove_stale_scratch_at_start
+from workers.actors import PipelineActors
 from tests.conftest import wait_until
 from tests.test_end_to_end import good_package
 
 
 @pytest.fixture
-def actors(redis_server, redis_client, tmp_path: Path, monkeypatch) -> Iterator[Any]:
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    monkeypatch.setenv("PIPELINE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("PIPELINE_MAX_RETRIES", "2")
-    monkeypatch.setenv("PIPELINE_MIN_BACKOFF_MS", "50")
-    monkeypatch.setenv("PIPELINE_MAX_BACKOFF_MS", "200")
-    monkeypatch.setenv("PIPELINE_LOG_FORMAT", "json")
-    import pipeline.app.compose
-    importlib.reload(pipeline.app.compose)
-    if "workers.actors" in sys.modules:
-        module = importlib.reload(sys.modules["workers.actors"])
-    else:
-        module = importlib.import_module("workers.actors")
+def actors(redis_server, redis_client, tmp_path: Path) -> Iterator[PipelineActors]:
+    """The actors declared on their own broker, run by a real Dramatiq worker in this
+    process (so a fault can be injected), as dramatiq's own tests do: no module reloads."""
+    settings = load_settings(env={"REDIS_URL": redis_server.url, "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+                                  "PIPELINE_MAX_RETRIES": "2", "PIPELINE_MIN_BACKOFF_MS": "50",
+                                  "PIPELINE_MAX_BACKOFF_MS": "200", "PIPELINE_LOG_FORMAT": "json"})
     # The spine's test: only the reader's rules; the content rules have their own tests.
-    runtime = pipeline.app.compose.runtime
-    runtime.__dict__["_services"] = dataclasses.replace(runtime.services(), checks=())
-    worker = dramatiq.Worker(pipeline.app.compose.runtime.broker, worker_threads=2, worker_timeout=100)
+    composition = Composition(settings, checks=())
+    declared = PipelineActors(composition.broker, composition, composition.actor_options())
+    worker = dramatiq.Worker(composition.broker, worker_threads=2, worker_timeout=100)
     worker.start()
-    yield module
+    yield declared
     worker.stop(timeout=5000)
-    pipeline.app.compose.runtime.broker.close()
+    composition.broker.close()
 
 
 def drop(data: Path, name: str, blob: bytes) -> dict[str, Any]:
@@ -61,7 +56,7 @@ def documents(data: Path, area: str) -> list[dict[str, Any]]:
 def test_poison_package_is_retried_then_quarantined_as_internal(actors, tmp_path, monkeypatch):
     data = tmp_path / "data"
     attempts: list[str] = []
-    real_ingest = actors.ingest
+    real_ingest = workers.actors.ingest
 
     def poisoned(request, services):
         if request.location == "poison.zip":
@@ -69,7 +64,7 @@ def test_poison_package_is_retried_then_quarantined_as_internal(actors, tmp_path
             raise RuntimeError("a check crashed")
         return real_ingest(request, services)
 
-    monkeypatch.setattr(actors, "ingest", poisoned)
+    monkeypatch.setattr(workers.actors, "ingest", poisoned)
     blob = good_package("poison")
     with structlog.testing.capture_logs() as logs:
         actors.ingest_package.send(drop(data, "poison.zip", blob))
@@ -91,9 +86,9 @@ def test_poison_package_is_retried_then_quarantined_as_internal(actors, tmp_path
 
 
 def test_a_worker_process_removes_stale_scratch_of_dead_processes_at_start(redis_server, tmp_path):
-    """Importing ``workers.actors`` (what ``dramatiq workers.actors`` and ``pipeline
-    worker`` do in each worker process) builds the runtime, which removes the scratch
-    folders of this host's dead processes, and only those."""
+    """The worker boot (``pipeline.app.worker:setup``, what the Dramatiq CLI and ``pipeline
+    worker`` run in each worker process) removes the scratch folders of this host's dead
+    processes, and only those."""
     work = tmp_path / "data" / "work"
     host = socket.gethostname()
     dead = work / f"{host}-999999999-v1"  # beyond any pid_max
@@ -104,7 +99,8 @@ def test_a_worker_process_removes_stale_scratch_of_dead_processes_at_start(redis
     env = {**os.environ, "REDIS_URL": redis_server.url, "PIPELINE_DATA_DIR": str(tmp_path / "data"),
            "PIPELINE_LOG_FORMAT": "json"}
     env.pop("PIPELINE_CONFIG", None)
-    result = subprocess.run([sys.executable, "-c", "import workers.actors"], env=env, cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-c", "from pipeline.app.worker import setup; setup()"], env=env,
+                            cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert not dead.exists()
@@ -129,3 +125,21 @@ def test_stale_scratch_of_an_earlier_process_with_this_pid_is_removed(tmp_path):
     with structlog.testing.capture_logs() as logs:
         assert remove_stale_scratch_at_start(tmp_path / "missing") == []
     assert logs == []  # nothing removed, nothing logged
+
+
+def test_importing_the_code_builds_nothing(tmp_path):
+    """Every module imports without settings, Redis or a broker: nothing is built at
+    import (the worker boot and the composition root build, when they are called)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "REDIS_", "S3_", "SMTP_"))}
+    env["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there: a connection would fail
+    code = ("import pkgutil, importlib, dramatiq.broker, pipeline, workers\n"
+            "for root in (pipeline, workers):\n"
+            "    for m in pkgutil.walk_packages(root.__path__, root.__name__ + '.'):\n"
+            "        if m.name != 'pipeline.__main__':\n"
+            "            importlib.import_module(m.name)\n"
+            "assert dramatiq.broker.global_broker is None, dramatiq.broker.global_broker\n"
+            "print('imported')")
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported" and not (tmp_path / "var").exists()

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import psutil
 import pytest
 
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.app.redis_server import free_loopback_port
 from tests.conftest import small_inotify_queue, wait_until
 from tests.packages import sample_package
 from tests.test_end_to_end import Pipeline

@@ -5,35 +5,32 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import structlog.testing
 
-from pipeline.intake import deciding as intake
+from pipeline.app.compose import Composition
+from pipeline.intake import scratch
 from pipeline.check.documents import schema_errors
 from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
 from pipeline.intake.ledger import MemoryLedger, RedisLedger
-from pipeline.check.policy import load_policy
-from pipeline.intake.store import IngestRequest, LocalStore
+from pipeline.intake.uploads import IngestRequest
 from tests.test_end_to_end import good_package
 
 
 @pytest.fixture(params=["redis", "memory"])
 def services(request, settings, redis_server, redis_client) -> Services:
-    store = LocalStore(settings.data_dir)
-    store.ensure_layout()
     ledger = RedisLedger(redis_client) if request.param == "redis" else MemoryLedger()
     # The spine's tests: only the reader's rules (section 1); the content rules have their own tests.
-    return Services(settings=settings, policy=load_policy(), store=store, ledger=ledger,
-                    clock=lambda: datetime.now(timezone.utc), checks=())
+    return Composition(settings, ledger=ledger, checks=()).services
 
 
 def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
-    path = services.settings.inbox_dir / relative
+    path = services.store.inbox / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     st = path.stat()
@@ -41,8 +38,8 @@ def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
 
 
 def decided_files(services: Services) -> list[Path]:
-    s = services.settings
-    return sorted(p for area in (s.archive_dir, s.quarantine_dir) for p in area.rglob("*") if p.is_file())
+    s = services.store
+    return sorted(p for area in (s.archive, s.quarantine) for p in area.rglob("*") if p.is_file())
 
 
 def test_accept_then_rerun_changes_nothing(services: Services):
@@ -50,15 +47,15 @@ def test_accept_then_rerun_changes_nothing(services: Services):
     request = drop(services, "xinghuo/a.zip", blob)
     outcome = ingest(request, services)
     assert outcome is not None and outcome.status == "accepted"
-    folder = services.settings.data_dir / outcome.location
+    folder = services.store.data_dir / outcome.location
     assert (folder / "a.zip").read_bytes() == blob
     doc = json.loads((folder / "receipt.json").read_text(encoding="utf-8"))
     assert schema_errors(doc) == [] and doc["source"]["account"] == "xinghuo"
     before = {p: p.stat().st_mtime_ns for p in decided_files(services)}
     assert ingest(request, services) is None  # a redelivered message finds nothing to do
     assert {p: p.stat().st_mtime_ns for p in decided_files(services)} == before
-    assert not list(services.settings.inbox_dir.rglob("*.zip"))
-    assert not any(services.settings.claims_dir.iterdir())
+    assert not list(services.store.inbox.rglob("*.zip"))
+    assert not any(services.store.claims.iterdir())
 
 
 def test_crash_after_decision_before_move_is_finished_with_the_same_decision(services: Services, monkeypatch):
@@ -73,13 +70,13 @@ def test_crash_after_decision_before_move_is_finished_with_the_same_decision(ser
     monkeypatch.setattr(services.store, "finalize", crash)
     with pytest.raises(OSError):
         ingest(request, services)
-    assert (services.settings.claims_dir / request.version / "package.zip").exists()
+    assert (services.store.claims / request.version / "package.zip").exists()
     monkeypatch.setattr(services.store, "finalize", real_finalize)
     # the re-run must not re-decide: a different policy now would not change the outcome
     strict = dataclasses.replace(services, policy=dataclasses.replace(services.policy, sha256="f" * 64))
     outcome = ingest(request, strict)
     assert outcome is not None and outcome.receipt_id == calls[0]["receipt_id"]
-    doc = json.loads((services.settings.data_dir / outcome.location / "receipt.json").read_text("utf-8"))
+    doc = json.loads((services.store.data_dir / outcome.location / "receipt.json").read_text("utf-8"))
     assert doc["policy_sha256"] == services.policy.sha256 == calls[0]["policy_sha256"]
 
 
@@ -98,7 +95,7 @@ def test_crash_between_zip_move_and_claim_release(services: Services, monkeypatc
     monkeypatch.setattr(Path, "unlink", real_unlink)
     outcome = ingest(request, services)  # the re-run finishes: releases the claim
     assert outcome is not None and outcome.status == "accepted"
-    assert not any(services.settings.claims_dir.iterdir())
+    assert not any(services.store.claims.iterdir())
     files = [p.name for p in decided_files(services)]
     assert files.count("c.zip") == 1 and "receipt.json" in files
 
@@ -108,7 +105,7 @@ def test_duplicate_bytes_under_two_names(services: Services):
     first = ingest(drop(services, "one.zip", blob), services)
     second = ingest(drop(services, "two.zip", blob), services)
     assert (first.status, second.status) == ("accepted", "duplicate")
-    doc = json.loads((services.settings.data_dir / second.location / "receipt.json").read_text("utf-8"))
+    doc = json.loads((services.store.data_dir / second.location / "receipt.json").read_text("utf-8"))
     assert doc["duplicate_of"] == first.receipt_id and schema_errors(doc) == []
     assert "quarantine" in second.location
     # same name, new content: a new version, a new decision
@@ -142,7 +139,7 @@ def test_a_claimer_stalled_while_another_finished_leaves_no_orphan_claim(service
     # Claimer B sees the upload, stalls; meanwhile A claims, decides, stores and releases
     # it. B's claim record, written after that, used to stay behind holding nothing.
     request = drop(services, "stall.zip", good_package("stall"))
-    inbox_file = services.settings.inbox_dir / "stall.zip"
+    inbox_file = services.store.inbox / "stall.zip"
     real_stat = Path.stat
     other: list = []
 
@@ -157,14 +154,14 @@ def test_a_claimer_stalled_while_another_finished_leaves_no_orphan_claim(service
     assert services.store.claim(request, lambda: "R20261127-0000000B", services.now()) is None
     monkeypatch.setattr(Path, "stat", real_stat)
     assert other[0] is not None and other[0].status == "accepted"
-    assert list((services.settings.data_dir / "claimed").iterdir()) == []
+    assert list((services.store.data_dir / "claimed").iterdir()) == []
     assert services.store.pending_claims() == []
 
 
 def test_claim_folders_left_without_their_record_are_swept(services: Services):
     # A worker killed between deleting claim.json and removing the folder (another thread
     # of its process hit a kill) left an empty folder nothing ever removed.
-    claims = services.settings.data_dir / "claimed"
+    claims = services.store.data_dir / "claimed"
     old = time.time() - 60
     empty, with_tmp, young, holding = (claims / name for name in ("a1", "b2", "c3", "d4"))
     for folder in (empty, with_tmp, young, holding):
@@ -184,7 +181,7 @@ def test_internal_quarantine_keeps_the_package(services: Services):
     request = drop(services, "poison.zip", blob)
     outcome = quarantine_internal(request, services, reason="ValueError: boom")
     assert outcome.status == "rejected" and "quarantine" in outcome.location
-    folder = services.settings.data_dir / outcome.location
+    folder = services.store.data_dir / outcome.location
     doc = json.loads((folder / "errors.json").read_text("utf-8"))
     assert [e["code"] for e in doc["errors"]] == ["INTERNAL"] and schema_errors(doc) == []
     assert (folder / "poison.zip").read_bytes() == blob
@@ -202,7 +199,7 @@ def test_internal_after_a_recorded_decision_keeps_the_first_decision(services: S
 
 def test_replaced_upload_is_not_claimed_under_the_old_version(services: Services):
     request = drop(services, "r.zip", good_package("old"))
-    path = services.settings.inbox_dir / "r.zip"
+    path = services.store.inbox / "r.zip"
     path.write_bytes(good_package("newer content"))
     later = int(request.stamp) + 10**9
     os.utime(path, ns=(later, later))
@@ -225,17 +222,17 @@ def test_stuck_requests_requeue_lost_messages_and_orphaned_claims(services: Serv
 
 
 def test_stale_work_dirs_of_dead_processes_are_removed(tmp_path: Path):
-    host = intake.socket.gethostname()
+    host = socket.gethostname()
     dead, alive, other = tmp_path / f"{host}-999999-v1", tmp_path / f"{host}-{os.getpid()}-v2", tmp_path / "x-1-v3"
     for d in (dead, alive, other):
         d.mkdir()
-    removed = intake.remove_stale_work_dirs(tmp_path, lambda pid: pid == os.getpid())
+    removed = scratch.remove_stale_work_dirs(tmp_path, lambda pid: pid == os.getpid())
     assert removed == [dead] and alive.exists() and other.exists()
 
 
 def test_a_temp_file_left_by_a_killed_claimer_does_not_keep_the_claim(services: Services):
     request = drop(services, "tmpleft.zip", good_package("tmpleft"))
-    folder = services.settings.claims_dir / request.version
+    folder = services.store.claims / request.version
     folder.mkdir(parents=True)
     (folder / ".claim.json.99999.123.tmp").write_bytes(b"{}")  # a claimer killed mid-write
     outcome = ingest(request, services)

@@ -30,10 +30,13 @@ from pipeline.check.documents import (REJECTED, Findings, Source, build_document
                                 new_receipt_id, schema_errors)
 from pipeline.notify.registry import RegistryError, load_registry, parse_registry
 from pipeline.app.logs import configure_logging
-from pipeline.notify.mail import (Mailer, MailRetry, OutboxTransport, SendRecords, SmtpTarget, SmtpTransport,
-                           UnknownOutcome, build_receipt_mail)
-from pipeline.intake.store import LocalStore, write_atomic
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.notify.mailer import Mailer, MailRetry
+from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, UnknownOutcome
+from pipeline.notify.records import SendRecords
+from pipeline.notify.message import build_receipt_mail
+from pipeline.intake.local_store import LocalStore
+from pipeline.check.files import write_atomic
+from pipeline.app.redis_server import free_loopback_port
 from tests.conftest import wait_until
 from tests.packages import sample_package
 from tests.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from pipeline.check.documents import schema_errors
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.app.redis_server import free_loopback_port
 from tests.conftest import wait_until
 from tests.packages import PackageBuilder, sample_package
 

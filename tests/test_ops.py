@@ -4,16 +4,17 @@ operations page's completeness."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import ast
 import io
 import json
 import re
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import dramatiq
 import pytest
 import structlog.testing
 
@@ -21,13 +22,13 @@ from pipeline.app.settings import load_settings
 from pipeline.check.documents import schema_errors
 from pipeline.intake.deciding import Services, ingest
 from pipeline.ops.inventory import documents
-from pipeline.intake.ledger import RedisLedger
 from pipeline.ops.metrics import decision_increments
-from pipeline.ops.queries import Ops, broker_sender
+from pipeline.app.compose import Composition
+from pipeline.ops.queries import Ops
 from pipeline.check.policy import load_policy
 from pipeline.ops.presence import Presence
-from pipeline.intake.s3_store import S3Store, inbox_request
-from pipeline.intake.store import IngestRequest, LocalStore
+from pipeline.intake.s3_store import inbox_request
+from pipeline.intake.uploads import IngestRequest
 from tests.s3server import MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,16 +44,13 @@ def make_zip(tag: str) -> bytes:
 
 @pytest.fixture
 def fs(settings, redis_server, redis_client) -> tuple[Services, Ops]:
-    store = LocalStore(settings.data_dir)
-    store.ensure_layout()
     # only the reader's rules: these tests are about where decisions are, not the checks
-    services = Services(settings=settings, policy=load_policy(), store=store, ledger=RedisLedger(redis_client),
-                        clock=lambda: datetime.now(timezone.utc), checks=())
-    return services, Ops.open(settings, redis_server.url)
+    composition = Composition(dataclasses.replace(settings, redis_url=redis_server.url), checks=())
+    return composition.services, composition.ops()
 
 
 def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
-    path = services.settings.inbox_dir / relative
+    path = services.store.inbox / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     st = path.stat()
@@ -82,7 +80,7 @@ def test_index_is_rebuilt_from_the_documents_on_demand_and_when_missing(fs):
     assert ops.find("xinghuo")["decisions"][0]["account"] == "xinghuo"  # by account too
 
     # a document gone from the store: the rebuild drops its entry (old enough to be no race)
-    folder = services.settings.data_dir / ops.index.get(bad["receipt_id"])["location"]
+    folder = services.store.data_dir / ops.index.get(bad["receipt_id"])["location"]
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
@@ -110,7 +108,7 @@ def test_each_decision_is_counted_once_however_often_it_is_indexed(fs):
 def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
     services, ops = fs
     old = decide(services, ops, drop(services, "xinghuo/bad.zip", RAR))
-    old_folder = services.settings.data_dir / ops.index.get(old["receipt_id"])["location"]
+    old_folder = services.store.data_dir / ops.index.get(old["receipt_id"])["location"]
     before = {p.name: p.read_bytes() for p in old_folder.iterdir()}
     sent: list[dict[str, Any]] = []
     selection = ops.requeue_selection([old["receipt_id"]], None, [])
@@ -122,7 +120,7 @@ def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
     assert [(c.receipt_id, c.supersedes) for c in claims] == [(new_rid, old["receipt_id"])]
 
     # the run stopped after recording, before the claim: a repeat finishes it, same id
-    claim_dir = services.settings.claims_dir / claims[0].version
+    claim_dir = services.store.claims / claims[0].version
     for path in claim_dir.iterdir():
         path.unlink()
     claim_dir.rmdir()
@@ -140,7 +138,7 @@ def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
     assert (third["action"], third["new_receipt_id"]) == ("already_decided", new_rid) and len(sent) == 2
     assert {p.name: p.read_bytes() for p in old_folder.iterdir()} == before
     docs = [json.loads(p.read_text("utf-8")) for area in ("archive", "quarantine")
-            for p in (services.settings.data_dir / area).glob("*/*/*.json")]
+            for p in (services.store.data_dir / area).glob("*/*/*.json")]
     assert sorted(d["receipt_id"] for d in docs) == sorted([old["receipt_id"], new_rid])
     assert ops.index.get(old["receipt_id"])["superseded_by"] == new_rid
     # neither the re-checked decision nor the re-check is chosen again by a selection
@@ -156,7 +154,8 @@ def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
 
 def test_status_reads_the_queues_the_claims_and_the_live_workers(fs, redis_server):
     services, ops = fs
-    send = broker_sender(services.settings, redis_server.url)
+    composition = Composition(load_settings(env={"REDIS_URL": redis_server.url}))
+    send = composition.send_ingest
     for n in range(3):
         send(drop(services, f"w{n}.zip", make_zip(f"w{n}")).to_json())
     ops.client.zadd("pipeline-dramatiq:mail.XQ", {"dead-message": 1})
@@ -172,18 +171,16 @@ def test_status_reads_the_queues_the_claims_and_the_live_workers(fs, redis_serve
     assert st["workers"]["alive"] == 1 and st["workers"]["processes"][0]["threads"] == 3
     assert ops.status()["workers"]["alive"] == 0  # stopped cleanly
     assert ops.gauges()["inbox_waiting"] == 3
-    dramatiq.get_broker().close()
+    composition.broker.close()
 
 
 def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_server, redis_client):
     buckets = moto_s3.new_buckets(create=False)
-    settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data"), **moto_s3.env(buckets)})
-    ledger = RedisLedger(redis_client)
-    store = S3Store.from_settings(settings, ledger)
-    store.ensure_buckets()
-    services = Services(settings=settings, policy=load_policy(), store=store, ledger=ledger,
-                        clock=lambda: datetime.now(timezone.utc), checks=())
-    ops = Ops.open(settings, redis_server.url)
+    settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_server.url,
+                                  **moto_s3.env(buckets)})
+    composition = Composition(settings, checks=())
+    services, ops = composition.services, composition.ops()
+    store = services.store
 
     def upload(key: str, data: bytes) -> IngestRequest:
         put(store.client, buckets.inbox, key, data)

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from pipeline.check import package_reader as pr
 from pipeline.check.catalogue import Problem
-from pipeline.check.package_reader import CHUNK, PackageContents, hash_file, read_package
+from pipeline.check.package_reader import CHUNK, PackageContents, read_package
+from pipeline.check.files import hash_file
 from pipeline.check.policy import ZipLimits
 from tests import zipcraft as zc
 

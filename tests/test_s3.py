@@ -27,11 +27,14 @@ from pipeline.app.settings import SettingsError, load_settings
 from pipeline.check.documents import schema_errors
 from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
 from pipeline.intake.ledger import MemoryLedger, RedisLedger
-from pipeline.check.policy import load_policy
 from pipeline.intake.s3_store import CHUNK_SIZE, S3Store, inbox_request, object_stamp, parse_inbox_key, stamp_etag
-from pipeline.intake.bucket_watch import BucketWatcher, run_bucket_watch
-from pipeline.intake.store import IngestRequest, StoreError
-from pipeline.app.supervisor import free_loopback_port
+from pipeline.app.compose import Composition
+from pipeline.app.watch import bucket_watcher
+from pipeline.intake.handover import Handover
+from pipeline.intake.bucket_watch import BucketWatcher
+from pipeline.intake.uploads import IngestRequest
+from pipeline.intake.store import StoreError
+from pipeline.app.redis_server import free_loopback_port
 from tests.conftest import wait_until
 from tests.s3server import Buckets, MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
 
@@ -54,13 +57,15 @@ def buckets(moto_s3: MotoS3) -> Buckets:
 
 
 @pytest.fixture
-def services(tmp_path: Path, moto_s3: MotoS3, buckets: Buckets, redis_client) -> Services:
+def composition(tmp_path: Path, moto_s3: MotoS3, buckets: Buckets, redis_client) -> Composition:
     settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data"), **moto_s3.env(buckets)})
-    ledger = RedisLedger(redis_client)
-    store = S3Store.from_settings(settings, ledger)
-    store.ensure_buckets()
-    return Services(settings=settings, policy=load_policy(), store=store, ledger=ledger,
-                    clock=lambda: datetime.now(timezone.utc), checks=())
+    # only the reader's rules: these tests are about the store, not the checks
+    return Composition(settings, ledger=RedisLedger(redis_client), checks=())
+
+
+@pytest.fixture
+def services(composition: Composition) -> Services:
+    return composition.services
 
 
 def upload(services: Services, key: str, data: bytes, **kw: Any) -> IngestRequest:
@@ -171,7 +176,7 @@ def test_crash_between_copy_and_delete_is_finished_on_rerun(services: Services, 
     assert len(bucket_keys(services, "archive")) == 2
     pending = store.pending_claims()
     assert [c.request for c in pending] == [request]
-    assert stuck_requests(services, [], time.time() + 10 * services.settings.requeue_after) == [request]
+    assert stuck_requests(services, [], time.time() + 10 * services.requeue_after) == [request]
 
     outcome = ingest(request, services)  # the redelivered message finishes the move
     assert outcome is not None and outcome.status == "accepted" and outcome.receipt_id == pending[0].receipt_id
@@ -201,7 +206,7 @@ def test_a_package_neither_in_the_inbox_nor_stored_is_an_error(services: Service
     request = upload(services, "inbox/lost.zip", make_zip("lost"))
     claim = store.claim(request, lambda: "R20261127-00000000", services.now())
     assert claim is not None
-    path = store.local_package(claim, services.settings.work_dir / "lost")
+    path = store.local_package(claim, services.work_dir / "lost")
     document = {"receipt_id": claim.receipt_id, "status": "accepted", "errors": [], "warnings": [],
                 "package": {"name": "lost.zip", "size": request.size, "sha256": "0" * 64}}
     assert path.read_bytes() == read(store.client, store.inbox_bucket, "inbox/lost.zip")
@@ -233,7 +238,7 @@ def test_an_object_replaced_after_its_claim_is_not_decided_under_the_old_version
     upload(services, "inbox/swap.zip", make_zip("after"))  # the uploader overwrites it
     assert not store.holds_package(claim)
     with pytest.raises(StoreError, match="no longer in the inbox"):  # If-Match refuses the new bytes
-        store.local_package(claim, services.settings.work_dir / "swap")
+        store.local_package(claim, services.work_dir / "swap")
     assert ingest(old, services) is None  # the claim is dropped, the new upload stays
     assert services.ledger.claim_records() == {} and bucket_keys(services, "inbox") == ["inbox/swap.zip"]
 
@@ -326,7 +331,7 @@ def test_download_streams_in_bounded_chunks_and_accepts_multipart_etags(services
 
     monkeypatch.setattr(store.client, "get_object", recording_get)
     claim = store.claim(request, lambda: "R20261127-00000002", services.now())
-    path = store.local_package(claim, services.settings.work_dir / "big")
+    path = store.local_package(claim, services.work_dir / "big")
     assert path.read_bytes() == blob
     assert max(chunks) <= CHUNK_SIZE and len(chunks) >= 12
 
@@ -559,9 +564,8 @@ def test_notification_stream_events_and_reconnects_trigger_a_reconcile(moto_s3: 
     assert not any(t.is_alive() for t in threads)  # stop() unblocks the stream being read
 
 
-def test_run_bucket_watch_enqueues_each_version_once_across_watchers(services: Services):
-    settings = dataclasses.replace(services.settings, scan_interval=0.2)
-    svc = dataclasses.replace(services, settings=settings)
+def test_bucket_watchers_enqueue_each_version_once_across_watchers(composition: Composition, services: Services):
+    fast = Composition(dataclasses.replace(composition.settings, scan_interval=0.2), ledger=services.ledger)
     first = upload(services, "inbox/one.zip", make_zip("one"))
     sent: list[dict[str, Any]] = []
     lock = threading.Lock()
@@ -571,7 +575,9 @@ def test_run_bucket_watch_enqueues_each_version_once_across_watchers(services: S
             sent.append(message)
 
     log = structlog.get_logger()
-    watchers = [run_bucket_watch(svc, send, log), run_bucket_watch(svc, send, log)]
+    watchers = [bucket_watcher(fast, log, Handover(fast.services, send, log)) for _ in range(2)]
+    for w in watchers:
+        w.start()
     try:
         upload(services, "inbox/acct/two.zip", make_zip("two"))
         wait_until(lambda: len(sent) >= 2, 10, message="two enqueues")

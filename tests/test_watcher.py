@@ -18,13 +18,8 @@ from structlog.testing import capture_logs
 
 from pipeline.intake import folder_watch as watcher_mod
 from tests.conftest import small_inotify_queue
-from pipeline.intake.folder_watch import (
-    InboxFile,
-    InboxWatcher,
-    is_in_progress_name,
-    scan_inbox,
-    zip_end_record_present,
-)
+from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox, zip_end_record_present
+from pipeline.intake.uploads import is_in_progress_name
 
 QUIET = 2.0
 STALE = 1800.0

@@ -1,86 +1,124 @@
-"""The actors: thin. Each binds log context, calls one library function, sends the next
-message. Arguments are JSON (paths and keys), never bytes.
+"""The actors: thin. Each binds log context, calls one library function and sends the
+next message. Arguments are JSON (paths and keys), never bytes.
 
-Importing this module sets up the broker from the environment, so both the Dramatiq CLI
-(``dramatiq workers.actors``) and ``pipeline worker`` can load it.
+Nothing is declared at import: :class:`PipelineActors` declares the pipeline's actors on
+the broker it is given, with the services the worker boot composed
+(pipeline/app/worker.py, through the composition root pipeline/app/compose.py). A test
+declares them on its own broker with its own services the same way.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
 
 import dramatiq
 import structlog
+from dramatiq.brokers.redis import RedisBroker
 
-from pipeline.intake.deciding import PackageBusy, ingest, quarantine_internal
-from pipeline.notify.mail import MAIL_MAX_RETRIES, MAIL_QUEUE, MAIL_TIME_LIMIT_MS
-from pipeline.ops.metrics import decision_increments
-from pipeline.intake.store import IngestRequest
-from pipeline.app.compose import runtime
-
-QUEUE = "packages"
-settings = runtime.settings
-
-
-@dramatiq.actor(queue_name=QUEUE, max_retries=settings.max_retries, min_backoff=settings.min_backoff_ms,
-                max_backoff=settings.max_backoff_ms, time_limit=settings.package_time_limit_ms,
-                on_retry_exhausted="package_failed")
-def ingest_package(request: dict[str, Any]) -> None:
-    """Decide one upload; announce the decision."""
-    parsed = IngestRequest.from_json(request)
-    started = time.monotonic()
-    with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
-        try:
-            outcome = ingest(parsed, runtime.services())
-        except PackageBusy as busy:
-            # Another worker holds the package (maybe a dead one whose lease still runs):
-            # look again later, without spending one of the package's retries.
-            ingest_package.send_with_options(args=(request,), delay=int(busy.retry_after_s * 1000) + 500)
-            return
-        if outcome is not None:
-            # duration_s: this attempt's time to the stored decision (the metrics' histogram)
-            package_decided.send({**outcome.to_json(), "duration_s": round(time.monotonic() - started, 3)})
+from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal
+from pipeline.intake.uploads import IngestRequest
+from pipeline.notify.mailer import MAIL_MAX_RETRIES, MAIL_TIME_LIMIT_MS, Mailer
+from pipeline.ops.index import DecisionIndex
+from pipeline.ops.metrics import Counters, decision_increments
+from workers.queues import DECISIONS, INGEST_PACKAGE, MAIL, PACKAGES
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=50, min_backoff=5_000, max_backoff=600_000)
-def package_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
-    """An upload's processing failed after all retries: quarantine it as INTERNAL."""
-    parsed = IngestRequest.from_json(message["args"][0])
-    reason = (message.get("options", {}).get("traceback") or "").strip().splitlines()[-1:] or ["unknown"]
-    with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
-        outcome = quarantine_internal(parsed, runtime.services(), reason=reason[0][:500])
-        if outcome is not None:
-            package_decided.send(outcome.to_json())
+class WorkerServices(Protocol):
+    """What the actors use, built once per worker process on first use."""
+
+    @property
+    def services(self) -> Services: ...
+    @property
+    def index(self) -> DecisionIndex: ...
+    @property
+    def mailer(self) -> Mailer: ...
+    @property
+    def counters(self) -> Counters: ...
 
 
-@dramatiq.actor(queue_name="decisions", max_retries=20)
-def package_decided(outcome: dict[str, Any]) -> None:
-    """A decision is stored: index it (and count it, once), announce it and ask for its
-    receipt mail."""
-    document = runtime.services().store.read_document(outcome["location"])
-    runtime.index().record(document, outcome["location"],
-                           count=decision_increments(document, outcome.get("duration_s")))
-    structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
-                                status=outcome["status"], location=outcome["location"])
-    send_receipt.send(outcome)
+@dataclass(frozen=True)
+class ActorOptions:
+    """The actors' retry and time limits (from the settings)."""
+
+    max_retries: int
+    min_backoff_ms: int
+    max_backoff_ms: int
+    package_time_limit_ms: int
+    mail_min_backoff_ms: int
+    mail_max_backoff_ms: int
 
 
-@dramatiq.actor(queue_name=MAIL_QUEUE, max_retries=MAIL_MAX_RETRIES, min_backoff=settings.mail_min_backoff_ms,
-                max_backoff=settings.mail_max_backoff_ms, time_limit=MAIL_TIME_LIMIT_MS,
-                on_retry_exhausted="receipt_mail_failed")
-def send_receipt(outcome: dict[str, Any]) -> None:
-    """Mail the receipt of a stored decision, exactly once (pipeline/notify/mail.py). Raises on
-    a definite failure, so Dramatiq retries; an unknown outcome is logged, never resent."""
-    with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"]):
-        runtime.mailer().deliver(outcome)
+class PipelineActors:
+    """The pipeline's actors, declared on one broker."""
 
+    def __init__(self, broker: RedisBroker, services: WorkerServices, options: ActorOptions) -> None:
+        self._services = services
+        declare = partial(dramatiq.actor, broker=broker)
+        self.ingest_package = declare(
+            self._ingest_package, actor_name=INGEST_PACKAGE, queue_name=PACKAGES,
+            max_retries=options.max_retries, min_backoff=options.min_backoff_ms,
+            max_backoff=options.max_backoff_ms, time_limit=options.package_time_limit_ms,
+            on_retry_exhausted="package_failed")
+        self.package_failed = declare(self._package_failed, actor_name="package_failed", queue_name=PACKAGES,
+                                      max_retries=50, min_backoff=5_000, max_backoff=600_000)
+        self.package_decided = declare(self._package_decided, actor_name="package_decided",
+                                       queue_name=DECISIONS, max_retries=20)
+        self.send_receipt = declare(
+            self._send_receipt, actor_name="send_receipt", queue_name=MAIL, max_retries=MAIL_MAX_RETRIES,
+            min_backoff=options.mail_min_backoff_ms, max_backoff=options.mail_max_backoff_ms,
+            time_limit=MAIL_TIME_LIMIT_MS, on_retry_exhausted="receipt_mail_failed")
+        self.receipt_mail_failed = declare(self._receipt_mail_failed, actor_name="receipt_mail_failed",
+                                           queue_name=MAIL, max_retries=0)
 
-@dramatiq.actor(queue_name=MAIL_QUEUE, max_retries=0)
-def receipt_mail_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
-    """A receipt could not be sent after all retries: tell the operator."""
-    outcome = message["args"][0]
-    structlog.get_logger().error("mail.gave_up", receipt_id=outcome["receipt_id"], status=outcome["status"],
-                                 location=outcome["location"], retries=retry_info.get("retries"),
-                                 action="fix the mail settings, then forward the receipt by hand")
-    runtime.counters().mail("gave_up")
+    def _ingest_package(self, request: dict[str, Any]) -> None:
+        """Decide one upload; announce the decision."""
+        parsed = IngestRequest.from_json(request)
+        started = time.monotonic()
+        with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
+            try:
+                outcome = ingest(parsed, self._services.services)
+            except PackageBusy as busy:
+                # Another worker holds the package (maybe a dead one whose lease still runs):
+                # look again later, without spending one of the package's retries.
+                self.ingest_package.send_with_options(args=(request,), delay=int(busy.retry_after_s * 1000) + 500)
+                return
+            if outcome is not None:
+                # duration_s: this attempt's time to the stored decision (the metrics' histogram)
+                self.package_decided.send({**outcome.to_json(), "duration_s": round(time.monotonic() - started, 3)})
+
+    def _package_failed(self, message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+        """An upload's processing failed after all retries: quarantine it as INTERNAL."""
+        parsed = IngestRequest.from_json(message["args"][0])
+        reason = (message.get("options", {}).get("traceback") or "").strip().splitlines()[-1:] or ["unknown"]
+        with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
+            outcome = quarantine_internal(parsed, self._services.services, reason=reason[0][:500])
+            if outcome is not None:
+                self.package_decided.send(outcome.to_json())
+
+    def _package_decided(self, outcome: dict[str, Any]) -> None:
+        """A decision is stored: index it (and count it, once), announce it and ask for
+        its receipt mail."""
+        document = self._services.services.store.read_document(outcome["location"])
+        self._services.index.record(document, outcome["location"],
+                                    count=decision_increments(document, outcome.get("duration_s")))
+        structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
+                                    status=outcome["status"], location=outcome["location"])
+        self.send_receipt.send(outcome)
+
+    def _send_receipt(self, outcome: dict[str, Any]) -> None:
+        """Mail the receipt of a stored decision, exactly once (pipeline/notify/mailer.py).
+        Raises on a definite failure, so Dramatiq retries; an unknown outcome is logged,
+        never resent."""
+        with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"]):
+            self._services.mailer.deliver(outcome)
+
+    def _receipt_mail_failed(self, message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+        """A receipt could not be sent after all retries: tell the operator."""
+        outcome = message["args"][0]
+        structlog.get_logger().error("mail.gave_up", receipt_id=outcome["receipt_id"], status=outcome["status"],
+                                     location=outcome["location"], retries=retry_info.get("retries"),
+                                     action="fix the mail settings, then forward the receipt by hand")
+        self._services.counters.mail("gave_up")

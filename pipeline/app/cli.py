@@ -14,42 +14,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
-import threading
-import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.app.settings import Settings, SettingsError, load_settings
+# The commands import the rest of what they use when they run: `pipeline check` and
+# `pipeline example` start without loading the runtime's libraries (Dramatiq, Redis, MinIO).
 from pipeline.app.logs import configure_logging
+from pipeline.app.ops_cli import add_ops_commands
+from pipeline.app.settings import Settings, load_settings_or_exit
+from pipeline.notify.registry import RegistryError, load_registry
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        print(f"pipeline: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from exc
-
-
-def _wait_for_stop() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
-
-
-# -- run ----------------------------------------------------------------------------------
 def _check_registry(settings: Settings) -> None:
     """Read the institution registry now, so a malformed one stops start-up with its line."""
-    from pipeline.notify.registry import RegistryError, load_registry
-
     try:
         load_registry(settings.institutions_path)
     except RegistryError as exc:
@@ -57,93 +39,31 @@ def _check_registry(settings: Settings) -> None:
         raise SystemExit(EXIT_USAGE) from exc
 
 
+# -- run / worker / watch -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.app.supervisor import run_supervisor
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     _check_registry(settings)
     configure_logging(settings.log_format, settings.log_level, process_name="supervisor")
     return run_supervisor(settings, dict(os.environ))
 
 
-# -- worker -------------------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> int:
-    import dramatiq
-    import structlog
+    from pipeline.app import worker
 
-    _check_registry(_settings())
-    # importing the actors builds the worker runtime, which also removes the scratch
-    # folders of this host's dead processes (pipeline/app/compose.py)
-    from workers import actors  # noqa: F401  (declares the actors on the broker)
-    from pipeline.app.compose import runtime
-
-    settings = runtime.settings
-    log = structlog.get_logger()
-    worker = dramatiq.Worker(runtime.broker, worker_threads=settings.worker_threads,
-                             worker_timeout=settings.worker_poll_ms)
-    worker.start()
-    log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads)
-    _wait_for_stop()
-    log.info("worker.stopping", pid=os.getpid())
-    worker.stop(timeout=3000)
-    runtime.broker.close()
-    return EXIT_OK
+    settings = load_settings_or_exit()
+    _check_registry(settings)
+    return worker.run(settings)
 
 
-# -- watch --------------------------------------------------------------------------------
 def cmd_watch(args: argparse.Namespace) -> int:
-    import structlog
+    from pipeline.app import watch
+    from pipeline.app.compose import Composition
 
-    from pipeline.intake.deciding import stuck_requests
-    from pipeline.intake.store import IngestRequest
-    from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox
-    from workers.actors import QUEUE, ingest_package
-    from workers.broker import waiting_messages
-    from pipeline.app.compose import runtime
-
-    settings = runtime.settings
-    services = runtime.services()
-    log = structlog.get_logger().bind(process="watcher")
-    from pipeline.ops.queries import serve_metrics
-    serve_metrics(settings)  # PIPELINE_METRICS_PORT: this process offers the endpoint too
-
-    def queue_idle() -> bool:
-        """No package message waits unfetched: one for a file still in the inbox is lost."""
-        return waiting_messages(runtime.broker, QUEUE) == 0
-
-    if settings.storage == "s3":
-        from pipeline.intake.bucket_watch import run_bucket_watch
-        bucket_watcher = run_bucket_watch(services, ingest_package.send, log, queue_idle=queue_idle)
-        _wait_for_stop()
-        bucket_watcher.stop()
-        return EXIT_OK
-
-    def enqueue(found: InboxFile) -> None:
-        request = IngestRequest(found.relative, found.size, str(found.mtime_ns))
-        if services.ledger.mark_enqueued(request.version, time.time(), settings.requeue_after):
-            ingest_package.send(request.to_json())
-            log.info("watcher.enqueued", source=request.location, account=found.account,
-                     size=found.size, version=request.version)
-        else:
-            log.info("watcher.already_enqueued", source=request.location, version=request.version)
-
-    def recover() -> None:
-        # While messages wait in the queue, an inbox file's may be among them: only an
-        # idle queue proves its message lost. (Orphaned claims are judged by their lease.)
-        inbox = ([IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(settings.inbox_dir)]
-                 if queue_idle() else [])
-        for request in stuck_requests(services, inbox, time.time()):
-            ingest_package.send(request.to_json())
-            log.warning("watcher.requeued", source=request.location, version=request.version)
-
-    watcher = InboxWatcher(settings.inbox_dir, enqueue, quiet_period=settings.quiet_period,
-                           stale_upload_timeout=settings.stale_upload_timeout,
-                           scan_interval=settings.scan_interval, on_scan=recover, logger=log,
-                           rehand_after=settings.requeue_after, may_rehand=queue_idle)
-    watcher.start()
-    _wait_for_stop()
-    watcher.stop()
-    return EXIT_OK
+    settings = load_settings_or_exit()
+    configure_logging(settings.log_format, settings.log_level, process_name="watcher")
+    return watch.run(Composition(settings))
 
 
 # -- check --------------------------------------------------------------------------------
@@ -164,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"pipeline check: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    zone = local_zone(_settings().utc_offset_hours)
+    zone = local_zone(load_settings_or_exit().utc_offset_hours)
     today: date = args.today or datetime.now(zone).date()
     configure_logging("json", "warning")
     worst = EXIT_OK
@@ -219,7 +139,7 @@ def cmd_example(args: argparse.Namespace) -> int:
         print(f"pipeline example: {message}", file=sys.stderr)
         return EXIT_USAGE
 
-    today = datetime.now(local_zone(_settings().utc_offset_hours)).date()
+    today = datetime.now(local_zone(load_settings_or_exit().utc_offset_hours)).date()
     report_date: date = args.date or today
     if report_date > today:
         return usage(f"--date {report_date} is after today ({today}): such a package is refused")
@@ -279,7 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--theory", choices=sorted(_MODES), default="offline", help="theory training mode")
     example.add_argument("--practice", choices=sorted(_MODES), default="offline", help="practice training mode")
     example.set_defaults(func=cmd_example)
-    from pipeline.app.ops_cli import add_ops_commands
     add_ops_commands(sub, _parse_day)
     return parser
 

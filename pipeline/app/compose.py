@@ -1,91 +1,224 @@
-"""The worker-side composition root: settings, logging, broker and services, built once
-per process from the environment."""
+"""The composition root: the one place where the settings become objects.
+
+Every entry point (the worker boot, the watcher, ``pipeline run``'s children, the
+operator commands, ``pipeline requeue``) builds one :class:`Composition` from its frozen
+:class:`~pipeline.app.settings.Settings` and takes what it needs from it. Each part is
+built on first use and once per composition, so a process that only watches never
+builds a mailer, and the lower rooms never see the settings: they get the values they
+need.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import cached_property
+from typing import Any, Callable, Sequence
 
-from pipeline.app.settings import Settings, load_settings
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from minio import Minio
+
+from pipeline.app.redis_server import embedded_redis_url
+from pipeline.app.settings import Settings
 from pipeline.check.documents import local_zone
-from pipeline.notify.registry import Registry, load_registry
+from pipeline.check.policy import Policy, load_policy
+from pipeline.check.view import Check
+from pipeline.intake.deciding import Services
 from pipeline.intake.faults import FaultPoints
-from pipeline.ops.index import DecisionIndex
-from pipeline.intake.deciding import Services, remove_stale_scratch_at_start
 from pipeline.intake.ledger import Ledger, RedisLedger
-from pipeline.app.logs import configure_logging
-from pipeline.notify.mail import Mailer
-from pipeline.ops.metrics import Counters
-from pipeline.check.policy import load_policy
-from pipeline.intake.store import LocalStore, Store
-from workers.broker import setup_broker
+from pipeline.intake.local_store import LocalStore
+from pipeline.intake.s3_store import S3Store
+from pipeline.intake.store import Store
+from pipeline.notify.mailer import OUTBOX_FROM, OUTBOX_OPERATOR, Mailer
+from pipeline.notify.records import SendRecords
+from pipeline.notify.registry import Registry, load_registry
+from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, Transport
+from pipeline.ops.index import DecisionIndex
+from pipeline.ops.inventory import inventory_of
+from pipeline.ops.metrics import Counters, lazy, offer_endpoint
+from pipeline.ops.presence import Presence
+from pipeline.ops.queries import BrokerView, Ops, OpsError
+from workers.actors import ActorOptions
+from workers.broker import BootHooks, BrokerConfig, build_broker, live_broker_clients, queue_depths, send_ingest
 
 
-def build_store(settings: Settings, ledger: Ledger) -> Store:
-    """The store ``PIPELINE_STORAGE`` names, ready to use: the folders under the data
-    directory (fs), or the S3 buckets (s3; claims are records in ``ledger``)."""
-    if settings.storage == "s3":
-        from pipeline.intake.s3_store import S3Store
-
-        store = S3Store.from_settings(settings, ledger)
-        store.ensure_buckets()
-        settings.work_dir.mkdir(parents=True, exist_ok=True)  # scratch stays local
-        return store
-    local = LocalStore(settings.data_dir)
-    local.ensure_layout()
-    return local
+class NoRedis(RuntimeError):
+    """Neither ``REDIS_URL`` nor a running ``pipeline run`` on this data directory."""
 
 
-class Runtime:
-    def __init__(self, settings: Settings) -> None:
+class NoS3(RuntimeError):
+    """``PIPELINE_STORAGE=s3`` without ``S3_ENDPOINT``."""
+
+
+class Composition:
+    """Settings in; store, ledger, services, mailer, index, counters, broker and the
+    operator's view out, each built once, on first use."""
+
+    def __init__(self, settings: Settings, *, ledger: Ledger | None = None,
+                 checks: Sequence[Check] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        """``ledger``, ``checks`` and ``clock`` replace the settings' choice (tests: an
+        in-memory ledger, only some checks, a fixed clock)."""
         self.settings = settings
-        configure_logging(settings.log_format, settings.log_level, process_name="worker")
-        self.broker = setup_broker(settings)
-        #: read once at start: a malformed registry stops start-up (RegistryError names the line)
-        self.registry: Registry = load_registry(settings.institutions_path)
-        # Once per process, before any actor runs: every way of starting workers
-        # (`pipeline worker`, `dramatiq workers.actors`, the units, compose) gets it.
-        remove_stale_scratch_at_start(settings.work_dir)
+        self._ledger = ledger
+        self._checks = checks
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+
+    # -- Redis ---------------------------------------------------------------------------
+    @cached_property
+    def redis_url(self) -> str:
+        """``REDIS_URL``, else the embedded Redis of a ``pipeline run`` on this data directory."""
+        url = self.settings.redis_url or embedded_redis_url(self.settings)
+        if not url:
+            raise NoRedis(f"REDIS_URL is not set and no `pipeline run` is running on {self.settings.data_dir} "
+                          f"(set REDIS_URL to the pipeline's Redis, or PIPELINE_DATA_DIR to its data directory)")
+        return url
 
     @cached_property
-    def _services(self) -> Services:
-        assert self.settings.redis_url
-        ledger = RedisLedger.from_url(self.settings.redis_url, self.settings.namespace)
-        return Services(settings=self.settings, policy=load_policy(self.settings.policy_path),
-                        store=build_store(self.settings, ledger), ledger=ledger,
-                        clock=lambda: datetime.now(timezone.utc),
-                        faults=FaultPoints(self.settings.fault_points, self.settings.data_dir / "faults"))
+    def redis(self) -> redis.Redis:
+        """One client (a connection pool) for every record this process keeps in Redis."""
+        return redis.Redis.from_url(self.redis_url, decode_responses=True, health_check_interval=30,
+                                    socket_connect_timeout=5)
 
+    @property
+    def zone(self) -> tzinfo:
+        return local_zone(self.settings.utc_offset_hours)
+
+    # -- intake --------------------------------------------------------------------------
+    @cached_property
+    def ledger(self) -> Ledger:
+        return self._ledger if self._ledger is not None else RedisLedger(self.redis, self.settings.namespace)
+
+    @cached_property
+    def s3_client(self) -> Minio:
+        """The SDK client of ``S3_ENDPOINT`` (its own HTTP pool: retries 5xx 5 times)."""
+        s = self.settings
+        if not s.s3_endpoint:
+            raise NoS3("S3_ENDPOINT is not set")
+        return Minio(s.s3_endpoint, access_key=s.s3_access_key, secret_key=s.s3_secret_key,
+                     secure=s.s3_secure, region=s.s3_region)
+
+    def _s3_store(self) -> S3Store:
+        s = self.settings
+        return S3Store(self.s3_client, self.ledger, inbox_bucket=s.s3_inbox_bucket,
+                       archive_bucket=s.s3_archive_bucket, quarantine_bucket=s.s3_quarantine_bucket,
+                       region=s.s3_region)
+
+    @cached_property
+    def store(self) -> Store:
+        """The store ``PIPELINE_STORAGE`` names, ready to use: the folders under the data
+        directory (fs), or the S3 buckets (s3; claims are records in the ledger)."""
+        if self.settings.storage == "s3":
+            store = self._s3_store()
+            store.ensure_buckets()
+            self.settings.work_dir.mkdir(parents=True, exist_ok=True)  # scratch stays local
+            return store
+        local = LocalStore(self.settings.data_dir)
+        local.ensure_layout()
+        return local
+
+    @cached_property
+    def policy(self) -> Policy:
+        return load_policy(self.settings.policy_path)
+
+    @cached_property
+    def faults(self) -> FaultPoints:
+        return FaultPoints(self.settings.fault_points, self.settings.data_dir / "faults")
+
+    @cached_property
     def services(self) -> Services:
-        return self._services
+        """What deciding an upload needs (pipeline/intake/deciding.py)."""
+        s = self.settings
+        return Services(policy=self.policy, store=self.store, ledger=self.ledger, clock=self._clock,
+                        zone=self.zone, work_dir=s.work_dir, lease_seconds=s.lease_seconds,
+                        requeue_after=s.requeue_after, checks=self._checks, faults=self.faults)
+
+    # -- notify --------------------------------------------------------------------------
+    @cached_property
+    def registry(self) -> Registry:
+        """The institution registry (read once; a malformed one raises RegistryError
+        naming the line)."""
+        return load_registry(self.settings.institutions_path)
 
     @cached_property
-    def _mailer(self) -> Mailer:
-        zone = local_zone(self.settings.utc_offset_hours)
-        return Mailer.from_settings(self.settings, self.registry, self.services().store.read_document,
-                                    clock=lambda: datetime.now(zone), on_result=self.counters().mail)
+    def mail_transport(self) -> Transport:
+        if self.settings.smtp_url:
+            return SmtpTransport(SmtpTarget.parse(self.settings.smtp_url))
+        return OutboxTransport(self.settings.data_dir / "outbox")
 
+    @cached_property
     def mailer(self) -> Mailer:
         """The receipt mailer (SMTP_URL, or the outbox under the data directory)."""
-        return self._mailer
+        s, zone = self.settings, self.zone
+        return Mailer(records=SendRecords(self.redis, s.namespace), transport=self.mail_transport,
+                      registry=self.registry, mail_from=s.mail_from or OUTBOX_FROM,
+                      operator_email=s.operator_email or OUTBOX_OPERATOR,
+                      read_document=self.store.read_document, clock=lambda: datetime.now(zone),
+                      on_result=self.counters.mail)
 
+    # -- ops -----------------------------------------------------------------------------
     @cached_property
-    def _index(self) -> DecisionIndex:
-        assert self.settings.redis_url
-        return DecisionIndex.from_url(self.settings.redis_url, self.settings.namespace)
-
     def index(self) -> DecisionIndex:
         """The decision index (pipeline/ops/index.py), which also counts each decision once."""
-        return self._index
+        return DecisionIndex(self.redis, self.settings.namespace)
 
     @cached_property
-    def _counters(self) -> Counters:
-        assert self.settings.redis_url
-        return Counters.from_url(self.settings.redis_url, self.settings.namespace)
-
     def counters(self) -> Counters:
         """The metrics counters in Redis (pipeline/ops/metrics.py)."""
-        return self._counters
+        return Counters(self.redis, self.settings.namespace)
 
+    def ops(self) -> Ops:
+        """The operator's view; OpsError when Redis cannot be reached."""
+        try:
+            self.redis.ping()
+        except NoRedis as exc:
+            raise OpsError(str(exc)) from exc
+        except redis.RedisError as exc:
+            raise OpsError(f"cannot reach Redis at {self.redis_url}: {exc}") from exc
+        s = self.settings
+        # the operator's view reads the store without creating its folders or buckets
+        store: Any = self._s3_store() if s.storage == "s3" else LocalStore(s.data_dir)
+        broker = BrokerView(queue_depths=lambda: queue_depths(self.redis, s.broker_namespace),
+                            live_clients=lambda: live_broker_clients(self.redis, s.broker_namespace,
+                                                                     s.heartbeat_timeout_ms))
+        return Ops(client=self.redis, namespace=s.namespace, store=store, inventory=inventory_of(store),
+                   index=self.index, ledger=RedisLedger(self.redis, s.namespace), counters=self.counters,
+                   broker=broker, zone=self.zone, storage=s.storage, requeue_after=s.requeue_after)
 
-runtime = Runtime(load_settings())
+    def serve_metrics(self) -> Any:
+        """Offer the metrics endpoint from this process (``PIPELINE_METRICS_PORT``; off when 0)."""
+        return offer_endpoint(self.settings.metrics_port, self.settings.metrics_addr, lazy(self.ops))
+
+    # -- workers -------------------------------------------------------------------------
+    def broker_config(self) -> BrokerConfig:
+        s = self.settings
+        return BrokerConfig(url=self.redis_url, namespace=s.broker_namespace,
+                            heartbeat_timeout_ms=s.heartbeat_timeout_ms, maintenance_chance=s.maintenance_chance,
+                            max_retries=s.max_retries, min_backoff_ms=s.min_backoff_ms,
+                            max_backoff_ms=s.max_backoff_ms)
+
+    def actor_options(self) -> ActorOptions:
+        s = self.settings
+        return ActorOptions(max_retries=s.max_retries, min_backoff_ms=s.min_backoff_ms,
+                            max_backoff_ms=s.max_backoff_ms, package_time_limit_ms=s.package_time_limit_ms,
+                            mail_min_backoff_ms=s.mail_min_backoff_ms, mail_max_backoff_ms=s.mail_max_backoff_ms)
+
+    @cached_property
+    def broker(self) -> RedisBroker:
+        """The broker of this process. In a worker process its boot hooks record the
+        process as alive (``pipeline status``) and offer the metrics endpoint."""
+        presence: list[Presence] = []
+
+        def on_boot(worker: Any) -> None:
+            presence.append(Presence(self.redis, self.settings.namespace, {"threads": worker.worker_threads}))
+            presence[0].start()
+            self.serve_metrics()
+
+        def on_shutdown() -> None:
+            for p in presence:
+                p.stop()
+
+        return build_broker(self.broker_config(), hooks=BootHooks(on_boot, on_shutdown), faults=self.faults)
+
+    def send_ingest(self, request: dict[str, Any]) -> None:
+        """Ask a worker to decide an upload (as the watcher does)."""
+        send_ingest(self.broker, request)

@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from pipeline.app.logs import configure_logging
+from pipeline.app.settings import load_settings_or_exit
+
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
 
 STATUS_WORD = {"accepted": "accepted 已受理", "rejected": "rejected 未通过", "duplicate": "duplicate 重复提交"}
@@ -32,16 +35,16 @@ def _fail(message: str) -> int:
 
 
 def _open(args: argparse.Namespace, quiet: bool = True) -> Any:
-    """(settings, Ops) or an exit status. Log lines go to stderr; ``quiet``: warnings and
+    """(the composition, its Ops) or an exit status. Log lines go to stderr; ``quiet``: warnings and
     errors only (the progress and audit lines of the long commands are info)."""
-    from pipeline.app.cli import _settings
-    from pipeline.app.logs import configure_logging
-    from pipeline.ops.queries import Ops, OpsError
+    from pipeline.app.compose import Composition
+    from pipeline.ops.queries import OpsError
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
+    composition = Composition(settings)
     try:
-        return settings, Ops.open(settings)
+        return composition, composition.ops()
     except OpsError as exc:
         return _fail(str(exc))
 
@@ -208,7 +211,6 @@ def render_requeue(results: list[dict[str, Any]]) -> str:
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:
-    from pipeline.ops.queries import broker_sender, redis_url
     from pipeline.check.policy import PolicyError, load_policy
 
     if args.receipt_ids and (args.since or args.code):
@@ -220,17 +222,16 @@ def cmd_requeue(args: argparse.Namespace) -> int:
     opened = _open(args, quiet=args.dry_run)
     if isinstance(opened, int):
         return opened
-    settings, ops = opened
+    composition, ops = opened
     selection = ops.requeue_selection(args.receipt_ids, args.since, args.code or [])
     if args.dry_run:
         try:
-            policy = load_policy(Path(args.policy) if args.policy else settings.policy_path)
+            policy = load_policy(Path(args.policy) if args.policy else composition.settings.policy_path)
         except PolicyError as exc:
             return _fail(str(exc))
         results = ops.requeue_dry_run(selection, policy=policy)
     else:
-        results = ops.requeue(selection, send=broker_sender(settings, redis_url(settings)),
-                              wait_seconds=args.wait)
+        results = ops.requeue(selection, send=composition.send_ingest, wait_seconds=args.wait)
     _print_json(results) if args.json else print(render_requeue(results))
     bad = {"not_found", "skipped"} | ({"queued", "queued_again"} if args.wait else set())
     return EXIT_BAD if any(r["action"] in bad for r in results) else EXIT_OK

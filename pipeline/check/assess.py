@@ -11,7 +11,8 @@ from typing import Any, Sequence
 from pipeline.check.rules import default_checks
 from pipeline.check.view import Check, PackageView, run_checks
 from pipeline.check.documents import Findings
-from pipeline.check.package_reader import hash_file, read_package
+from pipeline.check.files import hash_file
+from pipeline.check.package_reader import read_package
 from pipeline.check.policy import Policy
 
 

@@ -109,7 +109,7 @@ from pipeline.check.policy import ZipLimits
 
 CHUNK = 1 << 20  # bytes per read of the ZIP (and at most per inflater output)
 
-__all__ = ["CHUNK", "ExtractedFile", "PackageContents", "find_end_record", "hash_file", "read_package",
+__all__ = ["CHUNK", "ExtractedFile", "PackageContents", "find_end_record", "read_package",
            "zip_end_record_present"]
 
 
@@ -134,17 +134,6 @@ class PackageContents:
     directories: tuple[str, ...]  # every folder implied by the files, sorted
     ignored: tuple[str, ...]  # junk entries dropped (decoded names), sorted; kept on problems
     problems: tuple[Problem, ...]  # fatal PKG_* problems (empty = package readable)
-
-
-def hash_file(path: Path, chunk: int = CHUNK) -> tuple[int, str]:
-    """(size, sha256 hex) of ``path``, streaming: packages can be gigabytes."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ in-progress names (``*.part``, ``*.filepart``, ``*.tmp``, ``.x``, ``~x``) and hi
 
 Each version (key, size, ETag) is handed to ``on_ready`` at most once per watcher (a
 failed hand-over is retried at the next scan); across watchers and restarts the caller
-dedupes (``run_bucket_watch`` marks versions enqueued in Redis, set-if-absent).
+dedupes (:class:`pipeline.intake.handover.Handover` marks versions enqueued in Redis,
+set-if-absent).
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ from minio import Minio
 from minio.error import S3Error
 
 from pipeline.intake.s3_store import inbox_request, parse_inbox_key
-from pipeline.intake.store import IngestRequest
+from pipeline.intake.uploads import IngestRequest
 
-__all__ = ["BucketWatcher", "CREATED_EVENTS", "run_bucket_watch"]
+__all__ = ["BucketWatcher", "CREATED_EVENTS"]
 
 CREATED_EVENTS = ("s3:ObjectCreated:*",)
 #: the notification stream reconnects after a failure after 1 s, doubling up to this
@@ -313,40 +314,3 @@ class BucketWatcher:
                         self._log.exception("watcher.event_failed")
                 if self._stop.is_set():
                     return
-
-
-def run_bucket_watch(services: Any, send: Callable[[dict[str, Any]], None], logger: Any,
-                     queue_idle: Callable[[], bool] = lambda: True) -> BucketWatcher:
-    """The watcher process's composition for ``PIPELINE_STORAGE=s3`` (started; stop it).
-
-    ``services.store`` is the :class:`~pipeline.intake.s3_store.S3Store`. Each version found is
-    enqueued once (``ledger.mark_enqueued``: set-if-absent across watchers and restarts)
-    with ``send`` (``ingest_package.send``); every scan re-sends orphaned claims and, when
-    ``queue_idle()`` says no message waits in the queue, lost messages of inbox objects
-    (``intake.stuck_requests``).
-    """
-    from pipeline.intake.deciding import stuck_requests
-
-    store, ledger, settings = services.store, services.ledger, services.settings
-
-    def enqueue(request: IngestRequest) -> None:
-        if ledger.mark_enqueued(request.version, time.time(), settings.requeue_after):
-            send(request.to_json())
-            logger.info("watcher.enqueued", source=request.location, size=request.size, version=request.version)
-        else:
-            logger.info("watcher.already_enqueued", source=request.location, version=request.version)
-
-    def recover(listing: list[IngestRequest]) -> None:
-        # A package stays in the inbox while a worker decides it: not stuck while leased.
-        # While messages wait in the queue, an object's may be among them: only an idle
-        # queue proves a message lost.
-        inbox = [r for r in listing if ledger.lease_holder(r.version) is None] if queue_idle() else []
-        for request in stuck_requests(services, inbox, time.time()):
-            send(request.to_json())
-            logger.warning("watcher.requeued", source=request.location, version=request.version)
-
-    watcher = BucketWatcher(store.client, store.inbox_bucket, store.inbox_prefix, enqueue,
-                            scan_interval=settings.scan_interval, use_notifications=True,
-                            on_scan=recover, logger=logger)
-    watcher.start()
-    return watcher

@@ -7,14 +7,12 @@ and a half-done move is finished rather than redone.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -22,31 +20,39 @@ import structlog
 
 from pipeline.check.assess import assess, package_fingerprint
 from pipeline.check.catalogue import problem
+from pipeline.check.documents import REJECTED, Findings, build_document, new_receipt_id
+from pipeline.check.policy import Policy
 from pipeline.check.view import Check
-from pipeline.app.settings import Settings
-from pipeline.check.documents import REJECTED, Findings, build_document, local_zone, new_receipt_id
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
 from pipeline.intake.ledger import Ledger
-from pipeline.check.policy import Policy
-from pipeline.intake.store import Claim, IngestRequest, Store
+from pipeline.intake.scratch import worker_identity
+from pipeline.intake.store import Store
+from pipeline.intake.uploads import Claim, IngestRequest
 
 
 @dataclass(frozen=True)
 class Services:
-    """Everything a step needs, composed once at the entry point."""
+    """Everything a step needs, composed once at the entry point (pipeline/app/compose.py)."""
 
-    settings: Settings
     policy: Policy
     store: Store
     ledger: Ledger
     clock: Callable[[], datetime]
-    #: the checks to run; None: the contract's (pipeline.check.view.default_checks)
+    #: the zone of report dates and receipt ids (China Standard Time by default)
+    zone: tzinfo
+    #: where each attempt's scratch folder is made (removed when the attempt ends)
+    work_dir: Path
+    #: a worker's lease on a package it works on, in seconds (renewed while it works)
+    lease_seconds: int = 60
+    #: an enqueued but unclaimed upload, or an unleased claim, is sent again after this
+    requeue_after: float = 300.0
+    #: the checks to run; None: the contract's (pipeline.check.rules.default_checks)
     checks: Sequence[Check] | None = None
     #: named places where the reliability tests crash or stall a worker (off by default)
     faults: FaultPoints = NO_FAULTS
 
     def now(self) -> datetime:
-        return self.clock().astimezone(local_zone(self.settings.utc_offset_hours))
+        return self.clock().astimezone(self.zone)
 
 
 class PackageBusy(Exception):
@@ -74,10 +80,6 @@ class Outcome:
         return dict(self.__dict__)
 
 
-def worker_identity() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
 def mint_receipt_id(services: Services) -> str:
     while True:
         receipt_id = new_receipt_id(services.now())
@@ -88,7 +90,7 @@ def mint_receipt_id(services: Services) -> str:
 @contextmanager
 def _lease(services: Services, version: str, holder: str) -> Iterator[bool]:
     """Hold the lease on a package version while working, renewing it in the background."""
-    ledger, seconds = services.ledger, services.settings.lease_seconds
+    ledger, seconds = services.ledger, services.lease_seconds
     if not ledger.acquire_lease(version, holder, seconds):
         yield False
         return
@@ -156,7 +158,7 @@ def ingest(request: IngestRequest, services: Services) -> Outcome | None:
             log.info("package.busy_elsewhere", holder=services.ledger.lease_holder(claim.version))
             # Not "nothing to do": the holder may be dead with its lease still running.
             # The caller asks again once the lease would have expired.
-            raise PackageBusy(services.settings.lease_seconds)
+            raise PackageBusy(services.lease_seconds)
         document = services.ledger.decision(claim.version)
         if document is None and not services.store.holds_package(claim):
             log.warning("package.claim_without_package")  # moved on; nothing to decide
@@ -164,7 +166,7 @@ def ingest(request: IngestRequest, services: Services) -> Outcome | None:
             return None
         if document is None:
             log.info("package.checking", size=request.size)
-            work_dir = services.settings.work_dir / f"{worker_identity()}-{claim.version}"
+            work_dir = services.work_dir / f"{worker_identity()}-{claim.version}"
             try:
                 # bound for the lines the checks log (media.progress) in this thread
                 with structlog.contextvars.bound_contextvars(receipt_id=claim.receipt_id):
@@ -202,7 +204,7 @@ def quarantine_internal(request: IngestRequest, services: Services, reason: str)
         log.error("package.internal_nothing_to_quarantine", reason=reason)
         return None
     if document is None:
-        work_dir = services.settings.work_dir / f"{worker_identity()}-{claim.version}-internal"
+        work_dir = services.work_dir / f"{worker_identity()}-{claim.version}-internal"
         try:
             size, sha256 = package_fingerprint(services.store.local_package(claim, work_dir))
         finally:
@@ -221,7 +223,7 @@ def quarantine_internal(request: IngestRequest, services: Services, reason: str)
 def stuck_requests(services: Services, inbox_requests: list[IngestRequest], now: float) -> list[IngestRequest]:
     """Requests to send again: inbox files enqueued long ago but never claimed (a lost
     message), and claims no live worker holds (a worker died, its message was lost)."""
-    ledger, after = services.ledger, services.settings.requeue_after
+    ledger, after = services.ledger, services.requeue_after
     # Inbox files never enqueued are the watcher's to judge (they may still be uploading).
     out = [r for r in inbox_requests
            if ledger.last_enqueued(r.version) is not None and ledger.mark_enqueued(r.version, now, after)]
@@ -229,44 +231,3 @@ def stuck_requests(services: Services, inbox_requests: list[IngestRequest], now:
         if ledger.lease_holder(claim.version) is None and ledger.mark_enqueued(claim.version, now, after):
             out.append(claim.request)
     return out
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def remove_stale_work_dirs(work_root: Path, is_alive: Callable[[int], bool]) -> list[Path]:
-    """Remove scratch folders this host's dead worker processes left behind."""
-    removed: list[Path] = []
-    prefix = f"{socket.gethostname()}-"
-    if not work_root.is_dir():
-        return removed
-    for folder in work_root.iterdir():
-        if not folder.name.startswith(prefix):
-            continue
-        pid_part = folder.name[len(prefix):].split("-", 1)[0]
-        if pid_part.isdigit() and not is_alive(int(pid_part)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
-
-
-def remove_stale_scratch_at_start(work_root: Path) -> list[Path]:
-    """At a worker process's start (pipeline/app/compose.py), before it runs anything: remove
-    the scratch folders this host's dead processes left behind, and log how many.
-
-    A folder named with this process's own pid is stale too: nothing has run here yet, so
-    an earlier process with the same pid left it (pids repeat, e.g. in a restarted
-    container). Folders of other live processes, and of other hosts, are kept."""
-    me = os.getpid()
-    removed = remove_stale_work_dirs(work_root, lambda pid: pid != me and pid_alive(pid))
-    if removed:
-        structlog.get_logger().info("worker.stale_work_removed", folders=len(removed))
-    return removed

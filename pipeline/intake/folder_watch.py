@@ -49,18 +49,16 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+
 from pipeline.check.package_reader import zip_end_record_present
-from pipeline.intake.store import version_id
+from pipeline.intake.uploads import IN_PROGRESS_PREFIXES, is_in_progress_name, version_id
 
 __all__ = [
     "InboxFile",
     "InboxWatcher",
-    "is_in_progress_name",
     "scan_inbox",
 ]
 
-_IN_PROGRESS_SUFFIXES = (".part", ".filepart", ".tmp")
-_IN_PROGRESS_PREFIXES = (".", "~")
 
 # Only what the watcher reacts to: not FileOpenedEvent / FileClosedNoWriteEvent (our own
 # reads of the files would fire them), not DirModifiedEvent (noise).
@@ -91,15 +89,8 @@ class InboxFile:
         return version_id(self.relative, self.size, self.mtime_ns)
 
 
-def is_in_progress_name(name: str) -> bool:
-    """True for the basename of an upload still in progress (or a hidden/backup file)."""
-    if not name or name.startswith(_IN_PROGRESS_PREFIXES):
-        return True
-    return name.lower().endswith(_IN_PROGRESS_SUFFIXES)
-
-
 def _is_hidden_dir(name: str) -> bool:
-    return not name or name.startswith(_IN_PROGRESS_PREFIXES)
+    return not name or name.startswith(IN_PROGRESS_PREFIXES)
 
 
 # --------------------------------------------------------------------------- scanning

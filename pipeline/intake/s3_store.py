@@ -55,13 +55,13 @@ from minio.commonconfig import REPLACE, CopySource
 from minio.datatypes import Object
 from minio.error import S3Error
 
-from pipeline.app.settings import Settings
 from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
 from pipeline.intake.ledger import Ledger
-from pipeline.intake.store import Claim, IngestRequest, StoreError, safe_package_name
-from pipeline.intake.folder_watch import is_in_progress_name
+from pipeline.intake.uploads import Claim, IngestRequest, safe_package_name
+from pipeline.intake.store import StoreError
+from pipeline.intake.uploads import is_in_progress_name
 
-__all__ = ["CHUNK_SIZE", "INBOX_PREFIX", "InboxKey", "S3Store", "make_client", "parse_inbox_key"]
+__all__ = ["CHUNK_SIZE", "INBOX_PREFIX", "InboxKey", "S3Store", "parse_inbox_key"]
 
 #: every upload key starts with this, inside the inbox bucket
 INBOX_PREFIX = "inbox/"
@@ -143,14 +143,6 @@ def _version_id(value: str | None) -> str | None:
     return None if value in (None, "", "null") else value
 
 
-def make_client(settings: Settings) -> Minio:
-    """The SDK client of ``S3_ENDPOINT`` (its own HTTP pool: retries 5xx 5 times)."""
-    if not settings.s3_endpoint:
-        raise StoreError("S3_ENDPOINT is not set")
-    return Minio(settings.s3_endpoint, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
-                 secure=settings.s3_secure, region=settings.s3_region)
-
-
 class S3Store:
     """The store in three buckets of one S3 endpoint; claims in the shared ledger."""
 
@@ -164,12 +156,6 @@ class S3Store:
         self.quarantine_bucket = quarantine_bucket
         self.inbox_prefix = inbox_prefix
         self.region = region
-
-    @classmethod
-    def from_settings(cls, settings: Settings, ledger: Ledger, client: Minio | None = None) -> "S3Store":
-        return cls(client or make_client(settings), ledger, inbox_bucket=settings.s3_inbox_bucket,
-                   archive_bucket=settings.s3_archive_bucket, quarantine_bucket=settings.s3_quarantine_bucket,
-                   region=settings.s3_region)
 
     def ensure_buckets(self) -> None:
         """Create the buckets that do not exist yet (racing creators are fine)."""

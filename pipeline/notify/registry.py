@@ -9,7 +9,7 @@ A TOML file (path in ``PIPELINE_INSTITUTIONS``) with one table per institution::
 
 A package is matched by the account it was uploaded from (``source.account`` of its
 document) first, then by the institution name its plan gives (``institution``); no
-match: the mail goes to the operator with a note (see :mod:`pipeline.notify.mail`).
+match: the mail goes to the operator with a note (see :mod:`pipeline.notify.mailer`).
 
 The registry is read once when a process starts. Anything wrong with it (TOML syntax,
 an unknown key, a missing or malformed address, an account or name listed twice) raises

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from pipeline.check.documents import receipt_month
-from pipeline.check.package_reader import hash_file
-from pipeline.intake.store import Claim, LocalStore, StoreError
+from pipeline.check.files import hash_file
+from pipeline.intake.uploads import Claim
+from pipeline.intake.local_store import LocalStore
+from pipeline.intake.store import StoreError
 
 RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
 AREAS = ("archive", "quarantine")

@@ -1,7 +1,7 @@
 """Which worker processes are alive, for ``pipeline status`` and the metrics.
 
-Every worker process (``pipeline worker`` or ``dramatiq workers.actors``; the
-``WorkerPresence`` middleware of ``workers/broker.py`` starts it) records itself every
+Every worker process (``pipeline worker`` or ``dramatiq pipeline.app.worker:setup``; the
+worker boot starts it through the ``BootHooks`` middleware of ``workers/broker.py``) records itself every
 :data:`BEAT_SECONDS` in Redis::
 
     <ns>:workers       zset  <host>-<pid> scored by its last beat (epoch seconds)

@@ -1,6 +1,8 @@
 """The operator's view of a running pipeline: status, find, receipt, verify-archive,
-requeue and the index rebuild. Each returns plain JSON-able data; ``pipeline.app.cli`` prints
-it (text or ``--json``). Everything reads the Redis and the store the workers use.
+requeue and the index rebuild. Each returns plain JSON-able data; the operator commands
+(pipeline/app/ops_cli.py) print it (text or ``--json``). Everything reads the Redis and
+the store the workers use (the store and ledger are the intake room's: the operator's view
+is a view of them). The queue depths come from the worker room through :class:`BrokerView`.
 Design and every output field: ``docs/operations.md``.
 """
 
@@ -13,27 +15,23 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Callable
 
 import redis
 import structlog
 
-from pipeline.ops import presence
-from pipeline.app.settings import Settings
-from pipeline.check.documents import REJECTED, Source, local_zone, new_receipt_id
-from pipeline.ops.index import DecisionIndex, summary
-from pipeline.ops.inventory import AREAS, RECEIPT_ID, Inventory, documents, inventory_of
-from pipeline.intake.ledger import RedisLedger
+from pipeline.check.documents import REJECTED, Source, new_receipt_id
 from pipeline.check.progress import ProgressLog
+from pipeline.intake.ledger import RedisLedger
+from pipeline.intake.store import StoreError
+from pipeline.intake.uploads import Claim, IngestRequest
+from pipeline.ops import presence
+from pipeline.ops.index import DecisionIndex, summary
+from pipeline.ops.inventory import RECEIPT_ID, Inventory, documents
 from pipeline.ops.metrics import Counters
-from pipeline.intake.store import Claim, IngestRequest, LocalStore, StoreError
 
-#: the Dramatiq queues of the pipeline (workers/actors.py, pipeline/notify/mail.py)
-QUEUES = ("packages", "decisions", "mail")
-#: the actor a re-check is sent to (workers/actors.py)
-INGEST_ACTOR, INGEST_QUEUE = "ingest_package", "packages"
 _HEX = re.compile(r"^[0-9a-fA-F]{12,64}$")
 
 
@@ -41,29 +39,13 @@ class OpsError(RuntimeError):
     """The command cannot run (no Redis, say); the message says why."""
 
 
-def redis_url(settings: Settings) -> str:
-    """``REDIS_URL``, else the embedded Redis of a ``pipeline run`` on this data directory."""
-    from pipeline.app.supervisor import embedded_redis_url
+@dataclass(frozen=True)
+class BrokerView:
+    """What the operator sees of the queues, read off the broker's own records by the
+    worker room (workers/broker.py): the queue depths and the live broker clients."""
 
-    url = settings.redis_url or embedded_redis_url(settings)
-    if not url:
-        raise OpsError(f"REDIS_URL is not set and no `pipeline run` is running on {settings.data_dir} "
-                       f"(set REDIS_URL to the pipeline's Redis, or PIPELINE_DATA_DIR to its data directory)")
-    return url
-
-
-def queue_depths(client: redis.Redis, broker_namespace: str) -> dict[str, dict[str, int]]:
-    """Per queue: ``queued`` (enqueued and not yet done: waiting, fetched or running),
-    ``delayed`` (waiting for a retry's backoff) and ``dead`` (given up), read off Dramatiq's
-    Redis keys: ``<q>.msgs`` and ``<q>.DQ.msgs`` (hashes), ``<q>.XQ`` (sorted set)."""
-    with client.pipeline(transaction=False) as pipe:
-        for q in QUEUES:
-            pipe.hlen(f"{broker_namespace}:{q}.msgs")
-            pipe.hlen(f"{broker_namespace}:{q}.DQ.msgs")
-            pipe.zcard(f"{broker_namespace}:{q}.XQ")
-        values = pipe.execute()
-    return {q: {"queued": int(values[3 * i]), "delayed": int(values[3 * i + 1]), "dead": int(values[3 * i + 2])}
-            for i, q in enumerate(QUEUES)}
+    queue_depths: Callable[[], dict[str, dict[str, int]]]
+    live_clients: Callable[[], int]
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -72,35 +54,25 @@ def _iso(ts: datetime | None) -> str | None:
 
 @dataclass
 class Ops:
-    settings: Settings
+    """The operator's queries and actions on one pipeline (built by the composition root,
+    pipeline/app/compose.py)."""
+
     client: redis.Redis
+    namespace: str
     store: Any
     inventory: Inventory
     index: DecisionIndex
     ledger: RedisLedger
     counters: Counters
-
-    @classmethod
-    def open(cls, settings: Settings, url: str | None = None) -> "Ops":
-        url = url or redis_url(settings)
-        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                      socket_connect_timeout=5)
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            raise OpsError(f"cannot reach Redis at {url}: {exc}") from exc
-        ledger = RedisLedger(client, settings.namespace)
-        if settings.storage == "s3":
-            from pipeline.intake.s3_store import S3Store
-
-            store: Any = S3Store.from_settings(settings, ledger)
-        else:
-            store = LocalStore(settings.data_dir)
-        return cls(settings, client, store, inventory_of(store), DecisionIndex(client, settings.namespace),
-                   ledger, Counters(client, settings.namespace))
+    broker: BrokerView
+    zone: tzinfo
+    #: "fs" or "s3": shown by status
+    storage: str
+    #: a re-check's claim is sent again after this (the watcher's recovery)
+    requeue_after: float
 
     def now(self) -> datetime:
-        return datetime.now(local_zone(self.settings.utc_offset_hours))
+        return datetime.now(self.zone)
 
     # -- the index ---------------------------------------------------------------------------
     def rebuild_index(self) -> dict[str, Any]:
@@ -157,31 +129,29 @@ class Ops:
     def gauges(self) -> dict[str, Any]:
         """What the metrics endpoint reads at each scrape."""
         waiting = self._waiting()
-        return {"queues": queue_depths(self.client, self.settings.broker_namespace),
+        return {"queues": self.broker.queue_depths(),
                 "inbox_waiting": len(waiting),
                 "inbox_oldest_seconds": waiting[0]["age_s"] if waiting else 0.0,
                 "in_progress": len(self.inventory.claims()),
-                "workers_alive": len(presence.alive(self.client, self.settings.namespace))}
+                "workers_alive": len(presence.alive(self.client, self.namespace))}
 
     def status(self) -> dict[str, Any]:
         rebuilt = self.ensure_index()
         now = time.time()
         waiting = self._waiting()
         claims = self._claims()
-        heartbeat_window_ms = now * 1000 - self.settings.heartbeat_timeout_ms
-        workers = presence.alive(self.client, self.settings.namespace, now)
+        workers = presence.alive(self.client, self.namespace, now)
         return {
             "at": self.now().isoformat(timespec="seconds"),
-            "storage": self.settings.storage,
-            "queues": queue_depths(self.client, self.settings.broker_namespace),
+            "storage": self.storage,
+            "queues": self.broker.queue_depths(),
             "inbox": {"waiting": len(waiting), "oldest": waiting[0] if waiting else None},
             "in_progress": {"count": len(claims), "packages": claims},
             "decided": {"last_hour": self.index.count_since(now - 3600),
                         "last_day": self.index.count_since(now - 86400),
                         "all": self.index.counts()},
             "workers": {"alive": len(workers), "processes": workers,
-                        "broker_clients": int(self.client.zcount(
-                            f"{self.settings.broker_namespace}:__heartbeats__", heartbeat_window_ms, "+inf"))},
+                        "broker_clients": self.broker.live_clients()},
             "index": {"documents": self.index.size(), "last_rebuild": self.index.built(),
                       "rebuilt_now": rebuilt is not None},
         }
@@ -265,7 +235,7 @@ class Ops:
 
     # -- requeue ----------------------------------------------------------------------------
     def _requeue_key(self, receipt_id: str) -> str:
-        return f"{self.settings.namespace}:requeue:{receipt_id}"
+        return f"{self.namespace}:requeue:{receipt_id}"
 
     def requeue_record(self, receipt_id: str) -> dict[str, Any] | None:
         raw = self.client.get(self._requeue_key(receipt_id))
@@ -293,7 +263,7 @@ class Ops:
             return out
         ts = 0.0
         if since is not None:
-            ts = datetime.combine(since, datetime.min.time(), local_zone(self.settings.utc_offset_hours)).timestamp()
+            ts = datetime.combine(since, datetime.min.time(), self.zone).timestamp()
         wanted = set(codes)
         return [(e["receipt_id"], e) for e in self.index.since(ts, REJECTED)
                 if (not wanted or wanted & set(e["error_codes"])) and not e.get("superseded_by")
@@ -341,7 +311,7 @@ class Ops:
 
             claim = self.store.claim_stored(entry["location"], name, document["package"]["sha256"], rid, claim_for)
             send(claim.request.to_json())
-            self.ledger.mark_enqueued(claim.version, time.time(), self.settings.requeue_after)
+            self.ledger.mark_enqueued(claim.version, time.time(), self.requeue_after)
             log.info("requeue.queued", receipt_id=rid, new_receipt_id=new_rid, version=claim.version,
                      again=not fresh)
             results.append({**base, "action": "queued" if fresh else "queued_again"})
@@ -408,30 +378,3 @@ class Ops:
                             "changes": status != entry["status"]
                             or sorted({p.code for p in findings.errors}) != entry["error_codes"]})
         return results
-
-
-def broker_sender(settings: Settings, url: str) -> Callable[[dict[str, Any]], None]:
-    """Send an ingest message as the watcher does, without importing the actors (whose
-    module builds a worker runtime from the environment)."""
-    import dataclasses
-
-    import dramatiq
-
-    from workers.broker import setup_broker
-
-    broker = setup_broker(dataclasses.replace(settings, redis_url=url))
-
-    def send(request: dict[str, Any]) -> None:
-        broker.enqueue(dramatiq.Message(queue_name=INGEST_QUEUE, actor_name=INGEST_ACTOR, args=(request,),
-                                        kwargs={}, options={}))
-    return send
-
-
-__all__ = ["AREAS", "Ops", "OpsError", "QUEUES", "broker_sender", "queue_depths", "redis_url"]
-
-
-def serve_metrics(settings: Settings) -> Any:
-    """Offer the metrics endpoint from this process (``PIPELINE_METRICS_PORT``; off when 0)."""
-    from pipeline.ops.metrics import lazy, offer_endpoint
-
-    return offer_endpoint(settings.metrics_port, settings.metrics_addr, lazy(lambda: Ops.open(settings)))

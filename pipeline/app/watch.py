@@ -1,0 +1,72 @@
+"""The watcher process (``pipeline watch``): the inbox watcher of the store in use (a
+folder, or the S3 inbox bucket) handing each finished upload to the workers once
+(:class:`pipeline.intake.handover.Handover`), and the metrics endpoint when enabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from pipeline.app.compose import Composition
+from pipeline.app.stopping import wait_for_stop
+from pipeline.intake.bucket_watch import BucketWatcher
+from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox
+from pipeline.intake.handover import Handover
+from pipeline.intake.s3_store import S3Store
+from pipeline.intake.uploads import IngestRequest
+from workers.broker import waiting_messages
+from workers.queues import PACKAGES
+
+
+def handover(composition: Composition, logger: Any) -> Handover:
+    """Versions sent once through the broker; stuck ones re-sent when the queue is idle."""
+
+    def queue_idle() -> bool:
+        """No package message waits unfetched: one for a file still in the inbox is lost."""
+        return waiting_messages(composition.broker, PACKAGES) == 0
+
+    return Handover(composition.services, composition.send_ingest, logger, queue_idle=queue_idle)
+
+
+def folder_watcher(composition: Composition, logger: Any) -> InboxWatcher:
+    """The inbox folder's watcher (started by the caller)."""
+    s = composition.settings
+    hand = handover(composition, logger)
+
+    def offer(found: InboxFile) -> None:
+        hand.offer(IngestRequest(found.relative, found.size, str(found.mtime_ns)))
+
+    def recover() -> None:
+        hand.recover(lambda: [IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(s.inbox_dir)])
+
+    return InboxWatcher(s.inbox_dir, offer, quiet_period=s.quiet_period, stale_upload_timeout=s.stale_upload_timeout,
+                        scan_interval=s.scan_interval, on_scan=recover, logger=logger,
+                        rehand_after=s.requeue_after, may_rehand=hand.queue_idle)
+
+
+def bucket_watcher(composition: Composition, logger: Any, hand: Handover | None = None) -> BucketWatcher:
+    """The S3 inbox bucket's watcher (started by the caller)."""
+    store = composition.store
+    assert isinstance(store, S3Store)
+    hand = hand or handover(composition, logger)
+
+    def recover(listing: list[IngestRequest]) -> None:
+        hand.recover(lambda: listing)
+
+    return BucketWatcher(store.client, store.inbox_bucket, store.inbox_prefix, hand.offer,
+                         scan_interval=composition.settings.scan_interval, use_notifications=True,
+                         on_scan=recover, logger=logger)
+
+
+def run(composition: Composition) -> int:
+    """Watch until SIGTERM/SIGINT."""
+    log = structlog.get_logger().bind(process="watcher")
+    composition.serve_metrics()  # PIPELINE_METRICS_PORT: this process offers the endpoint too
+    watcher: Any = (bucket_watcher(composition, log) if composition.settings.storage == "s3"
+                    else folder_watcher(composition, log))
+    watcher.start()
+    wait_for_stop()
+    watcher.stop()
+    return 0
+

@@ -1,0 +1,243 @@
+"""The store on one file system (a local disk, or a share every worker mounts): the
+folders under the data directory (see :mod:`pipeline.intake.store` for the layout)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import structlog
+
+from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
+from pipeline.check.files import fsync_dir, hash_file, write_atomic, write_if_absent
+from pipeline.intake.store import StoreError
+from pipeline.intake.uploads import Claim, IngestRequest, safe_package_name
+
+
+#: a claim folder without its record is removed once it is this old (seconds); younger,
+#: a claimer may be between creating the folder and writing the record into it (and
+#: if it is removed under one, its write fails and the message is retried: no harm)
+ABANDONED_CLAIM_FOLDER_SECONDS = 5.0
+
+
+def move_verified(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``: a rename on one file system, else copy + fsync + verify
+    the SHA-256 + rename, and only then remove ``src``."""
+    try:
+        os.rename(src, dst)
+        fsync_dir(dst.parent)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+    if hash_file(src) != hash_file(tmp):
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"copy of {src} to {dst} does not match the original")
+    os.rename(tmp, dst)
+    fsync_dir(dst.parent)
+    src.unlink()
+
+
+class LocalStore:
+    """The store on one file system (a local disk or a share all workers mount)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.inbox = data_dir / "inbox"
+        self.claims = data_dir / "claimed"
+        self.archive = data_dir / "archive"
+        self.quarantine = data_dir / "quarantine"
+        self.work = data_dir / "work"
+
+    def ensure_layout(self) -> None:
+        for folder in (self.inbox, self.claims, self.archive, self.quarantine, self.work):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # -- claiming -------------------------------------------------------------------------
+    def _claim_paths(self, version: str) -> tuple[Path, Path, Path]:
+        folder = self.claims / version
+        return folder, folder / "claim.json", folder / "package.zip"
+
+    def _load_claim(self, meta: Path) -> Claim:
+        return Claim.from_json(json.loads(meta.read_text(encoding="utf-8")))
+
+    def claim(self, request: IngestRequest, mint_receipt_id: Callable[[], str],
+              now: datetime) -> Claim | None:
+        """Take the upload out of the inbox (atomic rename), or find it already taken.
+
+        None: there is nothing to claim — the version is gone from the inbox and has no
+        claim (already decided, or replaced by a newer upload under the same name).
+        """
+        folder, meta, package = self._claim_paths(request.version)
+        if package.exists():
+            return self._load_claim(meta)
+        source_path = self.inbox / request.location
+        try:
+            st = source_path.stat()
+        except FileNotFoundError:
+            # A claim record whose package already moved on: a crash between storing
+            # the ZIP and releasing the claim. Hand it back so the move is finished.
+            return self._load_claim(meta) if meta.exists() else None
+        if st.st_size != request.size or str(st.st_mtime_ns) != request.stamp:
+            return None  # a newer upload replaced it; that version has its own message
+        folder.mkdir(parents=True, exist_ok=True)
+        claim = Claim(request=request, receipt_id=mint_receipt_id(),
+                      source=Source("fs", f"inbox/{request.location}", request.account),
+                      package_name=safe_package_name(request.location), received_at=now)
+        data = json.dumps(claim.to_json(), ensure_ascii=False).encode("utf-8")
+        created = write_if_absent(meta, data)  # a racing claimer's record, if first, is the one
+        try:
+            os.rename(source_path, package)
+        except FileNotFoundError:
+            if not package.exists():
+                # Gone between our stat and our rename: another claimer took it (and may
+                # have finished and released it already), or it was deleted. A record we
+                # just created would be an orphan claim holding nothing: remove it.
+                if created:
+                    meta.unlink(missing_ok=True)
+                    try:
+                        folder.rmdir()
+                    except OSError:  # a racing claimer's files: theirs to clean
+                        pass
+                return None
+        fsync_dir(folder)
+        return self._load_claim(meta)
+
+    def local_package(self, claim: Claim, work_dir: Path) -> Path:
+        """A local path of the claimed ZIP (here: where it already lies)."""
+        return self._claim_paths(claim.version)[2]
+
+    def holds_package(self, claim: Claim) -> bool:
+        return self._claim_paths(claim.version)[2].exists()
+
+    def abandon(self, claim: Claim) -> None:
+        """Drop a claim record that holds no package (never the package itself)."""
+        if not self.holds_package(claim):
+            self._release(claim)
+
+    def _release(self, claim: Claim) -> None:
+        folder, meta, _ = self._claim_paths(claim.version)
+        meta.unlink(missing_ok=True)
+        # A process killed inside write_if_absent/write_atomic leaves its temp file
+        # (".claim.json.<pid>...tmp"); it would keep the folder from ever being removed.
+        for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+            leftover.unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:  # gone already, or a racing claimer's files: left for them
+            pass
+
+    def claim_stored(self, location: str, package_name: str, sha256: str, key: str,
+                     claim_for: Callable[[IngestRequest], Claim]) -> Claim:
+        """A claim holding a copy of the ZIP stored in the decision folder ``location``, to
+        be decided again (``pipeline requeue``); the stored ZIP and document stay as they
+        are. ``key`` (the old receipt id) makes the version stable, so a repeat finds the
+        same claim. The copy is verified against ``sha256`` before the claim holds it."""
+        source = self._inside(location) / package_name
+        try:
+            size = source.stat().st_size
+        except FileNotFoundError as exc:
+            raise StoreError(f"no stored package {location}/{package_name}") from exc
+        request = IngestRequest(f"requeue/{key}/{package_name}", size, f"requeue:{key}")
+        folder, meta, package = self._claim_paths(request.version)
+        if package.exists():
+            return self._load_claim(meta)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_if_absent(meta, json.dumps(claim_for(request).to_json(), ensure_ascii=False).encode("utf-8"))
+        tmp = folder / f".package.zip.{os.getpid()}.tmp"
+        with open(source, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+        if hash_file(tmp) != (size, sha256):
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{location}/{package_name} does not match its document's SHA-256")
+        os.rename(tmp, package)
+        fsync_dir(folder)
+        return self._load_claim(meta)
+
+    def pending_claims(self) -> list[Claim]:
+        out: list[Claim] = []
+        if not self.claims.is_dir():
+            return out
+        for folder in sorted(self.claims.iterdir()):
+            # A claim record without its package is one whose move finished but whose
+            # release did not (a crash in between): it is pending too, to be released.
+            meta = folder / "claim.json"
+            if meta.is_file():
+                try:
+                    out.append(self._load_claim(meta))
+                except (OSError, ValueError, KeyError):
+                    continue
+            else:
+                self._sweep_released(folder)
+        return out
+
+    def _sweep_released(self, folder: Path) -> None:
+        """Remove a claim folder left without its record: a process killed between the
+        two steps of a release (record deleted, folder not yet), or inside writing the
+        record. Only once it stayed so for a while, and never one holding a package."""
+        try:
+            if time.time() - folder.stat().st_mtime < ABANDONED_CLAIM_FOLDER_SECONDS:
+                return  # a claimer may be between creating it and writing the record
+            if (folder / "package.zip").exists():
+                structlog.get_logger().error("store.claim_folder_without_record", folder=str(folder))
+                return
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
+        except OSError:  # gone meanwhile, or someone's files appeared: leave it
+            return
+
+    # -- deciding -------------------------------------------------------------------------
+    def decision_dir(self, document: dict[str, Any]) -> Path:
+        area = self.archive if document["status"] == ACCEPTED else self.quarantine
+        return area / receipt_month(document["receipt_id"]) / document["receipt_id"]
+
+    def finalize(self, claim: Claim, document: dict[str, Any],
+                 before_release: Callable[[], None] | None = None) -> str:
+        """Store the document and the original ZIP in the decision's folder, then release
+        the claim. Safe to repeat after a crash at any point. ``before_release`` runs
+        between the two (a fault point of the reliability tests)."""
+        target = self.decision_dir(document)
+        target.mkdir(parents=True, exist_ok=True)
+        write_atomic(target / document_filename(document), dumps(document))
+        package = self._claim_paths(claim.version)[2]
+        final_zip = target / claim.package_name
+        if package.exists():
+            move_verified(package, final_zip)
+        elif not final_zip.exists():
+            raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
+        if before_release is not None:
+            before_release()
+        self._release(claim)
+        return str(target.relative_to(self.data_dir))
+
+    def _inside(self, location: str) -> Path:
+        """The folder of a decision ``location``, refusing anything outside the store."""
+        root = self.data_dir.resolve()
+        folder = (root / location).resolve()
+        if folder == root or not folder.is_relative_to(root):
+            raise StoreError(f"decision location {location!r} is outside the store")
+        return folder
+
+    def read_document(self, location: str) -> dict[str, Any]:
+        """The document (``receipt.json`` or ``errors.json``) in the decision folder
+        ``location`` (relative to the data directory, as :meth:`finalize` returned it)."""
+        folder = self._inside(location)
+        for name in ("receipt.json", "errors.json"):
+            path = folder / name
+            if path.is_file():
+                return json.loads(path.read_text(encoding="utf-8"))
+        raise StoreError(f"no decision document in {location!r}")

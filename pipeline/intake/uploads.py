@@ -1,0 +1,100 @@
+"""What an upload is, to everyone who handles it: its version (where, how big, when
+written), the message asking a worker to decide it, the claim that fixes its identity
+until decided, the name it is archived under, and which names are uploads still in
+progress (never taken)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from pipeline.check.documents import Source
+
+#: names of uploads in progress (WinSCP's .filepart, browsers' .part, editors' .tmp) and
+#: hidden or backup files: never taken
+IN_PROGRESS_SUFFIXES = (".part", ".filepart", ".tmp")
+IN_PROGRESS_PREFIXES = (".", "~")
+
+
+def is_in_progress_name(name: str) -> bool:
+    """True for the basename of an upload still in progress (or a hidden/backup file)."""
+    if not name or name.startswith(IN_PROGRESS_PREFIXES):
+        return True
+    return name.lower().endswith(IN_PROGRESS_SUFFIXES)
+
+
+def version_id(location: str, size: int, stamp: str | int) -> str:
+    """A short stable id of one version of one upload: (where, how big, when written)."""
+    # surrogateescape: a file name that is not UTF-8 on disk (old GBK clients) still
+    # gets an id rather than crashing whoever computes it.
+    key = f"{location}\0{size}\0{stamp}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(key).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """The message that asks a worker to decide one upload. JSON-friendly by design."""
+
+    location: str  # inbox-relative path ("xinghuo/材料.zip") or object key
+    size: int
+    stamp: str  # what changes with every new upload under the same name: the file's
+    #            mtime in ns (fs), the object's ETag (s3)
+
+    @property
+    def version(self) -> str:
+        return version_id(self.location, self.size, self.stamp)
+
+    @property
+    def account(self) -> str:
+        parts = PurePosixPath(self.location).parts
+        return parts[0] if len(parts) > 1 else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "size": self.size, "stamp": self.stamp}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "IngestRequest":
+        return cls(location=str(data["location"]), size=int(data["size"]), stamp=str(data["stamp"]))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A package taken out of the inbox, with the identity it keeps until decided."""
+
+    request: IngestRequest
+    receipt_id: str
+    source: Source
+    package_name: str
+    received_at: datetime
+    #: a re-check of a stored decision (``pipeline requeue``): the receipt id it replaces
+    supersedes: str | None = None
+
+    @property
+    def version(self) -> str:
+        return self.request.version
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"request": self.request.to_json(), "receipt_id": self.receipt_id,
+                "source": self.source.to_json(), "package_name": self.package_name,
+                "received_at": self.received_at.isoformat()}
+        if self.supersedes is not None:
+            data["supersedes"] = self.supersedes
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Claim":
+        return cls(request=IngestRequest.from_json(data["request"]), receipt_id=data["receipt_id"],
+                   source=Source.from_json(data["source"]), package_name=data["package_name"],
+                   received_at=datetime.fromisoformat(data["received_at"]),
+                   supersedes=data.get("supersedes"))
+
+
+def safe_package_name(location: str) -> str:
+    """The file name a package is archived under: the upload's own base name."""
+    name = PurePosixPath(location.replace("\\", "/")).name.strip()
+    if name in ("", ".", "..") or name.startswith("."):
+        name = "package" + name
+    return name

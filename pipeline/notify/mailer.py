@@ -1,0 +1,183 @@
+"""Receipt mails: one Chinese mail per decision, never two.
+
+Three parts:
+
+- :func:`~pipeline.notify.message.build_receipt_mail` turns a stored decision document
+  into the mail (subject, plain text + HTML, the document attached), addressed with the
+  institution registry (:mod:`pipeline.notify.registry`).
+- :class:`~pipeline.notify.transport.SmtpTransport` /
+  :class:`~pipeline.notify.transport.OutboxTransport` deliver it: to the server named by
+  ``SMTP_URL``, or, with no ``SMTP_URL``, as an ``.eml`` file under ``DATA/outbox/``.
+- :class:`Mailer` (this module) sends with exactly-once semantics, arbitrated by a small
+  record per receipt in Redis (:class:`~pipeline.notify.records.SendRecords`).
+
+The states of one send (Redis key ``<namespace>:mail:<receipt id>``)::
+
+    (absent) ─claim─> claimed ─before DATA─> data ─250─> sent
+                 ^       │                     │
+                 │       │ definite failure    ├─ no reply / connection lost ─> unknown
+                 └─ retry <────────────────────┤  (never resent; logged for the operator)
+                                               └─ 5xx for this message ───────> rejected
+
+- ``claimed``: an attempt holds the send and has not yet issued the SMTP ``DATA``
+  command, so nothing can have been delivered. The claim expires after
+  :data:`CLAIM_SECONDS`; a later attempt may then take it over.
+- ``data``: the ``DATA`` command is about to be sent. From here on a lost connection
+  means the server may or may not have queued the message: the outcome is ``unknown``,
+  and it is never resent automatically (a naive retry delivered two copies). An attempt
+  that died in this state is turned into ``unknown`` by the next one after
+  :data:`DATA_SECONDS`.
+- ``retry``: a definite failure — nothing was delivered (connection refused, TLS or login
+  failure, a 4xx reply before or to the message, every recipient refused with 4xx). The
+  actor raises and Dramatiq retries; the next attempt claims again.
+- ``sent``, ``unknown``, ``rejected``: final. A redelivered message finds them and sends
+  nothing. ``rejected`` is a 5xx reply about this message (every recipient refused, or
+  the message itself refused): retrying cannot help, the operator is told in the log.
+
+The outbox transport writes ``<receipt id>.eml`` create-if-absent, so it is idempotent
+and a stale ``data`` state is simply taken over there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime
+from typing import Any, Callable
+
+import structlog
+
+from pipeline.notify.message import ReceiptMail, build_receipt_mail
+from pipeline.notify.records import CLAIM_SECONDS, SendRecords
+from pipeline.notify.registry import Registry
+from pipeline.notify.transport import ClaimLost, DefiniteFailure, Transport, UnknownOutcome
+
+#: retries of a definite failure, after the settings' mail_min_backoff_ms doubling to
+#: mail_max_backoff_ms (15 s to 1 h by default: about a day and a half in all)
+MAIL_MAX_RETRIES = 40
+#: hard limit of one send attempt (the SMTP timeouts are far shorter)
+MAIL_TIME_LIMIT_MS = 5 * 60 * 1000
+#: seconds after which an attempt stuck in ``data`` (its worker died) counts as unknown
+DATA_SECONDS = 900
+#: the addresses of the outbox mode when MAIL_FROM / OPERATOR_EMAIL are not set
+OUTBOX_FROM = "培训上报回执 <receipts@localhost>"
+OUTBOX_OPERATOR = "operator@localhost"
+
+FINAL_STATES = ("sent", "unknown", "rejected")
+
+
+class MailRetry(Exception):
+    """The send failed definitely (nothing was delivered) or is busy elsewhere: retry later."""
+
+
+class Mailer:
+    """Sends the receipt of one decision, exactly once (see the module docstring)."""
+
+    def __init__(self, *, records: SendRecords, transport: Transport, registry: Registry, mail_from: str,
+                 operator_email: str, read_document: Callable[[str], dict[str, Any]],
+                 clock: Callable[[], datetime], claim_seconds: int = CLAIM_SECONDS,
+                 on_result: Callable[[str], None] | None = None) -> None:
+        self.records = records
+        self.transport = transport
+        self.registry = registry
+        self.mail_from = mail_from
+        self.operator_email = operator_email
+        self.read_document = read_document
+        self.clock = clock
+        self.claim_seconds = claim_seconds
+        #: told "sent" | "unknown" | "rejected" once per receipt (when the send record
+        #: reaches that final state), and "retry" per failed attempt: the metrics
+        self.on_result = on_result
+
+    def _tell(self, result: str) -> None:
+        if self.on_result is not None:
+            try:
+                self.on_result(result)
+            except Exception:  # counting must never change what happens to a mail
+                pass
+
+    def build(self, outcome: dict[str, Any]) -> ReceiptMail:
+        document = self.read_document(outcome["location"])
+        return build_receipt_mail(document, registry=self.registry, mail_from=self.mail_from,
+                                  operator_email=self.operator_email, now=self.clock())
+
+    def deliver(self, outcome: dict[str, Any]) -> str:
+        """Send the receipt of ``outcome`` (what ``package_decided`` received) unless it
+        was sent, or tried with an unknown or final result, before.
+
+        Returns the state it ended in: "sent", "unknown", "rejected" or "lost" (another
+        attempt took over). Raises :class:`MailRetry` on a definite failure (nothing was
+        delivered; the actor retries) or while another attempt holds the send.
+        """
+        rid = outcome["receipt_id"]
+        log = structlog.get_logger().bind(receipt_id=rid, transport=self.transport.describe())
+        holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        state, record = self.records.claim(rid, holder, self.claim_seconds, idempotent=self.transport.idempotent)
+        if state in FINAL_STATES:
+            log.info("mail.already_done", state=state, attempts=record.get("attempts"))
+            return state
+        if state == "unknown_now":
+            self._tell("unknown")
+            log.error("mail.unknown", reason=record.get("error"), attempts=record.get("attempts"),
+                      action="not resent: check the mail server's log for this receipt's Message-ID "
+                             "and forward the receipt by hand if it never arrived")
+            return "unknown"
+        if state == "busy":
+            log.info("mail.busy", holder=record.get("holder"), state=record.get("state"))
+            raise MailRetry(f"the send of {rid} is held by another attempt")
+        try:
+            mail = self.build(outcome)
+        except Exception as exc:
+            self.records.advance(rid, holder, ("claimed",), "retry", error=f"building the mail: {exc}"[:500])
+            raise
+        log = log.bind(to=list(mail.recipients), message_id=mail.message_id,
+                       matched_by=mail.match.by if mail.match else None)
+        if mail.match is None:
+            document_source = (outcome.get("source") or "")
+            log.warning("mail.unmatched", source=document_source,
+                        note="no institution in the registry matches: the receipt goes to the operator")
+
+        def before_data() -> bool:
+            return self.records.advance(rid, holder, ("claimed",), "data", expires_in=DATA_SECONDS)
+
+        try:
+            result = self.transport.send(mail, before_data)
+        except ClaimLost:
+            log.warning("mail.claim_lost", note="another attempt took the send over; this one sent nothing")
+            return "lost"
+        except DefiniteFailure as exc:
+            if exc.retry:
+                self.records.advance(rid, holder, ("claimed", "data"), "retry", error=str(exc)[:500])
+                self._tell("retry")
+                log.warning("mail.retry", phase=exc.phase, code=exc.code, error=exc.detail)
+                raise MailRetry(f"sending {rid} failed ({exc}); nothing was delivered") from None
+            self.records.advance(rid, holder, ("claimed", "data"), "rejected", error=str(exc)[:500])
+            self._tell("rejected")
+            log.error("mail.rejected", phase=exc.phase, code=exc.code, error=exc.detail,
+                      action="the server refused this receipt for good: check the addresses in the registry "
+                             "and forward the receipt by hand")
+            return "rejected"
+        except UnknownOutcome as exc:
+            self.records.advance(rid, holder, ("data",), "unknown", error=exc.detail[:500])
+            self._tell("unknown")
+            log.error("mail.unknown", reason=exc.detail,
+                      action="not resent: check the mail server's log for this Message-ID and forward "
+                             "the receipt by hand if it never arrived")
+            return "unknown"
+        except Exception as exc:  # a fault of ours: decide by how far the attempt got
+            if self.records.advance(rid, holder, ("claimed",), "retry", error=f"{type(exc).__name__}: {exc}"[:500]):
+                raise
+            if self.records.advance(rid, holder, ("data",), "unknown", error=f"{type(exc).__name__}: {exc}"[:500]):
+                self._tell("unknown")
+                log.error("mail.unknown", reason=f"{type(exc).__name__}: {exc}", action="not resent")
+                return "unknown"
+            raise
+        self.records.advance(rid, holder, ("data", "unknown"), "sent", message_id=mail.message_id,
+                             to=list(mail.recipients), error="")
+        self._tell("sent")
+        log.info("mail.sent", reply=result.detail, attempts=record.get("attempts"))
+        if result.refused:
+            log.error("mail.recipient_refused", refused=result.refused,
+                      action="fix these addresses in the institution registry")
+        return "sent"

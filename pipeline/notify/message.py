@@ -1,0 +1,278 @@
+"""The receipt mail of one stored decision: subject, plain text and HTML in Chinese, the
+document attached, addressed with the institution registry (pipeline/notify/registry.py).
+Every number that looks like an ID or a mobile number is masked."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+from pathlib import PurePosixPath
+from typing import Any
+
+from pipeline.check.documents import ACCEPTED, DUPLICATE, REJECTED, dumps, group_by_path
+from pipeline.check.privacy import redact
+from pipeline.check.report import STATUS_LABEL, render_text
+from pipeline.notify.registry import Match, Registry, valid_address
+
+SUBJECT_WORD = STATUS_LABEL  # 已受理 | 未通过 | 重复提交
+UNKNOWN_INSTITUTION = "未识别的机构"
+
+
+def mailbox(text: str) -> Address:
+    """``培训上报回执 <receipts@example.cn>`` or ``receipts@example.cn`` as an Address."""
+    name, addr = parseaddr(text)
+    if not addr or not valid_address(addr):
+        raise ValueError(f"not an e-mail address (plain ASCII, optionally with a name: 名称 <x@example.cn>): {text!r}")
+    username, domain = addr.rsplit("@", 1)
+    return Address(display_name=name, username=username, domain=domain)
+
+
+@dataclass(frozen=True)
+class ReceiptMail:
+    receipt_id: str
+    sender: str  # the envelope sender
+    recipients: tuple[str, ...]  # the envelope recipients (To + Cc)
+    message: EmailMessage
+    match: Match | None
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    def as_bytes(self) -> bytes:
+        return self.message.as_bytes(policy=SMTP_POLICY)
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    """The document with every ID- or mobile-like number in a free-text value masked.
+
+    Messages are masked by the checks already; names chosen by the uploader (the ZIP's
+    name, file paths, the institution) are not, so they are masked here. Hashes are left
+    alone: a hex digest may contain an 11-digit run that is no phone number.
+    """
+    if isinstance(value, str):
+        return value if key.endswith("sha256") else redact(value)
+    if isinstance(value, dict):
+        return {k: _masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    return value
+
+
+_KIND_BY_SUFFIX = {".jpg": "photo", ".jpeg": "photo", ".mp4": "video", ".json": "form", ".pdf": "scan",
+                   ".png": "screenshot"}
+_KIND_LABEL = (("form", "表单", "份"), ("photo", "照片", "张"), ("video", "视频", "个"),
+               ("screenshot", "平台截图", "张"), ("scan", "承诺书扫描件", "份"), ("other", "其他文件", "个"))
+
+
+def file_counts(document: dict[str, Any]) -> dict[str, int]:
+    """Files of the manifest by kind (form, photo, video, screenshot, scan, other)."""
+    counts: dict[str, int] = {}
+    for item in document.get("manifest") or []:
+        kind = item.get("kind") or _KIND_BY_SUFFIX.get(PurePosixPath(item.get("path", "")).suffix.lower(), "other")
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    parts = [f"{label} {counts[kind]} {unit}" for kind, label, unit in _KIND_LABEL if counts.get(kind)]
+    return "、".join(parts) if parts else "无"
+
+
+def _local_time(iso_text: str | None) -> str:
+    if not iso_text:
+        return "—"
+    try:
+        return datetime.fromisoformat(iso_text).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso_text
+
+
+def is_internal(document: dict[str, Any]) -> bool:
+    return any(e.get("code") == "INTERNAL" for e in document.get("errors") or [])
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """The parts both bodies share, already masked."""
+
+    institution: str
+    status_word: str
+    lead: str
+    next_steps: list[str]
+    notes: list[str]  # for the operator (no registry match) or about the Cc
+
+
+def _texts(doc: dict[str, Any], match: Match | None, operator: str) -> _Texts:
+    status = doc["status"]
+    name = (match.institution.name if match else None) or doc.get("institution") or UNKNOWN_INSTITUTION
+    package = doc["package"]["name"]
+    received = _local_time(doc.get("received_at"))
+    rid = doc["receipt_id"]
+    if status == ACCEPTED:
+        lead = (f"您于 {received} 上传的培训上报材料“{package}”已通过检查，予以受理。"
+                f"回执编号 {rid}，请妥善保存。")
+        steps = ["无需其他操作。", "如需更正已受理的材料，请联系管理员并提供回执编号。"]
+    elif status == DUPLICATE:
+        lead = (f"您于 {received} 上传的“{package}”与此前已受理的回执 {doc.get('duplicate_of')} "
+                f"的压缩包内容完全相同（SHA-256 一致），按重复提交处理，未再次登记。"
+                f"原回执 {doc.get('duplicate_of')} 仍然有效。")
+        steps = ["无需再次上传。", "如需更正材料，请修改后重新压缩，上传新的压缩包。"]
+    elif is_internal(doc):
+        lead = (f"系统处理您于 {received} 上传的“{package}”时发生内部错误。材料已妥善保存，"
+                f"工作人员已收到通知，会尽快处理。")
+        steps = ["无需重新上传。", f"如有疑问请联系管理员（{operator}）并提供回执编号 {rid}。"]
+    else:
+        count = len(doc.get("errors") or [])
+        lead = (f"您于 {received} 上传的培训上报材料“{package}”未通过检查，共发现 {count} 项错误，"
+                f"材料未被受理。下面按文件列出每一项错误和修改方法。")
+        steps = ["按本邮件列出的错误逐项修改（每项错误后的“→”是修改方法）；",
+                 "全部修改后，重新压缩为一个 ZIP 文件（可先用 pipeline check 自查）；",
+                 "上传新的压缩包。系统会重新检查，并发送新的回执。"]
+    notes: list[str] = []
+    if match is None:
+        account = (doc.get("source") or {}).get("account") or "（无）"
+        notes.append(f"【致管理员】此回执未能匹配到机构名册中的机构（上传账户：{account}；"
+                     f"培训方案中的机构名称：{doc.get('institution') or '（无）'}），因此发给管理员。"
+                     f"请核实后转告该机构，并在机构名册（PIPELINE_INSTITUTIONS）中登记其邮箱和账户。")
+    elif status == REJECTED and is_internal(doc):
+        notes.append("本邮件已抄送系统管理员。")
+    return _Texts(redact(name), SUBJECT_WORD.get(status, status), redact(lead), [redact(s) for s in steps],
+                  [redact(n) for n in notes])
+
+
+def _text_body(doc: dict[str, Any], t: _Texts) -> str:
+    lines = [*t.notes, *([""] if t.notes else []), f"{t.institution}：", "", "您好！", t.lead, ""]
+    lines += ["—— 回执详情 ——", render_text(doc)]
+    if doc["status"] == ACCEPTED:
+        lines.append(f"文件：{counts_line(file_counts(doc))}")
+    lines += ["", "下一步："]
+    lines += [f"  {n}. {step}" for n, step in enumerate(t.next_steps, 1)]
+    lines += ["", "附件是本次检查的完整记录（JSON），请与压缩包一并保存。",
+              "本邮件由系统自动发送。"]
+    return "\n".join(lines) + "\n"
+
+
+_COLORS = {ACCEPTED: "#1a7f37", REJECTED: "#c62828", DUPLICATE: "#8a6d00"}
+_CELL = "padding:4px 8px 4px 0;vertical-align:top;"
+
+
+def _html_body(doc: dict[str, Any], t: _Texts, subject: str) -> str:
+    e = html.escape
+    pkg = doc["package"]
+    rows = [("回执编号", f"<b>{e(doc['receipt_id'])}</b>"), ("结果", e(t.status_word)),
+            ("压缩包", f"{e(pkg['name'])}（{pkg['size']} 字节）")]
+    if doc.get("institution"):
+        rows.append(("培训机构", e(doc["institution"])))
+    if doc.get("report_date"):
+        rows.append(("上报日期", e(doc["report_date"])))
+    if doc.get("trainings"):
+        rows.append(("培训", e("、".join(f"{x['occupation']}{x['level']}" + (f"（{x['trainees']} 人）"
+                                                                          if x.get("trainees") else "")
+                                       for x in doc["trainings"]))))
+    if doc["status"] == ACCEPTED:
+        rows.append(("文件", e(counts_line(file_counts(doc)))))
+    if doc.get("duplicate_of"):
+        rows.append(("原回执", f"<b>{e(doc['duplicate_of'])}</b>"))
+    if doc.get("supersedes"):
+        rows.append(("取代回执", f"<b>{e(doc['supersedes'])}</b>（重新检查）"))
+    rows.append(("接收时间", e(_local_time(doc.get("received_at")))))
+    rows.append(("SHA-256", f"<span style=\"font-family:monospace;font-size:13px;word-break:break-all\">"
+                            f"{e(pkg['sha256'])}</span>"))
+    out = ["<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{e(subject)}</title></head>",
+           '<body style="margin:0;padding:0;background:#f4f5f7">',
+           '<div style="max-width:640px;margin:0 auto;padding:16px;background:#ffffff;color:#222222;'
+           "font-family:-apple-system,'PingFang SC','Hiragino Sans GB','Microsoft YaHei',sans-serif;"
+           'font-size:16px;line-height:1.6;word-wrap:break-word">']
+    for note in t.notes:
+        out.append(f'<p style="padding:8px 12px;background:#fff4e5;border-left:4px solid #f0a020">{e(note)}</p>')
+    out.append(f'<div style="padding:10px 14px;border-radius:6px;background:{_COLORS.get(doc["status"], "#555")};'
+               f'color:#ffffff;font-size:18px;font-weight:bold">{e(t.status_word)}</div>')
+    out.append(f"<p>{e(t.institution)}：</p><p>您好！{e(t.lead)}</p>")
+    out.append('<table style="border-collapse:collapse;font-size:15px">')
+    out += [f'<tr><td style="{_CELL}color:#666;white-space:nowrap">{k}</td><td style="{_CELL}">{v}</td></tr>'
+            for k, v in rows]
+    out.append("</table>")
+    for title, key in (("错误", "errors"), ("提示", "warnings")):
+        problems = doc.get(key) or []
+        if not problems:
+            continue
+        out.append(f'<h3 style="font-size:17px;margin:20px 0 8px">{title}（{len(problems)} 项）</h3>')
+        for path, items in group_by_path(problems).items():
+            out.append(f'<div style="margin:12px 0 4px;font-weight:bold;word-break:break-all">{e(path)}</div>')
+            out.append('<ul style="margin:0;padding-left:20px">')
+            for p in items:
+                where = f" {e(p['pointer'])}" if p.get("pointer") else ""
+                hint = (f'<br><span style="color:#1a5fb4">→ {e(p["hint"])}</span>' if p.get("hint") else "")
+                out.append(f'<li style="margin:4px 0"><span style="color:#888;font-size:13px">[{e(p["code"])}]'
+                           f"{where}</span> {e(p['message'])}{hint}</li>")
+            out.append("</ul>")
+    out.append('<h3 style="font-size:17px;margin:20px 0 8px">下一步</h3><ol style="padding-left:20px">')
+    out += [f"<li>{e(step)}</li>" for step in t.next_steps]
+    out.append("</ol>")
+    out.append('<p style="color:#888;font-size:13px">附件是本次检查的完整记录（JSON），请与压缩包一并保存。'
+               "本邮件由系统自动发送。</p></div></body></html>")
+    return "\n".join(out) + "\n"
+
+
+def attachment_names(document: dict[str, Any]) -> tuple[str, str]:
+    """(the Chinese file name, the short ASCII name) of the attached document."""
+    rid = document["receipt_id"]
+    if document["status"] == REJECTED:
+        return f"错误清单-{rid}.json", f"{rid}-errors.json"
+    return f"回执-{rid}.json", f"{rid}-receipt.json"
+
+
+def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_from: str, operator_email: str,
+                       now: datetime) -> ReceiptMail:
+    """The receipt mail of one stored decision document."""
+    match = registry.match_document(document)
+    doc = _masked(document)
+    rid = doc["receipt_id"]
+    sender = mailbox(mail_from)
+    operator = mailbox(operator_email)
+    to = [mailbox(a) for a in match.institution.emails] if match else [operator]
+    cc = [operator] if (match and is_internal(doc) and operator.addr_spec not in {a.addr_spec for a in to}) else []
+    t = _texts(doc, match, operator.addr_spec)
+    subject = f"【回执】{t.institution} 培训上报材料{t.status_word}（回执编号 {rid}）"
+
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    if operator.addr_spec not in {a.addr_spec for a in to}:
+        msg["Reply-To"] = operator
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = f"<{rid}.receipt@{sender.domain}>"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to receipts
+    msg["X-Receipt-Id"] = rid
+    # base64 (never raw 8bit: the SMTP policy would choose 8bit for short Chinese lines)
+    msg.set_content(_text_body(doc, t), subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(_html_body(doc, t, subject), subtype="html", charset="utf-8", cte="base64")
+    chinese_name, ascii_name = attachment_names(doc)
+    attached = dumps(document) if doc == document else dumps(doc)  # the stored bytes unless masked
+    msg.add_attachment(attached, maintype="application", subtype="json", filename=chinese_name, cte="base64")
+    # Fixed boundaries: the email package's random ones are 19-digit runs, which look like
+    # ID numbers to a scanner (and differ on every build of the same mail).
+    msg.set_boundary(f"=_mixed_{rid}")
+    for part in msg.walk():
+        if part is msg:
+            continue
+        if part.is_multipart():
+            part.set_boundary(f"=_alt_{rid}")
+        del part["MIME-Version"]  # only the top level carries it
+        if part.get_content_maintype() == "text":
+            part["Content-Language"] = "zh-CN"
+        if part.get_content_type() == "application/json":
+            part.set_param("name", ascii_name)  # Content-Type name=: the short ASCII fallback
+    recipients = tuple(dict.fromkeys(a.addr_spec for a in [*to, *cc]))
+    return ReceiptMail(receipt_id=rid, sender=sender.addr_spec, recipients=recipients, message=msg, match=match)
