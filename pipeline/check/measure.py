@@ -1,28 +1,35 @@
-"""Media checks (spec section 3): measure one photo or video and report its faults.
+"""Media measuring (spec section 3): what one photo, screenshot or video *is*.
+
+A :class:`Measurement` holds facts only: the file's size, its format, its size as
+displayed, its duration and codec, what its first bytes look like, and whether (and why
+not) it is intact. Turning facts into problems (IMG_*, VID_*, W_VIDEO_CODEC) is the
+judge's, :mod:`pipeline.check.rules.media`, which imports this module, never the
+reverse. The receipt's manifest records :meth:`Measurement.manifest_fields`.
 
 Photos are read with Pillow in this process: the real format comes from the bytes, the
 picture is decoded at 1/8 scale (small memory, but every byte of entropy-coded data is
 read, so truncation is caught), and the displayed size applies the EXIF orientation.
 
-Videos are parsed by libmediainfo (pymediainfo) in a child process, one per video, with
-the policy's time limit: a malformed file that hangs or crashes the library costs one
-``VID_CORRUPT`` for that file, never the worker. A failure that is ours, not the file's
-(the library cannot load, the child cannot start), raises :class:`ProbeUnavailable`.
+Videos are parsed by libmediainfo (pymediainfo) in a child process with a time limit: a
+malformed file that hangs or crashes the library is measured as damaged, and never takes
+the worker down. A failure that is ours, not the file's (the library cannot load, the
+child cannot start), raises :class:`ProbeUnavailable`.
 
-Every function reports every fault of its one file (size, format, intactness,
-resolution, duration, codec) as :class:`~pipeline.check.catalogue.Problem`\\ s with the
-catalogue's default severities; the caller applies the policy's overrides.
-
-``python -m pipeline.check.measure FILE...`` prints what the checks measure (for operators).
+What is measured how is an input here, not a judgement: the formats a file is read as
+(:data:`~pipeline.check.contract.PHOTO_FORMATS`, ``SCREENSHOT_FORMATS``), the pixel count
+beyond which a picture is never decoded (``photo_max_pixels``) and the probe's time limit
+(``video_probe_timeout_seconds``). This module also decides which files of a package are
+measured as what (:func:`media_items`).
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import json
-import re
 import os
+import re
 import select
 import signal
 import subprocess
@@ -37,29 +44,72 @@ from typing import Any, Callable, Sequence
 from PIL import Image, ImageFile, UnidentifiedImageError
 from PIL import JpegImagePlugin, PngImagePlugin  # noqa: F401  (registered without init())
 
-from pipeline.check.catalogue import Problem, format_size, problem
-from pipeline.check.contract import SCREENSHOT_EXTS, SCREENSHOT_STEM
+from pipeline.check.contract import (PHOTO, PHOTO_FORMATS, SCREENSHOT, SCREENSHOT_EXTS, SCREENSHOT_FORMATS,
+                                     SCREENSHOT_STEM, VIDEO)
 from pipeline.check.layout import Layout, split_ext
-from pipeline.check.progress import ProgressLog
 from pipeline.check.policy import MediaRules
+from pipeline.check.progress import ProgressLog
 
-__all__ = ["Measurement", "ProbeUnavailable", "measure_photo", "measure_video", "measure_many",
-           "format_duration", "sniff_format"]
+__all__ = ["Measurement", "ProbeUnavailable", "VideoProbe", "MP4_CONTAINERS", "measure_photo",
+           "measure_screenshot", "measure_video", "measure_many", "measure_package_media", "media_items",
+           "sniff_format"]
+
+#: the containers of the MP4 family as :attr:`Measurement.format` records them: MPEG-4
+#: (3GP and M4V brands included) and its ancestor QuickTime
+MP4_CONTAINERS = ("MPEG-4", "QuickTime")
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """What a media file measured as, for the receipt's manifest, and its problems."""
+    """What one media file is: the facts the media rules judge and the manifest records.
 
-    kind: str  # "photo" | "video"
-    format: str | None  # "JPEG", "PNG", "HEIC", "MPEG-4", "QuickTime", "AVI"...; None: unknown
-    width: int | None  # as displayed (EXIF orientation / rotation applied)
-    height: int | None
-    duration: float | None  # seconds (videos)
-    codec: str | None  # video codec as mediainfo names it: "AVC", "HEVC", "MPEG-4 Visual"
-    problems: tuple[Problem, ...] = ()
+    Which facts a file has depends on how far it could be read; a fact that could not be
+    measured is None (or False). No field holds a verdict: a too small, too long, too
+    big or damaged file is only measured as such.
+    """
+
+    #: "photo", "video" or "screenshot" (an online-platform screenshot: read like a photo,
+    #: but as JPEG or PNG)
+    kind: str
+    #: the file's size in bytes
+    size_bytes: int
+    #: the format, as the manifest records it. Photos: as Pillow read it ("JPEG", "PNG"; a
+    #: phone's multi-picture "MPO" is "JPEG"), or when Pillow could not read it, as the
+    #: first bytes show (:attr:`detected`). Videos: the container as libmediainfo names it
+    #: ("MPEG-4", "AVI", "Matroska"...), "QuickTime" for an MP4 that is a QuickTime movie
+    #: (:attr:`quicktime`), None when no container was recognised. None: unknown.
+    format: str | None = None
+    #: the size as displayed (EXIF orientation / rotation applied), when known. A picture
+    #: never decoded for its size (:attr:`damage` names it) keeps the size its header claims.
+    width: int | None = None
+    height: int | None = None
+    #: seconds (videos), from the container or else the first video track
+    duration: float | None = None
+    #: the first video track's codec as libmediainfo names it: "AVC", "HEVC", "MPEG-4 Visual"
+    codec: str | None = None
+    #: the file type the first bytes show (:func:`sniff_format`), to name what a file
+    #: really is when it is not in a format it is read as; None: empty, or no known type
+    detected: str | None = None
+    #: the bytes are of a format the file is read as. Photos and screenshots: Pillow took
+    #: them for one of the formats they are read as, or their first bytes are of one (the
+    #: file may still be damaged). Videos: libmediainfo recognised a container, MP4 or not.
+    format_recognised: bool = False
+    #: why the file is not intact, in Chinese, as the problem's detail: "文件为空（0 字节）…",
+    #: "文件头已损坏", a picture too large to decode, truncation, "缺少索引信息（moov）…",
+    #: the probe's time-out or crash...; None: intact, as far as it could be read
+    damage: str | None = None
+    #: photos and screenshots: the picture data was decoded (whether or not completely), so
+    #: :attr:`width` and :attr:`height` are those of a real picture. False when the file was
+    #: not opened, its header is broken, or it claims more pixels than are ever decoded.
+    decoded: bool = False
+    #: videos: the container is QuickTime (format "QuickTime"; brand ``qt``, or an MPEG-4
+    #: file whose profile says QuickTime)
+    quicktime: bool = False
+    #: videos: libmediainfo found a video track (the first one is the one measured)
+    has_video_track: bool = False
 
     def manifest_fields(self) -> dict[str, Any]:
+        """What the receipt's manifest records of the file (raw names, not the messages')."""
         return {"kind": self.kind, "format": self.format, "width": self.width,
                 "height": self.height, "duration": self.duration, "codec": self.codec}
 
@@ -128,46 +178,18 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-_UNKNOWN = "未知格式"
-_FRIENDLY = {  # mediainfo / sniffed names as institutions know them
-    "QuickTime": "QuickTime（MOV）",
-    "Matroska": "MKV（Matroska）",
-    "WebM": "WebM",
-    "Flash Video": "FLV",
-    "Windows Media": "WMV（Windows Media）",
-    "MPEG-TS": "MPEG-TS（.ts）",
-    "MPEG-PS": "MPEG-PS（.mpg/.vob）",
-    "HEIC": "HEIC（苹果手机高效格式）",
-    "HEIF": "HEIF（高效图像格式）",
-    "MPEG-4": "MP4 视频",
-    "PDF": "PDF 文档",
-    "ZIP": "ZIP 压缩包",
-    "RAR": "RAR 压缩包",
-    "7z": "7z 压缩包",
-}
+# -- damage: the Chinese details of a file that is not intact ----------------------------
+# (the judge quotes them as IMG_CORRUPT's / VID_CORRUPT's detail; the details of a failed
+# decode, a picture too large to decode and a failed probe are made where they are found)
 
-
-_CODECS = {  # mediainfo's video format names, as editing apps show them
-    "AVC": "H.264（AVC）",
-    "HEVC": "H.265（HEVC）",
-    "MPEG-4 Visual": "MPEG-4 Part 2",
-    "AV1": "AV1",
-    "VP9": "VP9",
-    "VP8": "VP8",
-    "MPEG Video": "MPEG-2",
-    "ProRes": "Apple ProRes",
-}
-
-
-def _friendly_codec(name: str) -> str:
-    return _CODECS.get(name, name)
-
-
-def _friendly(name: str | None) -> str:
-    return _FRIENDLY.get(name, name) if name else _UNKNOWN
-
-
-_EMPTY = "文件为空（0 字节），可能是复制或上传中断"
+EMPTY_FILE = "文件为空（0 字节），可能是复制或上传中断"
+BROKEN_HEADER = "文件头已损坏"
+ZERO_FILLED_TAIL = "文件末尾缺失（只有空白数据），复制或上传不完整"
+UNRECOGNISED_MP4 = "文件结构已损坏，无法识别"
+TRUNCATED_VIDEO = "文件不完整（被截断），可能是复制或上传中断"
+MISSING_MOOV = "缺少索引信息（moov），通常是录制被中断或导出未完成"
+NO_PICTURE = "文件中没有视频画面（只有音频或其他数据）"
+NO_SIZE_OR_LENGTH = "无法读取视频的分辨率或时长"
 
 
 def _head(path: Path, n: int = 64) -> bytes:
@@ -184,77 +206,63 @@ _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 _ZERO_TAIL_BYTES = 1024
 
 
-def measure_photo(path: Path, display_name: str, package_path: str, rules: MediaRules, *,
-                  max_bytes: int | None = None, allowed_formats: Sequence[str] = ("JPEG",),
-                  check_resolution: bool = True) -> Measurement:
-    """Measure one photo and report its IMG_* faults.
+def measure_photo(path: Path, max_pixels: int, *, formats: Sequence[str] = PHOTO_FORMATS,
+                  kind: str = PHOTO) -> Measurement:
+    """Measure one picture, read as one of ``formats`` and never decoded if it has more
+    than ``max_pixels`` pixels (a crafted header can claim gigapixels from a few bytes).
 
-    ``max_bytes`` defaults to ``rules.photo_max_bytes``; platform screenshots pass
-    ``rules.screenshot_max_bytes``, ``allowed_formats=("JPEG", "PNG")`` and
-    ``check_resolution=False`` (the spec sets no resolution for screenshots).
+    Photos are read as JPEG (the default); :func:`measure_screenshot` reads a screenshot.
     """
     path = Path(path)
-    problems: list[Problem] = []
-    limit = rules.photo_max_bytes if max_bytes is None else max_bytes
+    readable = tuple(dict.fromkeys(f.upper() for f in formats))
     size = path.stat().st_size
-    if size > limit:
-        problems.append(problem("IMG_SIZE", package_path, name=display_name,
-                                size=format_size(size), limit=format_size(limit)))
-    allowed = tuple(dict.fromkeys(f.upper() for f in allowed_formats))
-    expected = " 或 ".join(allowed)
     head = _head(path)
     if not head:
-        problems.append(problem("IMG_CORRUPT", package_path, name=display_name, detail=_EMPTY))
-        return Measurement("photo", None, None, None, None, None, tuple(problems))
-    sniffed = sniff_format(head)
-
-    def corrupt(detail: str, fmt: str | None, w: int | None = None, h: int | None = None) -> Measurement:
-        problems.append(problem("IMG_CORRUPT", package_path, name=display_name, detail=detail))
-        return Measurement("photo", fmt, w, h, None, None, tuple(problems))
-
+        return Measurement(kind, size, damage=EMPTY_FILE)
+    detected = sniff_format(head)
+    known = Measurement(kind, size, format=detected, detected=detected)  # until Pillow says more
     try:
         # "MPO" is no format to open by: Pillow's JPEG opener returns an MpoImageFile
         # (im.format "MPO") for a phone's multi-picture JPEG; asking for "MPO" is a KeyError
-        im = Image.open(path, formats=list(allowed))
+        im = Image.open(path, formats=list(readable))
     except UnidentifiedImageError:
-        if sniffed and sniffed.upper() in allowed:  # the right magic bytes, a broken header
-            return corrupt("文件头已损坏", sniffed)
-        problems.append(problem("IMG_FORMAT", package_path, name=display_name,
-                                detected=_friendly(sniffed), expected=expected))
-        return Measurement("photo", sniffed, None, None, None, None, tuple(problems))
-    except Image.DecompressionBombError:
-        dims = _jpeg_dimensions(path) if sniffed == "JPEG" else None
-        return corrupt(_bomb_detail(dims, rules), sniffed, *(dims or (None, None)))
+        if detected and detected.upper() in readable:  # the right magic bytes, a broken header
+            return dataclasses.replace(known, format_recognised=True, damage=BROKEN_HEADER)
+        return known  # bytes of another format, or of none known
+    except Image.DecompressionBombError:  # Pillow's own guard (2 × Image.MAX_IMAGE_PIXELS)
+        dims = _jpeg_dimensions(path) if detected == "JPEG" else None
+        width, height = dims or (None, None)
+        return dataclasses.replace(known, width=width, height=height, format_recognised=True,
+                                   damage=_too_large(dims, max_pixels))
     except MemoryError:
         raise
     except Exception:  # a header Pillow cannot parse: SyntaxError, struct.error, ...
-        return corrupt("文件头已损坏", sniffed)
-
+        return dataclasses.replace(known, format_recognised=True, damage=BROKEN_HEADER)
     with im:
-        fmt = "JPEG" if im.format == "MPO" else im.format
-        stored_w, stored_h = im.size
-        orientation = _exif_orientation(im)
-        if orientation in _SWAPPING_ORIENTATIONS:
-            width, height = stored_h, stored_w
-        else:
-            width, height = stored_w, stored_h
-        if stored_w * stored_h > rules.photo_max_pixels:
-            # never decode: a crafted header can claim gigapixels from a few bytes
-            return corrupt(_bomb_detail((stored_w, stored_h), rules), fmt, width, height)
-        detail = _decode(im)
-        if detail is None and fmt == "JPEG" and _zero_filled_tail(path, size):
-            detail = "文件末尾缺失（只有空白数据），复制或上传不完整"
-        if detail is not None:
-            problems.append(problem("IMG_CORRUPT", package_path, name=display_name, detail=detail))
-    if check_resolution and not _resolution_ok(width, height, rules):
-        problems.append(problem("IMG_RESOLUTION", package_path, name=display_name, width=width,
-                                height=height, min_long=rules.min_long_side,
-                                min_short=rules.min_short_side))
-    return Measurement("photo", fmt, width, height, None, None, tuple(problems))
+        return _measure_opened(im, path, known, max_pixels)
 
 
-def _resolution_ok(width: int, height: int, rules: MediaRules) -> bool:
-    return max(width, height) >= rules.min_long_side and min(width, height) >= rules.min_short_side
+def measure_screenshot(path: Path, max_pixels: int) -> Measurement:
+    """Measure one online-platform screenshot: a picture read as JPEG or PNG."""
+    return measure_photo(path, max_pixels, formats=SCREENSHOT_FORMATS, kind=SCREENSHOT)
+
+
+def _measure_opened(im: Image.Image, path: Path, known: Measurement, max_pixels: int) -> Measurement:
+    """The facts of a picture Pillow opened: its displayed size, and its intactness from a
+    full decode (unless it has more than ``max_pixels`` pixels)."""
+    stored_w, stored_h = im.size
+    if _exif_orientation(im) in _SWAPPING_ORIENTATIONS:
+        width, height = stored_h, stored_w
+    else:
+        width, height = stored_w, stored_h
+    opened = dataclasses.replace(known, format="JPEG" if im.format == "MPO" else im.format,
+                                 width=width, height=height, format_recognised=True)
+    if stored_w * stored_h > max_pixels:  # never decode
+        return dataclasses.replace(opened, damage=_too_large((stored_w, stored_h), max_pixels))
+    damage = _decode(im)
+    if damage is None and opened.format == "JPEG" and _zero_filled_tail(path, known.size_bytes):
+        damage = ZERO_FILLED_TAIL
+    return dataclasses.replace(opened, decoded=True, damage=damage)
 
 
 def _exif_orientation(im: Image.Image) -> int | None:
@@ -312,9 +320,10 @@ def _zero_filled_tail(path: Path, size: int) -> bool:
     return True
 
 
-def _bomb_detail(dims: tuple[int, int] | None, rules: MediaRules) -> str:
+def _too_large(dims: tuple[int, int] | None, max_pixels: int) -> str:
+    """The damage of a picture never decoded: more than ``max_pixels`` pixels."""
     size = f"{dims[0]}×{dims[1]}（{dims[0] * dims[1]:,} 像素）" if dims else "过大"
-    return f"图像尺寸异常：{size}，超过上限 {rules.photo_max_pixels:,} 像素"
+    return f"图像尺寸异常：{size}，超过上限 {max_pixels:,} 像素"
 
 
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -350,15 +359,15 @@ def _jpeg_dimensions(path: Path) -> tuple[int, int] | None:
 # -- videos ------------------------------------------------------------------------------
 
 #: address-space limit of the probe child: a crafted file cannot make libmediainfo eat
-#: the worker's memory; running out is a crash, hence VID_CORRUPT
+#: the worker's memory; running out is a crash, the file's damage
 PROBE_MEMORY_LIMIT = 2 * 1024**3
 
 # The probe child: only pymediainfo, no pipeline imports. It serves one request per line
 # (a JSON path) with one JSON line: {"result": {...}}, {"missing": ...} (no such file) or
 # {"unavailable": ...} (the library cannot be loaded: ours to fix). It lives for one
 # package's videos, so its ~100 ms start (mostly importing pymediainfo) is paid once per
-# video thread, not once per video; a file that hangs or crashes it costs that file one
-# VID_CORRUPT and the next file gets a fresh child.
+# video thread, not once per video; a file that hangs or crashes it is measured as damaged
+# (and judged VID_CORRUPT), and the next file gets a fresh child.
 _PROBE_SERVER_CODE = r"""
 import json, resource, sys
 try:
@@ -397,7 +406,7 @@ def _probe_server_argv() -> list[str]:
 
 
 class _ProbeFailed(Exception):
-    """The file broke the probe (timeout, crash): the file's fault, VID_CORRUPT."""
+    """The file broke the probe (timeout, crash): the file's fault; the message is its damage."""
 
 
 class VideoProbe:
@@ -532,114 +541,99 @@ def _number(value: Any) -> float | None:
             return None
 
 
-def format_duration(seconds: float) -> str:
-    """1分59.4秒, 2分钟, 45 秒: how the institutions' editing apps show a length."""
-    tenths = round(seconds * 10)
-    minutes, rest = divmod(tenths, 600)
-    secs = f"{rest / 10:g}"
-    if minutes == 0:
-        return f"{secs} 秒"
-    return f"{minutes}分钟" if rest == 0 else f"{minutes}分{secs}秒"
+def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None = None) -> Measurement:
+    """Measure one video, parsed by libmediainfo within ``timeout_seconds``.
 
-
-def measure_video(path: Path, display_name: str, package_path: str, rules: MediaRules,
-                  probe: VideoProbe | None = None) -> Measurement:
-    """Measure one video and report its VID_* faults and the W_VIDEO_CODEC warning.
     ``probe``: a probe child to reuse (see :func:`measure_many`); None starts one."""
     path = Path(path)
-    problems: list[Problem] = []
     size = path.stat().st_size
-    if size > rules.video_max_bytes:
-        problems.append(problem("VID_SIZE", package_path, name=display_name, size=format_size(size),
-                                limit=format_size(rules.video_max_bytes)))
-
-    def corrupt(detail: str) -> None:
-        problems.append(problem("VID_CORRUPT", package_path, name=display_name, detail=detail))
-
     head = _head(path)  # here, not in the child: a file we cannot read is our fault, not its
     if not head:
-        corrupt(_EMPTY)
-        return Measurement("video", None, None, None, None, None, tuple(problems))
+        return Measurement(VIDEO, size, damage=EMPTY_FILE)
+    detected = sniff_format(head)
     try:
-        if probe is None:
-            with VideoProbe() as own:
-                fields = own.probe(path, rules.video_probe_timeout_seconds)
-        else:
-            fields = probe.probe(path, rules.video_probe_timeout_seconds)
-    except _ProbeFailed as exc:
-        corrupt(str(exc))
-        return Measurement("video", None, None, None, None, None, tuple(problems))
-
+        fields = _probe_fields(path, timeout_seconds, probe)
+    except _ProbeFailed as exc:  # the file hung or crashed the probe: nothing else is known
+        return Measurement(VIDEO, size, detected=detected, damage=str(exc))
     general: dict[str, Any] = fields.get("general") or {}
     videos: list[dict[str, Any]] = fields.get("video") or []
+    container, quicktime = _container(general)
+    if container is None:
+        # an ftyp box that mediainfo cannot make sense of is a damaged MP4; any other
+        # bytes are of some other format (``detected``, maybe none): nothing is measured
+        damage = UNRECOGNISED_MP4 if detected in MP4_CONTAINERS else None
+        return Measurement(VIDEO, size, detected=detected, damage=damage)
+    video = videos[0] if videos else {}
+    width, height = _displayed_size(video)
+    duration = _duration(general, video)
+    return Measurement(
+        VIDEO, size, format="QuickTime" if quicktime else container, width=width, height=height,
+        duration=duration, codec=video.get("format"), detected=detected, format_recognised=True,
+        damage=_video_damage(fields, container, width, duration), quicktime=quicktime,
+        has_video_track=bool(videos))
+
+
+def _probe_fields(path: Path, timeout_seconds: float, probe: VideoProbe | None) -> dict[str, Any]:
+    """mediainfo's fields of ``path``, from ``probe`` or from a child started for it."""
+    if probe is not None:
+        return probe.probe(path, timeout_seconds)
+    with VideoProbe() as own:
+        return own.probe(path, timeout_seconds)
+
+
+def _container(general: dict[str, Any]) -> tuple[str | None, bool]:
+    """The container as mediainfo names it (None: none recognised), and whether it is
+    QuickTime: so named, or an MPEG-4 file of brand ``qt`` or profile QuickTime."""
     container = general.get("format")
     brand = str(general.get("codec_id") or "").strip()
     quicktime = container == "QuickTime" or (container == "MPEG-4" and (
         brand == "qt" or general.get("format_profile") == "QuickTime"))
-    fmt = "QuickTime" if quicktime else container
-    if container is None:
-        sniffed = sniff_format(head)
-        if sniffed in ("MPEG-4", "QuickTime"):  # an ftyp box, yet mediainfo sees nothing
-            corrupt("文件结构已损坏，无法识别")
-        else:
-            # unrecognisable bytes: a format problem (we cannot tell what it was meant to
-            # be); nothing else can be measured
-            problems.append(problem("VID_FORMAT", package_path, name=display_name,
-                                    detected=_friendly(sniffed)))
-        return Measurement("video", None, None, None, None, None, tuple(problems))
-    if (quicktime and rules.refuse_mov) or (container not in ("MPEG-4", "QuickTime")):
-        problems.append(problem("VID_FORMAT", package_path, name=display_name, detected=_friendly(fmt)))
+    return container, quicktime
 
-    video = videos[0] if videos else {}
+
+def _displayed_size(video: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Width and height of a video track as shown: a rotation of 90° or 270° swaps them."""
+    w, h = _number(video.get("width")), _number(video.get("height"))
+    if w is None or h is None:
+        return None, None
+    width, height = int(w), int(h)
+    rotation = round((_number(video.get("rotation")) or 0) / 90) % 4
+    return (height, width) if rotation in (1, 3) else (width, height)
+
+
+def _duration(general: dict[str, Any], video: dict[str, Any]) -> float | None:
+    """Seconds (to the millisecond), the container's, else the video track's."""
     duration_ms = _number(general.get("duration"))
     if duration_ms is None:
         duration_ms = _number(video.get("duration"))
-    duration = round(duration_ms / 1000, 3) if duration_ms is not None else None
-    codec = video.get("format")
-    width = height = None
-    if video:
-        w, h = _number(video.get("width")), _number(video.get("height"))
-        if w is not None and h is not None:
-            width, height = int(w), int(h)
-            rotation = round((_number(video.get("rotation")) or 0) / 90) % 4
-            if rotation in (1, 3):
-                width, height = height, width
+    return round(duration_ms / 1000, 3) if duration_ms is not None else None
 
-    mp4_family = container in ("MPEG-4", "QuickTime")
+
+def _video_damage(fields: dict[str, Any], container: str, width: int | None,
+                  duration: float | None) -> str | None:
+    """Why a video in a recognised container is not intact (the first reason), or None."""
+    general: dict[str, Any] = fields.get("general") or {}
+    has_video_track = bool(fields.get("video"))
+    mp4_family = container in MP4_CONTAINERS
     if str(general.get("istruncated", "")).lower() == "yes":
-        corrupt("文件不完整（被截断），可能是复制或上传中断")
-    elif mp4_family and not videos and not fields.get("other_tracks"):
-        corrupt("缺少索引信息（moov），通常是录制被中断或导出未完成")
-    elif mp4_family and not videos:
-        corrupt("文件中没有视频画面（只有音频或其他数据）")
-    elif videos and (width is None or duration is None):
-        corrupt("无法读取视频的分辨率或时长")
-    # (another format without a video track — a photo or an MP3 renamed .mp4 — is only
-    # VID_FORMAT: "no picture" would be noise)
-
-    if duration is not None and videos:
-        tol = rules.duration_tolerance_seconds
-        if not (rules.video_min_seconds - tol - 1e-9 <= duration <= rules.video_max_seconds + tol + 1e-9):
-            problems.append(problem("VID_DURATION", package_path, name=display_name,
-                                    duration=f"{format_duration(duration)}（{duration:.1f} 秒）",
-                                    min=format_duration(rules.video_min_seconds),
-                                    max=format_duration(rules.video_max_seconds)))
-    if width is not None and height is not None and not _resolution_ok(width, height, rules):
-        problems.append(problem("VID_RESOLUTION", package_path, name=display_name, width=width,
-                                height=height, min_long=rules.min_long_side,
-                                min_short=rules.min_short_side))
-    if codec and codec.casefold() != rules.preferred_video_codec.casefold():
-        problems.append(problem("W_VIDEO_CODEC", package_path, name=display_name,
-                                codec=_friendly_codec(codec),
-                                preferred=_friendly_codec(rules.preferred_video_codec)))
-    return Measurement("video", fmt, width, height, duration, codec, tuple(problems))
+        return TRUNCATED_VIDEO
+    if mp4_family and not has_video_track and not fields.get("other_tracks"):
+        return MISSING_MOOV
+    if mp4_family and not has_video_track:
+        return NO_PICTURE
+    if has_video_track and (width is None or duration is None):
+        return NO_SIZE_OR_LENGTH
+    # (another format without a video track — a photo or an MP3 renamed .mp4 — has no
+    # damage to report: its format says it all, "no picture" would be noise)
+    return None
 
 
 # -- many at once ------------------------------------------------------------------------
 
-def measure_many(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules,
-                 workers: int = 2, on_done: Callable[[], None] | None = None) -> dict[str, Measurement]:
-    """Measure ``(kind, path, display_name, package_path)`` items; keyed by package_path.
+def measure_many(items: Sequence[tuple[str, Path, str]], *, photo_max_pixels: int,
+                 video_probe_timeout_seconds: float, workers: int = 2,
+                 on_done: Callable[[], None] | None = None) -> dict[str, Measurement]:
+    """Measure ``(kind, local path, key)`` items (kind: photo, screenshot or video); keyed by key.
 
     Photos decode on ``workers`` threads (Pillow releases the GIL while decoding) while up
     to ``workers`` video probes run in child processes, so both kinds overlap and both
@@ -649,15 +643,28 @@ def measure_many(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules,
     """
     workers = max(1, workers)
     futures: dict[str, Future[Measurement]] = {}
+    probes = _idle_probes()
 
-    def video(path: Path, display_name: str, package_path: str) -> Measurement:
-        probe = _IDLE_PROBES.take()
+    def video(path: Path) -> Measurement:
+        probe = probes.take()
         try:
-            return measure_video(path, display_name, package_path, rules, probe=probe)
+            return measure_video(path, video_probe_timeout_seconds, probe=probe)
         finally:
-            _IDLE_PROBES.give_back(probe)
+            probes.give_back(probe)
 
-    _submit_all(items, rules, workers, futures, video, on_done)
+    with ThreadPoolExecutor(workers, thread_name_prefix="photo") as photo_pool, \
+            ThreadPoolExecutor(workers, thread_name_prefix="video") as video_pool:
+        for kind, path, key in items:
+            if kind == VIDEO:
+                futures[key] = video_pool.submit(video, path)
+            elif kind == PHOTO:
+                futures[key] = photo_pool.submit(measure_photo, path, photo_max_pixels)
+            elif kind == SCREENSHOT:  # online-platform screenshots: JPEG or PNG
+                futures[key] = photo_pool.submit(measure_screenshot, path, photo_max_pixels)
+            else:
+                raise ValueError(f"unknown media kind {kind!r}")
+            if on_done is not None:
+                futures[key].add_done_callback(lambda _future: on_done())
     return {key: future.result() for key, future in futures.items()}
 
 
@@ -690,28 +697,21 @@ class _ProbePool:
             probe.close()
 
 
-_IDLE_PROBES = _ProbePool()
+#: the first use of the pool is serialised: lru_cache alone lets two threads that call it
+#: at the same time each build (and keep using) a pool of their own
+_FIRST_POOL_USE = threading.Lock()
 
 
-def _submit_all(items: Sequence[tuple[str, Path, str, str]], rules: MediaRules, workers: int,
-                futures: dict[str, Future[Measurement]], video: Any,
-                on_done: Callable[[], None] | None = None) -> None:
-    with ThreadPoolExecutor(workers, thread_name_prefix="photo") as photos, \
-            ThreadPoolExecutor(workers, thread_name_prefix="video") as videos:
-        for kind, path, display_name, package_path in items:
-            if kind == "video":
-                futures[package_path] = videos.submit(video, path, display_name, package_path)
-            elif kind == "photo":
-                futures[package_path] = photos.submit(measure_photo, path, display_name, package_path, rules)
-            elif kind == "screenshot":  # online-platform screenshots: JPEG or PNG, own size limit
-                futures[package_path] = photos.submit(
-                    measure_photo, path, display_name, package_path, rules,
-                    max_bytes=rules.screenshot_max_bytes, allowed_formats=("JPEG", "PNG"),
-                    check_resolution=False)
-            else:
-                raise ValueError(f"unknown media kind {kind!r}")
-            if on_done is not None:
-                futures[package_path].add_done_callback(lambda _future: on_done())
+def _idle_probes() -> _ProbePool:
+    """The process's one pool of idle probe children, built (and its exit hook
+    registered) on first use, not at import."""
+    with _FIRST_POOL_USE:
+        return _build_probe_pool()
+
+
+@functools.lru_cache(maxsize=1)
+def _build_probe_pool() -> _ProbePool:
+    return _ProbePool()
 
 
 # -- which files of a package are measured as what -------------------------------------
@@ -730,33 +730,13 @@ def media_items(layout: Layout) -> list[tuple[str, str, object]]:
     return items
 
 
-def measure_package_media(layout: Layout, rules: object, workers: int = 2) -> dict[str, Measurement]:
-    """Measurements keyed by package path. Screenshots are marked as such in the manifest."""
+def measure_package_media(layout: Layout, rules: MediaRules, workers: int = 2) -> dict[str, Measurement]:
+    """Measurements of every photo, video and screenshot, keyed by package path; the
+    policy's ``rules`` give the measuring limits (pixels decoded, the probe's time)."""
     items = media_items(layout)
     progress = ProgressLog("media.progress", len(items))
-    measured = measure_many(
-        [(kind, file.local_path, path.rsplit("/", 1)[-1], path)  # type: ignore[attr-defined]
-         for kind, path, file in items], rules, workers=workers,  # type: ignore[arg-type]
-        on_done=progress.step)
-    kinds = {path: kind for kind, path, _ in items}
-    return {path: (dataclasses.replace(m, kind="screenshot") if kinds[path] == "screenshot" else m)
-            for path, m in measured.items()}
-
-
-
-def _main(argv: Sequence[str]) -> int:
-    from pipeline.check.policy import load_policy
-
-    rules = load_policy().media
-    items = []
-    for arg in argv:
-        kind = "video" if Path(arg).suffix.lower() in (".mp4", ".mov", ".m4v", ".avi", ".mkv") else "photo"
-        items.append((kind, Path(arg), Path(arg).name, arg))
-    for key, m in measure_many(items, rules).items():
-        print(json.dumps({"path": key, **m.manifest_fields(),
-                          "problems": [p.to_json() for p in m.problems]}, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    return measure_many(
+        [(kind, file.local_path, path) for kind, path, file in items],  # type: ignore[attr-defined]
+        photo_max_pixels=rules.photo_max_pixels,
+        video_probe_timeout_seconds=rules.video_probe_timeout_seconds,
+        workers=workers, on_done=progress.step)
