@@ -14,8 +14,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
+from pipeline.check.contract import PHOTO_EXTS, SCREENSHOT_STEM, SECTIONS, VIDEO_EXTS
 from pipeline.kit import example
 from pipeline.check.assess import assess
 from pipeline.check.documents import Source, build_document
@@ -296,6 +297,47 @@ def test_sample_media_pass_the_media_rules():
     assert video[4:12] == b"ftypisom" and b"avc1" in video[:64] and len(video) < 100_000
     shipped = Path(example.__file__).parent / "example_media" / "sample.mp4"
     assert shipped.read_bytes() == video
+
+
+def test_the_example_media_meet_the_default_policy(tmp_path: Path):
+    """Every photo, video and screenshot of the example, measured directly, is within the
+    shipped policy's limits, and each section folder has exactly its counts."""
+    from pymediainfo import MediaInfo
+
+    rules = load_policy().media
+    files = example.package_files(INST, REPORT, [("育婴师", "初级", 20), ("车工", "中级", 12)],
+                                  theory_mode=["online"], practice_mode=["offline"])
+    tolerance = rules.duration_tolerance_seconds
+    photos: dict[str, int] = {}
+    videos: dict[str, int] = {}
+    screenshots: dict[str, int] = {}
+    for path, data in files.items():
+        parent, name = path.rsplit("/", 1) if "/" in path else ("", path)
+        suffix = Path(name).suffix
+        if parent.endswith(tuple(f"/{section}" for section in SECTIONS)) and suffix in PHOTO_EXTS:
+            photos[parent] = photos.get(parent, 0) + 1
+            image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))  # as displayed
+            long_side, short_side = max(image.size), min(image.size)
+            assert long_side >= rules.min_long_side and short_side >= rules.min_short_side, path
+            assert len(data) <= rules.photo_max_bytes, path
+        elif parent.endswith(tuple(f"/{section}" for section in SECTIONS)) and suffix in VIDEO_EXTS:
+            videos[parent] = videos.get(parent, 0) + 1
+            video_file = tmp_path / f"{len(videos)}-{videos[parent]}{suffix}"
+            video_file.write_bytes(data)
+            [track] = [t for t in MediaInfo.parse(video_file).tracks if t.track_type == "Video"]
+            seconds = float(track.duration) / 1000
+            assert rules.video_min_seconds - tolerance <= seconds <= rules.video_max_seconds + tolerance, path
+            long_side, short_side = max(track.width, track.height), min(track.width, track.height)
+            assert long_side >= rules.min_long_side and short_side >= rules.min_short_side, path
+            assert len(data) <= rules.video_max_bytes, path
+        elif name.startswith(SCREENSHOT_STEM):
+            screenshots[parent] = screenshots.get(parent, 0) + 1
+            assert len(data) <= rules.screenshot_max_bytes, path
+    section_folders = {f"{training}/{section}" for training in ("育婴师初级", "车工中级") for section in SECTIONS}
+    assert photos == dict.fromkeys(section_folders, rules.photo_count)
+    assert videos == dict.fromkeys(section_folders, rules.video_count)
+    assert set(screenshots) == {"育婴师初级", "车工中级"}
+    assert all(1 <= count <= rules.screenshot_max_count for count in screenshots.values())
 
 
 def test_library_code_does_not_import_the_tests(tmp_path: Path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import tomllib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 from pipeline.check.catalogue import CATALOGUE, Severity, problem
 from pipeline.app.settings import SettingsError, load_settings
 from pipeline.check.documents import Findings, Source, build_document, new_receipt_id, schema_errors
-from pipeline.check.policy import PolicyError, load_policy, parse_policy
+from pipeline.check.policy import (MediaRules, PolicyError, ZipLimits, _parse, default_policy_bytes, load_policy,
+                                  parse_policy)
 from pipeline.check.privacy import mask_id, mask_phone, redact
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "package-format.md"
@@ -71,6 +74,35 @@ def test_policy_default_and_override(tmp_path: Path):
         parse_policy(b"[zip]\nmax_entrys = 1\n", "x")
     with pytest.raises(PolicyError):
         parse_policy(b"[zip]\nmax_entries = 'ten'\n", "x")
+
+
+def test_every_policy_setting_has_its_value_in_the_shipped_file():
+    """The dataclasses declare no values: the shipped TOML must set every field, so a new
+    field cannot be added without its default."""
+    shipped = tomllib.loads(default_policy_bytes().decode("utf-8"))
+    for section, cls in (("zip", ZipLimits), ("media", MediaRules)):
+        assert set(shipped[section]) == {f.name for f in dataclasses.fields(cls)}, section
+        assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   for f in dataclasses.fields(cls)), f"{cls.__name__} has a default of its own"
+    with pytest.raises(PolicyError, match=r"\[zip\] lacks max_total_bytes"):
+        _parse(b"[zip]\nmax_entries = 1\n", "shipped", None)  # a shipped file without the rest
+
+
+def test_an_operator_policy_is_laid_over_the_shipped_one():
+    default = load_policy()
+    p = parse_policy(b"[zip]\nmax_ratio = 7\n[media]\nphoto_count = 4\nrefuse_mov = false\n", "x")
+    assert p.zip == dataclasses.replace(default.zip, max_ratio=7.0) and type(p.zip.max_ratio) is float
+    assert p.media == dataclasses.replace(default.media, photo_count=4, refuse_mov=False)
+    assert parse_policy(b"version = 1\n", "x").media == default.media  # a section left out: the shipped one
+    assert load_policy() is default  # read once
+    for text, message in ((b"[media]\nrefuse_mov = 1\n", "must be true or false"),
+                          (b"[media]\npreferred_video_codec = 264\n", "must be a string"),
+                          (b"[media]\nphoto_count = true\n", "must be a number"),
+                          (b"[zip]\nnested_archive_suffixes = \".zip\"\n", "must be a list of strings"),
+                          (b"[media.photo]\nmax = 1\n", "unknown policy setting"),
+                          (b"[video]\nmax = 1\n", "unknown section")):
+        with pytest.raises(PolicyError, match=message):
+            parse_policy(text, "x")
 
 
 def test_masking():

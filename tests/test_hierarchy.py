@@ -19,7 +19,7 @@ from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_hierarchy
 from pipeline.check.contract import PHOTO, VIDEO
 from pipeline.check.layout import canonical_training, parse_root_date, split_level
 from pipeline.check.package_reader import read_package
-from pipeline.check.policy import MediaRules, Policy, load_policy
+from pipeline.check.policy import Policy, load_policy
 from tests.packages import PackageBuilder
 
 TODAY = date(2026, 11, 27)
@@ -55,7 +55,9 @@ def only(problems: list[Problem], code: str) -> Problem:
 
 
 def with_media(**rules) -> Policy:
-    return dataclasses.replace(load_policy(), media=MediaRules(**rules))
+    """The default policy with some of its media rules changed."""
+    default = load_policy()
+    return dataclasses.replace(default, media=dataclasses.replace(default.media, **rules))
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,11 +23,11 @@ from pipeline.check import measure as m
 from pipeline.check.catalogue import Problem
 from pipeline.check.measure import (Measurement, ProbeUnavailable, measure_many, measure_photo, measure_screenshot,
                                     measure_video)
-from pipeline.check.policy import MediaRules
+from pipeline.check.policy import MediaRules, load_policy
 from pipeline.check.rules.media import format_duration, judge, judge_photo, judge_screenshot, judge_video
 from tests import media
 
-RULES = MediaRules()
+RULES = load_policy().media
 FAST = dataclasses.replace(RULES, video_probe_timeout_seconds=1.0)
 SECTION = "机构20261120/育婴师初级/理论"
 
@@ -578,9 +578,9 @@ def test_nothing_is_built_when_measure_is_imported():
 def test_operator_tool_prints_facts_and_problems(tmp_path):
     small = tmp_path / "a.jpg"
     small.write_bytes(media.jpeg(1024, 576))
-    out = subprocess.run([sys.executable, "-m", "pipeline.check.rules.media", str(small)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "pipeline", "media", str(small)], capture_output=True,
                          text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
-    assert out.returncode == 0 and out.stderr == ""  # no runpy warning about a module imported twice
+    assert out.returncode == 0 and out.stderr == ""
     line = json.loads(out.stdout)
     assert line["path"] == str(small) and (line["kind"], line["width"], line["height"]) == ("photo", 1024, 576)
     assert [p["code"] for p in line["problems"]] == ["IMG_RESOLUTION"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import errno
 import gzip
 import hashlib
@@ -27,9 +28,9 @@ from hypothesis import strategies as st
 
 from pipeline.check import package_reader as pr
 from pipeline.check.catalogue import Problem
-from pipeline.check.package_reader import CHUNK, PackageContents, read_package
 from pipeline.check.files import hash_file
-from pipeline.check.policy import ZipLimits
+from pipeline.check.package_reader import CHUNK, PackageContents, read_package
+from pipeline.check.policy import ZipLimits, load_policy
 from tests import zipcraft as zc
 
 SPEC_PKG_CODES = {"PKG_NOT_ZIP", "PKG_CORRUPT", "PKG_ENCRYPTED", "PKG_UNSAFE_PATH", "PKG_LIMIT",
@@ -46,10 +47,15 @@ def assert_well_formed(problems: Iterable[Problem]) -> None:
         assert p.fatal and p.severity.value == "error"
 
 
+def zip_limits(**changes: int) -> ZipLimits:
+    """The shipped ZIP limits with ``changes``."""
+    return dataclasses.replace(load_policy().zip, **changes)
+
+
 def read(tmp_path: Path, data: bytes, limits: ZipLimits | None = None) -> PackageContents:
     zip_path = tmp_path / "pkg.zip"
     zip_path.write_bytes(data)
-    result = read_package(zip_path, tmp_path / "work", limits or ZipLimits())
+    result = read_package(zip_path, tmp_path / "work", limits or load_policy().zip)
     assert_well_formed(result.problems)
     if result.problems:
         assert result.files == () and result.directories == ()
@@ -139,7 +145,7 @@ def test_hash_file_streams_size_and_sha256(tmp_path: Path) -> None:
 def test_work_dir_is_created_with_parents(tmp_path: Path) -> None:
     (tmp_path / "pkg.zip").write_bytes(make_zip({"a/b.txt": b"b"}))
     work = tmp_path / "x" / "y" / "work"
-    result = read_package(tmp_path / "pkg.zip", work, ZipLimits())
+    result = read_package(tmp_path / "pkg.zip", work, load_policy().zip)
     assert result.problems == ()
     assert result.files[0].local_path.parent == work / "files"
 
@@ -499,10 +505,10 @@ def test_directory_entry_beside_its_files_is_no_duplicate(tmp_path: Path) -> Non
 
 def test_too_many_entries(tmp_path: Path) -> None:
     data = make_zip({f"f{i}.txt": b"x" for i in range(5)} | {".DS_Store": b"x"})
-    result = read(tmp_path, data, ZipLimits(max_entries=5))
+    result = read(tmp_path, data, zip_limits(max_entries=5))
     assert codes(result) == ["PKG_LIMIT"]
     assert "6" in result.problems[0].message
-    assert read(tmp_path, data, ZipLimits(max_entries=6)).problems == ()
+    assert read(tmp_path, data, zip_limits(max_entries=6)).problems == ()
 
 
 @pytest.mark.parametrize("name", ["a/inner.zip", "a/INNER.RAR", "a/x.7z", "a/x.tar.gz"])
@@ -547,15 +553,15 @@ def test_declared_sizes_over_the_limits_zip64(tmp_path: Path) -> None:
 
 def test_entry_size_limit_from_policy(tmp_path: Path) -> None:
     data = make_zip({"a/big.bin": os.urandom(2000), "a/small.bin": b"x"})
-    result = read(tmp_path, data, ZipLimits(max_entry_bytes=1000))
+    result = read(tmp_path, data, zip_limits(max_entry_bytes=1000))
     assert codes(result) == ["PKG_LIMIT"]
     assert result.problems[0].path == "a/big.bin"
 
 
 def test_total_size_limit_from_policy(tmp_path: Path) -> None:
     data = make_zip({f"a/{i}.bin": os.urandom(400) for i in range(3)})
-    assert codes(read(tmp_path, data, ZipLimits(max_total_bytes=1000))) == ["PKG_LIMIT"]
-    assert read(tmp_path, data, ZipLimits(max_total_bytes=1200)).problems == ()
+    assert codes(read(tmp_path, data, zip_limits(max_total_bytes=1000))) == ["PKG_LIMIT"]
+    assert read(tmp_path, data, zip_limits(max_total_bytes=1200)).problems == ()
 
 
 @pytest.mark.parametrize(("method", "data"), [(12, bz2.compress(b"x" * 100)), (9, b"\x00" * 10),
@@ -657,7 +663,7 @@ def test_large_member_is_streamed_in_chunks_and_the_zip_read_once(
     spy = ReadSpy(monkeypatch, zip_path)
     tracemalloc.start()
     try:
-        result = read_package(zip_path, tmp_path / "work", ZipLimits())
+        result = read_package(zip_path, tmp_path / "work", load_policy().zip)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -780,7 +786,7 @@ def test_large_deflated_member_is_inflated_in_bounded_memory(tmp_path: Path) -> 
     chunks = [line[i:] + line[:i] + rng.randbytes(300) for i in range(0, 40 * 1024**2 // len(line))]
     expected = hashlib.sha256(b"".join(chunks)).hexdigest()
     entry = zc.deflated_stream("a/big.json", chunks)
-    assert 30 * len(entry.data) < entry.file_size < ZipLimits().max_ratio * len(entry.data)
+    assert 30 * len(entry.data) < entry.file_size < load_policy().zip.max_ratio * len(entry.data)
     tracemalloc.start()
     try:
         result = read(tmp_path, zc.build([entry]))
@@ -900,7 +906,7 @@ def test_our_own_io_errors_raise_and_clean_up(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(pr, "open", failing_open, raising=False)
     with pytest.raises(OSError) as raised:
-        read_package(zip_path, tmp_path / "work", ZipLimits())
+        read_package(zip_path, tmp_path / "work", load_policy().zip)
     assert raised.value.errno == (errno.EACCES if at == "open" else errno.ENOSPC)
     assert len(opened) == 2
     assert list((tmp_path / "work" / "files").iterdir()) == []
@@ -916,7 +922,7 @@ def test_zip_changing_while_read_raises(tmp_path: Path, monkeypatch: pytest.Monk
                         lambda fd, bufs, offset: 0 if offset >= 2000 else real_preadv(fd, bufs, offset))
     monkeypatch.setattr(pr, "CHUNK", 1000)
     with pytest.raises(OSError, match="changed"):
-        read_package(zip_path, tmp_path / "work", ZipLimits())
+        read_package(zip_path, tmp_path / "work", load_policy().zip)
     assert list((tmp_path / "work" / "files").iterdir()) == []
 
 

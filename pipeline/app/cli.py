@@ -4,6 +4,7 @@
     pipeline watch     the inbox watcher alone (enqueues into REDIS_URL)
     pipeline worker    one worker process (Dramatiq actors, PIPELINE_WORKER_THREADS threads)
     pipeline check     the checks offline: no Redis, store or mail
+    pipeline media     what photos and videos measure as, and their problems (JSON lines)
     pipeline example   write a complete example package (folder, ZIP, README.txt)
 
 For operators (pipeline/app/ops_cli.py, docs/operations.md), on the Redis and store the
@@ -106,6 +107,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return worst
 
 
+# -- media --------------------------------------------------------------------------------
+_VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv")
+
+
+def cmd_media(args: argparse.Namespace) -> int:
+    """One JSON line per file: what it measures as (the manifest's fields) and its problems
+    under the policy (a photo unless its suffix is a video's)."""
+    import json
+
+    from pipeline.check.contract import PHOTO, VIDEO
+    from pipeline.check.measure import measure_many
+    from pipeline.check.policy import PolicyError, load_policy
+    from pipeline.check.rules.media import judge
+
+    missing = [p for p in args.files if not Path(p).is_file()]
+    for p in missing:
+        print(f"pipeline media: no such file: {p}", file=sys.stderr)
+    try:
+        rules = load_policy(Path(args.policy) if args.policy else None).media
+    except PolicyError as exc:
+        print(f"pipeline media: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if missing:
+        return EXIT_USAGE
+    items = [(VIDEO if Path(f).suffix.lower() in _VIDEO_SUFFIXES else PHOTO, Path(f), f) for f in args.files]
+    measured = measure_many(items, photo_max_pixels=rules.photo_max_pixels,
+                            video_probe_timeout_seconds=rules.video_probe_timeout_seconds)
+    for path, m in measured.items():
+        print(json.dumps({"path": path, **m.manifest_fields(),
+                          "problems": [p.to_json() for p in judge(m, rules, path)]}, ensure_ascii=False))
+    return EXIT_OK
+
+
 # -- example ------------------------------------------------------------------------------
 _FILE_NAME_FORBIDDEN = set('\\/:*?"<>|')
 
@@ -188,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped policy)")
     check.add_argument("--today", type=_parse_day, metavar="YYYY-MM-DD", help="the day of checking")
     check.set_defaults(func=cmd_check)
+    media = sub.add_parser("media", help="measure photos and videos and judge them as the checks do")
+    media.add_argument("files", nargs="+", metavar="FILE")
+    media.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped policy)")
+    media.set_defaults(func=cmd_media)
     example = sub.add_parser("example", help="write a complete, correct example package to start from")
     example.add_argument("dir", metavar="DIR", help="where to write (created if needed)")
     example.add_argument("--date", type=_parse_day, metavar="YYYY-MM-DD", help="the report date (default: today)")

@@ -1,8 +1,11 @@
 """The policy: every limit and severity of the checks, loaded from one TOML file.
 
-The shipped ``default_policy.toml`` holds the spec's defaults; an operator overrides it
-with a file of their own. Documents record ``policy_sha256`` (the hash of the file's
-bytes) so each decision can be traced to the exact rules that made it.
+The shipped ``default_policy.toml`` holds the spec's defaults, and it is the only place
+they are written: the dataclasses below declare the settings and their types, not their
+values. An operator overrides it with a file of their own, laid over the shipped file (a
+setting the operator's file leaves out keeps the shipped value). Documents record
+``policy_sha256`` (the hash of the file's bytes) so each decision can be traced to the
+exact rules that made it.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import tomllib
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from pipeline.check.catalogue import CATALOGUE, Problem, Severity
@@ -22,35 +28,43 @@ class PolicyError(ValueError):
     """The policy file is unreadable or holds an unknown or ill-typed setting."""
 
 
+# The settings of [zip] and [media]. No defaults here on purpose: the values are in
+# default_policy.toml (with what each means), so the shipped file and the code cannot
+# disagree. Start from load_policy().zip / .media and dataclasses.replace what differs.
+
+
 @dataclass(frozen=True)
 class ZipLimits:
-    max_entries: int = 2000
-    max_total_bytes: int = 8 * 1024**3
-    max_entry_bytes: int = 1024**3
-    max_ratio: float = 100.0
-    ratio_floor_bytes: int = 1024**2
-    nested_archive_suffixes: tuple[str, ...] = (
-        ".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".cab", ".arj", ".iso",
-    )
+    """``[zip]``: limits of the archive itself; exceeding any of them is PKG_LIMIT."""
+
+    max_entries: int
+    max_total_bytes: int
+    max_entry_bytes: int
+    max_ratio: float
+    ratio_floor_bytes: int
+    nested_archive_suffixes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class MediaRules:
-    photo_count: int = 5
-    video_count: int = 3
-    photo_max_bytes: int = 2 * 1024**2
-    video_max_bytes: int = 50 * 1024**2
-    min_long_side: int = 1280
-    min_short_side: int = 720
-    video_min_seconds: float = 120.0
-    video_max_seconds: float = 180.0
-    duration_tolerance_seconds: float = 0.5
-    refuse_mov: bool = True
-    preferred_video_codec: str = "AVC"
-    photo_max_pixels: int = 100_000_000
-    video_probe_timeout_seconds: float = 30.0
-    screenshot_max_bytes: int = 5 * 1024**2
-    screenshot_max_count: int = 20
+    """``[media]``: counts, sizes, resolutions and durations of photos, videos and
+    screenshots."""
+
+    photo_count: int
+    video_count: int
+    photo_max_bytes: int
+    video_max_bytes: int
+    min_long_side: int
+    min_short_side: int
+    video_min_seconds: float
+    video_max_seconds: float
+    duration_tolerance_seconds: float
+    refuse_mov: bool
+    preferred_video_codec: str
+    photo_max_pixels: int
+    video_probe_timeout_seconds: float
+    screenshot_max_bytes: int
+    screenshot_max_count: int
 
 
 SEVERITY_CHOICES = ("error", "warning", "off")
@@ -58,55 +72,87 @@ SEVERITY_CHOICES = ("error", "warning", "off")
 
 @dataclass(frozen=True)
 class Policy:
-    zip: ZipLimits = field(default_factory=ZipLimits)
-    media: MediaRules = field(default_factory=MediaRules)
+    zip: ZipLimits
+    media: MediaRules
     #: code -> "error" | "warning" | "off", overriding the catalogue's default
-    severity: Mapping[str, str] = field(default_factory=dict)
-    sha256: str = ""  # of the file it was loaded from
-    source: str = "default"
+    severity: Mapping[str, str]
+    sha256: str  # of the file it was loaded from
+    source: str  # the file's path, or "default" for the shipped file
 
 
-def _build(cls: type, table: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in cls.__dataclass_fields__.values()}  # type: ignore[attr-defined]
-    kwargs: dict[str, Any] = {}
+#: the TOML tables that hold settings, and what each becomes
+_SECTIONS: dict[str, type] = {"zip": ZipLimits, "media": MediaRules}
+
+
+def _check_type(kind: Any, value: Any, where: str, key: str) -> Any:
+    """``value`` as a setting declared ``kind`` (a dataclass field type) takes it, or
+    PolicyError. Numbers are accepted for an int setting as they were before the types
+    came from the fields (a float stays a float); a float setting makes it a float."""
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PolicyError(f"policy setting [{where}] {key} must be a list of strings")
+        return tuple(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise PolicyError(f"policy setting [{where}] {key} must be true or false")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise PolicyError(f"policy setting [{where}] {key} must be a string")
+        return value
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PolicyError(f"policy setting [{where}] {key} must be a number")
+        return float(value) if kind is float else value
+    raise TypeError(f"policy setting [{where}] {key}: no check for the type {kind!r}")  # a new field's type
+
+
+@lru_cache(maxsize=None)
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, table: Mapping[str, Any], where: str, source: str, base: Any | None) -> Any:
+    """The ``[where]`` section: the settings of ``table``, type-checked, laid over
+    ``base`` (the shipped section; None while the shipped file itself is read, which must
+    then hold every setting)."""
+    types = _field_types(cls)
+    values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)} if base is not None else {}
     for key, value in table.items():
-        if key not in known:
+        if key not in types:
             raise PolicyError(f"unknown policy setting [{where}] {key}")
-        default = getattr(cls(), key)
-        if isinstance(default, tuple):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise PolicyError(f"policy setting [{where}] {key} must be a list of strings")
-            value = tuple(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise PolicyError(f"policy setting [{where}] {key} must be true or false")
-        elif isinstance(default, str):
-            if not isinstance(value, str):
-                raise PolicyError(f"policy setting [{where}] {key} must be a string")
-        elif isinstance(default, (int, float)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise PolicyError(f"policy setting [{where}] {key} must be a number")
-            value = type(default)(value) if isinstance(default, float) else value
-        kwargs[key] = value
-    return cls(**kwargs)
+        values[key] = _check_type(types[key], value, where, key)
+    missing = [name for name in types if name not in values]
+    if missing:
+        raise PolicyError(f"policy {source}: [{where}] lacks {', '.join(missing)}")
+    return cls(**values)
 
 
 def parse_policy(data: bytes, source: str) -> Policy:
+    """The policy file ``data`` (read from ``source``) laid over the shipped default."""
+    return _parse(data, source, default_policy())
+
+
+def _parse(data: bytes, source: str, base: Policy | None) -> Policy:
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"cannot read policy {source}: {exc}") from exc
     if doc.pop("version", 1) != 1:
         raise PolicyError(f"policy {source}: only version = 1 is understood")
-    sections = {"zip": ZipLimits, "media": MediaRules}
-    built: dict[str, Any] = {}
+    severity = dict(base.severity) if base is not None else {}
     if "severity" in doc:
-        built["severity"] = _severities(doc.pop("severity"), source)
+        severity.update(_severities(doc.pop("severity"), source))
+    built: dict[str, Any] = {}
     for name, table in doc.items():
-        if name not in sections or not isinstance(table, dict):
+        if name not in _SECTIONS or not isinstance(table, dict):
             raise PolicyError(f"policy {source}: unknown section [{name}]")
-        built[name] = _build(sections[name], table, name)
-    return Policy(**built, sha256=hashlib.sha256(data).hexdigest(), source=source)
+        built[name] = _build(_SECTIONS[name], table, name, source, getattr(base, name, None))
+    for name, cls in _SECTIONS.items():  # a section the file leaves out: the shipped one
+        if name not in built:
+            built[name] = _build(cls, {}, name, source, getattr(base, name, None))
+    return Policy(**built, severity=MappingProxyType(severity), sha256=hashlib.sha256(data).hexdigest(),
+                  source=source)
 
 
 def _severities(table: Any, source: str) -> dict[str, str]:
@@ -139,10 +185,18 @@ def default_policy_bytes() -> bytes:
     return resources.files("pipeline.check").joinpath("default_policy.toml").read_bytes()
 
 
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    """The shipped ``default_policy.toml``, read once: it must set every setting itself
+    (there is nothing beneath it). The Policy is immutable, so one object is shared."""
+    return _parse(default_policy_bytes(), "default", None)
+
+
 def load_policy(path: Path | None = None) -> Policy:
-    """The policy in ``path``, or the shipped default when ``path`` is None."""
+    """The policy in ``path`` laid over the shipped default, or the shipped default when
+    ``path`` is None."""
     if path is None:
-        return parse_policy(default_policy_bytes(), "default")
+        return default_policy()
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

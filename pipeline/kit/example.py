@@ -43,6 +43,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from pipeline.check.contract import (FORM_FILES, LEVELS, OFFLINE, ONLINE, PHOTO_EXTS, PLAN_FORM, PLEDGE_FORM,
+                                     PLEDGE_SCANS, SCREENSHOT_EXTS, SCREENSHOT_STEM, SECTIONS, TRAINERS_FORM,
+                                     VIDEO_EXTS, media_name, required_training_forms)
+from pipeline.check.policy import MediaRules, load_policy
+
 __all__ = [
     "DEFAULT_INSTITUTION", "DEFAULT_TRAININGS", "DEFAULT_PLATFORM", "PLAN_TOTAL_HOURS",
     "sample_forms", "form_bytes", "sample_photo", "sample_video", "sample_screenshot",
@@ -71,7 +76,15 @@ PLEDGE_SIGNED_BEFORE_REPORT = 7
 THEORY_ROOM = "本校教学楼201教室"
 PRACTICE_ROOM = "本校实训楼一层实训室"
 
-_MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".mp4")
+#: the extensions the sample media are written with, the contract's for their formats:
+#: JPEG photos (".jpg", the first spelling), MP4 videos, PNG screenshots (index() fails
+#: at import should the contract stop allowing them), and the pledge scan as a JPEG
+_PHOTO_EXT = PHOTO_EXTS[0]
+_VIDEO_EXT = VIDEO_EXTS[0]
+_SCREENSHOT_EXT = SCREENSHOT_EXTS[SCREENSHOT_EXTS.index(".png")]
+_PLEDGE_SCAN = next(name for name in PLEDGE_SCANS if name.endswith(_PHOTO_EXT))
+#: media are stored in the ZIP as they are (compressing them again gains nothing)
+_MEDIA_SUFFIXES = tuple(dict.fromkeys(PHOTO_EXTS + SCREENSHOT_EXTS + VIDEO_EXTS))
 _LEVEL_UP = {"初级": "高级", "中级": "技师", "高级": "技师", "技师": "高级技师", "高级技师": "高级技师"}
 
 
@@ -269,30 +282,56 @@ def sample_forms(institution: str, report_date: date, trainings: Sequence[tuple[
     """Every form of a complete, correct package, keyed by its path below the level-1
     folder (``"培训方案.json"``, ``"育婴师初级/签到表.json"``), as dicts ready for
     :func:`form_bytes`. Which training forms exist follows the modes (spec section 2):
-    outlines for an offline section, a sign-in sheet when anything is offline, an online
-    record when anything is online, and the practice equipment when practice is offline.
+    those :func:`~pipeline.check.contract.required_training_forms` names, and the
+    practice equipment when practice is offline.
     Deterministic; ``tag`` goes into the plan's remarks and changes nothing else."""
     trainings = [(str(o), str(lv), int(n)) for o, lv, n in trainings]
     theory_mode, practice_mode = list(theory_mode), list(practice_mode)
-    modes = theory_mode + practice_mode
-    online, offline = "online" in modes, "offline" in modes
     end = report_date - timedelta(days=PLAN_END_BEFORE_REPORT)
     start = end - timedelta(days=PLAN_DAYS - 1)
     people = _People(report_date)
+    # The calls on rng and people below are in a fixed order: it is what makes the
+    # names, numbers and phones (and so the bytes of every form) the same on every run.
     rng = _rng("institution", institution)
-    contact_gender = rng.choice("男女")
-    contact = people.name(rng, contact_gender, set())
+    contact = people.name(rng, rng.choice("男女"), set())
     legal_rep = people.name(rng, rng.choice("男女"), {contact})
+    forms: dict[str, dict[str, Any]] = {
+        PLAN_FORM: _plan(institution, contact, people.phone(rng), trainings, theory_mode, practice_mode,
+                         online_platform, start, end, tag),
+        PLEDGE_FORM: _pledge(institution, legal_rep, f"029-8765{rng.randrange(10**4):04d}", report_date),
+    }
+    trainers: list[dict[str, Any]] = []
+    training_forms: dict[str, dict[str, Any]] = {}
+    trainer_names: set[str] = {contact, legal_rep}
+    for index, (occupation, level, count) in enumerate(trainings):
+        info = _occupation(occupation, level)
+        trng = _rng("training", institution, occupation, level, count, index)
+        theory_teacher, practice_teacher = [
+            _trainer(trng, people, trainer_names, institution, occupation, level, info, role)
+            for role in ("theory", "practice")]
+        trainers += [theory_teacher, practice_teacher]
+        training = _Training(occupation, level, info, _as_teacher(theory_teacher), _as_teacher(practice_teacher),
+                             _trainees(trng, people, count))
+        for kind, form in _training_forms(training, start, end, theory_mode, practice_mode,
+                                          online_platform).items():
+            training_forms[f"{training.folder}/{FORM_FILES[kind]}"] = form
+    forms[TRAINERS_FORM] = _form("trainers", trainers=trainers)
+    forms.update(training_forms)
+    return forms
 
-    forms: dict[str, dict[str, Any]] = {}
+
+def _plan(institution: str, contact: str, contact_phone: str, trainings: Sequence[tuple[str, str, int]],
+          theory_mode: list[str], practice_mode: list[str], online_platform: str, start: date, end: date,
+          tag: str) -> dict[str, Any]:
+    """The training plan (培训方案.json). Its keys are in the order the form is written."""
     plan = _form(
         "training_plan",
         institution={"name": institution, "address": "陕西省西安市新城区建设路18号",
-                     "contact_person": contact, "contact_phone": people.phone(rng)},
+                     "contact_person": contact, "contact_phone": contact_phone},
         trainings=[{"occupation": o, "level": lv, "trainees": n} for o, lv, n in trainings],
         theory_mode=theory_mode, practice_mode=practice_mode,
     )
-    if online:
+    if ONLINE in theory_mode + practice_mode:
         plan["online_platform"] = online_platform
     textbooks: list[dict[str, str]] = []
     for o, lv, _ in trainings:
@@ -307,76 +346,117 @@ def sample_forms(institution: str, report_date: date, trainings: Sequence[tuple[
                 "结业考核合格，已组织参加职业技能等级认定"),
         remarks=tag,
     )
-    forms["培训方案.json"] = plan
-    forms["诚信承诺书.json"] = _form(
+    return plan
+
+
+def _pledge(institution: str, legal_rep: str, landline: str, report_date: date) -> dict[str, Any]:
+    """The integrity pledge (诚信承诺书.json), signed a week before the report date."""
+    return _form(
         "integrity_pledge", institution_name=institution, legal_representative=legal_rep,
-        contact_phone="029-8765" + f"{rng.randrange(10**4):04d}",
+        contact_phone=landline,
         signed_date=_iso(report_date - timedelta(days=PLEDGE_SIGNED_BEFORE_REPORT)), accepted=True)
 
-    trainers: list[dict[str, Any]] = []
-    forms["培训教师.json"] = _form("trainers", trainers=trainers)
-    trainer_names: set[str] = {contact, legal_rep}
-    for index, (occupation, level, trainees) in enumerate(trainings):
-        folder = occupation + level
-        info = _occupation(occupation, level)
-        trng = _rng("training", institution, occupation, level, trainees, index)
-        teachers = []
-        for role in ("theory", "practice"):
-            teacher = _trainer(trng, people, trainer_names, institution, occupation, level, info, role)
-            trainers.append(teacher)
-            teachers.append({"name": teacher["name"], "id_number": teacher["id_number"]})
-        class_names: set[str] = set()
-        students = []
-        for _ in range(trainees):
-            gender = trng.choice("男女")
-            students.append({"name": people.name(trng, gender, class_names),
-                             "id_number": people.id_number(trng, gender, 19, 50)})
 
-        session_dates: list[tuple[date, str]] = []
-        if "offline" in theory_mode:
-            days = [start + timedelta(days=4 * k) for k in range(len(THEORY_HOURS))]
-            forms[f"{folder}/理论培训大纲.json"] = _outline("theory_outline", occupation, level, days,
-                                                         info.theory, THEORY_HOURS, teachers[0])
-            session_dates += [(d, THEORY_ROOM) for d in days]
-        if "offline" in practice_mode:
-            days = [start + timedelta(days=4 * k + 2) for k in range(len(PRACTICE_HOURS))]
-            forms[f"{folder}/实操培训大纲.json"] = _outline("practice_outline", occupation, level, days,
-                                                         info.practice, PRACTICE_HOURS, teachers[1])
-            session_dates += [(d, PRACTICE_ROOM) for d in days]
-        if offline:
-            forms[f"{folder}/签到表.json"] = _form(
-                "sign_in", occupation=occupation, level=level,
-                sessions=[{"date": _iso(d), "location": room,
-                           "trainees": [{"seq": i, "name": s["name"], "id_number": s["id_number"],
-                                         "signed": True, "remarks": ""}
-                                        for i, s in enumerate(students, 1)]}
-                          for d, room in sorted(session_dates)])
-        if online:
-            hours = sum(ONLINE_ONLY_HOURS if mode == ["online"] else ONLINE_EXTRA_HOURS
-                        for mode in (theory_mode, practice_mode) if "online" in mode)
-            chapters = [f"第{_CHINESE_NUMBERS[i]}章 {title}" for i, title in enumerate(
-                (info.theory if "online" in theory_mode else ()) +
-                (info.practice if "online" in practice_mode else ()))]
-            forms[f"{folder}/线上培训记录.json"] = _form(
-                "online_record", occupation=occupation, level=level, platform=online_platform,
-                start_date=_iso(start), end_date=_iso(end), outline=chapters,
-                trainees=[{"name": s["name"], "id_number": s["id_number"], "hours": hours,
-                           "completion_rate": 100, "signed_in": True} for s in students])
-        if "offline" in practice_mode:
-            forms[f"{folder}/实操设备设施.json"] = _form(
-                "practice_equipment", occupation=occupation,
-                equipment=[{"name": n, "quantity": q} for n, q in info.equipment],
-                consumables=[{"name": n, "quantity": q} for n, q in info.consumables])
+def _as_teacher(trainer: dict[str, Any]) -> dict[str, str]:
+    """A trainer as an outline's session names them."""
+    return {"name": trainer["name"], "id_number": trainer["id_number"]}
+
+
+def _trainees(rng: random.Random, people: _People, count: int) -> list[dict[str, str]]:
+    """The trainees of one training (names unique in the class, numbers in the package)."""
+    class_names: set[str] = set()
+    trainees = []
+    for _ in range(count):
+        gender = rng.choice("男女")
+        trainees.append({"name": people.name(rng, gender, class_names),
+                         "id_number": people.id_number(rng, gender, 19, 50)})
+    return trainees
+
+
+@dataclass(frozen=True)
+class _Training:
+    """One training of the plan, with the people its forms name."""
+
+    occupation: str
+    level: str
+    info: _Occupation
+    theory_teacher: dict[str, str]
+    practice_teacher: dict[str, str]
+    trainees: list[dict[str, str]]
+
+    @property
+    def folder(self) -> str:
+        return self.occupation + self.level
+
+
+def _training_forms(training: _Training, start: date, end: date, theory_mode: list[str],
+                    practice_mode: list[str], online_platform: str) -> dict[str, dict[str, Any]]:
+    """The forms of one training folder by form type: those the modes require, and the
+    practice equipment (optional: operation-type occupations fill it in) when practice
+    is offline."""
+    required = required_training_forms(theory_mode, practice_mode)
+    # offline sessions every 4 days from the plan's start, theory and practice 2 days apart
+    theory_days = [start + timedelta(days=4 * k) for k in range(len(THEORY_HOURS))]
+    practice_days = [start + timedelta(days=4 * k + 2) for k in range(len(PRACTICE_HOURS))]
+    info = training.info
+    forms: dict[str, dict[str, Any]] = {}
+    offline_sessions: list[tuple[date, str]] = []
+    if "theory_outline" in required:
+        forms["theory_outline"] = _outline("theory_outline", training, theory_days, info.theory, THEORY_HOURS,
+                                           training.theory_teacher)
+        offline_sessions += [(d, THEORY_ROOM) for d in theory_days]
+    if "practice_outline" in required:
+        forms["practice_outline"] = _outline("practice_outline", training, practice_days, info.practice,
+                                             PRACTICE_HOURS, training.practice_teacher)
+        offline_sessions += [(d, PRACTICE_ROOM) for d in practice_days]
+    if "sign_in" in required:
+        forms["sign_in"] = _sign_in(training, sorted(offline_sessions))
+    if "online_record" in required:
+        forms["online_record"] = _online_record(training, start, end, theory_mode, practice_mode, online_platform)
+    if OFFLINE in practice_mode:
+        forms["practice_equipment"] = _form(
+            "practice_equipment", occupation=training.occupation,
+            equipment=[{"name": n, "quantity": q} for n, q in info.equipment],
+            consumables=[{"name": n, "quantity": q} for n, q in info.consumables])
     return forms
+
+
+def _sign_in(training: _Training, sessions: list[tuple[date, str]]) -> dict[str, Any]:
+    """The sign-in sheet: every offline session day, every trainee signed."""
+    return _form(
+        "sign_in", occupation=training.occupation, level=training.level,
+        sessions=[{"date": _iso(d), "location": room,
+                   "trainees": [{"seq": i, "name": s["name"], "id_number": s["id_number"],
+                                 "signed": True, "remarks": ""}
+                                for i, s in enumerate(training.trainees, 1)]}
+                  for d, room in sessions])
+
+
+def _online_record(training: _Training, start: date, end: date, theory_mode: list[str],
+                   practice_mode: list[str], online_platform: str) -> dict[str, Any]:
+    """The online record: the online sections' contents as chapters, every trainee done.
+    A section online only has its half of the plan's hours online; one online as well as
+    offline adds some self-study."""
+    hours = sum(ONLINE_ONLY_HOURS if mode == [ONLINE] else ONLINE_EXTRA_HOURS
+                for mode in (theory_mode, practice_mode) if ONLINE in mode)
+    contents = ((training.info.theory if ONLINE in theory_mode else ()) +
+                (training.info.practice if ONLINE in practice_mode else ()))
+    chapters = [f"第{_CHINESE_NUMBERS[i]}章 {title}" for i, title in enumerate(contents)]
+    return _form(
+        "online_record", occupation=training.occupation, level=training.level, platform=online_platform,
+        start_date=_iso(start), end_date=_iso(end), outline=chapters,
+        trainees=[{"name": s["name"], "id_number": s["id_number"], "hours": hours,
+                   "completion_rate": 100, "signed_in": True} for s in training.trainees])
 
 
 _CHINESE_NUMBERS = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
                     "十一", "十二", "十三", "十四", "十五", "十六")
 
 
-def _outline(kind: str, occupation: str, level: str, days: list[date], contents: Sequence[str],
+def _outline(kind: str, training: _Training, days: list[date], contents: Sequence[str],
              hours: Sequence[float], teacher: dict[str, str]) -> dict[str, Any]:
-    return _form(kind, occupation=occupation, level=level, start_date=_iso(days[0]),
+    """A theory or practice outline: one session a day of ``days``, all by ``teacher``."""
+    return _form(kind, occupation=training.occupation, level=training.level, start_date=_iso(days[0]),
                  end_date=_iso(days[-1]), total_hours=_half(sum(hours)),
                  sessions=[{"seq": i, "content": content, "date": _iso(d), "teacher": dict(teacher),
                             "hours": _half(h)}
@@ -550,32 +630,40 @@ def sample_video() -> bytes:
 
 
 def _folders(forms: dict[str, dict[str, Any]]) -> list[str]:
-    plan = forms["培训方案.json"]
+    plan = forms[PLAN_FORM]
     return [t["occupation"] + t["level"] for t in plan["trainings"]]
+
+
+def _default_media_rules() -> MediaRules:
+    """The media rules the example meets and its README states: the shipped policy's."""
+    return load_policy().media
 
 
 def package_files(institution: str = DEFAULT_INSTITUTION, report_date: date | None = None,
                   trainings: Sequence[tuple[str, str, int]] = DEFAULT_TRAININGS,
-                  theory_mode: Sequence[str] = ("offline",), practice_mode: Sequence[str] = ("offline",),
+                  theory_mode: Sequence[str] = (OFFLINE,), practice_mode: Sequence[str] = (OFFLINE,),
                   *, online_platform: str = DEFAULT_PLATFORM, screenshots: int = 2,
                   tag: str = "") -> dict[str, bytes]:
-    """Every file of the example package: {path below the level-1 folder: bytes}."""
+    """Every file of the example package: {path below the level-1 folder: bytes}. Each
+    section folder holds as many photos and videos as the shipped policy asks for."""
     report_date = report_date or date.today()
+    rules = _default_media_rules()
     forms = sample_forms(institution, report_date, trainings, theory_mode, practice_mode,
                          online_platform=online_platform, tag=tag)
     files = {path: form_bytes(data) for path, data in forms.items()}
-    files["诚信承诺书.jpg"] = sample_pledge_scan(institution)
-    online = "online" in list(theory_mode) + list(practice_mode)
+    files[_PLEDGE_SCAN] = sample_pledge_scan(institution)
+    online = ONLINE in list(theory_mode) + list(practice_mode)
     for folder in _folders(forms):
         if online:
             for n in range(1, screenshots + 1):
-                files[f"{folder}/线上培训截图{n}.png"] = sample_screenshot(f"{folder} 线上培训截图{n}")
-        for section in ("理论", "实操"):
-            for n in range(1, 6):
-                name = f"{folder}{section}{n}"
-                files[f"{folder}/{section}/{name}.jpg"] = sample_photo(label=name)
-            for n in range(1, 4):
-                files[f"{folder}/{section}/{folder}{section}{n}.mp4"] = sample_video()
+                name = f"{SCREENSHOT_STEM}{n}"
+                files[f"{folder}/{name}{_SCREENSHOT_EXT}"] = sample_screenshot(f"{folder} {name}")
+        for section in SECTIONS:
+            for n in range(1, rules.photo_count + 1):
+                stem = media_name(folder, section, n, "")  # what the photo's blackboard reads
+                files[f"{folder}/{section}/{stem}{_PHOTO_EXT}"] = sample_photo(label=stem)
+            for n in range(1, rules.video_count + 1):
+                files[f"{folder}/{section}/{media_name(folder, section, n, _VIDEO_EXT)}"] = sample_video()
     return dict(sorted(files.items()))
 
 
@@ -598,7 +686,7 @@ def zip_package(root: str, files: dict[str, bytes], stamp: datetime | None = Non
 def write_example(target_dir: Path | str, *, institution: str = DEFAULT_INSTITUTION,
                   report_date: date | None = None,
                   trainings: Iterable[tuple[str, str, int]] = DEFAULT_TRAININGS,
-                  theory_mode: Sequence[str] = ("offline",), practice_mode: Sequence[str] = ("offline",),
+                  theory_mode: Sequence[str] = (OFFLINE,), practice_mode: Sequence[str] = (OFFLINE,),
                   online_platform: str = DEFAULT_PLATFORM) -> tuple[Path, Path]:
     """Write the example into ``target_dir`` (created if needed): the package folder
     ``<institution><YYYYMMDD>/``, its ZIP ``<institution><YYYYMMDD>.zip`` and ``README.txt``
@@ -628,27 +716,46 @@ def write_example(target_dir: Path | str, *, institution: str = DEFAULT_INSTITUT
     return folder, zip_path
 
 
+#: what each training form is, as README.txt explains it
+_README_FORM_NOTES = {
+    "theory_outline": "理论知识培训内容（大纲），理论线下培训时必须有",
+    "practice_outline": "实际操作培训内容（大纲），实操线下培训时必须有",
+    "sign_in": "培训学员签到表，每个线下培训日一次签到，列出全部学员",
+    "online_record": "线上培训上报记录（平台、起止日期、大纲目录、学员学时与完成率）",
+    "practice_equipment": "实际操作培训设备设施，操作类职业填写，可选",
+}
+
+
+def _mb(size: int) -> str:
+    """2097152 -> "2 MB": the policy's byte limits as the guide states them (MiB)."""
+    return f"{size / 1024**2:g} MB"
+
+
+def _minutes(seconds: float) -> str:
+    """120.0 -> "2"."""
+    return f"{seconds / 60:g}"
+
+
+def _format_name(ext: str) -> str:
+    """".jpg" -> "JPG"."""
+    return ext.lstrip(".").upper()
+
+
 def readme_text(root: str, trainings: Sequence[tuple[str, str, int]], theory_mode: Sequence[str],
                 practice_mode: Sequence[str]) -> str:
-    """The Chinese guide written beside the example folder."""
-    folder = trainings[0][0] + trainings[0][1] if trainings else "育婴师初级"
-    modes = list(theory_mode) + list(practice_mode)
-    online, offline = "online" in modes, "offline" in modes
-    level2 = []
-    if "offline" in theory_mode:
-        level2.append("理论培训大纲.json：理论知识培训内容（大纲），理论线下培训时必须有")
-    if "offline" in practice_mode:
-        level2.append("实操培训大纲.json：实际操作培训内容（大纲），实操线下培训时必须有")
-    if offline:
-        level2.append("签到表.json：培训学员签到表，每个线下培训日一次签到，列出全部学员")
-    if online:
-        level2.append("线上培训记录.json：线上培训上报记录（平台、起止日期、大纲目录、学员学时与完成率）")
-        level2.append("线上培训截图1.png、线上培训截图2.png …：线上培训平台截屏，可选，最多 20 张，每张不超过 5 MB")
-    if "offline" in practice_mode:
-        level2.append("实操设备设施.json：实际操作培训设备设施，操作类职业填写，可选")
+    """The Chinese guide written beside the example folder. Names come from the contract,
+    counts and limits from the shipped policy."""
+    rules = _default_media_rules()
+    first = trainings[0] if trainings else DEFAULT_TRAININGS[0]
+    folder = first[0] + first[1]
     others = [t[0] + t[1] for t in trainings[1:]]
-    more = f"（另有 {'、'.join(others)}，结构相同）" if others else ""
-    level2_text = "\n".join(f"    {line}" for line in level2)
+    return (_readme_intro(root)
+            + _readme_layout(root, folder, others, list(theory_mode), list(practice_mode), rules)
+            + _readme_replacing(folder, rules)
+            + _readme_packing_and_checking(root))
+
+
+def _readme_intro(root: str) -> str:
     return f"""职业技能培训上报包 —— 示例说明
 ================================
 
@@ -660,28 +767,71 @@ def readme_text(root: str, trainings: Sequence[tuple[str, str, int]], theory_mod
 注意：示例中的机构、人员、身份证号、电话均为虚构的示例数据，照片和视频只是示意画面。
 请全部换成本机构的真实材料后再上报，切勿直接上传示例。
 
-一、文件夹结构
+"""
+
+
+def _readme_layout(root: str, folder: str, others: list[str], theory_mode: list[str],
+                   practice_mode: list[str], rules: MediaRules) -> str:
+    """Part 一: the folders and files of the package, the first training's in full."""
+    more = f"（另有 {'、'.join(others)}，结构相同）" if others else ""
+    other_scans = "、".join(name for name in PLEDGE_SCANS if name != _PLEDGE_SCAN)
+    training_files = "\n".join(f"    {line}" for line in _readme_training_files(theory_mode, practice_mode, rules))
+    sections = "\n".join(_readme_section(folder, section, rules) for section in SECTIONS)
+    return f"""一、文件夹结构
 --------------
 {root}/
   一级文件夹，名称为“培训机构名称 + 上报日期（YYYYMMDD）”，其中有：
-  培训方案.json：职业技能等级认定培训方案表
-  诚信承诺书.json：诚信承诺书（accepted 必须为 true）
-  诚信承诺书.jpg：盖章、签字后的诚信承诺书扫描件（也可用 诚信承诺书.pdf；缺少时会有提醒）
-  培训教师.json：培训教师个人简历（全部培训教师）
+  {PLAN_FORM}：职业技能等级认定培训方案表
+  {PLEDGE_FORM}：诚信承诺书（accepted 必须为 true）
+  {_PLEDGE_SCAN}：盖章、签字后的诚信承诺书扫描件（也可用 {other_scans}；缺少时会有提醒）
+  {TRAINERS_FORM}：培训教师个人简历（全部培训教师）
   {folder}/
     二级文件夹，名称为“职业（工种）+ 等级”，培训方案中每个职业等级一个{more}，其中有：
-{level2_text}
-    理论/：三级文件夹，理论培训照片 5 张、视频 3 段：
-      {folder}理论1.jpg … {folder}理论5.jpg
-      {folder}理论1.mp4 … {folder}理论3.mp4
-    实操/：三级文件夹，实操培训照片 5 张、视频 3 段：
-      {folder}实操1.jpg … {folder}实操5.jpg
-      {folder}实操1.mp4 … {folder}实操3.mp4
+{training_files}
+{sections}
 
-二、换成本机构的材料
+"""
+
+
+def _readme_section(folder: str, section: str, rules: MediaRules) -> str:
+    """A section folder and the names of its first and last photo and video."""
+    def first_to_last(ext: str, count: int) -> str:
+        return f"{media_name(folder, section, 1, ext)} … {media_name(folder, section, count, ext)}"
+
+    return (f"    {section}/：三级文件夹，{section}培训照片 {rules.photo_count} 张、视频 {rules.video_count} 段：\n"
+            f"      {first_to_last(_PHOTO_EXT, rules.photo_count)}\n"
+            f"      {first_to_last(_VIDEO_EXT, rules.video_count)}")
+
+
+def _readme_training_files(theory_mode: list[str], practice_mode: list[str], rules: MediaRules) -> list[str]:
+    """A training folder's own files under the modes, one line each, as the example has them."""
+    lines = [f"{FORM_FILES[kind]}：{_README_FORM_NOTES[kind]}"
+             for kind in required_training_forms(theory_mode, practice_mode)]
+    if ONLINE in theory_mode + practice_mode:
+        first, second = (f"{SCREENSHOT_STEM}{n}{_SCREENSHOT_EXT}" for n in (1, 2))
+        lines.append(f"{first}、{second} …：线上培训平台截屏，可选，最多 {rules.screenshot_max_count} 张，"
+                     f"每张不超过 {_mb(rules.screenshot_max_bytes)}")
+    if OFFLINE in practice_mode:
+        lines.append(f"{FORM_FILES['practice_equipment']}：{_README_FORM_NOTES['practice_equipment']}")
+    return lines
+
+
+def _readme_replacing(folder: str, rules: MediaRules) -> str:
+    """Part 二: how to put the institution's own material in place of the example's."""
+    resolution = f"{rules.min_long_side}×{rules.min_short_side}"
+    section_folders = "、".join(f"{section}/" for section in SECTIONS)
+    photo_rule = (f"每个 {section_folders} 文件夹各 {rules.photo_count} 张，{_format_name(_PHOTO_EXT)} 格式，"
+                  f"分辨率至少 {resolution}，单张不超过 {_mb(rules.photo_max_bytes)}")
+    video_rule = (f"每个文件夹各 {rules.video_count} 段，{_format_name(_VIDEO_EXT)} 格式，"
+                  f"每段 {_minutes(rules.video_min_seconds)}～{_minutes(rules.video_max_seconds)} 分钟，"
+                  f"分辨率至少 {resolution}，单个不超过 {_mb(rules.video_max_bytes)}")
+    first_photo = media_name(folder, SECTIONS[0], 1, _PHOTO_EXT)
+    last_video = media_name(folder, SECTIONS[-1], rules.video_count, _VIDEO_EXT)
+    numbers = f"照片序号 1～{rules.photo_count}、视频序号 1～{rules.video_count}"
+    return f"""二、换成本机构的材料
 --------------------
-1. 文件夹改名：一级文件夹改为“本机构全称 + 上报日期”，如“新城区星火职业培训学校20261120”。
-   机构名称必须与 培训方案.json 和 诚信承诺书.json 中填写的完全一致；上报日期不能晚于上传当天。
+1. 文件夹改名：一级文件夹改为“本机构全称 + 上报日期”，如“{DEFAULT_INSTITUTION}20261120”。
+   机构名称必须与 {PLAN_FORM} 和 {PLEDGE_FORM} 中填写的完全一致；上报日期不能晚于上传当天。
 2. 表单（.json 文件）：用记事本或任意文本编辑器打开，只改引号里的内容和数字，不要删改字段名、
    冒号、逗号和括号；保存时选择“UTF-8”编码。
    - 日期一律写成 2026-11-20 这样的格式；
@@ -691,23 +841,28 @@ def readme_text(root: str, trainings: Sequence[tuple[str, str, int]], theory_mod
      都要在培训起止日期之内；
    - 大纲的总学时等于各次课学时之和（可以有半小时，如 4.5）；理论大纲与实操大纲的总学时相加
      应等于培训方案的培训学时；
-   - 大纲中的培训老师必须是 培训教师.json 中的教师，姓名和身份证号一致；
+   - 大纲中的培训老师必须是 {TRAINERS_FORM} 中的教师，姓名和身份证号一致；
    - 签到表：大纲中每个培训日期都要有当天的签到，每次签到列出全部学员且都已签到；签到学员人数
      与培训方案中的培训人数一致；
    - 线上培训记录：平台名称与培训方案一致，每名学员学时大于 0、完成率 100、已在线签到。
    培训方式改变时（线上/线下），需要的表单也随之改变，可用 `pipeline example 目录 --online`
    等选项生成对应的示例作参考。
 3. 二级文件夹：每个培训的职业（工种）+ 等级一个，名称与培训方案一致，如“育婴师初级”“车工中级”。
-   等级写作：初级、中级、高级、技师、高级技师（不要写“五级”“初级工”等）。
+   等级写作：{"、".join(LEVELS)}（不要写“五级”“初级工”等）。
 4. 照片和视频：用本机构培训现场的照片、视频替换示例文件，文件名保持不变。
-   - 照片：每个 理论/、实操/ 文件夹各 5 张，JPG 格式，分辨率至少 1280×720，单张不超过 2 MB；
-   - 视频：每个文件夹各 3 段，MP4 格式，每段 2～3 分钟，分辨率至少 1280×720，单个不超过 50 MB；
+   - 照片：{photo_rule}；
+   - 视频：{video_rule}；
      建议使用 H.264 编码（手机“高效/HEVC”格式的视频可能无法在网页播放）；
-   - 命名：职业（工种）+ 等级 + 理论或实操 + 序号，如“{folder}理论1.jpg”“{folder}实操3.mp4”；
-     照片序号 1～5、视频序号 1～3 各用一次；不要把 PNG、HEIC 等图片或 MOV 视频只改扩展名。
+   - 命名：职业（工种）+ 等级 + {"或".join(SECTIONS)} + 序号，如“{first_photo}”“{last_video}”；
+     {numbers} 各用一次；不要把 PNG、HEIC 等图片或 MOV 视频只改扩展名。
 5. 不要在文件夹中放其它文件（如 Word 文档、说明文字、快捷方式）。
 
-三、打包
+"""
+
+
+def _readme_packing_and_checking(root: str) -> str:
+    """Parts 三 and 四: zipping the folder and checking the ZIP before the upload."""
+    return f"""三、打包
 --------
 Windows：在一级文件夹上点右键 → 发送到 → 压缩(zipped)文件夹，得到“{root}.zip”。
   也可用 WinRAR、7-Zip、好压等工具，但一定要选择 ZIP 格式（不要 RAR、7z），不要加密码。

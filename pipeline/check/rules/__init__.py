@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from pipeline.check.rules.forms import CROSS_FORM_RULES, check_forms_readable
+from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS
+from pipeline.check.rules.media import MEDIA_CHECKS
 from pipeline.check.view import Check
 
 
 def default_checks() -> Sequence[Check]:
     """The checks of the contract, in reporting order: hierarchy, the forms' readability
     (FORM_MISSING / FORM_JSON / FORM_SCHEMA), media, then the cross-form rules."""
-    # imported here, not when the package is: `python -m pipeline.check.rules.media` runs a
-    # rule module as a script, which its package must not have imported already (runpy
-    # warns of two copies of the module)
-    from pipeline.check.rules.forms import CROSS_FORM_RULES, check_forms_readable
-    from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS
-    from pipeline.check.rules.media import MEDIA_CHECKS
-
     return (*HIERARCHY_CHECKS, check_forms_readable, *MEDIA_CHECKS, *CROSS_FORM_RULES)

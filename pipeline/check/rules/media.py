@@ -15,21 +15,18 @@ then a photo's resolution or a video's duration, resolution and codec, as far as
 file could be measured (a picture that was not decoded has no resolution to judge, a
 video in no recognised container nothing after its format or damage).
 
-``python -m pipeline.check.rules.media FILE...`` prints what a file measures as and its
-problems (for operators).
+``pipeline media FILE...`` prints what a file measures as and its problems (for
+operators).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from pipeline.check.catalogue import Problem, format_size, problem
 from pipeline.check.contract import PHOTO, PHOTO_FORMATS, SCREENSHOT, SCREENSHOT_FORMATS, VIDEO
-from pipeline.check.measure import MP4_CONTAINERS, Measurement, measure_many
-from pipeline.check.policy import MediaRules, load_policy
+from pipeline.check.measure import MP4_CONTAINERS, Measurement
+from pipeline.check.policy import MediaRules
 from pipeline.check.view import PackageView
 
 __all__ = ["check_media", "judge", "judge_photo", "judge_screenshot", "judge_video", "format_duration",
@@ -207,21 +204,3 @@ def format_duration(seconds: float) -> str:
 # -- for operators -----------------------------------------------------------------------
 
 #: files the tool measures as videos; anything else is measured as a photo
-_VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv")
-
-
-def _main(argv: Sequence[str]) -> int:
-    """Print one JSON line per file: what it measures as (the manifest's fields) and its
-    problems under the shipped policy."""
-    rules = load_policy().media
-    items = [(VIDEO if Path(arg).suffix.lower() in _VIDEO_SUFFIXES else PHOTO, Path(arg), arg) for arg in argv]
-    measured = measure_many(items, photo_max_pixels=rules.photo_max_pixels,
-                            video_probe_timeout_seconds=rules.video_probe_timeout_seconds)
-    for path, m in measured.items():
-        print(json.dumps({"path": path, **m.manifest_fields(),
-                          "problems": [p.to_json() for p in judge(m, rules, path)]}, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
