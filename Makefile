@@ -18,9 +18,11 @@ run: install
 	$(BIN)/pipeline run
 
 test: install sftp-deps
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -m "not slow"
 
 # The SFTP tests run Debian's real sshd with nss_wrapper (tests/sftpserver.py). The .debs are

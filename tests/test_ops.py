@@ -21,7 +21,7 @@ import structlog.testing
 from pipeline.app.settings import load_settings
 from pipeline.check.documents import schema_errors
 from pipeline.intake.deciding import Services, ingest
-from pipeline.ops.inventory import documents
+from pipeline.intake.inventory import documents
 from pipeline.ops.metrics import decision_increments
 from pipeline.app.compose import Composition
 from pipeline.ops.queries import Ops

@@ -34,7 +34,7 @@ from pipeline.notify.records import SendRecords
 from pipeline.notify.registry import Registry, load_registry
 from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, Transport
 from pipeline.ops.index import DecisionIndex
-from pipeline.ops.inventory import inventory_of
+from pipeline.intake.inventory import inventory_of
 from pipeline.ops.metrics import Counters, lazy, offer_endpoint
 from pipeline.ops.presence import Presence
 from pipeline.ops.queries import BrokerView, Ops, OpsError

@@ -29,7 +29,7 @@ from pipeline.intake.store import StoreError
 from pipeline.intake.uploads import Claim, IngestRequest
 from pipeline.ops import presence
 from pipeline.ops.index import DecisionIndex, summary
-from pipeline.ops.inventory import RECEIPT_ID, Inventory, documents
+from pipeline.intake.inventory import RECEIPT_ID, Inventory, documents
 from pipeline.ops.metrics import Counters
 
 _HEX = re.compile(r"^[0-9a-fA-F]{12,64}$")
