@@ -25,7 +25,7 @@ test-fast: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -m "not slow"
 
-# The SFTP tests run Debian's real sshd with nss_wrapper (tests/sftpserver.py). The .debs are
+# The SFTP tests run Debian's real sshd with nss_wrapper (tests/support/sftpserver.py). The .debs are
 # unpacked into build/sftp-deps/root, not installed: no ssh service is started, no system
 # user or file changes. Idempotent: nothing is done once the stamp exists.
 SFTP_DEPS := build/sftp-deps

@@ -27,8 +27,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests import media  # noqa: E402  (the test suite's real-media makers)
-from tests.packages import PackageBuilder  # noqa: E402
+from tests.support import media  # noqa: E402  (the test suite's real-media makers)
+from tests.support.packages import PackageBuilder  # noqa: E402
 
 MB = 1024 * 1024
 

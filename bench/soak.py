@@ -27,8 +27,8 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests import media, zipcraft  # noqa: E402
-from tests.packages import PackageBuilder  # noqa: E402
+from tests.support import media, zipcraft  # noqa: E402
+from tests.support.packages import PackageBuilder  # noqa: E402
 
 
 def _missing_section(i: int) -> bytes:

@@ -20,8 +20,8 @@ from pipeline.app.compose import Composition
 from pipeline.app.settings import load_settings
 from pipeline.intake.scratch import remove_stale_scratch_at_start
 from workers.actors import PipelineActors
-from tests.conftest import wait_until
-from tests.test_end_to_end import good_package
+from tests.support.waiting import wait_until
+from tests.support.running import good_package
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from tests.conftest import RedisServer
+from tests.support.redisserver import RedisServer
 from workers.broker import waiting_messages
 
 

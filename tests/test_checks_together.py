@@ -12,8 +12,8 @@ from pathlib import Path
 from pipeline.check.assess import assess
 from pipeline.check.documents import Source, build_document, schema_errors
 from pipeline.check.policy import load_policy, parse_policy
-from tests import media
-from tests.packages import PackageBuilder
+from tests.support import media
+from tests.support.packages import PackageBuilder
 
 TODAY = date(2026, 11, 27)
 ROOT = "新城区星火职业培训学校20261120"

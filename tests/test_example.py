@@ -22,7 +22,7 @@ from pipeline.check.assess import assess
 from pipeline.check.documents import Source, build_document
 from pipeline.check.identity import gender_matches, validate_id_number
 from pipeline.check.policy import load_policy
-from tests.packages import PackageBuilder
+from tests.support.packages import PackageBuilder
 
 REPORT = date(2026, 11, 20)
 TODAY = date(2026, 11, 27)

@@ -23,9 +23,10 @@ import psutil
 import pytest
 
 from pipeline.app.redis_server import free_loopback_port
-from tests.conftest import small_inotify_queue, wait_until
-from tests.packages import sample_package
-from tests.test_end_to_end import Pipeline
+from tests.support.inotify import small_inotify_queue
+from tests.support.waiting import wait_until
+from tests.support.packages import sample_package
+from tests.support.running import Pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -261,7 +262,7 @@ def test_worker_killed_after_its_retry_was_queued_before_the_ack(tmp_path: Path,
 
 
 def test_smtp_refusing_then_back_sends_one_mail_per_decision(tmp_path: Path, cleanup):
-    from tests.smtpserver import RefusingHandler, SmtpServer
+    from tests.support.smtpserver import RefusingHandler, SmtpServer
 
     port = free_loopback_port()  # nothing listens there yet: connection refused
     p = start(tmp_path, SMTP_URL=f"smtp://127.0.0.1:{port}", MAIL_FROM="回执 <receipts@test.example>",
@@ -293,8 +294,8 @@ def test_smtp_refusing_then_back_sends_one_mail_per_decision(tmp_path: Path, cle
 
 
 def test_s3_endpoint_down_then_back_loses_nothing(tmp_path: Path, cleanup):
-    from tests.s3server import MotoS3, keys, put, read
-    from tests.tcpproxy import TcpProxy
+    from tests.support.s3server import MotoS3, keys, put, read
+    from tests.support.tcpproxy import TcpProxy
 
     moto = MotoS3()
     moto.start()

@@ -6,7 +6,6 @@ consistent sample that passes every rule, then each rule broken on a copy.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from datetime import date
@@ -797,7 +796,7 @@ def _package_problems(builder, tmp_path) -> list[Problem]:
 
 
 def _builder(**kwargs):
-    from tests.packages import PackageBuilder, fake_photo, fake_video
+    from tests.support.packages import PackageBuilder, fake_photo, fake_video
 
     return PackageBuilder(photo=fake_photo, video=fake_video, screenshot=lambda name: b"png", **kwargs)
 

@@ -29,7 +29,7 @@ from pipeline.check.forms import (SCHEMAS_DIR, FormSet, field_label,
 from pipeline.check.rules.forms import check_forms_readable
 from pipeline.check.package_reader import read_package
 from pipeline.check.policy import load_policy
-from tests.packages import PackageBuilder, fake_photo, fake_video
+from tests.support.packages import PackageBuilder, fake_photo, fake_video
 
 TODAY = date(2026, 11, 27)
 INST = "新城区星火职业培训学校"

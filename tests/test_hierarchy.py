@@ -1,5 +1,5 @@
 """Folder hierarchy and names (spec section 2, naming rules of section 3): the layout
-and every HIER_* / NAME_* / MEDIA_COUNT rule, on packages built by tests/packages.py."""
+and every HIER_* / NAME_* / MEDIA_COUNT rule, on packages built by tests/support/packages.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pipeline.check.contract import PHOTO, VIDEO
 from pipeline.check.layout import canonical_training, parse_root_date, split_level
 from pipeline.check.package_reader import read_package
 from pipeline.check.policy import Policy, load_policy
-from tests.packages import PackageBuilder
+from tests.support.packages import PackageBuilder
 
 TODAY = date(2026, 11, 27)
 INST = "新城区星火职业培训学校"

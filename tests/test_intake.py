@@ -19,7 +19,7 @@ from pipeline.check.documents import schema_errors
 from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal, stuck_requests
 from pipeline.intake.ledger import MemoryLedger, RedisLedger
 from pipeline.intake.uploads import IngestRequest
-from tests.test_end_to_end import good_package
+from tests.support.running import good_package
 
 
 @pytest.fixture(params=["redis", "memory"])

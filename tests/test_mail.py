@@ -1,5 +1,5 @@
 """Receipt mails (issue 6): building, the registry, the settings, and sending exactly once
-against a real SMTP server (aiosmtpd, tests/smtpserver.py) with the real Redis."""
+against a real SMTP server (aiosmtpd, tests/support/smtpserver.py) with the real Redis."""
 
 from __future__ import annotations
 
@@ -37,11 +37,11 @@ from pipeline.notify.message import build_receipt_mail
 from pipeline.intake.local_store import LocalStore
 from pipeline.check.files import write_atomic
 from pipeline.app.redis_server import free_loopback_port
-from tests.conftest import wait_until
-from tests.packages import sample_package
-from tests.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,
+from tests.support.waiting import wait_until
+from tests.support.packages import sample_package
+from tests.support.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,
                               password_authenticator, self_signed_tls)
-from tests.test_end_to_end import Pipeline, decisions
+from tests.support.running import Pipeline, decisions
 
 ZONE = local_zone(8)
 NOW = datetime(2026, 11, 27, 16, 20, 3, tzinfo=ZONE)

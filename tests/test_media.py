@@ -25,7 +25,7 @@ from pipeline.check.measure import (Measurement, ProbeUnavailable, measure_many,
                                     measure_video)
 from pipeline.check.policy import MediaRules, load_policy
 from pipeline.check.rules.media import format_duration, judge, judge_photo, judge_screenshot, judge_video
-from tests import media
+from tests.support import media
 
 RULES = load_policy().media
 FAST = dataclasses.replace(RULES, video_probe_timeout_seconds=1.0)

@@ -21,8 +21,8 @@ import pytest
 
 from pipeline.check.documents import schema_errors
 from pipeline.app.redis_server import free_loopback_port
-from tests.conftest import wait_until
-from tests.packages import PackageBuilder, sample_package
+from tests.support.waiting import wait_until
+from tests.support.packages import PackageBuilder, sample_package
 
 pytestmark = pytest.mark.slow
 

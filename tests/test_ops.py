@@ -29,7 +29,7 @@ from pipeline.check.policy import load_policy
 from pipeline.ops.presence import Presence
 from pipeline.intake.s3_store import inbox_request
 from pipeline.intake.uploads import IngestRequest
-from tests.s3server import MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
+from tests.support.s3server import MotoS3, keys, put, read
 
 ROOT = Path(__file__).resolve().parent.parent
 RAR = b"Rar!\x1a\x07\x01\x00" + bytes(range(256)) * 4
@@ -214,7 +214,7 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
 
 def test_media_progress_is_logged_with_the_receipt_id(settings, redis_client):
     from pipeline.check.assess import assess
-    from tests.packages import PackageBuilder
+    from tests.support.packages import PackageBuilder
 
     zip_path = PackageBuilder(tag="progress").to_zip(settings.data_dir.parent / "p.zip")
     with structlog.testing.capture_logs() as logs, structlog.contextvars.bound_contextvars(receipt_id="R1"):

@@ -31,7 +31,7 @@ from pipeline.check.catalogue import Problem
 from pipeline.check.files import hash_file
 from pipeline.check.package_reader import CHUNK, PackageContents, read_package
 from pipeline.check.policy import ZipLimits, load_policy
-from tests import zipcraft as zc
+from tests.support import zipcraft as zc
 
 SPEC_PKG_CODES = {"PKG_NOT_ZIP", "PKG_CORRUPT", "PKG_ENCRYPTED", "PKG_UNSAFE_PATH", "PKG_LIMIT",
                   "PKG_NAME_ENCODING", "PKG_DUPLICATE_ENTRY", "PKG_EMPTY"}

@@ -35,8 +35,8 @@ from pipeline.intake.bucket_watch import BucketWatcher
 from pipeline.intake.uploads import IngestRequest
 from pipeline.intake.store import StoreError
 from pipeline.app.redis_server import free_loopback_port
-from tests.conftest import wait_until
-from tests.s3server import Buckets, MotoS3, keys, moto_s3, put, read  # noqa: F401 (fixture)
+from tests.support.waiting import wait_until
+from tests.support.s3server import Buckets, MotoS3, keys, put, read
 
 RAR = b"Rar!\x1a\x07\x01\x00" + bytes(range(256)) * 8
 
@@ -271,7 +271,6 @@ def test_a_versioned_inbox_stores_the_claimed_version_even_if_replaced_meanwhile
 
 def test_the_same_bytes_uploaded_again_under_the_same_key_get_their_own_decision(services: Services):
     # the institution re-uploads because it did not get the mail: it must hear back
-    store: S3Store = services.store  # type: ignore[assignment]
     blob = make_zip("again")
     first = upload(services, "inbox/again.zip", blob)
     outcome = ingest(first, services)
@@ -602,7 +601,7 @@ def test_orphaned_claims_are_requeued(services: Services):
 
 @pytest.mark.slow
 def test_pipeline_run_with_s3_storage(tmp_path: Path, moto_s3: MotoS3):
-    from tests.test_end_to_end import good_package
+    from tests.support.running import good_package
 
     b = moto_s3.new_buckets(create=False)
     client = moto_s3.client()

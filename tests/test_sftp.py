@@ -1,7 +1,7 @@
 """The SFTP intake (deploy/sftp/) with a real OpenSSH sshd and the real pipeline.
 
 The sshd runs the rendered deploy/sftp/sshd_config.in; accounts are made and disabled by
-deploy/sftp/institution-account (see tests/sftpserver.py for what is real and what is a
+deploy/sftp/institution-account (see tests/support/sftpserver.py for what is real and what is a
 stand-in). Uploads go through paramiko the way WinSCP and the sftp command line do them,
 and `pipeline run` decides what lands in DATA/inbox/<account>/ through the bind mount.
 """
@@ -24,9 +24,9 @@ import paramiko
 import psutil
 import pytest
 
-from tests.conftest import wait_until
-from tests.packages import sample_package
-from tests.sftpserver import (
+from tests.support.waiting import wait_until
+from tests.support.packages import sample_package
+from tests.support.sftpserver import (
     INSTITUTION_GID,
     PIPELINE_GID,
     SCRIPT,

@@ -17,7 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from pipeline.intake import folder_watch as watcher_mod
-from tests.conftest import small_inotify_queue
+from tests.support.inotify import small_inotify_queue
 from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox, zip_end_record_present
 from pipeline.intake.uploads import is_in_progress_name
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 import string
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
 
-from pipeline.check.privacy import redact
+from pipeline.check.privacy import redact, redact_value
 
 
 class Severity(str, enum.Enum):
@@ -45,7 +46,11 @@ class ProblemType:
 
 @dataclass(frozen=True)
 class Problem:
-    """One error or warning found in a package: the unit every check yields."""
+    """One error or warning found in a package: the unit every check yields.
+
+    ``params`` are the values the message and hint were rendered from (masked like them):
+    the problem as data, for tests and for everything that reads problems without reading
+    Chinese. The decision documents carry the rendered text (``to_json``)."""
 
     code: str
     severity: Severity
@@ -53,6 +58,7 @@ class Problem:
     message: str
     hint: str | None = None
     pointer: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def fatal(self) -> bool:
@@ -239,7 +245,8 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     kind = CATALOGUE[code]
     # Every message passes the masking: whatever a check quotes from a package (a name,
     # a folder, a field value) may hold a 身份证号 or a mobile number. So does the path:
-    # file names are the institution's, and folder paths are built from plan values.
+    # file names are the institution's, and folder paths are built from plan values. The
+    # parameters are kept masked the same way.
     return Problem(
         code=code,
         severity=severity or kind.severity,
@@ -247,6 +254,7 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
         pointer=pointer,
         message=redact(_FORMATTER.format(kind.template, **params)),
         hint=redact(_FORMATTER.format(kind.hint, **params)) or None,
+        params=MappingProxyType(redact_value(params)),
     )
 
 

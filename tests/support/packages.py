@@ -48,18 +48,18 @@ def fake_video(name: str) -> bytes:
 
 def real_photo(name: str) -> bytes:
     """A real 1920×1080 JPEG (cached): passes every photo rule."""
-    from tests import media
+    from tests.support import media
     return media.jpeg()
 
 
 def real_video(name: str) -> bytes:
     """A real 150 s 1280×720 H.264 MP4 at 1 fps (cached, ~20 KB): passes every video rule."""
-    from tests import media
+    from tests.support import media
     return media.mp4()
 
 
 def real_screenshot(name: str) -> bytes:
-    from tests import media
+    from tests.support import media
     return media.png(800, 600)
 
 

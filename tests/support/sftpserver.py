@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from pipeline.intake.scratch import pid_alive
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "sftp"
 SCRIPT = DEPLOY / "institution-account"
 TEMPLATE = DEPLOY / "sshd_config.in"
@@ -209,7 +209,7 @@ def make_base() -> Path:
 # --------------------------------------------------------------------------- user database shims
 
 _SHIM = r'''#!@PYTHON@
-"""Test stand-in for useradd/usermod/groupadd on the nss_wrapper files (see tests/sftpserver.py)."""
+"""Test stand-in for useradd/usermod/groupadd on the nss_wrapper files (see tests/support/sftpserver.py)."""
 import os, sys, time
 
 prog = os.path.basename(sys.argv[0])

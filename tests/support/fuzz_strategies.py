@@ -4,7 +4,7 @@ Three families, each drawing an :class:`Upload` (the bytes, the name it arrives 
 a short recipe of how it was made, shown when an example fails):
 
 - :func:`hostile_zips`: archives crafted from scratch byte by byte with
-  :mod:`tests.zipcraft`: random entry names (any Unicode but surrogates, control
+  :mod:`tests.support.zipcraft`: random entry names (any Unicode but surrogates, control
   characters and NUL included; ``..``, ``.``, absolute, drive letters, UNC and backslash
   tricks, very long names, junk names, case/NFC twins of another entry, "a" beside
   "a/b"), in random encodings (UTF-8 with or without flag 11, GBK/GB18030 or cp437
@@ -59,9 +59,9 @@ from hypothesis import strategies as st
 
 from pipeline.kit.example import form_bytes
 from pipeline.check.identity import make_id_number
-from tests import media
-from tests import zipcraft as zc
-from tests.packages import MEDIA_SUFFIXES, PackageBuilder
+from tests.support import media
+from tests.support import zipcraft as zc
+from tests.support.packages import MEDIA_SUFFIXES, PackageBuilder
 
 __all__ = ["Upload", "Seed", "seed", "TODAY", "ROOT", "hostile_zips", "mutated_packages",
            "form_packages", "json_values", "hostile_names", "id_like_strings", "build_zip"]

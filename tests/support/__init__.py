@@ -1,0 +1,1 @@
+"""Helpers the tests share: real servers, package and media builders, waiting."""

@@ -1,0 +1,161 @@
+"""One rendering per problem code: the Chinese message and hint a clerk reads, from the
+catalogue's templates and a problem's parameters. Every other test asserts on codes and
+parameters; this file is where the wording itself is pinned down (a change of wording
+must change this table)."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from pipeline.check.catalogue import CATALOGUE, problem
+
+# code -> (parameters, message, hint)
+RENDERED = {
+    'PKG_NOT_ZIP': ({'detected': 'RAR 压缩包'},
+        '上传的文件不是 ZIP 压缩包（识别为：RAR 压缩包）。',
+        '请用 ZIP 格式重新压缩后上传：在 Windows 中右键文件夹，选择“发送到 → 压缩(zipped)文件夹”；不要使用 RAR、7z 等格式。'),
+    'PKG_CORRUPT': ({'detail': '第 3 个文件“a.jpg”的校验值（CRC）不符'},
+        '压缩包已损坏或不完整：第 3 个文件“a.jpg”的校验值（CRC）不符。',
+        '请重新压缩并完整上传；若通过 SFTP 上传，请确认上传完成后再断开连接。'),
+    'PKG_ENCRYPTED': ({'name': '星火20261120/培训方案.json'},
+        '压缩包中的文件“星火20261120/培训方案.json”设置了密码，无法检查。',
+        '请去掉密码，重新压缩后上传。'),
+    'PKG_UNSAFE_PATH': ({'name': '../etc/passwd', 'reason': '包含“..”上级目录'},
+        '压缩包中的条目“../etc/passwd”路径不安全（包含“..”上级目录），整个压缩包未予处理。',
+        '请直接压缩材料文件夹本身，不要包含快捷方式、符号链接或“..”等上级目录路径。'),
+    'PKG_LIMIT': ({'detail': '条目数 2001 超过上限 2000'},
+        '压缩包超出处理限制：条目数 2001 超过上限 2000。',
+        '请检查是否误放了多余的大文件或嵌套的压缩包，删除后重新压缩上传。'),
+    'PKG_NAME_ENCODING': ({'raw': '\\xff\\xfe'},
+        '压缩包中有文件名既不是 UTF-8 也不是 GBK 编码，无法识别（原始字节：\\xff\\xfe）。',
+        '请使用 Windows 自带的压缩功能或 7-Zip、Bandizip 等常用工具重新压缩，文件名使用中文或英文字符。'),
+    'PKG_DUPLICATE_ENTRY': ({'name': '星火/A.jpg', 'other': '星火/a.JPG'},
+        '压缩包中有两个条目指向同一路径：“星火/A.jpg”与“星火/a.JPG”（不区分大小写）。',
+        '请删除其中一个，或改为不同的名称后重新压缩。'),
+    'PKG_EMPTY': ({'detail': '（只有系统文件）'},
+        '压缩包中没有任何材料文件（只有系统文件）。',
+        '请把完整的材料文件夹压缩后重新上传。'),
+    'HIER_ROOT': ({'found': '“a/”、“b/”', 'example': '新城区星火职业培训学校20261120'},
+        '压缩包顶层应只有一个“培训机构名称+上报日期”文件夹，实际为：“a/”、“b/”。',
+        '请把全部材料放进一个名为“机构名称+上报日期”（如“新城区星火职业培训学校20261120”）的文件夹，再压缩该文件夹。'),
+    'HIER_ROOT_NAME': ({'name': '星火', 'reason': '缺少上报日期', 'example': '新城区星火职业培训学校20261120'},
+        '顶层文件夹名称“星火”不符合要求：缺少上报日期。',
+        '顶层文件夹应命名为培训方案中的机构名称加上报日期，例如“新城区星火职业培训学校20261120”。'),
+    'HIER_LEVEL2_UNKNOWN': ({'name': '新建文件夹', 'suggestion': ''},
+        '文件夹“新建文件夹”不是培训方案中所列的任何培训（职业+等级）。',
+        '二级文件夹应命名为“职业（工种）+等级”，与培训方案一致，如“育婴师初级”。'),
+    'HIER_LEVEL2_MISSING': ({'name': '育婴师初级'},
+        '培训方案中的培训“育婴师初级”没有对应的文件夹。',
+        '请在顶层文件夹中新建名为“育婴师初级”的文件夹，放入该培训的材料。'),
+    'HIER_SECTION_MISSING': ({'training': '育婴师初级', 'section': '实操', 'photos': 5, 'videos': 3},
+        '培训文件夹“育婴师初级”中缺少“实操”文件夹。',
+        '请在“育婴师初级”中新建“实操”文件夹，放入 5 张照片和 3 段视频。'),
+    'HIER_UNEXPECTED': ({'name': '育婴师初级/说明.docx'},
+        '“育婴师初级/说明.docx”不是材料要求中的文件或文件夹。',
+        '请删除该文件，或按材料要求改名后放到正确位置。'),
+    'NAME_PATTERN': ({'name': '育婴师初级理论01.jpg', 'reason': '序号“01”不应以 0 开头', 'example': '育婴师初级理论1.jpg'},
+        '文件名“育婴师初级理论01.jpg”不符合命名规则：序号“01”不应以 0 开头。',
+        '请按命名规则改名，如“育婴师初级理论1.jpg”：照片和视频为“职业+等级+理论或实操+序号”，平台截图为“线上培训截图+序号”。'),
+    'NAME_SEQUENCE': ({'folder': '育婴师初级/理论', 'kind': '照片', 'max': 5, 'found': '1、2、4、5（缺少序号 3）'},
+        '“育婴师初级/理论”中的照片序号应为 1 至 5 各一次，实际为：1、2、4、5（缺少序号 3）。',
+        '请按 1 至 5 的顺序为照片编号，每个序号只用一次。'),
+    'MEDIA_COUNT': ({'folder': '育婴师初级/理论', 'kind': '照片', 'expected': 5, 'unit': '张', 'found': 4},
+        '“育婴师初级/理论”中应有照片 5 张，实际为 4 张。',
+        '请补齐或删减照片，使数量恰好为 5 张。'),
+    'IMG_FORMAT': ({'name': '育婴师初级理论1.jpg', 'detected': 'HEIC（苹果手机照片）', 'expected': 'JPEG'},
+        '照片“育婴师初级理论1.jpg”的实际格式为 HEIC（苹果手机照片），不是 JPEG。',
+        '请用相机或手机导出为 JPEG 格式（不要只改扩展名）；苹果手机的 HEIC 照片可在“设置 → 相机 → 格式”中改为“兼容性最佳”后重拍，或用相册“导出”为 JPG。'),
+    'IMG_CORRUPT': ({'name': '育婴师初级理论1.jpg', 'detail': '文件末尾缺失'},
+        '照片“育婴师初级理论1.jpg”已损坏或不完整：文件末尾缺失。',
+        '请重新导出或拷贝该照片后再压缩上传。'),
+    'IMG_RESOLUTION': ({'name': '育婴师初级理论1.jpg', 'width': 1024, 'height': 576, 'min_long': 1280, 'min_short': 720},
+        '照片“育婴师初级理论1.jpg”分辨率为 1024×576，要求不低于 1280×720。',
+        '请使用相机或手机拍摄的原图，不要压缩、裁剪或截图；照片长边至少 1280、短边至少 720 像素。'),
+    'IMG_SIZE': ({'name': '育婴师初级理论1.jpg', 'size': '2.50 MB', 'limit': '2.00 MB'},
+        '照片“育婴师初级理论1.jpg”大小为 2.50 MB，超过上限 2.00 MB。',
+        '请在保持分辨率不低于要求的前提下适当压缩照片（如降低 JPEG 质量）。'),
+    'VID_FORMAT': ({'name': '育婴师初级理论1.mp4', 'detected': 'QuickTime（MOV）'},
+        '视频“育婴师初级理论1.mp4”的实际格式为 QuickTime（MOV），不是 MP4。',
+        '请用手机或格式工厂等工具将视频转换为 MP4（H.264）格式，不要只改扩展名。'),
+    'VID_CORRUPT': ({'name': '育婴师初级理论1.mp4', 'detail': '缺少索引信息（moov）'},
+        '视频“育婴师初级理论1.mp4”已损坏或不完整：缺少索引信息（moov）。',
+        '请重新导出该视频，确认能正常播放后再压缩上传。'),
+    'VID_RESOLUTION': ({'name': '育婴师初级理论1.mp4', 'width': 640, 'height': 360, 'min_long': 1280, 'min_short': 720},
+        '视频“育婴师初级理论1.mp4”分辨率为 640×360，要求不低于 1280×720。',
+        '请以不低于 1280×720（如 720P、1080P）的分辨率录制或导出视频。'),
+    'VID_DURATION': ({'name': '育婴师初级理论1.mp4', 'duration': '1分30秒（90.0 秒）', 'min': '2分钟', 'max': '3分钟'},
+        '视频“育婴师初级理论1.mp4”时长为 1分30秒（90.0 秒），要求在 2分钟 至 3分钟 之间。',
+        '请剪辑视频，使时长在 2分钟 至 3分钟 之间。'),
+    'VID_SIZE': ({'name': '育婴师初级理论1.mp4', 'size': '60.00 MB', 'limit': '50.00 MB'},
+        '视频“育婴师初级理论1.mp4”大小为 60.00 MB，超过上限 50.00 MB。',
+        '请降低视频码率后重新导出（720P、2 分钟左右的视频一般在 50MB 以内）。'),
+    'FORM_MISSING': ({'form': '签到表.json', 'reason': '（培训方案含线下培训，每次培训课均需学员签到）', 'folder': '育婴师初级'},
+        '缺少表单“签到表.json”（培训方案含线下培训，每次培训课均需学员签到）。',
+        '请按模板填写“签到表.json”并放到“育婴师初级”中。'),
+    'FORM_JSON': ({'form': '培训方案.json', 'detail': 'JSON 格式错误（第 3 行第 5 列）'},
+        '表单“培训方案.json”无法读取：JSON 格式错误（第 3 行第 5 列）。',
+        '表单须为 UTF-8 编码的 JSON 文件：请按提示的行和列改正（引号、逗号、冒号和括号须用英文半角符号），或用示例包中的模板重新填写；用记事本保存时编码选择“UTF-8”，不要另存为 ANSI/GBK。'),
+    'FORM_SCHEMA': ({'form': '培训方案.json', 'location': ' /trainings/0/trainees', 'detail': '“培训人数”应为整数'},
+        '表单“培训方案.json” /trainings/0/trainees：“培训人数”应为整数。',
+        '请对照示例包中的表单模板修改该项：字段名与模板一致，必填项不能为空。'),
+    'FORM_ID_NUMBER': ({'form': '签到表.json', 'location': '第 1 次签到第 2 名学员（张三）', 'id_number': '110101********1234', 'reason': '校验码不符'},
+        '表单“签到表.json”第 1 次签到第 2 名学员（张三）的身份证号 110101********1234 有误：校验码不符。',
+        '请对照身份证核对并改正（18 位，最后一位可为 X；港澳台居民填写居住证号码，外国人填写永久居留身份证号码）。'),
+    'FORM_PHONE': ({'form': '培训方案.json', 'location': '“联系电话”', 'phone': '138****5678', 'reason': '手机号应为 11 位'},
+        '表单“培训方案.json”“联系电话”的电话 138****5678 无效：手机号应为 11 位。',
+        '请填写 11 位手机号，或带区号的固定电话（如 010-12345678）。'),
+    'FORM_DATE': ({'form': '理论培训大纲.json', 'location': '第 2 次课', 'reason': '2026-12-01 不在培训方案的培训期间（2026-10-01 至 2026-11-01）内'},
+        '表单“理论培训大纲.json”第 2 次课的日期有误：2026-12-01 不在培训方案的培训期间（2026-10-01 至 2026-11-01）内。',
+        '请核对日期，使其在培训方案的起止日期之内且不晚于上报日期。'),
+    'FORM_HOURS': ({'form': '理论培训大纲.json', 'location': '“总学时”', 'reason': '总学时为 40，各课次学时之和为 38'},
+        '表单“理论培训大纲.json”“总学时”的学时有误：总学时为 40，各课次学时之和为 38。',
+        '请核对学时，使总学时等于各课次学时之和。'),
+    'FORM_MISMATCH': ({'form': '诚信承诺书.json', 'location': '“机构名称”', 'other': '培训方案.json', 'reason': '“星火学校”与“星火职业学校”不同'},
+        '表单“诚信承诺书.json”“机构名称”与培训方案.json不一致：“星火学校”与“星火职业学校”不同。',
+        '请使各表单中的机构名称、职业、等级和平台名称保持一致。'),
+    'FORM_TEACHER': ({'form': '理论培训大纲.json', 'location': '第 1 次课', 'name': '李四', 'id_number': '610102********5678', 'reason': '培训教师.json 中没有该身份证号'},
+        '表单“理论培训大纲.json”第 1 次课的授课教师 李四（身份证号 610102********5678）与培训教师名单不符：培训教师.json 中没有该身份证号。',
+        '请在“培训教师.json”中补充该教师，或使大纲中的姓名、身份证号与“培训教师.json”一致。'),
+    'FORM_TRAINEES': ({'form': '签到表.json', 'location': '第 1 次签到', 'reason': '学员人数为 19，培训方案为 20'},
+        '表单“签到表.json”第 1 次签到的学员信息有误：学员人数为 19，培训方案为 20。',
+        '请核对学员名单：人数与培训方案一致，同一次签到中每名学员只出现一次，全部学员完成签到和线上学习。'),
+    'FORM_SIGNIN': ({'form': '理论培训大纲.json', 'date': '2026-10-05'},
+        '表单“理论培训大纲.json”中 2026-10-05 有培训课次，但签到表中没有该日期的签到记录。',
+        '请补充该日期的签到记录。'),
+    'W_PLEDGE_SCAN': ({},
+        '未找到盖章的诚信承诺书扫描件（诚信承诺书.pdf 或 诚信承诺书.jpg）。',
+        '建议将盖章签字后的诚信承诺书扫描为 PDF 或 JPG 一并上传。'),
+    'W_VIDEO_CODEC': ({'name': '育婴师初级理论1.mp4', 'codec': 'H.265/HEVC', 'preferred': 'H.264/AVC'},
+        '视频“育婴师初级理论1.mp4”的编码为 H.265/HEVC，不是推荐的 H.264/AVC，部分浏览器可能无法播放。',
+        '建议导出为 H.264/AVC 编码的 MP4（手机可在相机设置中选择“兼容性最佳”）。'),
+    'W_HOURS_PLAN': ({'training': '育婴师初级', 'total': 78, 'plan': 80},
+        '培训“育婴师初级”理论与实操大纲总学时之和为 78，与培训方案的总学时 80 不一致。',
+        '请核对大纲学时与培训方案的总学时。'),
+    'INTERNAL': ({},
+        '系统处理该压缩包时发生内部错误，材料已妥善保存，工作人员会尽快处理。',
+        '无需重新上传；如有疑问请联系管理员并提供回执编号。'),
+}
+
+
+def test_every_code_is_rendered_here():
+    assert set(RENDERED) == set(CATALOGUE)
+
+
+@pytest.mark.parametrize("code", sorted(CATALOGUE))
+def test_message_and_hint_render_from_the_parameters(code: str):
+    params, message, hint = RENDERED[code]
+    kind = CATALOGUE[code]
+    fields = {f for _, f, _, _ in string.Formatter().parse(kind.template + kind.hint) if f}
+    assert fields <= set(params), f"{code}: the table misses {fields - set(params)}"
+    p = problem(code, "培训机构20261120/x", **params)
+    assert (p.message, p.hint) == (message, hint)
+    assert dict(p.params) == params  # the problem keeps what it was rendered from
+
+
+def test_parameters_are_masked_like_the_message():
+    p = problem("FORM_ID_NUMBER", "x", form="签到表.json", location="第 1 次签到", id_number="110101199003071234",
+                reason="校验码不符")
+    assert p.params["id_number"] == "110101********1234"
+    assert "199003071234" not in p.message
