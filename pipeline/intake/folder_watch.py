@@ -509,6 +509,23 @@ class InboxWatcher:
         if sig is None:
             self._drop(rel, cand, gone=True)  # vanished (claimed, deleted) or not a file
             return None
+        look = self._settled(rel, cand, sig)
+        if look is None:
+            return None
+        f, stable_for, status = look
+        if status is _UNKNOWN:
+            status = self._read_zip_status(rel, cand, f, sig)
+            if status is _UNKNOWN:
+                return None
+        if status is not False:  # complete ZIP, or not a ZIP at all: the reader decides
+            return f
+        return self._incomplete_zip(rel, cand, f, stable_for)
+
+    def _settled(self, rel: str, cand: _Candidate,
+                 sig: tuple[int, int]) -> tuple[InboxFile, float, bool | None | object] | None:
+        """(the file, seconds unchanged, its known ZIP status) once it has been unchanged
+        for the quiet period or was renamed in; None while it is still being written, or
+        when this version was handed over already."""
         now = self._clock()
         with self._lock:
             if self._candidates.get(rel) is not cand:
@@ -532,31 +549,36 @@ class InboxWatcher:
             status = cand.zip_status
         if not moved_in and stable_for < self.quiet_period:
             return None
+        return f, stable_for, status
 
-        if status is _UNKNOWN:
-            try:
-                status = zip_end_record_present(cand.path)
-            except (FileNotFoundError, NotADirectoryError):
-                self._drop(rel, cand, gone=True)
-                return None
-            except OSError as exc:
-                with self._lock:
-                    first = cand.logged_unreadable != f.version
-                    cand.logged_unreadable = f.version
-                if first:
-                    self._log.warning(
-                        "watcher.unreadable", relative=rel, account=f.account, size=f.size, error=str(exc)
-                    )
-                return None
-            # The file may have changed while it was read: decide only on a stable read.
-            if self._stat_sig(cand.path) != sig:
-                return None  # the next poll sees the new (size, mtime) and restarts
+    def _read_zip_status(self, rel: str, cand: _Candidate, f: InboxFile,
+                         sig: tuple[int, int]) -> bool | None | object:
+        """Whether the file ends like a complete ZIP (see ``zip_end_record_present``),
+        remembered for this version; ``_UNKNOWN`` when it could not be read or changed
+        while it was read (the next poll looks again)."""
+        try:
+            status = zip_end_record_present(cand.path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._drop(rel, cand, gone=True)
+            return _UNKNOWN
+        except OSError as exc:
             with self._lock:
-                if cand.sig == sig:
-                    cand.zip_status = status
+                first = cand.logged_unreadable != f.version
+                cand.logged_unreadable = f.version
+            if first:
+                self._log.warning("watcher.unreadable", relative=rel, account=f.account, size=f.size, error=str(exc))
+            return _UNKNOWN
+        # The file may have changed while it was read: decide only on a stable read.
+        if self._stat_sig(cand.path) != sig:
+            return _UNKNOWN  # the next poll sees the new (size, mtime) and restarts
+        with self._lock:
+            if cand.sig == sig:
+                cand.zip_status = status
+        return status
 
-        if status is not False:  # complete ZIP, or not a ZIP at all: the reader decides
-            return f
+    def _incomplete_zip(self, rel: str, cand: _Candidate, f: InboxFile, stable_for: float) -> InboxFile | None:
+        """A ZIP without its end record waits for its upload to resume, up to the
+        stale-upload timeout; then it is handed over (and rejected as PKG_CORRUPT)."""
         if stable_for >= self.stale_upload_timeout:
             self._log.warning(
                 "watcher.stale_incomplete_zip", relative=rel, account=f.account, size=f.size, version=f.version

@@ -51,7 +51,7 @@ import structlog
 from pipeline.notify.message import ReceiptMail, build_receipt_mail
 from pipeline.notify.records import CLAIM_SECONDS, SendRecords
 from pipeline.notify.registry import Registry
-from pipeline.notify.transport import ClaimLost, DefiniteFailure, Transport, UnknownOutcome
+from pipeline.notify.transport import ClaimLost, DefiniteFailure, SendResult, Transport, UnknownOutcome
 
 #: retries of a definite failure, after the settings' mail_min_backoff_ms doubling to
 #: mail_max_backoff_ms (15 s to 1 h by default: about a day and a half in all)
@@ -114,18 +114,8 @@ class Mailer:
         log = structlog.get_logger().bind(receipt_id=rid, transport=self.transport.describe())
         holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         state, record = self.records.claim(rid, holder, self.claim_seconds, idempotent=self.transport.idempotent)
-        if state in FINAL_STATES:
-            log.info("mail.already_done", state=state, attempts=record.get("attempts"))
-            return state
-        if state == "unknown_now":
-            self._tell("unknown")
-            log.error("mail.unknown", reason=record.get("error"), attempts=record.get("attempts"),
-                      action="not resent: check the mail server's log for this receipt's Message-ID "
-                             "and forward the receipt by hand if it never arrived")
-            return "unknown"
-        if state == "busy":
-            log.info("mail.busy", holder=record.get("holder"), state=record.get("state"))
-            raise MailRetry(f"the send of {rid} is held by another attempt")
+        if state != "claimed":
+            return self._not_claimed(rid, state, record, log)
         try:
             mail = self.build(outcome)
         except Exception as exc:
@@ -137,12 +127,44 @@ class Mailer:
             document_source = (outcome.get("source") or "")
             log.warning("mail.unmatched", source=document_source,
                         note="no institution in the registry matches: the receipt goes to the operator")
+        result = self._send(mail, holder, log)
+        if isinstance(result, str):
+            return result
+        self.records.advance(rid, holder, ("data", "unknown"), "sent", message_id=mail.message_id,
+                             to=list(mail.recipients), error="")
+        self._tell("sent")
+        log.info("mail.sent", reply=result.detail, attempts=record.get("attempts"))
+        if result.refused:
+            log.error("mail.recipient_refused", refused=result.refused,
+                      action="fix these addresses in the institution registry")
+        return "sent"
+
+    def _not_claimed(self, rid: str, state: str, record: dict[str, Any], log: Any) -> str:
+        """The send record was not ours to take: done before, found unknown now, or
+        held by another attempt (raises MailRetry)."""
+        if state in FINAL_STATES:
+            log.info("mail.already_done", state=state, attempts=record.get("attempts"))
+            return state
+        if state == "unknown_now":
+            self._tell("unknown")
+            log.error("mail.unknown", reason=record.get("error"), attempts=record.get("attempts"),
+                      action="not resent: check the mail server's log for this receipt's Message-ID "
+                             "and forward the receipt by hand if it never arrived")
+            return "unknown"
+        log.info("mail.busy", holder=record.get("holder"), state=record.get("state"))
+        raise MailRetry(f"the send of {rid} is held by another attempt")
+
+    def _send(self, mail: ReceiptMail, holder: str, log: Any) -> SendResult | str:
+        """Hand the mail to the transport and record how far it got: the transport's
+        result when it was delivered, else the state the send ended in ("lost",
+        "rejected", "unknown"); raises MailRetry when nothing was delivered."""
+        rid = mail.receipt_id
 
         def before_data() -> bool:
             return self.records.advance(rid, holder, ("claimed",), "data", expires_in=DATA_SECONDS)
 
         try:
-            result = self.transport.send(mail, before_data)
+            return self.transport.send(mail, before_data)
         except ClaimLost:
             log.warning("mail.claim_lost", note="another attempt took the send over; this one sent nothing")
             return "lost"
@@ -173,11 +195,3 @@ class Mailer:
                 log.error("mail.unknown", reason=f"{type(exc).__name__}: {exc}", action="not resent")
                 return "unknown"
             raise
-        self.records.advance(rid, holder, ("data", "unknown"), "sent", message_id=mail.message_id,
-                             to=list(mail.recipients), error="")
-        self._tell("sent")
-        log.info("mail.sent", reply=result.detail, attempts=record.get("attempts"))
-        if result.refused:
-            log.error("mail.recipient_refused", refused=result.refused,
-                      action="fix these addresses in the institution registry")
-        return "sent"

@@ -101,83 +101,111 @@ def parse_registry(text: str, origin: str = "<registry>") -> Registry:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already reads "... (at line 7, column 12)"
         raise RegistryError(f"{origin}: not valid TOML: {exc}") from exc
-    lines = text.splitlines()
-    headers = [n + 1 for n, line in enumerate(lines) if _TABLE_HEADER.match(line)]
-
-    def fail(message: str, line: int | None) -> RegistryError:
-        where = f" line {line}" if line else ""
-        return RegistryError(f"{origin}{where}: {message}")
-
-    for key in table:
-        if key != "institution":
-            raise fail(f"unknown key {key!r} (expected [[institution]] tables with name, email, accounts)",
-                       _key_line(lines, key, 0, len(lines)))
-    entries = table.get("institution", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise fail("'institution' must be written as [[institution]] tables", _key_line(lines, "institution", 0,
-                                                                                        len(lines)))
-    # The n-th table starts at the n-th [[institution]] header (when they are written that
-    # way, which is the documented form); its keys lie before the next header.
-    spans: list[tuple[int | None, int, int]] = []
-    for n in range(len(entries)):
-        if len(headers) == len(entries):
-            start = headers[n]
-            end = headers[n + 1] - 1 if n + 1 < len(headers) else len(lines)
-            spans.append((start, start, end))
-        else:
-            spans.append((None, 0, len(lines)))
-
+    source = _Source(text.splitlines(), origin)
+    entries = source.entries(table)
     institutions: list[Institution] = []
     seen_accounts: dict[str, tuple[str, int | None]] = {}
     seen_names: dict[str, int | None] = {}
-    for n, entry in enumerate(entries):
-        header, start, end = spans[n]
+    for n, (entry, span) in enumerate(zip(entries, source.spans(len(entries)))):
+        where = _Entry(source, entry, n, span)
+        institution = where.institution()
+        for account in institution.accounts:
+            if account in seen_accounts:
+                other, other_line = seen_accounts[account]
+                raise source.fail(f"{where.label}: account {account!r} is already listed for {other!r}"
+                                  f"{f' (line {other_line})' if other_line else ''}", where.line_of("accounts"))
+            seen_accounts[account] = (institution.name, where.line_of("accounts"))
+        if institution.name in seen_names:
+            other_line = seen_names[institution.name]
+            raise source.fail(f"{where.label}: listed twice{f' (first at line {other_line})' if other_line else ''}",
+                              where.line_of("name"))
+        seen_names[institution.name] = where.line_of("name")
+        institutions.append(institution)
+    return Registry(tuple(institutions), origin)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The registry's text, for errors that name the line."""
+
+    lines: list[str]
+    origin: str
+
+    def fail(self, message: str, line: int | None) -> RegistryError:
+        where = f" line {line}" if line else ""
+        return RegistryError(f"{self.origin}{where}: {message}")
+
+    def entries(self, table: dict[str, Any]) -> list[dict[str, Any]]:
+        """The [[institution]] tables; nothing else may be at the top level."""
+        for key in table:
+            if key != "institution":
+                raise self.fail(f"unknown key {key!r} (expected [[institution]] tables with name, email, accounts)",
+                                _key_line(self.lines, key, 0, len(self.lines)))
+        entries = table.get("institution", [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self.fail("'institution' must be written as [[institution]] tables",
+                            _key_line(self.lines, "institution", 0, len(self.lines)))
+        return entries
+
+    def spans(self, count: int) -> list[tuple[int | None, int, int]]:
+        """(header line, first line, end line) of each table. The n-th table starts at
+        the n-th [[institution]] header (when they are written that way, the documented
+        form); its keys lie before the next header. Otherwise the whole text."""
+        headers = [n + 1 for n, line in enumerate(self.lines) if _TABLE_HEADER.match(line)]
+        if len(headers) != count:
+            return [(None, 0, len(self.lines))] * count
+        return [(headers[n], headers[n], headers[n + 1] - 1 if n + 1 < count else len(self.lines))
+                for n in range(count)]
+
+
+class _Entry:
+    """One [[institution]] table, checked."""
+
+    def __init__(self, source: _Source, entry: dict[str, Any], n: int, span: tuple[int | None, int, int]) -> None:
+        self.source, self.entry = source, entry
+        self.header, self.start, self.end = span
         given = entry.get("name")
-        label = (f"[[institution]] {given.strip()!r}" if isinstance(given, str) and given.strip()
-                 else f"[[institution]] #{n + 1}")
+        self.label = (f"[[institution]] {given.strip()!r}" if isinstance(given, str) and given.strip()
+                      else f"[[institution]] #{n + 1}")
 
-        def line_of(key: str) -> int | None:
-            return _key_line(lines, key, start, end) or header
+    def line_of(self, key: str) -> int | None:
+        return _key_line(self.source.lines, key, self.start, self.end) or self.header
 
-        for key in entry:
+    def fail(self, message: str, line: int | None) -> RegistryError:
+        return self.source.fail(f"{self.label}: {message}", line)
+
+    def institution(self) -> Institution:
+        for key in self.entry:
             if key not in _KEYS:
-                raise fail(f"{label}: unknown key {key!r} (allowed: name, email, accounts)", line_of(key))
-        name = entry.get("name")
+                raise self.fail(f"unknown key {key!r} (allowed: name, email, accounts)", self.line_of(key))
+        name = self.entry.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise fail(f"{label}: 'name' is missing or empty (the institution's name as in 培训方案.json)",
-                       line_of("name"))
-        name = name.strip()
-        if "email" not in entry:
-            raise fail(f"{label}: 'email' is missing (a list of addresses, e.g. email = [\"office@example.cn\"])",
-                       header)
-        emails = entry["email"]
+            raise self.fail("'name' is missing or empty (the institution's name as in 培训方案.json)",
+                            self.line_of("name"))
+        return Institution(name=name.strip(), emails=self._emails(), accounts=self._accounts())
+
+    def _emails(self) -> tuple[str, ...]:
+        if "email" not in self.entry:
+            raise self.fail("'email' is missing (a list of addresses, e.g. email = [\"office@example.cn\"])",
+                            self.header)
+        emails = self.entry["email"]
         if isinstance(emails, str):
             emails = [emails]
         if not isinstance(emails, list) or not emails:
-            raise fail(f"{label}: 'email' must be a non-empty list of addresses", line_of("email"))
+            raise self.fail("'email' must be a non-empty list of addresses", self.line_of("email"))
         for address in emails:
             if not isinstance(address, str) or not valid_address(address.strip()):
-                raise fail(f"{label}: {address!r} is not an e-mail address (plain ASCII, like office@example.cn)",
-                           line_of("email"))
-        accounts = entry.get("accounts", [])
+                raise self.fail(f"{address!r} is not an e-mail address (plain ASCII, like office@example.cn)",
+                                self.line_of("email"))
+        return tuple(a.strip() for a in emails)
+
+    def _accounts(self) -> tuple[str, ...]:
+        accounts = self.entry.get("accounts", [])
         if isinstance(accounts, str):
             accounts = [accounts]
         if not isinstance(accounts, list) or not all(isinstance(a, str) and a.strip() for a in accounts):
-            raise fail(f"{label}: 'accounts' must be a list of account names", line_of("accounts"))
-        for account in accounts:
-            if account.strip() in seen_accounts:
-                other, other_line = seen_accounts[account.strip()]
-                raise fail(f"{label}: account {account!r} is already listed for {other!r}"
-                           f"{f' (line {other_line})' if other_line else ''}", line_of("accounts"))
-            seen_accounts[account.strip()] = (name, line_of("accounts"))
-        if name in seen_names:
-            other_line = seen_names[name]
-            raise fail(f"{label}: listed twice{f' (first at line {other_line})' if other_line else ''}",
-                       line_of("name"))
-        seen_names[name] = line_of("name")
-        institutions.append(Institution(name=name, emails=tuple(a.strip() for a in emails),
-                                        accounts=tuple(a.strip() for a in accounts)))
-    return Registry(tuple(institutions), origin)
+            raise self.fail("'accounts' must be a list of account names", self.line_of("accounts"))
+        return tuple(a.strip() for a in accounts)
 
 
 def _key_line(lines: list[str], key: str, start: int, end: int) -> int | None:

@@ -134,66 +134,94 @@ class SmtpTransport:
         return self.ssl_context or ssl.create_default_context()
 
     def send(self, mail: ReceiptMail, before_data: Callable[[], bool]) -> SendResult:
-        target, phase = self.target, "connect"
-        smtp: smtplib.SMTP | None = None
+        step = _Step()
         try:
             try:
-                if target.tls:
-                    smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=self.timeout, context=self._context())
-                else:
-                    smtp = smtplib.SMTP(target.host, target.port, timeout=self.timeout)
-                phase = "ehlo"
-                smtp.ehlo_or_helo_if_needed()
-                if target.starttls:
-                    phase = "starttls"
-                    smtp.starttls(context=self._context())
-                    smtp.ehlo()
-                if target.username:
-                    phase = "auth"
-                    smtp.login(target.username, target.password or "")
-                phase = "mail"
-                code, resp = smtp.mail(mail.sender)
-                if code != 250:
-                    # a sender refused is our configuration: worth retrying once it is fixed
-                    raise DefiniteFailure(phase, _reply_text(resp), code, retry=True)
-                phase = "rcpt"
-                refused: dict[str, tuple[int, str]] = {}
-                for rcpt in mail.recipients:
-                    code, resp = smtp.rcpt(rcpt)
-                    if code not in (250, 251):
-                        refused[rcpt] = (code, _reply_text(resp))
-                if len(refused) == len(mail.recipients):
-                    temporary = any(400 <= c < 500 for c, _ in refused.values())
-                    detail = "; ".join(f"{r}: {c} {t}" for r, (c, t) in refused.items())
-                    _quietly(smtp.rset)
-                    raise DefiniteFailure(phase, detail, max(c for c, _ in refused.values()), retry=temporary)
+                smtp = self._connect(step)
+                refused = self._envelope(smtp, mail, step)
                 if not before_data():
                     _quietly(smtp.rset)
                     raise ClaimLost()
-                phase = "data"
+                step.phase = "data"
                 code, resp = smtp.data(mail.as_bytes())
             except smtplib.SMTPDataError as exc:  # a reply to DATA or to the message: definite
                 raise DefiniteFailure("data", _reply_text(exc.smtp_error), exc.smtp_code,
                                       retry=400 <= exc.smtp_code < 500) from None
             except smtplib.SMTPResponseException as exc:  # EHLO, STARTTLS, AUTH refused
-                if phase == "data":
+                if step.phase == "data":
                     raise UnknownOutcome(f"unexpected reply after DATA: {exc.smtp_code}") from None
-                raise DefiniteFailure(phase, _reply_text(exc.smtp_error), exc.smtp_code, retry=True) from None
+                raise DefiniteFailure(step.phase, _reply_text(exc.smtp_error), exc.smtp_code, retry=True) from None
             except (smtplib.SMTPException, OSError) as exc:
-                if phase == "data":
+                if step.phase == "data":
                     raise UnknownOutcome(f"connection lost after the DATA command: {type(exc).__name__}: {exc}") from None
-                raise DefiniteFailure(phase, f"{type(exc).__name__}: {exc}") from None
-            if code == 250:
-                return SendResult(refused={r: f"{c} {t}" for r, (c, t) in refused.items()}, detail=_reply_text(resp))
-            if 400 <= code < 600:
-                raise DefiniteFailure("data", _reply_text(resp), code, retry=code < 500)
-            raise UnknownOutcome(f"unreadable reply to the message: {code} {_reply_text(resp)}")
+                raise DefiniteFailure(step.phase, f"{type(exc).__name__}: {exc}") from None
+            return _accepted(code, resp, refused)
         finally:
-            if smtp is not None:
+            if step.smtp is not None:
                 try:
-                    smtp.quit()
+                    step.smtp.quit()
                 except (smtplib.SMTPException, OSError):
-                    smtp.close()
+                    step.smtp.close()
+
+    def _connect(self, step: "_Step") -> smtplib.SMTP:
+        """Connected, greeted, TLS and login done as the target asks."""
+        target = self.target
+        if target.tls:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=self.timeout,
+                                                  context=self._context())
+        else:
+            smtp = smtplib.SMTP(target.host, target.port, timeout=self.timeout)
+        step.smtp = smtp  # closed whatever happens next
+        step.phase = "ehlo"
+        smtp.ehlo_or_helo_if_needed()
+        if target.starttls:
+            step.phase = "starttls"
+            smtp.starttls(context=self._context())
+            smtp.ehlo()
+        if target.username:
+            step.phase = "auth"
+            smtp.login(target.username, target.password or "")
+        return smtp
+
+    @staticmethod
+    def _envelope(smtp: smtplib.SMTP, mail: ReceiptMail, step: "_Step") -> dict[str, tuple[int, str]]:
+        """MAIL FROM and RCPT TO; the recipients refused while others were taken. Raises
+        DefiniteFailure when the sender or every recipient is refused."""
+        step.phase = "mail"
+        code, resp = smtp.mail(mail.sender)
+        if code != 250:
+            # a sender refused is our configuration: worth retrying once it is fixed
+            raise DefiniteFailure(step.phase, _reply_text(resp), code, retry=True)
+        step.phase = "rcpt"
+        refused: dict[str, tuple[int, str]] = {}
+        for rcpt in mail.recipients:
+            code, resp = smtp.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, _reply_text(resp))
+        if len(refused) == len(mail.recipients):
+            temporary = any(400 <= c < 500 for c, _ in refused.values())
+            detail = "; ".join(f"{r}: {c} {t}" for r, (c, t) in refused.items())
+            _quietly(smtp.rset)
+            raise DefiniteFailure(step.phase, detail, max(c for c, _ in refused.values()), retry=temporary)
+        return refused
+
+
+@dataclass
+class _Step:
+    """How far an SMTP conversation got (what a failure means depends on it), and its
+    connection once there is one."""
+
+    phase: str = "connect"
+    smtp: smtplib.SMTP | None = None
+
+
+def _accepted(code: int, resp: bytes | str, refused: dict[str, tuple[int, str]]) -> SendResult:
+    """The server's reply to the message itself."""
+    if code == 250:
+        return SendResult(refused={r: f"{c} {t}" for r, (c, t) in refused.items()}, detail=_reply_text(resp))
+    if 400 <= code < 600:
+        raise DefiniteFailure("data", _reply_text(resp), code, retry=code < 500)
+    raise UnknownOutcome(f"unreadable reply to the message: {code} {_reply_text(resp)}")
 
 
 class OutboxTransport:
