@@ -14,7 +14,6 @@ workers use: status, find, receipt, requeue, verify-archive, index.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from datetime import date, datetime
@@ -25,7 +24,7 @@ from typing import Sequence
 # `pipeline example` start without loading the runtime's libraries (Dramatiq, Redis, MinIO).
 from pipeline.app.logs import configure_logging
 from pipeline.app.ops_cli import add_ops_commands
-from pipeline.app.settings import Settings, load_settings_or_exit
+from pipeline.app.settings import Settings, load_settings_or_exit, process_environment
 from pipeline.notify.registry import RegistryError, load_registry
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -47,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings_or_exit()
     _check_registry(settings)
     configure_logging(settings.log_format, settings.log_level, process_name="supervisor")
-    return run_supervisor(settings, dict(os.environ))
+    return run_supervisor(settings, process_environment())
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -24,6 +24,12 @@ class SettingsError(ValueError):
     """A setting is malformed; the message names it."""
 
 
+def process_environment() -> dict[str, str]:
+    """The environment this process was started with: what ``pipeline run`` hands on to
+    its children (they build their own settings from it)."""
+    return dict(os.environ)
+
+
 def load_settings_or_exit(prog: str = "pipeline") -> "Settings":
     """The settings of an entry point; a malformed one ends the command with exit status 2
     and the message on stderr."""
