@@ -34,9 +34,10 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _open(args: argparse.Namespace, quiet: bool = True) -> Any:
-    """(the composition, its Ops) or an exit status. Log lines go to stderr; ``quiet``: warnings and
-    errors only (the progress and audit lines of the long commands are info)."""
+def _open(quiet: bool = True) -> tuple[Any, Any]:
+    """(the composition, its Ops); a command that cannot run (no Redis, say) ends here
+    with exit status 2 and the reason on stderr. Log lines go to stderr; ``quiet``:
+    warnings and errors only (the progress and audit lines of the long commands are info)."""
     from pipeline.app.compose import Composition
     from pipeline.ops.queries import OpsError
 
@@ -46,7 +47,7 @@ def _open(args: argparse.Namespace, quiet: bool = True) -> Any:
     try:
         return composition, composition.ops()
     except OpsError as exc:
-        return _fail(str(exc))
+        raise SystemExit(_fail(str(exc))) from exc
 
 
 def _print_json(data: Any) -> None:
@@ -88,10 +89,7 @@ def render_status(st: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    opened = _open(args)
-    if isinstance(opened, int):
-        return opened
-    _, ops = opened
+    _, ops = _open()
     st = ops.status()
     _print_json(st) if args.json else print(render_status(st))
     return EXIT_OK
@@ -125,10 +123,7 @@ def render_found(found: dict[str, Any]) -> str:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    opened = _open(args)
-    if isinstance(opened, int):
-        return opened
-    _, ops = opened
+    _, ops = _open()
     found = ops.find(args.query)
     _print_json(found) if args.json else print(render_found(found))
     return EXIT_OK if (found["decisions"] or found["in_progress"] or found["waiting"]) else EXIT_BAD
@@ -138,10 +133,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 def cmd_receipt(args: argparse.Namespace) -> int:
     from pipeline.check.report import render_text
 
-    opened = _open(args)
-    if isinstance(opened, int):
-        return opened
-    _, ops = opened
+    _, ops = _open()
     found = ops.receipt(args.receipt_id)
     if found is None:
         print(f"pipeline receipt: no decision {args.receipt_id}", file=sys.stderr)
@@ -160,10 +152,7 @@ def cmd_receipt(args: argparse.Namespace) -> int:
 
 # -- verify-archive -----------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
-    opened = _open(args, quiet=False)
-    if isinstance(opened, int):
-        return opened
-    _, ops = opened
+    _, ops = _open(quiet=False)
     if args.sample is not None and args.sample < 1:
         return _fail("--sample must be at least 1")
     areas = ("archive", "quarantine") if args.quarantine else ("archive",)
@@ -219,10 +208,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
         return _fail("requeue: give receipt ids, or --since YYYY-MM-DD and/or --code CODE")
     if args.policy and not args.dry_run:
         return _fail("requeue: --policy goes with --dry-run (a real re-check uses the workers' policy)")
-    opened = _open(args, quiet=args.dry_run)
-    if isinstance(opened, int):
-        return opened
-    composition, ops = opened
+    composition, ops = _open(quiet=args.dry_run)
     selection = ops.requeue_selection(args.receipt_ids, args.since, args.code or [])
     if args.dry_run:
         try:
@@ -239,10 +225,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
 
 # -- index --------------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace) -> int:
-    opened = _open(args, quiet=False)
-    if isinstance(opened, int):
-        return opened
-    _, ops = opened
+    _, ops = _open(quiet=False)
     if args.rebuild:
         result: dict[str, Any] = {"rebuilt": ops.rebuild_index()}
     else:

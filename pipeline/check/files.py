@@ -25,6 +25,7 @@ def hash_file(path: Path, chunk: int = CHUNK) -> tuple[int, str]:
 
 
 def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -32,13 +33,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file ``path`` and make it durable before it is published."""
+    with open(path, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _write_synced(tmp, data)
     os.replace(tmp, path)
     fsync_dir(path.parent)
 
@@ -46,10 +52,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_if_absent(path: Path, data: bytes) -> bool:
     """Create ``path`` with ``data`` unless it exists (atomic: link(2) fails on EEXIST)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    _write_synced(tmp, data)
     try:
         os.link(tmp, path)
         return True

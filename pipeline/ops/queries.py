@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import redis
 import structlog
@@ -277,13 +277,8 @@ class Ops:
         receipt id is recorded set-if-absent under ``<ns>:requeue:<old id>``, so a repeat
         (or a run interrupted anywhere) makes no second new decision."""
         log = structlog.get_logger()
-        results = []
-        for rid, entry in selection:
-            result = self._requeue_check(rid, entry)
-            if result is not None:
-                results.append(result)
-                continue
-            assert entry is not None
+        results: list[dict[str, Any]] = []
+        for rid, entry in self._requeueable(selection, results):
             record = self.requeue_record(rid)
             if record is None:
                 candidate = {"receipt_id": self._mint(), "requested_at": self.now().isoformat(timespec="seconds")}
@@ -319,6 +314,17 @@ class Ops:
             self._wait_for(results, wait_seconds)
         return results
 
+    def _requeueable(self, selection: list[tuple[str, dict[str, Any] | None]],
+                     results: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The selected decisions that can be re-checked; each one that cannot gets its
+        result (not found, skipped) in ``results`` instead."""
+        for rid, entry in selection:
+            refused = self._requeue_check(rid, entry)
+            if refused is not None:
+                results.append(refused)
+            elif entry is not None:
+                yield rid, entry
+
     def _requeue_check(self, rid: str, entry: dict[str, Any] | None) -> dict[str, Any] | None:
         """A result that ends the re-check of ``rid`` before it starts, or None."""
         if not RECEIPT_ID.match(rid):
@@ -350,13 +356,8 @@ class Ops:
         from pipeline.check.assess import assess
 
         today = today or self.now().date()
-        results = []
-        for rid, entry in selection:
-            result = self._requeue_check(rid, entry)
-            if result is not None:
-                results.append(result)
-                continue
-            assert entry is not None
+        results: list[dict[str, Any]] = []
+        for rid, entry in self._requeueable(selection, results):
             base = {"receipt_id": rid, "old_status": entry["status"], "old_error_codes": entry["error_codes"]}
             record = self.requeue_record(rid)
             if record is not None:
