@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import uuid
+
+import dramatiq
 import pytest
 import redis
+from dramatiq.brokers.redis import RedisBroker
 
 from pipeline.app.settings import Settings, load_settings
+from workers.broker import BrokerConfig, build_broker
 from tests.support.redisserver import RedisServer
 from tests.support.s3server import moto_s3  # noqa: F401  (a fixture: moto's S3 server)
 
@@ -33,3 +38,24 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def broker(redis_server: RedisServer) -> Iterator[RedisBroker]:
+    """A real Redis broker with a namespace of its own and quick retries (in the style of
+    dramatiq's own test fixtures: a broker per test, nothing global, no module reloads)."""
+    config = BrokerConfig(url=redis_server.url, namespace=f"test-{uuid.uuid4().hex[:8]}",
+                          heartbeat_timeout_ms=15_000, maintenance_chance=50_000,
+                          max_retries=2, min_backoff_ms=50, max_backoff_ms=200)
+    b = build_broker(config)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def worker(broker: RedisBroker) -> Iterator[dramatiq.Worker]:
+    """A Dramatiq worker on ``broker`` in this process (so a test can inject a fault)."""
+    w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    w.start()
+    yield w
+    w.stop(timeout=5000)

@@ -9,9 +9,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import dramatiq
 import pytest
 import structlog.testing
 
@@ -25,20 +24,15 @@ from tests.support.running import good_package
 
 
 @pytest.fixture
-def actors(redis_server, redis_client, tmp_path: Path) -> Iterator[PipelineActors]:
-    """The actors declared on their own broker, run by a real Dramatiq worker in this
-    process (so a fault can be injected), as dramatiq's own tests do: no module reloads."""
+def actors(broker, redis_server, redis_client, tmp_path: Path) -> PipelineActors:
+    """The pipeline's actors declared on the test's broker, with services composed for a
+    data folder of the test (run by the ``worker`` fixture)."""
     settings = load_settings(env={"REDIS_URL": redis_server.url, "PIPELINE_DATA_DIR": str(tmp_path / "data"),
                                   "PIPELINE_MAX_RETRIES": "2", "PIPELINE_MIN_BACKOFF_MS": "50",
-                                  "PIPELINE_MAX_BACKOFF_MS": "200", "PIPELINE_LOG_FORMAT": "json"})
+                                  "PIPELINE_MAX_BACKOFF_MS": "200"})
     # The spine's test: only the reader's rules; the content rules have their own tests.
     composition = Composition(settings, checks=())
-    declared = PipelineActors(composition.broker, composition, composition.actor_options())
-    worker = dramatiq.Worker(composition.broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    yield declared
-    worker.stop(timeout=5000)
-    composition.broker.close()
+    return PipelineActors(broker, composition, composition.actor_options())
 
 
 def drop(data: Path, name: str, blob: bytes) -> dict[str, Any]:
@@ -53,7 +47,7 @@ def documents(data: Path, area: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text("utf-8")) for p in (data / area).glob("*/*/*.json")]
 
 
-def test_poison_package_is_retried_then_quarantined_as_internal(actors, tmp_path, monkeypatch):
+def test_poison_package_is_retried_then_quarantined_as_internal(actors, worker, tmp_path, monkeypatch):
     data = tmp_path / "data"
     attempts: list[str] = []
     real_ingest = workers.actors.ingest
