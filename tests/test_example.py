@@ -60,8 +60,8 @@ def full_check(zip_path: Path, today: date = TODAY) -> dict:
                           received_at=now, decided_at=now)
 
 
-def problems(doc: dict) -> list[tuple[str, str, str]]:
-    return [(p["code"], p["path"], p["message"]) for p in doc["errors"] + doc["warnings"]]
+def problems(doc: dict) -> list[tuple[str, str, str | None]]:
+    return [(p["code"], p["path"], p.get("pointer")) for p in doc["errors"] + doc["warnings"]]
 
 
 def zip_of(tmp_path: Path, trainings, theory, practice, name: str = f"{ROOT}.zip") -> Path:

@@ -436,6 +436,8 @@ def test_hanging_media_parse_in_a_worker_is_bounded_by_its_time_limit(tmp_path: 
     assert docs["warm.zip"]["status"] == docs["after.zip"]["status"] == "accepted"
     hang = docs["hang.zip"]
     assert hang["status"] == "rejected"
+    # kept on the text: the document carries no parameters, and only the detail tells a
+    # timed-out parse from any other damage (the measurer's detail, see test_media.py)
     timeouts = [e for e in hang["errors"] if e["code"] == "VID_CORRUPT" and "解析超时" in e["message"]]
     assert len(timeouts) == len(idle), (len(idle), hang["errors"])  # one per hanging probe; fresh ones parse the rest
     assert {e["code"] for e in hang["errors"]} == {"VID_CORRUPT"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import string
 import tomllib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +35,7 @@ def test_catalogue_is_exactly_the_spec_codes():
 
 
 def test_every_code_has_chinese_message_and_hint():
+    # the text is the point: every code speaks Chinese to the clerks (wording: test_catalogue.py)
     for code, kind in CATALOGUE.items():
         p = problem(code, "x.jpg")
         assert CJK.search(p.message), code
@@ -43,8 +45,13 @@ def test_every_code_has_chinese_message_and_hint():
 
 def test_problem_fills_template_and_tolerates_missing_values():
     p = problem("IMG_RESOLUTION", "a/b.jpg", name="b.jpg", width=1024, height=576, min_long=1280, min_short=720)
-    assert p.message == "照片“b.jpg”分辨率为 1024×576，要求不低于 1280×720。"
-    assert problem("IMG_RESOLUTION").message.startswith("照片“”")
+    assert (p.code, p.path, p.pointer) == ("IMG_RESOLUTION", "a/b.jpg", None)
+    assert dict(p.params) == {"name": "b.jpg", "width": 1024, "height": 576, "min_long": 1280, "min_short": 720}
+    template = CATALOGUE["IMG_RESOLUTION"].template  # the wording itself: test_catalogue.py
+    assert p.message == template.format(**p.params)
+    # a value a check forgot renders as nothing: the message is still there to read
+    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    assert problem("IMG_RESOLUTION").message == template.format(**dict.fromkeys(fields, "")) != template
     assert p.to_json()["severity"] == "error" and "pointer" not in p.to_json()
 
 

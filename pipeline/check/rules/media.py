@@ -70,7 +70,7 @@ def _judge_picture(m: Measurement, path: str, *, max_bytes: int, formats: Sequen
     problems: list[Problem] = []
     if m.size_bytes > max_bytes:
         problems.append(problem("IMG_SIZE", path, name=name, size=format_size(m.size_bytes),
-                                limit=format_size(max_bytes)))
+                                limit=format_size(max_bytes), size_bytes=m.size_bytes, limit_bytes=max_bytes))
     if m.damage is not None:
         problems.append(problem("IMG_CORRUPT", path, name=name, detail=m.damage))
     elif not m.format_recognised:
@@ -94,7 +94,8 @@ def judge_video(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
     problems: list[Problem] = []
     if m.size_bytes > rules.video_max_bytes:
         problems.append(problem("VID_SIZE", path, name=name, size=format_size(m.size_bytes),
-                                limit=format_size(rules.video_max_bytes)))
+                                limit=format_size(rules.video_max_bytes), size_bytes=m.size_bytes,
+                                limit_bytes=rules.video_max_bytes))
     if not m.format_recognised:  # no container: either damaged, or bytes of another kind
         if m.damage is not None:
             problems.append(problem("VID_CORRUPT", path, name=name, detail=m.damage))
@@ -109,7 +110,9 @@ def judge_video(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
         problems.append(problem("VID_DURATION", path, name=name,
                                 duration=f"{format_duration(m.duration)}（{m.duration:.1f} 秒）",
                                 min=format_duration(rules.video_min_seconds),
-                                max=format_duration(rules.video_max_seconds)))
+                                max=format_duration(rules.video_max_seconds),
+                                seconds=m.duration, min_seconds=rules.video_min_seconds,
+                                max_seconds=rules.video_max_seconds))
     min_sides = (rules.min_long_side, rules.min_short_side)
     if _smaller_than(m, *min_sides):
         problems.append(_resolution_problem("VID_RESOLUTION", m, path, name, *min_sides))
