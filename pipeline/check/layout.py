@@ -122,26 +122,36 @@ def read_json(file: ExtractedFile) -> tuple[Any, str | None]:
 
     UTF-8 with or without BOM. Shared with the form checks so that every form is read
     the same way."""
+    value, detail, _ = _read_json(file)
+    return value, detail
+
+
+def _read_json(file: ExtractedFile) -> tuple[Any, str | None, dict[str, Any]]:
+    """:func:`read_json`, plus the fault as raw FORM_JSON parameters (``fault`` and the
+    numbers the detail quotes; empty when the form is readable)."""
     if file.size > MAX_FORM_BYTES:
-        return None, f"文件过大（{format_size(file.size)}），不是有效的表单"
+        return None, f"文件过大（{format_size(file.size)}），不是有效的表单", {
+            "fault": "too_large", "size_bytes": file.size, "max_bytes": MAX_FORM_BYTES}
     data = file.local_path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, "文件不是 UTF-8 编码（可能是 GBK/ANSI 编码）"
+        return None, "文件不是 UTF-8 编码（可能是 GBK/ANSI 编码）", {"fault": "not_utf8"}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）"
+        return None, f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）", {
+            "fault": "syntax", "line": exc.lineno, "column": exc.colno}
     except RecursionError:
-        return None, "JSON 嵌套层数过多"
+        return None, "JSON 嵌套层数过多", {"fault": "too_deep"}
     except ValueError:  # e.g. an integer literal beyond Python's int_max_str_digits
-        return None, "JSON 中有无法读取的数值（数字位数过多）"
+        return None, "JSON 中有无法读取的数值（数字位数过多）", {"fault": "number"}
     if _nested_deeper_than(value, MAX_FORM_DEPTH):
         # json.loads copes with ~1000 levels, but schema validation recurses several
         # frames per level and would raise RecursionError (found by make fuzz)
-        return None, f"JSON 嵌套层数过多（超过 {MAX_FORM_DEPTH} 层）"
-    return value, None
+        return None, f"JSON 嵌套层数过多（超过 {MAX_FORM_DEPTH} 层）", {
+            "fault": "too_deep", "max_depth": MAX_FORM_DEPTH}
+    return value, None, {}
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
@@ -344,9 +354,9 @@ def _read_plan(file: ExtractedFile | None, root_path: str, root_label: str) -> t
     if file is None:
         return None, problem("FORM_MISSING", path, form=PLAN_FORM, folder=root_label,
                              reason="（必需，机构名称和培训项目以它为准）")
-    value, detail = read_json(file)
+    value, detail, facts = _read_json(file)
     if detail is not None:
-        return None, problem("FORM_JSON", file.path, form=PLAN_FORM, detail=detail)
+        return None, problem("FORM_JSON", file.path, form=PLAN_FORM, detail=detail, **facts)
     return (value if isinstance(value, dict) else None), None
 
 

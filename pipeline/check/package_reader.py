@@ -188,11 +188,14 @@ _CD_BYTES_PER_ENTRY = 4096
 
 
 class _Corrupt(Exception):
-    """The archive structure is broken; ``detail`` is the Chinese explanation."""
+    """The archive structure is broken; ``detail`` is the Chinese explanation, ``fault``
+    and ``facts`` the same as raw PKG_CORRUPT parameters."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, fault: str, **facts: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.fault = fault
+        self.facts = facts
 
 
 @dataclass
@@ -334,7 +337,7 @@ def _find_directory(f: IO[bytes], size: int) -> _Directory:
     tail = f.read()
     pos = find_end_record(tail)
     if pos is None:
-        raise _Corrupt("找不到压缩包末尾的目录记录，文件可能不完整（上传中断或被截断）")
+        raise _Corrupt("找不到压缩包末尾的目录记录，文件可能不完整（上传中断或被截断）", "no_end_record")
     fields = END_RECORD.unpack_from(tail, pos)
     eocd_pos = tail_start + pos
     _, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, _ = fields
@@ -345,14 +348,14 @@ def _find_directory(f: IO[bytes], size: int) -> _Directory:
         _, _, eocd64_pos, disks = ZIP64_LOCATOR.unpack(locator)
         expected = eocd_pos - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
         if disks > 1:
-            raise _Corrupt("不支持分卷压缩包，请压缩为单个 ZIP 文件")
+            raise _Corrupt("不支持分卷压缩包，请压缩为单个 ZIP 文件", "multi_volume", disks=disks)
         record = _read_exact(f, expected, ZIP64_END_RECORD.size) if expected >= 0 else None
         if eocd64_pos != expected or record is None or record[:4] != ZIP64_END_RECORD_SIG:
-            raise _Corrupt("ZIP64 目录记录损坏")
+            raise _Corrupt("ZIP64 目录记录损坏", "zip64_end_record")
         _, _, _, _, _, _, _, count, cd_size, cd_offset = ZIP64_END_RECORD.unpack(record)
         cd_end = expected
     if cd_offset + cd_size != cd_end:
-        raise _Corrupt("压缩包目录的位置与大小不一致，文件可能不完整或由多个文件拼接而成")
+        raise _Corrupt("压缩包目录的位置与大小不一致，文件可能不完整或由多个文件拼接而成", "directory_position")
     return _Directory(cd_offset, cd_size, count)
 
 
@@ -362,7 +365,7 @@ def _split_extra(extra: bytes) -> dict[int, bytes]:
     while len(extra) >= 4:
         tag, length = struct.unpack_from("<HH", extra)
         if 4 + length > len(extra):
-            raise _Corrupt("条目的扩展字段已损坏")
+            raise _Corrupt("条目的扩展字段已损坏", "extra_field")
         blocks.setdefault(tag, extra[4:4 + length])
         extra = extra[4 + length:]
     return blocks
@@ -379,7 +382,7 @@ def _apply_zip64(entry: _Entry, body: bytes) -> None:
         if entry.header_offset == 0xFFFFFFFF:
             entry.header_offset = next(values)
     except StopIteration:
-        raise _Corrupt("条目的 ZIP64 扩展字段不完整") from None
+        raise _Corrupt("条目的 ZIP64 扩展字段不完整", "zip64_extra_field") from None
 
 
 def _unicode_path(raw_name: bytes, body: bytes) -> str | None:
@@ -406,7 +409,7 @@ def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
     for index in range(directory.count):
         head = f.read(CENTRAL_HEADER.size)
         if len(head) != CENTRAL_HEADER.size or head[:4] != CENTRAL_HEADER_SIG:
-            raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏")
+            raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏", "directory_entry", entry_number=index + 1)
         (_, _, _, extract_version, flags, method, _, _, crc, csize, usize, name_len, extra_len,
          comment_len, _, _, external_attr, offset) = CENTRAL_HEADER.unpack(head)
         raw_name = f.read(name_len)
@@ -414,7 +417,7 @@ def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
         f.seek(comment_len, 1)
         consumed += CENTRAL_HEADER.size + name_len + extra_len + comment_len
         if len(raw_name) != name_len or len(extra) != extra_len or consumed > directory.size:
-            raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏")
+            raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏", "directory_entry", entry_number=index + 1)
         entry = _Entry(index, raw_name, flags, method, crc, csize, usize, offset, external_attr,
                        extract_version)
         blocks = _split_extra(extra)
@@ -424,7 +427,7 @@ def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
             entry.unicode_name = _unicode_path(raw_name, blocks[0x7075])
         entries.append(entry)
     if consumed != directory.size:
-        raise _Corrupt("压缩包目录记录的条目数与目录大小不符")
+        raise _Corrupt("压缩包目录记录的条目数与目录大小不符", "directory_size")
     return entries
 
 
@@ -488,31 +491,31 @@ def _decode_names(entries: list[_Entry]) -> tuple[str, Problem | None]:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _unsafe_reasons(entry: _Entry) -> list[str]:
-    """Why the entry could escape the work area or fool a later tool, in Chinese."""
+def _unsafe_reasons(entry: _Entry) -> list[tuple[str, str]]:
+    """Why the entry could escape the work area or fool a later tool: (key, Chinese)."""
     name = entry.name or ""
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []
     if stat.S_ISLNK(entry.external_attr >> 16):
-        reasons.append("是符号链接")
+        reasons.append(("symlink", "是符号链接"))
     if not name:
-        return [*reasons, "文件名为空"]
+        return [*reasons, ("empty_name", "文件名为空")]
     if name.startswith("/"):
-        reasons.append("是绝对路径")
+        reasons.append(("absolute", "是绝对路径"))
     if _DRIVE.match(name):
-        reasons.append("包含盘符")
+        reasons.append(("drive", "包含盘符"))
     if "\\" in name:
-        reasons.append("包含反斜杠“\\”")
+        reasons.append(("backslash", "包含反斜杠“\\”"))
     if any(unicodedata.category(c) == "Cc" for c in name):
-        reasons.append("包含控制字符")
+        reasons.append(("control_character", "包含控制字符"))
     segments = name.split("/")
     if name.endswith("/"):
         segments = segments[:-1]
     if ".." in segments:
-        reasons.append("包含“..”上级目录")
+        reasons.append(("parent_segment", "包含“..”上级目录"))
     if "." in segments:
-        reasons.append("包含“.”路径段")
+        reasons.append(("dot_segment", "包含“.”路径段"))
     if "" in segments[1:]:
-        reasons.append("包含空的路径段")
+        reasons.append(("empty_segment", "包含空的路径段"))
     return reasons
 
 
@@ -565,17 +568,20 @@ def _check_entry_limits(entry: _Entry, limits: ZipLimits) -> list[Problem]:
     if entry.file_size > limits.max_entry_bytes:
         out.append(problem("PKG_LIMIT", entry.path, detail=(
             f"文件“{entry.label}”解压后大小 {format_size(entry.file_size)}，"
-            f"超过单个文件上限 {format_size(limits.max_entry_bytes)}")))
+            f"超过单个文件上限 {format_size(limits.max_entry_bytes)}"),
+            fault="entry_size", entry=entry.label, size_bytes=entry.file_size,
+            max_bytes=limits.max_entry_bytes))
     if (entry.file_size > limits.ratio_floor_bytes
             and entry.file_size > limits.max_ratio * entry.compress_size):
         ratio = entry.file_size / max(entry.compress_size, 1)
         out.append(problem("PKG_LIMIT", entry.path, detail=(
             f"文件“{entry.label}”压缩比 {_number(ratio)}:1，超过上限 {_number(limits.max_ratio)}:1"
-            "（疑似压缩炸弹）")))
+            "（疑似压缩炸弹）"), fault="ratio", entry=entry.label, ratio=ratio, max_ratio=limits.max_ratio))
     if entry.extract_version > _MAX_EXTRACT_VERSION or entry.flags & _FLAG_PATCHED:
         out.append(problem("PKG_LIMIT", entry.path, detail=(
             f"文件“{entry.label}”使用了不支持的 ZIP 扩展格式，请使用 Windows 自带压缩功能或"
-            "7-Zip 的标准 ZIP 格式重新压缩")))
+            "7-Zip 的标准 ZIP 格式重新压缩"), fault="zip_feature", entry=entry.label,
+            version=entry.extract_version, patched=bool(entry.flags & _FLAG_PATCHED)))
     return out
 
 
@@ -588,15 +594,17 @@ def _check_material(entry: _Entry, limits: ZipLimits) -> list[Problem]:
         method = _METHOD_NAMES.get(entry.method, "未知")
         out.append(problem("PKG_LIMIT", entry.path, detail=(
             f"文件“{entry.label}”使用了不支持的压缩方式（{method}，编号 {entry.method}），"
-            "请使用标准 ZIP（Deflate）格式重新压缩")))
+            "请使用标准 ZIP（Deflate）格式重新压缩"), fault="method", entry=entry.label, method=entry.method))
     elif entry.method == 0 and entry.compress_size != entry.file_size:
         out.append(problem("PKG_CORRUPT", entry.path,
-                           detail=f"文件“{entry.label}”声明的压缩前后大小不一致"))
+                           detail=f"文件“{entry.label}”声明的压缩前后大小不一致",
+                           fault="stored_sizes", entry=entry.label))
     if entry.name is not None:
         base = entry.name.rsplit("/", 1)[-1].casefold()
         if base.endswith(tuple(s.casefold() for s in limits.nested_archive_suffixes)):
             out.append(problem("PKG_LIMIT", entry.path, detail=(
-                f"包含嵌套的压缩包“{entry.label}”，请将其中的文件直接放入材料文件夹")))
+                f"包含嵌套的压缩包“{entry.label}”，请将其中的文件直接放入材料文件夹"),
+                fault="nested_archive", entry=entry.label))
     return out
 
 
@@ -637,13 +645,15 @@ def _check_layout(f: IO[bytes], entries: list[_Entry], directory: _Directory) ->
             if entry.header_offset + LOCAL_HEADER.size <= directory.offset else None
         if head is None or head[:4] != LOCAL_HEADER_SIG:
             out.append(problem("PKG_CORRUPT", entry.path,
-                               detail=f"文件“{entry.label}”的本地文件头缺失或损坏"))
+                               detail=f"文件“{entry.label}”的本地文件头缺失或损坏",
+                               fault="local_header", entry=entry.label))
             continue
         name_len, extra_len = struct.unpack_from("<HH", head, 26)
         local_name = _read_exact(f, entry.header_offset + LOCAL_HEADER.size, name_len)
         if local_name != entry.raw_name:
             out.append(problem("PKG_CORRUPT", entry.path,
-                               detail=f"文件“{entry.label}”的本地文件头与目录中的名称不一致"))
+                               detail=f"文件“{entry.label}”的本地文件头与目录中的名称不一致",
+                               fault="local_name", entry=entry.label))
         entry.data_offset = entry.header_offset + LOCAL_HEADER.size + name_len + extra_len
         end = entry.data_offset + entry.compress_size
         if entry.flags & _FLAG_DATA_DESCRIPTOR:  # shortest descriptor: crc + 2 sizes
@@ -656,10 +666,12 @@ def _check_layout(f: IO[bytes], entries: list[_Entry], directory: _Directory) ->
         if following is not None and end > following.header_offset:
             out.append(problem("PKG_CORRUPT", following.path, detail=(
                 f"文件“{entry.label}”与“{following.label}”的数据相互重叠"
-                "（overlapping entries，疑似压缩炸弹）")))
+                "（overlapping entries，疑似压缩炸弹）"), fault="overlap", entry=entry.label,
+                other=following.label))
         elif following is None and entry.data_end is not None and end > directory.offset:
             out.append(problem("PKG_CORRUPT", entry.path,
-                               detail=f"文件“{entry.label}”的数据超出了有效范围"))
+                               detail=f"文件“{entry.label}”的数据超出了有效范围",
+                               fault="beyond_directory", entry=entry.label))
     return out
 
 
@@ -676,7 +688,8 @@ def _classify(entries: list[_Entry], limits: ZipLimits, scan: _Scan) -> None:
         if reasons:
             has_other = True
             scan.problems.append(problem("PKG_UNSAFE_PATH", entry.path, name=entry.label,
-                                         reason="；".join(reasons)))
+                                         reason="；".join(text for _, text in reasons),
+                                         faults=[key for key, _ in reasons]))
         elif _is_junk(entry.name):
             scan.ignored.append(entry.name)
         elif entry.is_dir:
@@ -690,7 +703,7 @@ def _classify(entries: list[_Entry], limits: ZipLimits, scan: _Scan) -> None:
     scan.problems += _check_duplicates(scan.material)
     if not scan.material and not has_other:
         detail = f"（仅有 {len(scan.ignored)} 个被忽略的系统文件或空文件夹）" if scan.ignored else ""
-        scan.problems.append(problem("PKG_EMPTY", "", detail=detail))
+        scan.problems.append(problem("PKG_EMPTY", "", detail=detail, ignored_count=len(scan.ignored)))
 
 
 def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
@@ -700,15 +713,17 @@ def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
         directory = _find_directory(f, size)
         if directory.count > limits.max_entries:
             scan.problems.append(problem("PKG_LIMIT", "", detail=(
-                f"共有 {directory.count} 个条目，超过上限 {limits.max_entries} 个")))
+                f"共有 {directory.count} 个条目，超过上限 {limits.max_entries} 个"),
+                fault="entries", count=directory.count, max_count=limits.max_entries))
             return scan
         if directory.size > limits.max_entries * _CD_BYTES_PER_ENTRY + (1 << 20):
             scan.problems.append(problem("PKG_LIMIT", "", detail=(
-                f"压缩包目录过大（{format_size(directory.size)}）")))
+                f"压缩包目录过大（{format_size(directory.size)}）"),
+                fault="directory_bytes", size_bytes=directory.size))
             return scan
         entries = scan.entries = _parse_central(f, directory)
     except _Corrupt as exc:
-        scan.problems.append(problem("PKG_CORRUPT", "", detail=exc.detail))
+        scan.problems.append(problem("PKG_CORRUPT", "", detail=exc.detail, fault=exc.fault, **exc.facts))
         return scan
     scan.name_encoding, bad_name = _decode_names(entries)
     if bad_name is not None:
@@ -717,7 +732,8 @@ def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
     total = sum(e.file_size for e in entries)
     if total > limits.max_total_bytes:
         scan.problems.append(problem("PKG_LIMIT", "", detail=(
-            f"解压后总大小 {format_size(total)}，超过上限 {format_size(limits.max_total_bytes)}")))
+            f"解压后总大小 {format_size(total)}，超过上限 {format_size(limits.max_total_bytes)}"),
+            fault="total_size", size_bytes=total, max_bytes=limits.max_total_bytes))
     scan.problems += _check_layout(f, entries, directory)
     scan.material.sort(key=lambda e: e.name or "")
     return scan
@@ -733,13 +749,15 @@ class _ExtractionFailed(Exception):
         self.problem = found
 
 
-def _corrupt(entry: _Entry, detail: str) -> _ExtractionFailed:
-    return _ExtractionFailed(problem("PKG_CORRUPT", entry.path, detail=detail))
+def _corrupt(entry: _Entry, detail: str, fault: str) -> _ExtractionFailed:
+    return _ExtractionFailed(problem("PKG_CORRUPT", entry.path, detail=detail, fault=fault,
+                                     entry=entry.label))
 
 
 def _too_large(entry: _Entry) -> _ExtractionFailed:
     return _ExtractionFailed(problem("PKG_LIMIT", entry.path, detail=(
-        f"文件“{entry.label}”解压后的实际大小超过了声明的大小")))
+        f"文件“{entry.label}”解压后的实际大小超过了声明的大小"), fault="beyond_declared_size",
+        entry=entry.label, declared_bytes=entry.file_size))
 
 
 @dataclass(eq=False)
@@ -887,7 +905,7 @@ class _Extraction:
                     out = member.inflater.decompress(pending, want)
                 except zlib.error as exc:
                     raise _corrupt(member.entry,
-                                   f"文件“{member.entry.label}”的数据不完整或已损坏") from exc
+                                   f"文件“{member.entry.label}”的数据不完整或已损坏", "data") from exc
                 if out:  # (more than ``want`` would be zlib breaking its contract: PKG_LIMIT)
                     self._content(member, out, owned=True)
                 if member.inflater.eof:
@@ -902,9 +920,9 @@ class _Extraction:
         inflater after each input): verify, close."""
         entry = member.entry
         if member.size != entry.file_size:
-            raise _corrupt(entry, f"文件“{entry.label}”的实际大小与声明的大小不符，数据不完整")
+            raise _corrupt(entry, f"文件“{entry.label}”的实际大小与声明的大小不符，数据不完整", "size")
         if member.crc != entry.crc:
-            raise _corrupt(entry, f"文件“{entry.label}”校验失败（CRC 错误），数据已损坏")
+            raise _corrupt(entry, f"文件“{entry.label}”校验失败（CRC 错误），数据已损坏", "crc")
         self.ops.append((member, None))
 
 

@@ -46,7 +46,7 @@ import re
 import unicodedata
 from collections import Counter
 from datetime import date
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from pipeline.check.catalogue import Problem, problem
 from pipeline.check.view import PackageView
@@ -96,35 +96,45 @@ def check_root(view: PackageView) -> Iterator[Problem]:
         found = _quote_list(lay.top_entries)
     else:
         found = "无"
-    yield problem("HIER_ROOT", "", found=found, example=_example_root(view))
+    yield problem("HIER_ROOT", "", found=found, example=_example_root(view),
+                  entries=list(lay.top_entries), wrapper=lay.wrapper or "")
 
 
 def check_root_name(view: PackageView) -> Iterator[Problem]:
     """HIER_ROOT_NAME: the plan's institution name followed by a real, past report date."""
     lay = view.layout
     reasons: list[str] = []
+    faults: list[str] = []  # one key per reason, in the same order
     expected = lay.plan_institution
     if lay.name_date is None:
         reasons.append("名称末尾没有上报日期（应为 8 位数字 YYYYMMDD，如 20261120；"
                        "也可写作 2026-11-20 或 2026年11月20日）")
+        faults.append("date_missing")
         if expected is not None and not lay.root_name.startswith(expected):
             reasons.append(f"机构名称应为培训方案中的“{expected}”")
+            faults.append("institution_mismatch")
     else:
         if lay.report_date is None:
             reasons.append(f"上报日期“{lay.name_date}”不是有效的日期")
+            faults.append("date_invalid")
         elif lay.report_date > view.today:
             reasons.append(f"上报日期{_day(lay.report_date)}晚于检查当天（{_day(view.today)}）")
+            faults.append("date_future")
         if not lay.name_institution:
             reasons.append("日期前缺少机构名称" + (f"“{expected}”" if expected else ""))
+            faults.append("institution_missing")
         elif expected is not None and lay.name_institution != expected:
             reasons.append(f"机构名称“{lay.name_institution}”与培训方案中的“{expected}”不一致")
+            faults.append("institution_mismatch")
     if not reasons:
         return
     reason = "；".join(reasons)
     if lay.flat:
         reason += "（压缩包中没有顶层文件夹，以压缩包文件名代替）"
     yield problem("HIER_ROOT_NAME", lay.root_path, name=lay.root_name, reason=reason,
-                  example=_example_root(view))
+                  example=_example_root(view), faults=faults, flat=lay.flat,
+                  date=lay.name_date or "", institution=lay.name_institution or "",
+                  plan_institution=expected or "")
 
 
 def check_plan_readable(view: PackageView) -> Iterator[Problem]:
@@ -156,21 +166,29 @@ def check_training_folders(view: PackageView) -> Iterator[Problem]:
     for name, tf in lay.folders.items():
         if tf.training is not None:
             continue
+        # spelling: the right spelling the suggestion names; listed: the plan's
+        # trainings it lists (both raw, beside the worded suggestion)
+        spelling, listed = "", []
         if lay.plan_has_trainings:
             if tf.expected is not None and tf.expected != name and tf.expected in planned:
                 suggestion = f"应写作“{tf.expected}”。"
+                spelling = tf.expected
             elif tf.expected is not None and tf.expected != name:
                 suggestion = (f"按规范应写作“{tf.expected}”，但培训方案中也没有该培训；"
                               f"方案中的培训为：{_quote_list(planned)}。")
+                spelling, listed = tf.expected, planned
             else:
                 suggestion = f"培训方案中的培训为：{_quote_list(planned)}。"
+                listed = planned
         elif tf.expected is None:
             suggestion = ""
         elif tf.expected != name:
             suggestion = f"应写作“{tf.expected}”。"
+            spelling = tf.expected
         else:
             continue  # no plan to judge against
-        yield problem("HIER_LEVEL2_UNKNOWN", lay.full(name), name=name, suggestion=suggestion)
+        yield problem("HIER_LEVEL2_UNKNOWN", lay.full(name), name=name, suggestion=suggestion,
+                      spelling=spelling, listed=listed)
     spelled = {tf.expected for tf in lay.folders.values()}
     for folder in planned:
         if folder not in spelled:
@@ -182,25 +200,33 @@ def _training_folders(lay: Layout) -> Iterator[TrainingFolder]:
     return (tf for tf in lay.folders.values() if tf.is_training)
 
 
-def _screenshot_reasons(name: str, max_count: int) -> tuple[list[str], str]:
+def _screenshot_reasons(name: str, max_count: int) -> tuple[list[str], str, dict[str, Any]]:
+    """(reasons, example, raw parameters: ``faults``, one key per reason, and the facts)."""
     stem, ext = split_ext(name)
     reasons: list[str] = []
+    faults: list[str] = []
     if ext not in SCREENSHOT_EXTS:
         reasons.append(f"平台截图须为 .jpg 或 .png 图片（实际为“{ext or '无扩展名'}”）")
+        faults.append("screenshot_ext")
     rest = stem[len(SCREENSHOT_STEM):]
     number = 1
     if rest == "":
         reasons.append("缺少序号")
+        faults.append("number_missing")
     elif not re.fullmatch(r"[0-9]+", rest):
         reasons.append(f"序号“{rest}”应为半角数字")
+        faults.append("number_not_ascii")
     elif rest.startswith("0") and len(rest) > 1:
         reasons.append(f"序号“{rest}”不应以 0 开头")
+        faults.append("leading_zero")
         number = int(rest) if 1 <= int(rest) <= max_count else 1
     elif not 1 <= int(rest) <= max_count:
         reasons.append(f"序号应为 1 至 {max_count}，实际为 {rest}")
+        faults.append("number_range")
     else:
         number = int(rest)
-    return reasons, f"{SCREENSHOT_STEM}{number}{ext if ext in SCREENSHOT_EXTS else '.png'}"
+    facts = {"faults": faults, "ext": ext, "digits": rest, "max_number": max_count}
+    return reasons, f"{SCREENSHOT_STEM}{number}{ext if ext in SCREENSHOT_EXTS else '.png'}", facts
 
 
 def check_training_contents(view: PackageView) -> Iterator[Problem]:
@@ -224,10 +250,10 @@ def check_training_contents(view: PackageView) -> Iterator[Problem]:
             if name_key(name) in forms:
                 continue
             if name.startswith(SCREENSHOT_STEM):
-                reasons, example = _screenshot_reasons(name, rules.screenshot_max_count)
+                reasons, example, facts = _screenshot_reasons(name, rules.screenshot_max_count)
                 if reasons:
                     yield problem("NAME_PATTERN", f.path, name=name,
-                                  reason="；".join(reasons), example=example)
+                                  reason="；".join(reasons), example=example, **facts)
                 continue
             yield problem("HIER_UNEXPECTED", f.path, name=lay.relative(f))
         for section in tf.sections:
@@ -243,40 +269,56 @@ def check_training_contents(view: PackageView) -> Iterator[Problem]:
 _MEDIA_NAME = re.compile(r"(?P<head>.*)(?P<section>理论|实操)(?P<digits>[0-9]+)")
 
 
-def _media_reasons(name: str, kind: str | None, expected: str, section: str) -> tuple[list[str], str | None]:
-    """Why ``name`` is not ``<expected><section><n>.<ext>``; the digits found, if any."""
+def _media_reasons(name: str, kind: str | None, expected: str, section: str,
+                   ) -> tuple[list[str], str | None, dict[str, Any]]:
+    """Why ``name`` is not ``<expected><section><n>.<ext>``; the digits found, if any; the
+    raw parameters: ``faults`` (one key per reason, in order) and the facts they quote."""
     stem, ext = split_ext(name)
     reasons: list[str] = []
+    faults: list[str] = []
+    facts: dict[str, Any] = {"faults": faults, "ext": ext, "training": expected, "section": section}
     if kind is None:
         reasons.append("缺少扩展名（照片为 .jpg，视频为 .mp4）")
+        faults.append("no_ext")
     elif kind == PHOTO and ext not in PHOTO_EXTS:
         reasons.append(f"照片须为 JPG 格式，扩展名应为 .jpg（实际为 {ext}）")
+        faults.append("photo_ext")
     elif kind == VIDEO and ext not in VIDEO_EXTS:
         reasons.append(f"视频须为 MP4 格式，扩展名应为 .mp4（实际为 {ext}）")
+        faults.append("video_ext")
     plain = unicodedata.normalize("NFKC", stem)
     if plain != stem:
         reasons.append("文件名中有全角字符（如全角数字），请改为半角")
+        faults.append("full_width")
     m = _MEDIA_NAME.fullmatch(plain)
     if m is None:
         if plain.startswith(expected + section):
             reasons.append("缺少序号")
+            faults.append("number_missing")
         else:
             reasons.append(f"应为“{expected}{section}”加序号")
-        return reasons, None
+            faults.append("stem")
+        return reasons, None, facts
     head, written_section, digits = m["head"], m["section"], m["digits"]
+    facts.update(written_training=head, written_section=written_section, digits=digits)
     if head != expected:
         if re.sub(r"\s+", "", head) == expected:
             reasons.append("文件名中不应有空格")
+            faults.append("spaces")
         else:
             reasons.append(f"文件名中的职业和等级“{head}”与所在培训文件夹“{expected}”不一致")
+            faults.append("training")
     if written_section != section:
         reasons.append(f"文件名表明它属于“{written_section}”，却放在了“{section}”文件夹中"
                        f"（应移到“{written_section}”文件夹）")
+        faults.append("section")
     if digits.startswith("0") and len(digits) > 1:
         reasons.append(f"序号“{digits}”不应以 0 开头")
+        faults.append("leading_zero")
     if not reasons:  # e.g. an occupation whose own name contains 理论 or 实操
         reasons.append(f"应为“{expected}{section}”加序号")
-    return reasons, digits
+        faults.append("stem")
+    return reasons, digits, facts
 
 
 def check_media_names(view: PackageView) -> Iterator[Problem]:
@@ -313,30 +355,33 @@ def check_media_names(view: PackageView) -> Iterator[Problem]:
             diagnosed = [(f, name, kind or PHOTO, *_media_reasons(name, kind, expected, section))
                          for f, name, kind in misnamed]
             own: dict[str, int] = {}
-            for f, _, k, _, digits in diagnosed:
+            for f, _, k, _, digits, _ in diagnosed:
                 if digits and int(digits) in free[k]:
                     free[k].remove(int(digits))
                     own[f.path] = int(digits)
-            for f, name, k, reasons, digits in diagnosed:
+            for f, name, k, reasons, digits, facts in diagnosed:
                 n = own.get(f.path) or (free[k].pop(0) if free[k] else 1)
                 example = f"{expected}{section}{n}{'.jpg' if k == PHOTO else '.mp4'}"
                 yield problem("NAME_PATTERN", f.path, name=name, reason="；".join(reasons),
-                              example=example)
+                              example=example, **facts)
             for kind in (PHOTO, VIDEO):
                 if count[kind] != wanted[kind]:
                     yield problem("MEDIA_COUNT", lay.full(folder), folder=folder, kind=KIND_LABEL[kind],
-                                  expected=wanted[kind], found=count[kind], unit=KIND_UNIT[kind])
+                                  expected=wanted[kind], found=count[kind], unit=KIND_UNIT[kind],
+                                  media=kind)
             for kind in (PHOTO, VIDEO):
                 # a file without extension may be meant as either kind
-                found = _sequence_fault(sorted(named[kind]), wanted[kind],
+                fault = _sequence_fault(sorted(named[kind]), wanted[kind],
                                         sum(1 for m in misnamed if m[2] in (kind, None)))
-                if found:
+                if fault:
+                    found, facts = fault
                     yield problem("NAME_SEQUENCE", lay.full(folder), folder=folder, kind=KIND_LABEL[kind],
-                                  max=wanted[kind], found=found)
+                                  max=wanted[kind], found=found, media=kind, **facts)
 
 
-def _sequence_fault(numbers: list[int], top: int, misnamed: int) -> str | None:
-    """The ``found`` text of NAME_SEQUENCE, or None when the numbering is acceptable."""
+def _sequence_fault(numbers: list[int], top: int, misnamed: int) -> tuple[str, dict[str, list[int]]] | None:
+    """The ``found`` text of NAME_SEQUENCE and its raw parameters (``numbers``, ``repeated``,
+    ``outside``, ``missing``), or None when the numbering is acceptable."""
     if not numbers:
         return None
     counts = Counter(numbers)
@@ -350,7 +395,8 @@ def _sequence_fault(numbers: list[int], top: int, misnamed: int) -> str | None:
         details.append(f"序号 {'、'.join(map(str, outside))} 超出范围")
     if missing:
         details.append(f"缺少序号 {'、'.join(map(str, missing))}")
-    return f"{'、'.join(map(str, numbers))}（{'；'.join(details)}）"
+    facts = {"numbers": numbers, "repeated": repeated, "outside": outside, "missing": missing}
+    return f"{'、'.join(map(str, numbers))}（{'；'.join(details)}）", facts
 
 
 HIERARCHY_CHECKS = (check_root, check_root_name, check_plan_readable, check_root_files,
