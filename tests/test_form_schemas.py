@@ -3,6 +3,11 @@
 The forms of every test package are written here explicitly (complete, realistic
 examples below), never taken from the builder's defaults. Packages run through
 ``PackageView`` with ``check_forms_readable`` only (media are stand-in bytes).
+
+Problems are judged by code, path, pointer and parameters (``Problem.params``); the
+catalogue's wording is pinned once in test_catalogue.py. The ``detail`` of FORM_SCHEMA and
+FORM_JSON is checked as text: its Chinese field titles and JSON syntax help are what this
+module words.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pipeline.check.view import PackageView, run_checks
 from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_plan_readable
 from pipeline.check.rules.media import MEDIA_CHECKS
 from pipeline.kit.form_docs import main as docs_main, render
-from pipeline.check.contract import ALL_FORM_TYPES, FORM_FILES
+from pipeline.check.contract import ALL_FORM_TYPES, FORM_FILES, REQUIREMENTS
 from pipeline.check.forms import (SCHEMAS_DIR, FormSet, field_label,
                                   form_validator, load_schema, validate_form)
 from pipeline.check.rules.forms import check_forms_readable
@@ -206,7 +211,8 @@ def only(problems: list[Problem]) -> Problem:
 
 def assert_private(problems: list[Problem]) -> None:
     for p in problems:
-        for text in (p.message, p.hint or "", p.pointer or ""):
+        params = json.dumps(dict(p.params), ensure_ascii=False)  # masked like the message
+        for text in (p.message, p.hint or "", p.pointer or "", params):
             assert not FULL_ID.search(text), text
             assert not FULL_MOBILE.search(text), text
 
@@ -443,9 +449,10 @@ def test_each_rule_reports_one_form_schema_problem_with_pointer_and_chinese_mess
     found = only(problems_of(package(_mutated(path, mutate)), tmp_path))
     name = path.rsplit("/", 1)[-1]
     assert (found.code, found.path, found.pointer) == ("FORM_SCHEMA", f"{ROOT}/{path}", pointer)
-    assert found.message == f"表单“{name}” {pointer}：{detail}。"
-    assert found.hint and CJK.search(found.hint)
-    assert "is not" not in found.message and "required property" not in found.message
+    assert (found.params["form"], found.params["location"]) == (name, f" {pointer}")
+    # the detail is the text itself: Chinese, built from the schema's field titles
+    assert found.params["detail"] == detail and CJK.search(found.params["detail"])
+    assert "is not" not in found.params["detail"] and "required property" not in found.params["detail"]
 
 
 @pytest.mark.parametrize("case,path,mutate", VALID, ids=[c[0] for c in VALID])
@@ -478,7 +485,8 @@ def test_every_violation_is_its_own_problem_in_schema_order(tmp_path):
         "/institution/address", "/institution/contact_person", "/trainings/1/trainees",
         "/trainings/1/room", "/trainings/1/teacher", "/end_date"]
     assert {p.code for p in found} == {"FORM_SCHEMA"}
-    assert found[0].message == "表单“培训方案.json” /institution/address：缺少“培训单位”的“地址”。"
+    assert found[0].params["form"] == "培训方案.json"
+    assert found[0].params["detail"] == "缺少“培训单位”的“地址”"  # the field titles' wording
 
 
 def test_a_wrong_type_is_one_problem_not_one_per_rule_of_the_value(tmp_path):
@@ -486,9 +494,9 @@ def test_a_wrong_type_is_one_problem_not_one_per_rule_of_the_value(tmp_path):
     forms[TRAINERS]["trainers"][0]["gender"] = 1
     forms[TRAINERS]["trainers"][0]["certificate"] = ["育婴师", "高级技师"]
     found = problems_of(package(forms), tmp_path)
-    assert [(p.pointer, p.message.split("：", 1)[1]) for p in found] == [
-        ("/trainers/0/gender", "“培训教师”第 1 项的“性别”应为文本，实际为 1（号码、编号等也须用英文双引号括起来，写成文本）。"),
-        ("/trainers/0/certificate", "“培训教师”第 1 项的“职业资格/技能等级证书”应为对象（{…}），实际为 列表 […]。"),
+    assert [(p.pointer, p.params["detail"]) for p in found] == [  # the details' wording: field titles
+        ("/trainers/0/gender", "“培训教师”第 1 项的“性别”应为文本，实际为 1（号码、编号等也须用英文双引号括起来，写成文本）"),
+        ("/trainers/0/certificate", "“培训教师”第 1 项的“职业资格/技能等级证书”应为对象（{…}），实际为 列表 […]"),
     ]
 
 
@@ -497,8 +505,9 @@ def test_a_form_carrying_another_forms_type_is_one_problem_at_form(tmp_path):
     forms[SIGN_IN] = outline_form("theory_outline")  # the outline saved under the sign-in's name
     found = only(problems_of(package(forms), tmp_path))
     assert (found.code, found.path, found.pointer) == ("FORM_SCHEMA", f"{ROOT}/{SIGN_IN}", "/form")
-    assert "“表单类型”应为 \"sign_in\"（签到表.json），实际为 \"theory_outline\"" in found.message
-    assert "理论培训大纲.json" in found.message
+    detail = found.params["detail"]  # the wording: which form the file should be and which it is
+    assert detail.startswith("“表单类型”应为 \"sign_in\"（签到表.json），实际为 \"theory_outline\"")
+    assert "理论培训大纲.json" in detail
     view = view_of(package(forms), tmp_path)
     assert view.forms.trainings[0].sign_in.schema_valid is False
     assert view.forms.trainings[0].sign_in.data["form"] == "theory_outline"  # handed over anyway
@@ -510,7 +519,8 @@ def test_a_json_value_that_is_not_an_object_is_form_schema_at_the_root(tmp_path,
     forms[PLEDGE] = value
     found = only(problems_of(package(forms), tmp_path))
     assert (found.code, found.pointer) == ("FORM_SCHEMA", "")
-    assert found.message == f"表单“诚信承诺书.json”：表单内容应为 JSON 对象（{{…}}），实际为 {shown}。"
+    assert (found.params["form"], found.params["location"]) == ("诚信承诺书.json", "")
+    assert found.params["detail"] == f"表单内容应为 JSON 对象（{{…}}），实际为 {shown}"  # the detail's wording
 
 
 def test_huge_and_non_finite_numbers_never_crash_the_check(tmp_path):
@@ -520,7 +530,7 @@ def test_huge_and_non_finite_numbers_never_crash_the_check(tmp_path):
     forms[PRACTICE] = raw.encode()
     found = problems_of(package(forms), tmp_path)
     assert [(p.code, p.path, p.pointer) for p in found] == [("FORM_SCHEMA", f"{ROOT}/{PRACTICE}", "/total_hours")]
-    assert "Infinity" in found[0].message
+    assert "Infinity" in found[0].params["detail"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -541,8 +551,10 @@ def test_a_gbk_encoded_form_is_form_json_saying_so(tmp_path):
     forms[TRAINERS] = json.dumps(trainers_form(), ensure_ascii=False, indent=2).encode("gbk")
     found = only(problems_of(package(forms), tmp_path))
     assert (found.code, found.path, found.pointer) == ("FORM_JSON", f"{ROOT}/{TRAINERS}", None)
-    assert found.message.startswith("表单“培训教师.json”无法读取：文件是 GBK/GB18030（ANSI）编码，不是 UTF-8")
-    assert "第 6 行第" in found.message and "UTF-8" in found.hint
+    assert found.params["form"] == "培训教师.json"
+    detail = found.params["detail"]  # the wording of the encoding help is the point
+    assert detail.startswith("文件是 GBK/GB18030（ANSI）编码，不是 UTF-8")
+    assert "第 6 行第" in detail and detail.endswith("编码选择“UTF-8”")
     view = view_of(package(forms), tmp_path)
     assert view.forms.trainers.data is None and view.forms.trainers.schema_valid is False
 
@@ -561,8 +573,10 @@ def test_broken_json_is_form_json_with_line_column_and_reason(tmp_path, text, wh
     forms[PLEDGE] = text.encode("utf-8")
     found = only(problems_of(package(forms), tmp_path))
     assert (found.code, found.path) == ("FORM_JSON", f"{ROOT}/{PLEDGE}")
-    assert found.message.startswith(f"表单“诚信承诺书.json”无法读取：JSON 格式错误（{where}）："), found.message
-    assert why in found.message
+    assert found.params["form"] == "诚信承诺书.json"
+    detail = found.params["detail"]  # the wording of the JSON syntax help is the point
+    assert detail.startswith(f"JSON 格式错误（{where}）："), detail
+    assert why in detail
 
 
 @pytest.mark.parametrize("data,why", [(b"", "文件内容为空"), (b"  \n", "文件内容为空"),
@@ -571,7 +585,7 @@ def test_empty_and_utf16_forms_are_form_json(tmp_path, data, why):
     forms = all_forms()
     forms[SIGN_IN] = data
     found = only(problems_of(package(forms), tmp_path))
-    assert found.code == "FORM_JSON" and why in found.message
+    assert found.code == "FORM_JSON" and why in found.params["detail"]  # the help's wording
 
 
 # ---------------------------------------------------------------------------------------
@@ -607,8 +621,8 @@ def test_missing_form_message_names_the_form_the_reason_and_the_folder(tmp_path)
     forms = {p: f for p, f in all_forms(("offline",), ("offline",)).items() if not p.endswith("签到表.json")}
     found = only(problems_of(package(forms, theory=("offline",), practice=("offline",)), tmp_path))
     assert (found.code, found.path, found.pointer) == ("FORM_MISSING", f"{ROOT}/{SIGN_IN}", None)
-    assert found.message == "缺少表单“签到表.json”（培训方案含线下培训，每次培训课均需学员签到）。"
-    assert found.hint == f"请按模板填写“签到表.json”并放到“{FOLDER}”中。"
+    params = found.params
+    assert (params["form"], params["reason"], params["folder"]) == ("签到表.json", REQUIREMENTS["sign_in"].reason, FOLDER)
 
 
 def test_missing_pledge_and_trainers_are_reported_at_level_1(tmp_path):
@@ -617,7 +631,8 @@ def test_missing_pledge_and_trainers_are_reported_at_level_1(tmp_path):
     found = problems_of(package(forms), tmp_path)
     assert [(p.code, p.path) for p in found] == [("FORM_MISSING", f"{ROOT}/{PLEDGE}"),
                                                  ("FORM_MISSING", f"{ROOT}/{TRAINERS}")]
-    assert found[0].hint == f"请按模板填写“诚信承诺书.json”并放到“{ROOT}”中。"
+    assert (found[0].params["form"], found[0].params["folder"]) == ("诚信承诺书.json", ROOT)
+    assert (found[1].params["form"], found[1].params["folder"]) == ("培训教师.json", ROOT)
 
 
 def test_folders_of_no_plan_training_need_no_forms_but_alias_folders_do(tmp_path):
@@ -677,6 +692,7 @@ def test_id_numbers_and_mobiles_in_wrong_places_never_appear_in_full(tmp_path):
     found = problems_of(package(forms), tmp_path)
     assert {p.code for p in found} == {"FORM_SCHEMA", "FORM_JSON"} and len(found) >= 10
     assert_private(found)
+    # privacy: the point is what the clerk reads, so the message text itself is checked
     messages = "\n".join(p.message for p in found)
     assert someone[:6] + "********" + someone[-4:] in messages and "138****5678" in messages
     assert someone[:7] not in messages and "1381234" not in messages  # not even in part

@@ -222,7 +222,32 @@ def test_illegal_characters():
 
 def test_not_a_string():
     for value in (None, 11010519491231002, ["11010519491231002X"]):
-        assert validate_id_number(value, TODAY) == IdCheck(ok=False, reason="不是文本")  # type: ignore[arg-type]
+        assert validate_id_number(value, TODAY) == IdCheck(ok=False, reason="不是文本",  # type: ignore[arg-type]
+                                                           fault="not_text")
+
+
+@pytest.mark.parametrize("value, fault", [
+    (None, "not_text"),
+    ("  ", "empty"),
+    ("11010519491231002Y", "characters"),
+    ("１１０１０５１９４９１２３１００２Ｘ", "characters"),
+    ("1101051949123100X2", "characters"),
+    ("110105491231002", "legacy_15"),
+    ("1101051949123100", "length"),
+    (make_id_number("770101", date(1990, 1, 1), 1), "region"),
+    (make_id_number("810100", date(1985, 7, 15), 37), "region"),
+    (make_id_number("999840", date(1985, 7, 15), 37), "region"),
+    ("11010519901301001" + check_character("11010519901301001"), "birth_date_invalid"),
+    (make_id_number("110105", date(2090, 1, 1), 1), "birth_date_future"),
+    ("440524188001010014", "birth_date_before_1900"),
+    ("110105194912310021", "check_character"),
+    ("11010519491231002x", None),
+])
+def test_each_failure_names_its_fault(value, fault):
+    """The fault is the failure as data (FORM_ID_NUMBER's ``fault`` parameter); the reason
+    is its Chinese wording, pinned by the tests above."""
+    result = validate_id_number(value, TODAY)
+    assert (result.ok, result.fault) == (fault is None, fault)
 
 
 def test_messages_never_contain_the_number():

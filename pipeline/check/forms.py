@@ -74,7 +74,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.check.catalogue import Problem, problem
 from pipeline.check.contract import (FORM_FILES, MAX_FORM_BYTES, PLAN_FORM, REQUIREMENTS, TRAINING_FORM_TYPES,
@@ -352,91 +352,159 @@ def _then_reason(kind: str, error: Any) -> str:
     return text or ""
 
 
+@dataclass(frozen=True)
+class _Error:
+    """One jsonschema error as the detail builders read it."""
+
+    kind: str  # the form type
+    error: Any  # the jsonschema ValidationError
+    path: tuple[str | int, ...]  # where the value at fault is
+    value: Any  # the keyword's value in the schema (the limit, the enum, ...)
+    instance: Any  # the value at fault
+
+    @property
+    def subject(self) -> str:
+        """How the message names the value at fault."""
+        return field_label(self.kind, self.path)
+
+    @property
+    def actual(self) -> str:
+        return f"，实际为 {_show(self.instance)}"
+
+    def issue(self, detail: str, rank: int = 0) -> list[_Issue]:
+        return [_Issue(self.path, detail, self.error.validator, rank)]
+
+
+def _detail_required(e: _Error) -> list[_Issue]:
+    reason = _then_reason(e.kind, e.error)
+    reason = f"（{reason}）" if reason else ""
+    return [_Issue(e.path + (name,), f"缺少{field_label(e.kind, e.path + (name,))}{reason}", "required")
+            for name in e.value if isinstance(e.instance, dict) and name not in e.instance]
+
+
+def _detail_additional_properties(e: _Error) -> list[_Issue]:
+    allowed = list(_resolve(e.kind, e.error.schema).get("properties", {}))
+    out = []
+    for key in e.instance if isinstance(e.instance, dict) else ():
+        if key in allowed:
+            continue
+        where = f"{e.subject}中" if e.path else ""
+        detail = f"{where}不应有字段“{_cut(_mask(key))}”"
+        close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
+        if close:
+            title = _title(e.kind, _child(e.kind, e.error.schema, close[0]))
+            detail += f"（是否应为“{close[0]}”{f'（{title}）' if title else ''}？）"
+        else:
+            detail += "（表单模板中没有该字段，请删除或改用模板中的字段名）"
+        out.append(_Issue(e.path + (key,), detail, "additionalProperties"))
+    return out
+
+
+def _detail_type(e: _Error) -> list[_Issue]:
+    types = [e.value] if isinstance(e.value, str) else list(e.value)
+    notes = [_then_reason(e.kind, e.error)]
+    if "string" in types and isinstance(e.instance, (int, float)) and not isinstance(e.instance, bool) \
+            and math.isfinite(e.instance):
+        notes.append("号码、编号等也须用英文双引号括起来，写成文本")
+    note = "；".join(n for n in notes if n)
+    expected = _types_text(types)
+    expected = (" " if expected[0].isascii() else "") + expected
+    return e.issue(f"{e.subject}应为{expected}{e.actual}" + (f"（{note}）" if note else ""), rank=len(types))
+
+
+def _detail_enum(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}应为 {_enum_text(e.value)}{e.actual}")
+
+
+def _detail_const(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}应为 {_const_text(e.value)}{e.actual}")
+
+
+def _detail_minimum(e: _Error) -> list[_Issue]:
+    integer = _resolve(e.kind, e.error.schema).get("type") == "integer"
+    what = f"应为不小于 {_num(e.value)} 的整数" if integer else f"应不小于 {_num(e.value)}"
+    return e.issue(f"{e.subject}{what}{e.actual}")
+
+
+def _detail_exclusive_minimum(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}应大于 {_num(e.value)}{e.actual}")
+
+
+def _detail_maximum(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}应不大于 {_num(e.value)}{e.actual}")
+
+
+def _detail_exclusive_maximum(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}应小于 {_num(e.value)}{e.actual}")
+
+
+def _detail_multiple_of(e: _Error) -> list[_Issue]:
+    half = "（可以有半学时，如 1.5）" if e.value == 0.5 else ""
+    return e.issue(f"{e.subject}应为 {_num(e.value)} 的整数倍{half}{e.actual}")
+
+
+def _detail_min_length(e: _Error) -> list[_Issue]:
+    reason = _then_reason(e.kind, e.error)
+    return e.issue(f"{e.subject}不能为空" + (f"（{reason}）" if reason else ""))
+
+
+def _detail_max_length(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}不能超过 {e.value} 个字符")
+
+
+def _detail_pattern(e: _Error) -> list[_Issue]:
+    if e.value == "\\S":
+        return e.issue(f"{e.subject}不能只有空格")
+    return e.issue(f"{e.subject}的格式不正确{e.actual}")
+
+
+def _detail_min_items(e: _Error) -> list[_Issue]:
+    found = "空列表" if isinstance(e.instance, list) and not e.instance else f"{len(e.instance)} 项"
+    return e.issue(f"{e.subject}至少应有 {e.value} 项，实际为{found}")
+
+
+def _detail_max_items(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}最多只能有 {e.value} 项，实际为 {len(e.instance)} 项")
+
+
+def _detail_unique_items(e: _Error) -> list[_Issue]:
+    seen: list[Any] = []
+    dups: list[Any] = []
+    for item in e.instance:
+        if item in seen and item not in dups:
+            dups.append(item)
+        seen.append(item)
+    return e.issue(f"{e.subject}中有重复的项：{'、'.join(_show(d) for d in dups)}")
+
+
+def _detail_format(e: _Error) -> list[_Issue]:
+    if e.value == "date" and isinstance(e.instance, str) and _ISO_DATE.fullmatch(e.instance):
+        return e.issue(f"{e.subject} {_show(e.instance)} 不是真实存在的日期")
+    if e.value == "date":
+        return e.issue(f"{e.subject}应为 YYYY-MM-DD 格式的日期（如 2026-10-08）{e.actual}")
+    return e.issue(f"{e.subject}应为 {e.value} 格式{e.actual}")
+
+
+def _detail_other(e: _Error) -> list[_Issue]:
+    return e.issue(f"{e.subject}不符合表单模板的要求{e.actual}")
+
+
+#: JSON Schema keyword -> the Chinese detail(s) of an error of it
+_DETAILS: dict[str, Callable[[_Error], list[_Issue]]] = {
+    "required": _detail_required, "additionalProperties": _detail_additional_properties,
+    "type": _detail_type, "enum": _detail_enum, "const": _detail_const,
+    "minimum": _detail_minimum, "exclusiveMinimum": _detail_exclusive_minimum,
+    "maximum": _detail_maximum, "exclusiveMaximum": _detail_exclusive_maximum,
+    "multipleOf": _detail_multiple_of, "minLength": _detail_min_length, "maxLength": _detail_max_length,
+    "pattern": _detail_pattern, "minItems": _detail_min_items, "maxItems": _detail_max_items,
+    "uniqueItems": _detail_unique_items, "format": _detail_format,
+}
+
+
 def _issues(kind: str, error: Any) -> list[_Issue]:
-    path = tuple(error.absolute_path)
-    keyword = error.validator
-    value = error.validator_value
-    instance = error.instance
-    subject = field_label(kind, path)
-    actual = f"，实际为 {_show(instance)}"
-    if keyword == "required":
-        reason = _then_reason(kind, error)
-        reason = f"（{reason}）" if reason else ""
-        return [_Issue(path + (name,), f"缺少{field_label(kind, path + (name,))}{reason}", keyword)
-                for name in value if isinstance(instance, dict) and name not in instance]
-    if keyword == "additionalProperties":
-        allowed = list(_resolve(kind, error.schema).get("properties", {}))
-        out = []
-        for key in instance if isinstance(instance, dict) else ():
-            if key in allowed:
-                continue
-            where = f"{subject}中" if path else ""
-            detail = f"{where}不应有字段“{_cut(_mask(key))}”"
-            close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
-            if close:
-                title = _title(kind, _child(kind, error.schema, close[0]))
-                detail += f"（是否应为“{close[0]}”{f'（{title}）' if title else ''}？）"
-            else:
-                detail += "（表单模板中没有该字段，请删除或改用模板中的字段名）"
-            out.append(_Issue(path + (key,), detail, keyword))
-        return out
-    if keyword == "type":
-        types = [value] if isinstance(value, str) else list(value)
-        notes = [_then_reason(kind, error)]
-        if "string" in types and isinstance(instance, (int, float)) and not isinstance(instance, bool) \
-                and math.isfinite(instance):
-            notes.append("号码、编号等也须用英文双引号括起来，写成文本")
-        note = "；".join(n for n in notes if n)
-        expected = _types_text(types)
-        expected = (" " if expected[0].isascii() else "") + expected
-        detail = f"{subject}应为{expected}{actual}" + (f"（{note}）" if note else "")
-        return [_Issue(path, detail, keyword, rank=len(types))]
-    if keyword == "enum":
-        return [_Issue(path, f"{subject}应为 {_enum_text(value)}{actual}", keyword)]
-    if keyword == "const":
-        return [_Issue(path, f"{subject}应为 {_const_text(value)}{actual}", keyword)]
-    if keyword == "minimum":
-        integer = _resolve(kind, error.schema).get("type") == "integer"
-        what = f"应为不小于 {_num(value)} 的整数" if integer else f"应不小于 {_num(value)}"
-        return [_Issue(path, f"{subject}{what}{actual}", keyword)]
-    if keyword == "exclusiveMinimum":
-        return [_Issue(path, f"{subject}应大于 {_num(value)}{actual}", keyword)]
-    if keyword == "maximum":
-        return [_Issue(path, f"{subject}应不大于 {_num(value)}{actual}", keyword)]
-    if keyword == "exclusiveMaximum":
-        return [_Issue(path, f"{subject}应小于 {_num(value)}{actual}", keyword)]
-    if keyword == "multipleOf":
-        half = "（可以有半学时，如 1.5）" if value == 0.5 else ""
-        return [_Issue(path, f"{subject}应为 {_num(value)} 的整数倍{half}{actual}", keyword)]
-    if keyword == "minLength":
-        reason = _then_reason(kind, error)
-        return [_Issue(path, f"{subject}不能为空" + (f"（{reason}）" if reason else ""), keyword)]
-    if keyword == "maxLength":
-        return [_Issue(path, f"{subject}不能超过 {value} 个字符", keyword)]
-    if keyword == "pattern":
-        if value == "\\S":
-            return [_Issue(path, f"{subject}不能只有空格", keyword)]
-        return [_Issue(path, f"{subject}的格式不正确{actual}", keyword)]
-    if keyword == "minItems":
-        found = "空列表" if isinstance(instance, list) and not instance else f"{len(instance)} 项"
-        return [_Issue(path, f"{subject}至少应有 {value} 项，实际为{found}", keyword)]
-    if keyword == "maxItems":
-        return [_Issue(path, f"{subject}最多只能有 {value} 项，实际为 {len(instance)} 项", keyword)]
-    if keyword == "uniqueItems":
-        seen: list[Any] = []
-        dups: list[Any] = []
-        for item in instance:
-            if item in seen and item not in dups:
-                dups.append(item)
-            seen.append(item)
-        return [_Issue(path, f"{subject}中有重复的项：{'、'.join(_show(d) for d in dups)}", keyword)]
-    if keyword == "format":
-        if value == "date" and isinstance(instance, str) and _ISO_DATE.fullmatch(instance):
-            return [_Issue(path, f"{subject} {_show(instance)} 不是真实存在的日期", keyword)]
-        if value == "date":
-            return [_Issue(path, f"{subject}应为 YYYY-MM-DD 格式的日期（如 2026-10-08）{actual}", keyword)]
-        return [_Issue(path, f"{subject}应为 {value} 格式{actual}", keyword)]
-    return [_Issue(path, f"{subject}不符合表单模板的要求{actual}", keyword)]
+    """The issue(s) of one jsonschema error, each with its Chinese detail."""
+    e = _Error(kind, error, tuple(error.absolute_path), error.validator_value, error.instance)
+    return _DETAILS.get(error.validator, _detail_other)(e)
 
 
 def _non_finite(value: Any) -> Iterator[tuple[tuple[str | int, ...], float]]:

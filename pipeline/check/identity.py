@@ -103,10 +103,14 @@ class IdCheck:
     kind: str | None = None
     birth_date: date | None = None
     gender: str | None = None
+    #: which check failed, for code that reads no Chinese: "not_text", "empty",
+    #: "characters", "legacy_15", "length", "region", "birth_date_invalid",
+    #: "birth_date_future", "birth_date_before_1900", "check_character"; None when ok
+    fault: str | None = None
 
 
-def _fail(reason: str, hint: str | None = None) -> IdCheck:
-    return IdCheck(ok=False, reason=reason, hint=hint)
+def _fail(fault: str, reason: str, hint: str | None = None) -> IdCheck:
+    return IdCheck(ok=False, reason=reason, hint=hint, fault=fault)
 
 
 def _parse_birth(digits8: str) -> date | None:
@@ -114,6 +118,69 @@ def _parse_birth(digits8: str) -> date | None:
         return date(int(digits8[:4]), int(digits8[4:6]), int(digits8[6:8]))
     except ValueError:
         return None
+
+
+def _shape_failure(s: str) -> IdCheck | None:
+    """Characters, the 15-digit legacy number, the length, the place of an X."""
+    bad = [c for c in s if c not in _DIGITS and c != "X"]
+    if bad:
+        if any(c.isdigit() or c in "Ｘｘ" for c in bad):  # full-width / other-script digits
+            return _fail("characters", "含有非法字符", "请使用半角数字")
+        if any(c.isspace() for c in bad):
+            return _fail("characters", "含有非法字符", "号码中间不能有空格")
+        return _fail("characters", "含有非法字符")
+    if len(s) == 15 and "X" not in s:
+        return _fail("legacy_15", "为 15 位旧号码", HINT_LEGACY_15)
+    if len(s) != 18:
+        return _fail("length", f"应为 18 位，实际为 {len(s)} 位")
+    if "X" in s[:17]:
+        return _fail("characters", "含有非法字符", "X 只能出现在最后一位")
+    return None
+
+
+def _region_failure(s: str) -> IdCheck | None:
+    """The province (or foreigner card's accepting office) of an 18-character number."""
+    if s[0] == "9":
+        if s[1:3] not in MAINLAND_PROVINCE_CODES:
+            return _fail("region", f"外国人永久居留身份证受理地代码 {s[1:3]} 不存在")
+        return None
+    province = s[:2]
+    if province in _PERMIT_CODES:
+        if s[2:6] != "0000":
+            return _fail("region", f"地区代码 {s[:6]} 不存在",
+                         "港澳台居民居住证号码以 810000、820000 或 830000 开头")
+        return None
+    if province in MAINLAND_PROVINCE_CODES:
+        return None
+    if province == "71":
+        return _fail("region", "地区代码 71 不存在", "台湾居民请填写以 830000 开头的港澳台居民居住证号码")
+    return _fail("region", f"地区代码 {province} 不存在")
+
+
+def _kind(s: str) -> str:
+    """The kind of a number whose region passed :func:`_region_failure`."""
+    if s[0] == "9":
+        return KIND_FOREIGNER
+    return KIND_PERMIT if s[:2] in _PERMIT_CODES else KIND_RESIDENT
+
+
+def _birth_failure(s: str, today: date) -> IdCheck | None:
+    """The birth date (positions 7-14): a real day, 1900-01-01 .. today."""
+    raw = s[6:14]
+    birth = _parse_birth(raw)
+    if birth is None:
+        return _fail("birth_date_invalid", f"出生日期 {raw[:4]}-{raw[4:6]}-{raw[6:]} 不存在")
+    if birth > today:
+        return _fail("birth_date_future", "出生日期晚于今天")
+    if birth < _MIN_BIRTH:
+        return _fail("birth_date_before_1900", "出生日期早于 1900-01-01")
+    return None
+
+
+def _check_failure(s: str) -> IdCheck | None:
+    if check_character(s[:17]) != s[17]:
+        return _fail("check_character", "校验位错误", "请核对号码，可能有数字填错")
+    return None
 
 
 def validate_id_number(value: str, today: date) -> IdCheck:
@@ -124,60 +191,18 @@ def validate_id_number(value: str, today: date) -> IdCheck:
     number, length, position of X, region/kind, birth date, check character.
     """
     if not isinstance(value, str):
-        return _fail("不是文本")
+        return _fail("not_text", "不是文本")
     s = value.strip()
     if not s:
-        return _fail("为空")
+        return _fail("empty", "为空")
     if s[-1] == "x":
         s = s[:-1] + "X"
-    bad = [c for c in s if c not in _DIGITS and c != "X"]
-    if bad:
-        if any(c.isdigit() or c in "Ｘｘ" for c in bad):  # full-width / other-script digits
-            return _fail("含有非法字符", "请使用半角数字")
-        if any(c.isspace() for c in bad):
-            return _fail("含有非法字符", "号码中间不能有空格")
-        return _fail("含有非法字符")
-    if len(s) == 15 and "X" not in s:
-        return _fail("为 15 位旧号码", HINT_LEGACY_15)
-    if len(s) != 18:
-        return _fail(f"应为 18 位，实际为 {len(s)} 位")
-    if "X" in s[:17]:
-        return _fail("含有非法字符", "X 只能出现在最后一位")
-
-    if s[0] == "9":
-        kind = KIND_FOREIGNER
-        province = s[1:3]
-        if province not in MAINLAND_PROVINCE_CODES:
-            return _fail(f"外国人永久居留身份证受理地代码 {province} 不存在")
-    else:
-        province = s[:2]
-        if province in _PERMIT_CODES:
-            kind = KIND_PERMIT
-            if s[2:6] != "0000":
-                return _fail(f"地区代码 {s[:6]} 不存在",
-                             "港澳台居民居住证号码以 810000、820000 或 830000 开头")
-        elif province in MAINLAND_PROVINCE_CODES:
-            kind = KIND_RESIDENT
-        elif province == "71":
-            return _fail("地区代码 71 不存在",
-                         "台湾居民请填写以 830000 开头的港澳台居民居住证号码")
-        else:
-            return _fail(f"地区代码 {province} 不存在")
-
-    raw = s[6:14]
-    birth = _parse_birth(raw)
-    if birth is None:
-        return _fail(f"出生日期 {raw[:4]}-{raw[4:6]}-{raw[6:]} 不存在")
-    if birth > today:
-        return _fail("出生日期晚于今天")
-    if birth < _MIN_BIRTH:
-        return _fail("出生日期早于 1900-01-01")
-
-    if check_character(s[:17]) != s[17]:
-        return _fail("校验位错误", "请核对号码，可能有数字填错")
-
+    # each step gives None when it passes; an IdCheck (always truthy) stops the chain
+    failure = _shape_failure(s) or _region_failure(s) or _birth_failure(s, today) or _check_failure(s)
+    if failure is not None:
+        return failure
     gender = "男" if int(s[16]) % 2 == 1 else "女"
-    return IdCheck(ok=True, kind=kind, birth_date=birth, gender=gender)
+    return IdCheck(ok=True, kind=_kind(s), birth_date=_parse_birth(s[6:14]), gender=gender)
 
 
 def gender_matches(value: str, gender: str) -> bool:
@@ -226,10 +251,20 @@ _DASHES = "-－–—‐"
 _PARENS = "()（）"
 # explicit extension markers: 转 / 分机 / ext / ext. / #
 _EXT_MARKER = re.compile(r"\s*(?:转|分机|ext\.?|#)\s*", re.IGNORECASE)
+_EXTENSION = re.compile(r"[0-9]{1,6}")
 
 
 def _phone_fail(reason: str) -> PhoneCheck:
     return PhoneCheck(ok=False, reason=reason)
+
+
+def _unify_separators(s: str) -> str:
+    """Parentheses become spaces, every kind of dash an ASCII "-"; stripped."""
+    for p in _PARENS:
+        s = s.replace(p, " ")
+    for d in _DASHES:
+        s = s.replace(d, "-")
+    return s.strip()
 
 
 def _area_code(digits: str) -> str | None:
@@ -272,6 +307,62 @@ def _landline_reason(digits: str) -> str:
     return f"区号 {area} 后的本地号码应为 {wanted} 位，实际为 {len(local)} 位"
 
 
+def _national(s: str) -> tuple[str, bool] | None:
+    """``s`` without a ``+86`` / ``0086`` prefix, and whether it had one; None for any
+    other ``+`` country code."""
+    if s.startswith("+"):
+        return (s[3:], True) if s.startswith("+86") else None
+    if s.startswith("0086"):
+        return s[4:], True
+    return s, False
+
+
+def _character_reason(s: str) -> str | None:
+    """Why ``s`` (separators unified) holds a character no phone number has, or None."""
+    if all(c in _DIGITS or c == "-" or c.isspace() for c in s):
+        return None
+    if any(c.isdigit() and c not in _DIGITS for c in s):
+        return "含有非法字符（请使用半角数字）"
+    return "含有非法字符"
+
+
+def _mobile(digits: str, ext: str | None) -> PhoneCheck:
+    if ext is not None:
+        return _phone_fail("手机号不能带分机号")
+    if len(digits) != 11:
+        return _phone_fail(f"手机号应为 11 位，实际为 {len(digits)} 位")
+    if not _MOBILE.fullmatch(digits):
+        return _phone_fail("手机号第二位应为 3-9")
+    return PhoneCheck(ok=True, normalized=digits, kind="mobile")
+
+
+def _landline_split(digits: str, groups: list[str],
+                    ext: str | None) -> tuple[tuple[str, str] | None, str | None]:
+    """(area code, local number) or None, and the extension: without an explicit marker,
+    a last dash group of 1-6 digits is the extension when what precedes it is a whole
+    number; with 3+ dash groups always so, with 2 only when the digits together are not
+    a whole number ("01012345678-123")."""
+    if ext is None and len(groups) >= 2 and _EXTENSION.fullmatch(groups[-1]):
+        head = _split_landline("".join(groups[:-1]))
+        if head is not None and (len(groups) >= 3 or _split_landline(digits) is None):
+            return head, groups[-1]
+    return _split_landline(digits), ext
+
+
+def _landline(digits: str, groups: list[str], ext: str | None, international: bool) -> PhoneCheck:
+    if international and not digits.startswith("0"):
+        digits = "0" + digits  # +86 10 12345678: the trunk 0 left out
+        groups = ["0" + groups[0], *groups[1:]]
+    if not digits.startswith("0"):
+        return _phone_fail("不是手机号，固定电话须带区号（如 010-12345678）")
+    split, ext = _landline_split(digits, groups, ext)
+    if split is None:
+        return _phone_fail(_landline_reason(digits))
+    area, local = split
+    normalized = f"{area}-{local}" + (f"-{ext}" if ext else "")
+    return PhoneCheck(ok=True, normalized=normalized, kind="landline")
+
+
 def validate_phone(value: str) -> PhoneCheck:
     """A mainland mobile (``13812345678``) or a landline with area code
     (``010-12345678``, ``0571-88886666-123``).
@@ -288,33 +379,20 @@ def validate_phone(value: str) -> PhoneCheck:
     if not s:
         return _phone_fail("电话为空")
 
-    # explicit extension marker
-    ext: str | None = None
-    parts = _EXT_MARKER.split(s)
+    parts = _EXT_MARKER.split(s)  # an explicit extension marker
     if len(parts) > 2:
         return _phone_fail("分机号标记重复")
-    if len(parts) == 2:
-        s, ext = parts[0], parts[1].strip()
-        if not re.fullmatch(r"[0-9]{1,6}", ext):
-            return _phone_fail("分机号应为 1-6 位数字")
+    ext = parts[1].strip() if len(parts) == 2 else None
+    if ext is not None and not _EXTENSION.fullmatch(ext):
+        return _phone_fail("分机号应为 1-6 位数字")
 
-    for p in _PARENS:
-        s = s.replace(p, " ")
-    for d in _DASHES:
-        s = s.replace(d, "-")
-    s = s.strip()
-
-    international = False
-    if s.startswith("+"):
-        if not s.startswith("+86"):
-            return _phone_fail("仅接受中国大陆号码（+86）")
-        s, international = s[3:], True
-    elif s.startswith("0086"):
-        s, international = s[4:], True
-    if not all(c in _DIGITS or c == "-" or c.isspace() for c in s):
-        if any(c.isdigit() and c not in _DIGITS for c in s):
-            return _phone_fail("含有非法字符（请使用半角数字）")
-        return _phone_fail("含有非法字符")
+    national = _national(_unify_separators(parts[0]))
+    if national is None:
+        return _phone_fail("仅接受中国大陆号码（+86）")
+    s, international = national
+    reason = _character_reason(s)
+    if reason is not None:
+        return _phone_fail(reason)
     groups = [g for g in (_SPACES.sub("", g) for g in s.split("-")) if g]
     digits = "".join(groups)
     if not digits:
@@ -322,35 +400,7 @@ def validate_phone(value: str) -> PhoneCheck:
 
     if not international and len(digits) == 13 and digits.startswith("86") and \
             _MOBILE.fullmatch(digits[2:]):
-        digits = digits[2:]
-    is_beijing_intl = international and digits.startswith("10")
-    if digits.startswith("1") and not is_beijing_intl:
-        if ext is not None:
-            return _phone_fail("手机号不能带分机号")
-        if len(digits) != 11:
-            return _phone_fail(f"手机号应为 11 位，实际为 {len(digits)} 位")
-        if not _MOBILE.fullmatch(digits):
-            return _phone_fail("手机号第二位应为 3-9")
-        return PhoneCheck(ok=True, normalized=digits, kind="mobile")
-
-    # landline
-    if international and not digits.startswith("0"):
-        digits = "0" + digits
-        groups[0] = "0" + groups[0]
-    if not digits.startswith("0"):
-        return _phone_fail("不是手机号，固定电话须带区号（如 010-12345678）")
-    split: tuple[str, str] | None = None
-    if ext is None and len(groups) >= 2 and re.fullmatch(r"[0-9]{1,6}", groups[-1]):
-        # area-local-ext: with 3+ dash groups the last one is taken as the extension
-        # when what precedes it is a whole number; with 2 groups only when the digits
-        # together are not a whole number ("01012345678-123").
-        head_split = _split_landline("".join(groups[:-1]))
-        if head_split is not None and (len(groups) >= 3 or _split_landline(digits) is None):
-            split, ext = head_split, groups[-1]
-    if split is None:
-        split = _split_landline(digits)
-    if split is None:
-        return _phone_fail(_landline_reason(digits))
-    area, local = split
-    normalized = f"{area}-{local}" + (f"-{ext}" if ext else "")
-    return PhoneCheck(ok=True, normalized=normalized, kind="landline")
+        digits = digits[2:]  # a bare 86 before a mobile number
+    if digits.startswith("1") and not (international and digits.startswith("10")):
+        return _mobile(digits, ext)
+    return _landline(digits, groups, ext, international)

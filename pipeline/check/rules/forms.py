@@ -15,6 +15,14 @@ every 身份证号 / phone number in a message is masked (:func:`pipeline.check.
 goes through :func:`~pipeline.check.privacy.redact`. Free text quoted in a message (names,
 institution, platform) is cut to 30 characters.
 
+Besides the parameters its message is rendered from, a problem carries the facts a
+pre-formatted ``location`` / ``reason`` / ``detail`` sentence is made of as raw
+parameters (``Problem.params``; unused by the templates): e.g. ``name``, ``date``,
+``found`` / ``expected``, ``duplicate_of`` (the pointer of the first occurrence),
+``fault`` (which variant of the rule). Ordinals are 1-based as in the message
+(``sessions=[1, 2, 4]``: 第 1、2、4 次课), pointers 0-based; 身份证号 and phone numbers only
+ever masked, free text cut like in the message.
+
 Three constraints of the field lists that a JSON Schema cannot express are checked
 here too and reported as ``FORM_SCHEMA`` (the loader's schema check leaves them to this
 module): no training (occupation + level) twice in the plan, no 身份证号 twice among the
@@ -182,6 +190,16 @@ def _who(row: dict[str, Any]) -> str:
     return f"（{_echo(name)}）" if name else ""
 
 
+def _named(row: dict[str, Any]) -> dict[str, str]:
+    """The raw parameter naming the person of ``row`` as :func:`_who` does ({} without a name)."""
+    name = _text(row.get("name"))
+    return {"name": _echo(name)} if name else {}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def _trainee(row: dict[str, Any]) -> str:
     """"张三（110101********1234）" as messages name a trainee."""
     name = _text(row.get("name")) or ""
@@ -301,7 +319,8 @@ def check_form_lists(view: Any) -> Iterator[Problem]:
             if (occupation, level) in first:
                 yield _schema(plan, f"/trainings/{i}",
                               f"培训“{occupation}{level}”与第 {first[occupation, level] + 1} 项重复"
-                              f"（同一职业和等级只能填写一行）")
+                              f"（同一职业和等级只能填写一行）",
+                              duplicate_of=f"/trainings/{first[occupation, level]}")
             else:
                 first[occupation, level] = i
     trainers = _usable(fs.trainers)
@@ -314,7 +333,8 @@ def check_form_lists(view: Any) -> Iterator[Problem]:
             if key in seen:
                 yield _schema(trainers, f"/trainers/{i}/id_number",
                               f"身份证号 {mask_id(key)} 与第 {seen[key] + 1} 名培训教师重复"
-                              f"（每名教师只填写一次）")
+                              f"（每名教师只填写一次）",
+                              duplicate_of=f"/trainers/{seen[key]}/id_number", id_number=mask_id(key))
             else:
                 seen[key] = i
     for tf in _training_forms(fs):
@@ -327,36 +347,41 @@ def check_form_lists(view: Any) -> Iterator[Problem]:
                     break  # one renumbering fixes them all
 
 
-def _schema(form: LoadedForm, pointer: str, detail: str) -> Problem:
-    """FORM_SCHEMA as the loader words it (location: the pointer)."""
-    return _problem("FORM_SCHEMA", form, pointer, location=f" {pointer}", detail=detail)
+def _schema(form: LoadedForm, pointer: str, detail: str, **raw: Any) -> Problem:
+    """FORM_SCHEMA as the loader words it (location: the pointer); ``raw``: the facts of
+    ``detail`` as raw parameters."""
+    return _problem("FORM_SCHEMA", form, pointer, location=f" {pointer}", detail=detail, **raw)
 
 
 # ---------------------------------------------------------------------------------------
 # FORM_ID_NUMBER
 
 
-def _id_occurrences(form: LoadedForm) -> Iterator[tuple[str, str, str]]:
-    """(number as written, pointer, location) of every 身份证号 in a form."""
+def _id_occurrences(form: LoadedForm) -> Iterator[tuple[Any, str, str, dict[str, Any]]]:
+    """(number as written, pointer, location, the location's raw facts) of every 身份证号
+    in a form."""
     data = form.obj
     if form.kind == "trainers":
         for i, row in _rows(data.get("trainers")):
-            yield row.get("id_number"), f"/trainers/{i}/id_number", f"第 {i + 1} 名培训教师{_who(row)}"
+            yield (row.get("id_number"), f"/trainers/{i}/id_number", f"第 {i + 1} 名培训教师{_who(row)}",
+                   _named(row))
     elif form.kind in ("theory_outline", "practice_outline"):
         for i, session in _rows(data.get("sessions")):
             teacher = _dict(session.get("teacher"))
             yield (teacher.get("id_number"), f"/sessions/{i}/teacher/id_number",
-                   f"第 {i + 1} 次课的授课教师{_who(teacher)}")
+                   f"第 {i + 1} 次课的授课教师{_who(teacher)}", _named(teacher))
     elif form.kind == "sign_in":
         for i, session in _rows(data.get("sessions")):
             day = _date(session.get("date"))
             when = f"（{day.isoformat()}）" if day else ""
             for j, row in _rows(session.get("trainees")):
                 yield (row.get("id_number"), f"/sessions/{i}/trainees/{j}/id_number",
-                       f"第 {i + 1} 次签到{when}第 {j + 1} 名学员{_who(row)}")
+                       f"第 {i + 1} 次签到{when}第 {j + 1} 名学员{_who(row)}",
+                       {**_named(row), **({"date": day.isoformat()} if day else {})})
     elif form.kind == "online_record":
         for j, row in _rows(data.get("trainees")):
-            yield row.get("id_number"), f"/trainees/{j}/id_number", f"第 {j + 1} 名学员{_who(row)}"
+            yield (row.get("id_number"), f"/trainees/{j}/id_number", f"第 {j + 1} 名学员{_who(row)}",
+                   _named(row))
 
 
 def _id_forms(fs: FormSet) -> list[LoadedForm]:
@@ -374,10 +399,10 @@ def check_id_numbers(view: Any) -> Iterator[Problem]:
         return
     today = getattr(view, "today", None) or date.today()
     for form in _id_forms(fs):
-        seen: dict[str, list[tuple[str, str]]] = {}  # number -> [(pointer, location)]
-        for value, pointer, location in _id_occurrences(form):
+        seen: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}  # number -> [(pointer, location, facts)]
+        for value, pointer, location, facts in _id_occurrences(form):
             if isinstance(value, str) and value.strip():
-                seen.setdefault(value, []).append((pointer, location))
+                seen.setdefault(value, []).append((pointer, location, facts))
         for value, places in seen.items():
             check = validate_id_number(value, today)
             if check.ok:
@@ -385,11 +410,12 @@ def check_id_numbers(view: Any) -> Iterator[Problem]:
             reason = check.reason or "格式不正确"
             if check.hint:
                 reason += f"（{check.hint}）"
-            pointer, location = places[0]
+            pointer, location, facts = places[0]
             if len(places) > 1:
                 location += f"（本表中共 {len(places)} 处）"
             yield _problem("FORM_ID_NUMBER", form, pointer, location=location,
-                           id_number=_masked_id(value), reason=reason)
+                           id_number=_masked_id(value), reason=reason,
+                           fault=check.fault, occurrences=len(places), **facts)
         if form.kind == "trainers":
             yield from _trainer_genders(form, today)
 
@@ -406,7 +432,8 @@ def _trainer_genders(form: LoadedForm, today: date) -> Iterator[Problem]:
         yield _problem("FORM_ID_NUMBER", form, f"/trainers/{i}/id_number",
                        location=f"第 {i + 1} 名培训教师{_who(row)}", id_number=_masked_id(number),
                        reason=f"性别填写为“{gender}”，但身份证号第 17 位表示{actual}性"
-                              f"（请核对性别或身份证号）")
+                              f"（请核对性别或身份证号）",
+                       fault="gender", gender=gender, id_gender=actual, **_named(row))
 
 
 # ---------------------------------------------------------------------------------------
@@ -418,35 +445,41 @@ def check_phones(view: Any) -> Iterator[Problem]:
     fs = _formset(view)
     if fs is None:
         return
-    found: list[tuple[LoadedForm, Any, str, str]] = []
+    found: list[tuple[LoadedForm, Any, str, str, dict[str, Any]]] = []
     plan, pledge, trainers = _usable(fs.plan), _usable(fs.pledge), _usable(fs.trainers)
     if plan:
         found.append((plan, _dict(plan.obj.get("institution")).get("contact_phone"),
-                      "/institution/contact_phone", "中机构联系人"))
+                      "/institution/contact_phone", "中机构联系人", {}))
     if pledge:
-        found.append((pledge, pledge.obj.get("contact_phone"), "/contact_phone", "中联系人"))
+        found.append((pledge, pledge.obj.get("contact_phone"), "/contact_phone", "中联系人", {}))
     if trainers:
         for i, row in _rows(trainers.obj.get("trainers")):
             found.append((trainers, row.get("phone"), f"/trainers/{i}/phone",
-                          f"第 {i + 1} 名培训教师{_who(row)}"))
-    for form, value, pointer, location in found:
+                          f"第 {i + 1} 名培训教师{_who(row)}", _named(row)))
+    for form, value, pointer, location, facts in found:
         if not isinstance(value, str) or not value.strip():
             continue
         check = validate_phone(value)
         if not check.ok:
             yield _problem("FORM_PHONE", form, pointer, location=location,
-                           phone=_masked_phone(value), reason=check.reason or "格式不正确")
+                           phone=_masked_phone(value), reason=check.reason or "格式不正确", **facts)
 
 
 # ---------------------------------------------------------------------------------------
 # FORM_DATE
 
 
+def _plan_facts(plan_range: tuple[date | None, date | None]) -> dict[str, Any]:
+    """The plan's range as raw parameters (None: that bound is open)."""
+    return {"plan_start": _iso(plan_range[0]), "plan_end": _iso(plan_range[1])}
+
+
 def _start_end(form: LoadedForm) -> Iterator[Problem]:
     start, end = _date(form.obj.get("start_date")), _date(form.obj.get("end_date"))
     if start and end and start > end:
         yield _problem("FORM_DATE", form, "/start_date", location="",
-                       reason=f"开始日期 {start.isoformat()} 晚于结束日期 {end.isoformat()}")
+                       reason=f"开始日期 {start.isoformat()} 晚于结束日期 {end.isoformat()}",
+                       start_date=start.isoformat(), end_date=end.isoformat())
 
 
 def _within_plan(form: LoadedForm, plan_range: tuple[date | None, date | None]) -> Iterator[Problem]:
@@ -454,7 +487,8 @@ def _within_plan(form: LoadedForm, plan_range: tuple[date | None, date | None]) 
         day = _date(form.obj.get(field))
         why = _out_of_plan(day, plan_range, label + " ") if day else None
         if why:
-            yield _problem("FORM_DATE", form, f"/{field}", location="", reason=why)
+            yield _problem("FORM_DATE", form, f"/{field}", location="", reason=why,
+                           date=_iso(day), **_plan_facts(plan_range))
 
 
 def check_dates(view: Any) -> Iterator[Problem]:
@@ -472,12 +506,14 @@ def check_dates(view: Any) -> Iterator[Problem]:
         end = _date(plan.obj.get("end_date"))
         if report and end and end > report:
             yield _problem("FORM_DATE", plan, "/end_date", location="",
-                           reason=f"培训结束日期 {end.isoformat()} 晚于上报日期 {report.isoformat()}")
+                           reason=f"培训结束日期 {end.isoformat()} 晚于上报日期 {report.isoformat()}",
+                           date=end.isoformat(), report_date=report.isoformat())
     if pledge and report:
         signed = _date(pledge.obj.get("signed_date"))
         if signed and signed > report:
             yield _problem("FORM_DATE", pledge, "/signed_date", location="",
-                           reason=f"签署日期 {signed.isoformat()} 晚于上报日期 {report.isoformat()}")
+                           reason=f"签署日期 {signed.isoformat()} 晚于上报日期 {report.isoformat()}",
+                           date=signed.isoformat(), report_date=report.isoformat())
     for tf in _training_forms(fs):
         for outline in _outlines(tf):
             yield from _start_end(outline)
@@ -487,13 +523,14 @@ def check_dates(view: Any) -> Iterator[Problem]:
                 day = _date(session.get("date"))
                 if day is None:
                     continue
-                why = _out_of_plan(day, plan_range)
+                why, facts = _out_of_plan(day, plan_range), _plan_facts(plan_range)
                 if why is None and ((own_start and day < own_start) or (own_end and day > own_end)):
                     why = (f"{day.isoformat()} 不在本大纲的起止日期（{own_start or '…'} 至 "
                            f"{own_end or '…'}）内")
+                    facts = {"outline_start": _iso(own_start), "outline_end": _iso(own_end)}
                 if why:
                     yield _problem("FORM_DATE", outline, f"/sessions/{i}/date",
-                                   location=f"第 {i + 1} 次课", reason=why)
+                                   location=f"第 {i + 1} 次课", reason=why, date=day.isoformat(), **facts)
         sign_in = _usable(tf.sign_in)
         if sign_in:
             for i, session in _rows(sign_in.obj.get("sessions")):
@@ -501,7 +538,8 @@ def check_dates(view: Any) -> Iterator[Problem]:
                 why = _out_of_plan(day, plan_range) if day else None
                 if why:
                     yield _problem("FORM_DATE", sign_in, f"/sessions/{i}/date",
-                                   location=f"第 {i + 1} 次签到", reason=why)
+                                   location=f"第 {i + 1} 次签到", reason=why,
+                                   date=_iso(day), **_plan_facts(plan_range))
         online = _usable(tf.online_record)
         if online:
             yield from _start_end(online)
@@ -529,7 +567,8 @@ def check_hours(view: Any) -> Iterator[Problem]:
             added = math.fsum(h for h in hours if h is not None)
             if abs(added - total) > TOLERANCE:
                 yield _problem("FORM_HOURS", outline, "/total_hours", location="",
-                               reason=f"总学时为 {_num(total)}，而 {len(hours)} 次课的学时之和为 {_num(added)}")
+                               reason=f"总学时为 {_num(total)}，而 {len(hours)} 次课的学时之和为 {_num(added)}",
+                               total_hours=total, sessions_sum=added)
         online = _usable(tf.online_record)
         if online:
             for j, row in _rows(online.obj.get("trainees")):
@@ -537,7 +576,8 @@ def check_hours(view: Any) -> Iterator[Problem]:
                 if hours is not None and hours <= 0:
                     yield _problem("FORM_HOURS", online, f"/trainees/{j}/hours",
                                    location=f"第 {j + 1} 名学员{_trainee(row)}",
-                                   reason=f"线上学习学时为 {_num(hours)}，应大于 0")
+                                   reason=f"线上学习学时为 {_num(hours)}，应大于 0",
+                                   hours=hours, **_named(row))
 
 
 # ---------------------------------------------------------------------------------------
@@ -562,7 +602,8 @@ def check_mismatch(view: Any) -> Iterator[Problem]:
         name = _text(pledge.obj.get("institution_name"))
         if name and name != reference:
             yield _problem("FORM_MISMATCH", pledge, "/institution_name", location="中的机构名称",
-                           other=source, reason=f"承诺书中为“{_echo(name)}”，{source}中为“{_echo(reference)}”")
+                           other=source, reason=f"承诺书中为“{_echo(name)}”，{source}中为“{_echo(reference)}”",
+                           found=_echo(name), expected=_echo(reference))
     platform = _text(plan.obj.get("online_platform")) if plan else None
     for tf in _training_forms(fs):
         training = _training_of(view, tf)
@@ -577,13 +618,15 @@ def check_mismatch(view: Any) -> Iterator[Problem]:
                     value = _text(form.obj.get(field))
                     if value is not None and value != expected:
                         yield _problem("FORM_MISMATCH", form, f"/{field}", location=f"中的{label}",
-                                       other=folder, reason=f"表单中为“{_echo(value)}”，应为“{_echo(expected)}”")
+                                       other=folder, reason=f"表单中为“{_echo(value)}”，应为“{_echo(expected)}”",
+                                       found=_echo(value), expected=_echo(expected))
         online = _usable(tf.online_record)
         if online and platform:
             value = _text(online.obj.get("platform"))
             if value is not None and value != platform:
                 yield _problem("FORM_MISMATCH", online, "/platform", location="中的培训平台",
-                               other="培训方案", reason=f"表单中为“{_echo(value)}”，培训方案中为“{_echo(platform)}”")
+                               other="培训方案", reason=f"表单中为“{_echo(value)}”，培训方案中为“{_echo(platform)}”",
+                               found=_echo(value), expected=_echo(platform))
 
 
 # ---------------------------------------------------------------------------------------
@@ -607,7 +650,7 @@ def check_teachers(view: Any) -> Iterator[Problem]:
             ids_by_name.setdefault(name, []).append(key)
     for tf in _training_forms(fs):
         for outline in _outlines(tf):
-            faults: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (name, id) -> places
+            faults: dict[tuple[str, str], list[tuple[int, str, dict[str, Any]]]] = {}  # (name, id) -> places
             for i, session in _rows(outline.obj.get("sessions")):
                 teacher = session.get("teacher")
                 if not isinstance(teacher, dict):
@@ -618,22 +661,24 @@ def check_teachers(view: Any) -> Iterator[Problem]:
                 known = names_by_id.get(key)
                 if known is None:
                     if name in ids_by_name:
-                        reason = "培训教师名单中有同名教师，但身份证号不同"
+                        reason, facts = "培训教师名单中有同名教师，但身份证号不同", {"fault": "other_id_number"}
                     else:
-                        reason = "培训教师名单中没有这名教师"
+                        reason, facts = "培训教师名单中没有这名教师", {"fault": "not_listed"}
                 elif name not in known:
                     shown = "、".join(f"“{_echo(n)}”" for n in known if n) or "（空）"
                     reason = f"培训教师名单中该身份证号的教师姓名为{shown}"
+                    facts = {"fault": "other_name", "listed_names": [_echo(n) for n in known if n]}
                 else:
                     continue
-                faults.setdefault((name, key), []).append((i, reason))
+                faults.setdefault((name, key), []).append((i, reason, facts))
             for (name, key), places in faults.items():
-                first, reason = places[0]
-                shown = "、".join(str(i + 1) for i, _ in places[:_MAX_LISTED])
+                first, reason, facts = places[0]
+                shown = "、".join(str(i + 1) for i, _, _ in places[:_MAX_LISTED])
                 more = f"等 {len(places)} 次" if len(places) > _MAX_LISTED else ""
                 location = f"第 {shown} 次课{more}"
                 yield _problem("FORM_TEACHER", outline, f"/sessions/{first}/teacher",
-                               location=location, name=_echo(name), id_number=mask_id(key), reason=reason)
+                               location=location, name=_echo(name), id_number=mask_id(key), reason=reason,
+                               sessions=[i + 1 for i, _, _ in places], **facts)
 
 
 # ---------------------------------------------------------------------------------------
@@ -658,7 +703,8 @@ def _count_problem(form: LoadedForm, pointer: str, found: int | None, training: 
         return
     yield _problem("FORM_TRAINEES", form, pointer, location="",
                    reason=f"{what}共有 {found} 名学员（按身份证号计），培训方案中“{training.folder}”"
-                          f"的培训人数为 {expected} 人")
+                          f"的培训人数为 {expected} 人",
+                   found=found, expected=expected)
 
 
 def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool) -> Iterator[Problem]:
@@ -676,12 +722,14 @@ def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool) 
                 if key in first_at:
                     yield _problem("FORM_TRAINEES", form, f"/sessions/{i}/trainees/{j}/id_number",
                                    location=where,
-                                   reason=f"身份证号与本次签到第 {first_at[key] + 1} 名学员重复")
+                                   reason=f"身份证号与本次签到第 {first_at[key] + 1} 名学员重复",
+                                   duplicate_of=f"/sessions/{i}/trainees/{first_at[key]}/id_number",
+                                   **_named(row))
                 else:
                     first_at[key] = j
             if row.get("signed") is False:
                 yield _problem("FORM_TRAINEES", form, f"/sessions/{i}/trainees/{j}/signed",
-                               location=where, reason="未签到（signed 为 false）")
+                               location=where, reason="未签到（signed 为 false）", signed=False, **_named(row))
     if count and isinstance(sessions, list):
         yield from _count_problem(form, "/sessions", _distinct(everyone), training, "签到表中")
 
@@ -695,20 +743,24 @@ def _online_trainees(form: LoadedForm, training: Training | None, count: bool) -
         if key is not None:
             if key in first_at:
                 yield _problem("FORM_TRAINEES", form, f"/trainees/{j}/id_number", location=where,
-                               reason=f"身份证号与第 {first_at[key] + 1} 名学员重复")
+                               reason=f"身份证号与第 {first_at[key] + 1} 名学员重复",
+                               duplicate_of=f"/trainees/{first_at[key]}/id_number", **_named(row))
             else:
                 first_at[key] = j
         reasons: list[str] = []
         pointer: str | None = None
+        facts: dict[str, Any] = _named(row)
         rate = _number(row.get("completion_rate"))
         if rate is not None and abs(rate - 100) > TOLERANCE:
             reasons.append(f"完成率为 {_num(rate)}%，应为 100%")
             pointer = f"/trainees/{j}/completion_rate"
+            facts["completion_rate"] = rate
         if row.get("signed_in") is False:
             reasons.append("未在平台签到（signed_in 为 false）")
             pointer = pointer or f"/trainees/{j}/signed_in"
+            facts["signed_in"] = False
         if reasons:
-            yield _problem("FORM_TRAINEES", form, pointer, location=where, reason="；".join(reasons))
+            yield _problem("FORM_TRAINEES", form, pointer, location=where, reason="；".join(reasons), **facts)
     if count and isinstance(trainees, list):
         rows = [row for row in trainees if isinstance(row, dict)]
         found = _distinct(rows) if len(rows) == len(trainees) else None
@@ -762,7 +814,7 @@ def check_signin(view: Any) -> Iterator[Problem]:
                         names.append(outline.name)
         for day in sorted(missing):
             yield _problem("FORM_SIGNIN", sign_in, "/sessions", form="”和“".join(missing[day]),
-                           date=day.isoformat())
+                           date=day.isoformat(), outlines=list(missing[day]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -791,7 +843,7 @@ def check_hours_plan(view: Any) -> Iterator[Problem]:
             yield _problem("W_HOURS_PLAN", plan, "/total_hours",
                            training=training.folder if training else tf.folder,
                            total=f"{_num(a + b)}（理论 {_num(a)} + 实操 {_num(b)}）",
-                           plan=_num(planned))
+                           plan=_num(planned), theory_hours=a, practice_hours=b, plan_hours=planned)
 
 
 #: the rules, in reporting order
