@@ -533,6 +533,15 @@ def test_huge_and_non_finite_numbers_never_crash_the_check(tmp_path):
     assert "Infinity" in found[0].params["detail"]
 
 
+def test_a_huge_integer_where_text_belongs_is_a_schema_problem_not_a_crash(tmp_path):
+    """400 digits parse as a Python int; judging "should be text" must not overflow a float."""
+    forms = all_forms()
+    forms[PLEDGE] = dumps(pledge_form()).decode().replace('"legal_representative": "', '"legal_representative": 1'
+                                                          + "0" * 400 + ', "x_": "').encode()
+    found = [p for p in problems_of(package(forms), tmp_path) if p.pointer == "/legal_representative"]
+    assert [(p.code, p.path) for p in found] == [("FORM_SCHEMA", f"{ROOT}/{PLEDGE}")]
+
+
 # ---------------------------------------------------------------------------------------
 # FORM_JSON
 

@@ -403,8 +403,9 @@ def _detail_additional_properties(e: _Error) -> list[_Issue]:
 def _detail_type(e: _Error) -> list[_Issue]:
     types = [e.value] if isinstance(e.value, str) else list(e.value)
     notes = [_then_reason(e.kind, e.error)]
-    if "string" in types and isinstance(e.instance, (int, float)) and not isinstance(e.instance, bool) \
-            and math.isfinite(e.instance):
+    # an int is always finite (math.isfinite would overflow on 400 digits)
+    if "string" in types and not isinstance(e.instance, bool) and (
+            isinstance(e.instance, int) or (isinstance(e.instance, float) and math.isfinite(e.instance))):
         notes.append("号码、编号等也须用英文双引号括起来，写成文本")
     note = "；".join(n for n in notes if n)
     expected = _types_text(types)
