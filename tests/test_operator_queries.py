@@ -1,6 +1,12 @@
-"""The operator library (pipeline/ops/queries.py, index.py, inventory.py, metrics.py) in this
-process on a real Redis and real stores (folders; S3 on moto's server), and the
-operations page's completeness."""
+"""The operator queries, called in this process: the library behind the operator commands
+(pipeline/ops/queries.py with index.py, metrics.py and presence.py; the stores' inventory,
+pipeline/intake/inventory.py) on a real Redis and real stores (folders; S3 on moto's
+server): the decision index and its rebuild, counting each decision once, requeue, status,
+find/receipt/verify on S3. And what the operator reads in the logs: docs/operations.md lists
+every event the code logs with its fields; media progress lines carry the receipt id.
+
+The same commands as an operator types them, against a running `pipeline run`:
+tests/test_operator_commands.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""The operator commands against a running pipeline: `pipeline run` as a subprocess (its
-embedded Redis, real worker processes, the local store), the commands as subprocesses the
-way an operator types them, the metrics scraped over HTTP."""
+"""The operator commands as an operator types them, against a running pipeline: `pipeline
+status`, `find`, `receipt`, `verify-archive` and `requeue` as subprocesses beside `pipeline
+run` (its embedded Redis, real worker processes, the local store), and the metrics scraped
+over HTTP. All slow.
+
+The library behind these commands, called in this process: tests/test_operator_queries.py."""
 
 from __future__ import annotations
 
