@@ -7,7 +7,7 @@ inbox, stored decisions, claims). Crashes are injected at the generic fault poin
 fault point can stage (a claimer stalled while another decides, a give-up path stalled
 while a worker decides) stall a look at the package instead.
 
-What only one store does is tested beside it: tests/test_intake.py (folders),
+What only one store does is tested beside it: tests/test_local_store.py (folders),
 tests/test_s3.py (buckets, ETags, versioning, the bucket watcher)."""
 
 from __future__ import annotations
