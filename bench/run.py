@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.support import media  # noqa: E402  (the test suite's real-media makers)
+from bench.pipeline_run import start_pipeline_run  # noqa: E402
 from tests.support.packages import PackageBuilder  # noqa: E402
 
 MB = 1024 * 1024
@@ -122,15 +123,8 @@ def bench_latency(scratch: Path, count: int) -> dict[str, Any]:
         sources.append(path)
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json")
-    log = open(scratch / "run.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    proc, log = start_pipeline_run(env, scratch / "run.log")
     try:
-        deadline = time.monotonic() + 60
-        while b"watcher.started" not in (scratch / "run.log").read_bytes():
-            if time.monotonic() > deadline:
-                raise RuntimeError("pipeline run did not start")
-            time.sleep(0.1)
         latencies: list[float] = []
         started_all = time.perf_counter()
         for path in sources:

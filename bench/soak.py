@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.support import media, zipcraft  # noqa: E402
+from bench.pipeline_run import start_pipeline_run  # noqa: E402
 from tests.support.packages import PackageBuilder  # noqa: E402
 
 
@@ -139,17 +139,10 @@ def main() -> None:
     families = build(stage, args.packages)
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
     env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json", PIPELINE_STALE_UPLOAD_TIMEOUT="3")
-    log = open(scratch / "run.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    proc, log = start_pipeline_run(env, scratch / "run.log")
     sampler = RssSampler(proc.pid)
     sampler.start()
     try:
-        deadline = time.monotonic() + 60
-        while b"watcher.started" not in (scratch / "run.log").read_bytes():
-            if time.monotonic() > deadline:
-                raise RuntimeError("pipeline run did not start")
-            time.sleep(0.1)
         dropped: dict[str, float] = {}
         started = time.perf_counter()
         for name in families:
