@@ -20,6 +20,7 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from pipeline.check import measure as m
+from pipeline.check.measure import videos as v
 from pipeline.check.catalogue import Problem
 from pipeline.check.measure import (Measurement, ProbeUnavailable, measure_many, measure_photo, measure_screenshot,
                                     measure_video)
@@ -436,7 +437,7 @@ def test_video_judge_order_and_early_stop_on_made_up_facts():
 def test_hanging_probe_child_is_killed(tmp_path, monkeypatch):
     pid_file = tmp_path / "pid"
     code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
-    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code])
+    monkeypatch.setattr(v, "_probe_server_argv", lambda: [sys.executable, "-c", code])
     got, problems = video(tmp_path, media.mp4(150), rules=FAST)
     assert "超时" in got.damage and "1 秒" in got.damage and got.format is None
     assert codes(problems) == ["VID_CORRUPT"] and problems[0].params["detail"] == got.damage
@@ -447,18 +448,18 @@ def test_hanging_probe_child_is_killed(tmp_path, monkeypatch):
 
 def test_crashing_probe_is_vid_corrupt(tmp_path, monkeypatch):
     code = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
-    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code])
+    monkeypatch.setattr(v, "_probe_server_argv", lambda: [sys.executable, "-c", code])
     got, problems = video(tmp_path, media.mp4(150))
     assert "SIGSEGV" in got.damage
     assert codes(problems) == ["VID_CORRUPT"] and problems[0].params["detail"] == got.damage
     for code in ("raise SystemExit(1)", "print('not json')"):
-        monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code])
+        monkeypatch.setattr(v, "_probe_server_argv", lambda: [sys.executable, "-c", code])
         got, problems = video(tmp_path, media.mp4(150))
         assert got.damage is not None and codes(problems) == ["VID_CORRUPT"], code
 
 
 def test_probe_that_cannot_load_mediainfo_is_our_fault_not_the_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(v, "_probe_server_argv", lambda: [sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(ProbeUnavailable):
         video(tmp_path, media.mp4(150))
 
@@ -545,20 +546,20 @@ def test_one_probe_child_serves_many_videos_and_recovers_after_a_hang(tmp_path, 
     # a child that hangs on its first request: killed at the time limit, the next file
     # gets a fresh, working child
     hang_once = tmp_path / "hang-once"
-    real = m._probe_server_argv()
+    real = v._probe_server_argv()
     code = (f"import os, sys, time\nif not os.path.exists({str(hang_once)!r}):\n"
             f"    open({str(hang_once)!r}, 'w').close(); sys.stdin.readline(); time.sleep(120)\n"
             f"exec(compile({real[2]!r}, 'probe', 'exec'))")
-    monkeypatch.setattr(m, "_probe_server_argv", lambda: [sys.executable, "-c", code, real[3]])
+    monkeypatch.setattr(v, "_probe_server_argv", lambda: [sys.executable, "-c", code, real[3]])
     items = [("video", good, "a.mp4")]
-    m._idle_probes().close_all()  # children kept from earlier packages would not hang
+    v.idle_probes().close_all()  # children kept from earlier packages would not hang
     got = _measure_many(items, FAST, workers=1)
     assert "超时" in got["a.mp4"].damage
     assert codes(judge_video(got["a.mp4"], FAST, "a.mp4")) == ["VID_CORRUPT"]
     got = _measure_many(items + [("video", good, "b.mp4")], FAST, workers=1)
     assert got["a.mp4"].damage is None and got["b.mp4"].damage is None
-    assert m._idle_probes() is m._idle_probes()  # one pool, kept for the next package
-    m._idle_probes().close_all()  # idle children are kept for the next package until then
+    assert v.idle_probes() is v.idle_probes()  # one pool, kept for the next package
+    v.idle_probes().close_all()  # idle children are kept for the next package until then
     assert not [p for p in psutil.Process().children(recursive=True) if "MediaInfo" in " ".join(p.cmdline())]
 
 
@@ -566,19 +567,22 @@ def test_one_probe_child_serves_many_videos_and_recovers_after_a_hang(tmp_path, 
 
 def test_measuring_imports_no_judgement():
     # measure records facts: no catalogue, no rules, nothing outside pipeline.check
-    tree = ast.parse(Path(m.__file__).read_text(encoding="utf-8"))
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported: set[str] = set()
+    for module in Path(m.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     ours = {name for name in imported if name.split(".")[0] in ("pipeline", "workers", "tests")}
+    ours = {name for name in ours if not name.startswith("pipeline.check.measure")}
     assert ours <= {"pipeline.check.contract", "pipeline.check.layout", "pipeline.check.progress",
                     "pipeline.check.policy"}, ours
 
 
 def test_nothing_is_built_when_measure_is_imported():
     # the probe pool (with its exit hook) is built on first use, not at import
-    code = ("import pipeline.check.measure as m; "
-            "assert m._build_probe_pool.cache_info().currsize == 0; "
-            "pool = m._idle_probes(); assert pool is m._idle_probes(); print('ok')")
+    code = ("import pipeline.check.measure; import pipeline.check.measure.videos as v; "
+            "assert v._build_probe_pool.cache_info().currsize == 0; "
+            "pool = v.idle_probes(); assert pool is v.idle_probes(); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "ok", out.stderr
