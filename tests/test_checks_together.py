@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 import subprocess
 import sys
 from datetime import date, datetime, timezone
@@ -13,6 +14,7 @@ from pipeline.check.assess import assess
 from pipeline.check.documents import Source, build_document, schema_errors
 from pipeline.check.policy import load_policy, parse_policy
 from tests.support import media
+from pipeline.check.folders import zip_folder
 from tests.support.packages import PackageBuilder
 
 TODAY = date(2026, 11, 27)
@@ -129,3 +131,44 @@ def test_check_command_json_lines_and_exit_codes(tmp_path: Path):
     assert run("--policy", str(tmp_path / "nope.toml"), str(good)).returncode == 2
     # a future report date is judged against --today
     assert run("--today", "2026-11-19", str(good)).returncode == 1
+
+
+def test_a_folder_is_checked_as_if_it_were_zipped(tmp_path: Path):
+    """`pipeline check DIR`: the clerk's folder gets the verdict its ZIP would get, and is
+    told that the upload is the ZIP; a folder's fault is found as in a ZIP."""
+    b = PackageBuilder()
+    folder = tmp_path / ROOT
+    for path, data in b.build().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(data)
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("not in the package")
+    (folder / "link.txt").symlink_to(outside)  # never followed: a link is left out
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipeline", "check", "--json", "--today", "2026-12-06", *args],
+                              capture_output=True, text=True, timeout=120)
+
+    result = run(str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "accepted" and doc["package"]["name"] == f"{ROOT}.zip"
+    assert doc["source"]["location"] == str(folder)
+    assert not any(m["path"].endswith("link.txt") for m in doc["manifest"])
+    assert "压缩包" in result.stderr  # the clerk is told to upload the ZIP
+    (folder / "育婴师初级" / "说明.docx").write_bytes(b"x")
+    doc = json.loads(run(str(folder)).stdout)
+    assert [e["code"] for e in doc["errors"]] == ["HIER_UNEXPECTED"]
+
+
+def test_zip_folder_packs_the_folder_as_its_top_folder_in_sorted_order(tmp_path: Path):
+    folder = tmp_path / "星火20261120"
+    (folder / "b").mkdir(parents=True)
+    (folder / "b" / "2.txt").write_bytes(b"two")
+    (folder / "a.txt").write_bytes(b"one")
+    zipped = zip_folder(folder, tmp_path / "out.zip")
+    with zipfile.ZipFile(zipped) as zf:
+        assert zf.namelist() == ["星火20261120/a.txt", "星火20261120/b/2.txt"]
+        assert all(i.compress_type == zipfile.ZIP_STORED and i.flag_bits & 0x800 for i in zf.infolist())
+        assert zf.read("星火20261120/b/2.txt") == b"two"
+    assert zip_folder(folder, tmp_path / "again.zip").read_bytes() == zipped.read_bytes()  # same bytes

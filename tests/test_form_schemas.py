@@ -569,10 +569,13 @@ def test_a_gbk_encoded_form_is_form_json_saying_so(tmp_path):
 
 
 @pytest.mark.parametrize("text,where,why", [
-    ('{\n  "form": "integrity_pledge",\n  "version": 1\n  "accepted": true\n}', "第 4 行第 3 列",
-     "缺少英文逗号“,”"),
+    # a missing comma is placed at the end of its line, not at the next line's start
+    ('{\n  "form": "integrity_pledge",\n  "version": 1\n  "accepted": true\n}', "第 3 行第 15 列",
+     "这一行末尾缺少英文逗号“,”"),
     ('{\n  "form": "integrity_pledge"，\n  "version": 1\n}', "第 2 行第 29 列", "中文（全角）标点“，”"),
-    ('{\n  "form": "integrity_pledge",\n  "version": 1,\n}', "第 4 行第 1 列", "最后一项后面多了一个逗号"),
+    # a comma after the last item is the fault itself, not the "}" after it
+    ('{\n  "form": "integrity_pledge",\n  "version": 1,\n}', "第 3 行第 15 列", "最后一项后面多了一个逗号"),
+    ('{\n  "form": "integrity_pledge",\n  "version": [1,\n\n  ]\n}', "第 3 行第 16 列", "最后一项后面多了一个逗号"),
     ('{\n  "form": "integrity_pledge",\n  "legal_representative": 李建国\n}', "第 3 行第 27 列",
      "此处应为一个值"),
     ('{"form": "integrity_pledge"} {"form": "trainers"}', "第 1 行第 30 列", "多余的内容"),

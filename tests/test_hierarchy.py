@@ -190,6 +190,31 @@ def test_two_top_folders_is_hier_root_and_the_one_with_the_plan_is_checked(tmp_p
     assert sorted(problems[0].params["entries"]) == sorted([f"{ROOT}/", "备份/"])
 
 
+def test_of_several_level1_folders_the_one_holding_most_of_the_package_is_checked(tmp_path):
+    """A near-empty folder named to sort first (an earlier attempt, holding only a plan)
+    must not hide the real package beside it: the fuller folder is checked, and named."""
+    b = PackageBuilder()
+    b.add_outside("0旧版/培训方案.json", b.build()[f"{ROOT}/培训方案.json"])
+    view = view_of(b, tmp_path)
+    assert (view.layout.root_name, view.layout.root_ok) == (ROOT, False)
+    problems = run_checks(view, HIERARCHY_CHECKS)
+    assert codes(problems) == ["HIER_ROOT"]
+    assert problems[0].params["checked_folder"] == ROOT and ROOT in problems[0].params["checked"]
+
+
+def test_of_equally_full_top_folders_the_one_with_the_plan_then_the_first_by_name_is_checked(tmp_path):
+    b = PackageBuilder()
+    b.add_outside("a/x.txt")
+    b.add_outside("b/y.txt")
+    view = view_of(b, tmp_path)
+    assert view.layout.root_name == ROOT  # the package itself holds the most
+    lone = PackageBuilder()
+    lone.files.clear()
+    lone.add_outside("b/y.txt")
+    lone.add_outside("a/x.txt")
+    assert view_of(lone, tmp_path / "lone", zip_name="x.zip").layout.root_name == "a"
+
+
 def test_level1_folder_wrapped_in_another_folder(tmp_path):
     b = PackageBuilder()
     files = b.build()

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 # The commands import the rest of what they use when they run: `pipeline check` and
 # `pipeline example` start without loading the runtime's libraries (Dramatiq, Redis, MinIO).
@@ -68,33 +68,26 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 # -- check --------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
-    from pipeline.check.assess import assess
-    from pipeline.check.documents import Source, build_document, dumps_line, local_zone, new_receipt_id
+    from pipeline.check.documents import dumps_line
     from pipeline.check.policy import PolicyError, load_policy
     from pipeline.check.report import render_text
 
     paths = [Path(p) for p in args.packages]
-    missing = [p for p in paths if not p.is_file()]
+    missing = [p for p in paths if not (p.is_file() or p.is_dir())]
     if missing:
         for p in missing:
-            print(f"pipeline check: no such file: {p}", file=sys.stderr)
+            print(f"pipeline check: no such file or folder: {p}", file=sys.stderr)
         return EXIT_USAGE
     try:
         policy = load_policy(Path(args.policy) if args.policy else None)
     except PolicyError as exc:
         print(f"pipeline check: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    zone = local_zone(load_settings_or_exit().utc_offset_hours)
-    today: date = args.today or datetime.now(zone).date()
     configure_logging("json", "warning")
     worst = EXIT_OK
     with tempfile.TemporaryDirectory(prefix="pipeline-check-") as scratch:
         for n, path in enumerate(paths):
-            received = datetime.now(zone)
-            findings = assess(path, path.name, policy, Path(scratch) / str(n), today)
-            document = build_document(findings, receipt_id=new_receipt_id(received),
-                                      source=Source("check", str(path)), received_at=received,
-                                      decided_at=datetime.now(zone))
+            document = _check_one(path, Path(scratch) / str(n), policy, args.today)
             if document["status"] != "accepted":
                 worst = EXIT_REJECTED
             if args.json:
@@ -104,6 +97,26 @@ def cmd_check(args: argparse.Namespace) -> int:
                     print()
                 print(render_text(document), flush=True)
     return worst
+
+
+def _check_one(path: Path, scratch: Path, policy: Any, today: date | None) -> dict[str, Any]:
+    """The document of one ZIP, or of one folder as it would be once compressed (the clerk
+    is told so: the upload must still be the ZIP)."""
+    from pipeline.check.assess import assess
+    from pipeline.check.documents import Source, build_document, local_zone, new_receipt_id
+    from pipeline.check.folders import zip_folder
+
+    zone = local_zone(load_settings_or_exit().utc_offset_hours)
+    received = datetime.now(zone)
+    zip_path, name = path, path.name
+    if path.is_dir():
+        name = f"{path.resolve().name}.zip"
+        scratch.mkdir(parents=True)
+        zip_path = zip_folder(path.resolve(), scratch / name)
+        print(f"pipeline check: 文件夹“{path}”按压缩成“{name}”后的样子检查；上传时请上传压缩包。", file=sys.stderr)
+    findings = assess(zip_path, name, policy, scratch / "work", today or received.date())
+    return build_document(findings, receipt_id=new_receipt_id(received), source=Source("check", str(path)),
+                          received_at=received, decided_at=datetime.now(zone))
 
 
 # -- media --------------------------------------------------------------------------------
@@ -216,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("watch", help="watch the inbox and enqueue ready packages").set_defaults(func=cmd_watch)
     sub.add_parser("worker", help="run one worker process").set_defaults(func=cmd_worker)
     check = sub.add_parser("check", help="check packages offline, exactly as the workers do")
-    check.add_argument("packages", nargs="+", metavar="PACKAGE.zip")
+    check.add_argument("packages", nargs="+", metavar="PACKAGE.zip|FOLDER",
+                       help="ZIP packages, or folders (checked as if compressed)")
     check.add_argument("--json", action="store_true", help="print the error-list document(s) as JSON lines")
     check.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped policy)")
     check.add_argument("--today", type=_parse_day, metavar="YYYY-MM-DD", help="the day of checking")

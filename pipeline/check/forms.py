@@ -604,23 +604,34 @@ def _syntax_detail(text: str) -> str:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        pos, msg = exc.pos, exc.msg
-        char = text[pos] if pos < len(text) else ""
-        before = text[:pos].rstrip()
         if not text.strip():
             return "文件内容为空"
-        if char and char in _FULLWIDTH:
-            why = f"此处是中文（全角）标点“{char}”，JSON 中的引号、逗号、冒号和括号须用英文半角符号"
-        elif before.endswith(",") and char in "]}":
-            why = "最后一项后面多了一个逗号"
-        else:
-            why = next((zh for en, zh in _JSON_ERRORS if msg.startswith(en)), "JSON 语法错误")
+        why, at = _syntax_fault(text, exc)
+        lineno = text.count("\n", 0, at) + 1
+        colno = at - (text.rfind("\n", 0, at) + 1) + 1
         lines = text.splitlines()
-        line = _mask(lines[exc.lineno - 1]) if exc.lineno <= len(lines) else ""  # masked whole
-        near = line[max(0, exc.colno - 16): exc.colno + 14].strip()
+        line = _mask(lines[lineno - 1]) if lineno <= len(lines) else ""  # masked whole
+        near = line[max(0, colno - 16): colno + 14].strip()
         near = f"；出错处附近的内容：{near}" if near else ""
-        return f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{why}{near}"
+        return f"JSON 格式错误（第 {lineno} 行第 {colno} 列）：{why}{near}"
     return "JSON 格式错误"
+
+
+def _syntax_fault(text: str, exc: json.JSONDecodeError) -> tuple[str, int]:
+    """(what is wrong, in Chinese; where it is, as an index into ``text``). The JSON
+    reader stops where it can no longer go on, which is not always where the fault is: a
+    comma after the last item is found at the next ``}`` (the fault is the comma), a
+    missing comma at the start of the next line (the fault is the end of the line before)."""
+    pos, msg = exc.pos, exc.msg
+    char = text[pos] if pos < len(text) else ""
+    before = text[:pos].rstrip()
+    if char and char in _FULLWIDTH:
+        return f"此处是中文（全角）标点“{char}”，JSON 中的引号、逗号、冒号和括号须用英文半角符号", pos
+    if before.endswith(",") and char in "]}":
+        return "最后一项后面多了一个逗号", len(before) - 1
+    if msg.startswith("Expecting ',' delimiter") and "\n" in text[len(before):pos]:
+        return "这一行末尾缺少英文逗号“,”（相邻两项之间须用逗号分隔）", len(before)
+    return next((zh for en, zh in _JSON_ERRORS if msg.startswith(en)), "JSON 语法错误"), pos
 
 
 def _encoding_detail(data: bytes) -> str:

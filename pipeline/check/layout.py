@@ -16,9 +16,11 @@ Decisions (the spec leaves them open):
   ``理论/`` or ``实操/``, and no top folder that itself looks like level 1 (holds
   ``培训方案.json`` or a training folder). A single top folder holding ``理论/`` or
   ``实操/`` is a training folder, so such an archive is flat too. Anything else is
-  ``HIER_ROOT`` (``root_ok`` False) and the checks go on below the best guess: the
-  first top folder holding ``培训方案.json``, else the first that looks like level 1,
-  else the first top folder, else the archive top (only files there). Entries outside
+  ``HIER_ROOT`` (``root_ok`` False) and the checks go on below the best guess: the top
+  folder holding the most of a package's expected content (root forms and pledge scans,
+  files in training folders), then one holding ``培训方案.json``, then the first by
+  name; with no top folder, the archive top (only files there). The ``HIER_ROOT``
+  message names the folder that was checked. Entries outside
   that root are named in the ``HIER_ROOT`` message and not looked at further.
   A level-1 folder wrapped in one more folder (``外层/星火…20261120/培训方案.json``,
   nothing else in ``外层/``) is ``HIER_ROOT`` too, and the inner folder is used.
@@ -343,10 +345,23 @@ def _find_root(contents: PackageContents, zip_name: str) -> tuple[str, str, bool
     level1_dirs = [d for d in top_dirs if looks_level1(d)]
     if level1_content and not level1_dirs:
         return "", stem, True, top_entries, None
-    guesses = [d for d in top_dirs if has_plan(d)] or level1_dirs or top_dirs
-    if guesses:
-        return guesses[0] + "/", guesses[0], False, top_entries, None
+    if top_dirs:
+        best = min(top_dirs, key=lambda d: (-_expected_content(d, dirs, files, root_keys), not has_plan(d), d))
+        return best + "/", best, False, top_entries, None
     return "", stem, False, top_entries, None
+
+
+def _expected_content(folder: str, dirs: dict[str, set[str]], files: dict[str, list[ExtractedFile]],
+                      root_keys: set[str]) -> int:
+    """How much of a package's expected content lies in ``folder``, taken as level 1: its
+    root forms and pledge scans, and every file in its training folders (those holding
+    理论/ or 实操/). Of several top folders, the one holding most is checked."""
+    count = sum(1 for f in files.get(folder, []) if name_key(f.path.rsplit("/", 1)[-1]) in root_keys)
+    for sub in dirs.get(folder, ()):
+        training = f"{folder}/{sub}"
+        if any(s in dirs.get(training, ()) for s in SECTIONS):
+            count += sum(len(v) for k, v in files.items() if k == training or k.startswith(training + "/"))
+    return count
 
 
 def _read_plan(file: ExtractedFile | None, root_path: str, root_label: str) -> tuple[dict[str, Any] | None, Problem | None]:

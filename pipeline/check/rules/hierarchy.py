@@ -96,8 +96,11 @@ def check_root(view: PackageView) -> Iterator[Problem]:
         found = _quote_list(lay.top_entries)
     else:
         found = "无"
-    yield problem("HIER_ROOT", "", found=found, example=_example_root(view),
-                  entries=list(lay.top_entries), wrapper=lay.wrapper or "")
+    checked = ""
+    if not lay.wrapper and not lay.flat and len(lay.top_entries) > 1:
+        checked = f"；以下按其中的“{lay.root_name}/”检查"
+    yield problem("HIER_ROOT", "", found=found, checked=checked, example=_example_root(view),
+                  entries=list(lay.top_entries), wrapper=lay.wrapper or "", checked_folder=lay.root_name)
 
 
 def check_root_name(view: PackageView) -> Iterator[Problem]:
