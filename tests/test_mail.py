@@ -293,6 +293,11 @@ def test_no_match_goes_to_the_operator_with_a_note():
     unnamed = parse(build(make_document([problem("PKG_NOT_ZIP", "", detected="RAR")], account="",
                                         institution=None)).as_bytes())
     assert unnamed["Subject"].startswith("【回执】未识别的机构 培训上报材料未通过")
+    # a plan's institution name holding a line break still makes a mail, with a one-line subject
+    broken = build(make_document([], account="stranger", institution="某某\r\nBcc: x@evil.example"))
+    subject = parse(broken.as_bytes())["Subject"]
+    assert subject.startswith("【回执】某某  Bcc: x@evil.example 培训上报材料") and "\n" not in subject
+    assert "x@evil.example" not in broken.recipients
 
 
 @pytest.mark.parametrize("text, line, words", [
@@ -307,6 +312,11 @@ def test_no_match_goes_to_the_operator_with_a_note():
      f'name = "{YUCAI}"\nemail = ["b@x.example"]\naccounts = ["xh"]\n', 8, ["account 'xh' is already listed"]),
     ('institutions = []\n', 1, ["unknown key 'institutions'"]),
     ('[[institution]]\nemail = ["a@x.example"]\n', 1, ["'name' is missing"]),
+    # a line break in a name would break every mail's headers (TOML's "\r\n" escapes)
+    (f'[[institution]]\nname = "{XINGHUO}\\r\\nBcc: x@evil.example"\nemail = ["a@x.example"]\n', 2,
+     ["line break or another control character"]),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["a@x.example"]\naccounts = ["Xing Huo"]\n', 4,
+     ["'Xing Huo' is not an account name"]),
 ])
 def test_a_malformed_registry_is_refused_naming_the_line(tmp_path, text, line, words):
     path = tmp_path / "institutions.toml"

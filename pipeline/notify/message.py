@@ -5,6 +5,7 @@ Every number that looks like an ID or a mobile number is masked."""
 from __future__ import annotations
 
 import html
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -241,7 +242,9 @@ def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_fro
     to = [mailbox(a) for a in match.institution.emails] if match else [operator]
     cc = [operator] if (match and is_internal(doc) and operator.addr_spec not in {a.addr_spec for a in to}) else []
     t = _texts(doc, match, operator.addr_spec)
-    subject = f"【回执】{t.institution} 培训上报材料{t.status_word}（回执编号 {rid}）"
+    # one line whatever the package's plan holds: a line break in a header value is refused
+    # by the mail library (every send would fail) and is how headers are injected
+    subject = _one_line(f"【回执】{t.institution} 培训上报材料{t.status_word}（回执编号 {rid}）")
 
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["Subject"] = subject
@@ -276,3 +279,8 @@ def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_fro
             part.set_param("name", ascii_name)  # Content-Type name=: the short ASCII fallback
     recipients = tuple(dict.fromkeys(a.addr_spec for a in [*to, *cc]))
     return ReceiptMail(receipt_id=rid, sender=sender.addr_spec, recipients=recipients, message=msg, match=match)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters as spaces."""
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,16 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*institution\s*\]\]\s*(#.*)?$")
 _KEYS = {"name", "email", "accounts"}
+#: an account: an SFTP user name (deploy/sftp/institution-account), an inbox folder, a prefix
+_ACCOUNT = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 class RegistryError(ValueError):
     """The registry file is malformed; the message names the file and the line."""
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
 def valid_address(address: str) -> bool:
@@ -182,6 +189,10 @@ class _Entry:
         if not isinstance(name, str) or not name.strip():
             raise self.fail("'name' is missing or empty (the institution's name as in 培训方案.json)",
                             self.line_of("name"))
+        if _has_control_characters(name):
+            # it would go into every receipt mail's headers, where a line break is refused
+            raise self.fail("'name' contains a line break or another control character",
+                            self.line_of("name"))
         return Institution(name=name.strip(), emails=self._emails(), accounts=self._accounts())
 
     def _emails(self) -> tuple[str, ...]:
@@ -205,6 +216,10 @@ class _Entry:
             accounts = [accounts]
         if not isinstance(accounts, list) or not all(isinstance(a, str) and a.strip() for a in accounts):
             raise self.fail("'accounts' must be a list of account names", self.line_of("accounts"))
+        for account in accounts:
+            if not _ACCOUNT.match(account.strip()):
+                raise self.fail(f"account {account!r} is not an account name (a-z, 0-9, - and _, a letter first, "
+                                f"at most 32: the SFTP user, inbox folder or bucket prefix)", self.line_of("accounts"))
         return tuple(a.strip() for a in accounts)
 
 
