@@ -65,7 +65,7 @@ OTHER_SERVICE_ENV = {
     "minio-init": {"MC_HOST_local"},
     "mailpit": {"MP_DATABASE", "MP_MAX_MESSAGES"},
 }
-PIPELINE_SERVICES = ("watcher", "worker", "sftp-watcher", "sftp-worker")
+PIPELINE_SERVICES = ("watcher", "worker", "mailer", "sftp-watcher", "sftp-worker", "sftp-mailer")
 #: what the units may set besides settings: Dramatiq's poll interval (the Procfile's
 #: prefix) and the worker instances' queue selection
 UNIT_VARS = {"dramatiq_worker_timeout", "WORKER_QUEUES"}
@@ -354,14 +354,17 @@ def test_compose_commands_are_the_procfile_ones() -> None:
     assert shlex.split(proc["watcher"]) == ["pipeline", "watch"]
     for name in ("watcher", "sftp-watcher"):
         assert services()[name]["command"] == ["pipeline", "watch"], name
-    for name in ("worker", "sftp-worker"):
+    for name, role in (("worker", "worker"), ("sftp-worker", "worker"), ("mailer", "mailer"),
+                       ("sftp-mailer", "mailer")):
         command = services()[name]["command"]
         assert command[:2] == ["sh", "-c"], name
         script = interpolate(command[2], {})  # compose's pass: $$ -> $
         lines = [line.strip() for line in script.strip().splitlines()]
         # nothing before Dramatiq: each worker process removes stale scratch itself at
-        # start (pipeline/app/compose.py; tests/test_actors.py)
-        assert lines == ["exec env " + proc["worker"]], f"{name}: {lines!r}"
+        # start (pipeline/app/worker.py; tests/test_actors.py)
+        assert lines == ["exec env " + proc[role]], f"{name}: {lines!r}"
+    # receipt mails have processes of their own: a slow mail server never holds a package
+    assert proc["worker"].endswith("--queues packages decisions") and proc["mailer"].endswith("--queues mail")
 
 
 def test_sftp_volume_is_the_pipelines_inbox() -> None:
@@ -611,8 +614,9 @@ def test_worker_unit_runs_the_procfile_command() -> None:
     tokens = shlex.split(exec_start)
     assert tokens[0] == "/usr/bin/env" and tokens[-1] == "$WORKER_QUEUES"
     tokens = ["dramatiq" if t.endswith("/.venv/bin/dramatiq") else t for t in tokens[1:-1]]
-    defaults = dict(re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", procfile()["worker"]))
-    expected = re.sub(r"\$\{([A-Z_]+):-[^}]*\}", r"${\1}", procfile()["worker"])
+    worker, queues = procfile()["worker"].split(" --queues ")
+    defaults = dict(re.findall(r"\$\{([A-Z_]+):-([^}]*)\}", worker))
+    expected = re.sub(r"\$\{([A-Z_]+):-[^}]*\}", r"${\1}", worker)
     assert tokens == shlex.split(expected)
     # the unit's defaults are the Procfile's, which are the settings' own
     env = unit_environment(name)
@@ -620,7 +624,7 @@ def test_worker_unit_runs_the_procfile_command() -> None:
     for var, default in defaults.items():
         assert env[var] == default, var
         assert str(setting_default(var)) == default, var
-    assert env["WORKER_QUEUES"] == ""
+    assert env["WORKER_QUEUES"] == f"--queues {queues}"  # the Procfile's; a mail instance sets "--queues mail"
     assert "/etc/pipeline/worker-%i.env" in [v.lstrip("-") for v in unit_values(name, "EnvironmentFile")]
     assert unit_values(name, "KillMode") == ["mixed"]
     # stale scratch is removed by each worker process at start (pipeline/app/compose.py)

@@ -293,6 +293,42 @@ def test_smtp_refusing_then_back_sends_one_mail_per_decision(tmp_path: Path, cle
     assert p.stop() < 10
 
 
+def test_a_hanging_mail_server_never_holds_a_package(tmp_path: Path, cleanup):
+    """Every mail hangs at the server (its reply held; the SMTP time-out is longer than the
+    test): packages that arrive while mails hang are decided and stored all the same, on
+    the package threads; once the server answers, each mail goes once."""
+    from tests.support.smtpserver import HoldingHandler, SmtpServer
+
+    server = SmtpServer(HoldingHandler())
+    server.start()
+    try:
+        p = start(tmp_path, SMTP_URL=f"smtp://127.0.0.1:{server.port}", MAIL_FROM="回执 <receipts@test.example>",
+                  OPERATOR_EMAIL="operator@test.example", PIPELINE_WORKER_PROCESSES="1",
+                  PIPELINE_WORKER_THREADS="2", PIPELINE_MAIL_THREADS="2", PIPELINE_SMTP_TIMEOUT="600")
+        cleanup.append(p)
+        first = {f"slow-mail-{n}.zip": sample_package(f"slow-mail-{n}") for n in range(4)}
+        for name, blob in first.items():
+            drop(p, name, blob)
+        wait_until(lambda: all_decided(p, first) and server.handler.holding >= 2, 120,
+                   message="the first packages decided, 2 of their mails hanging at the server")
+        # one worker process: with its 2 threads shared by packages and mail, the 2 hung
+        # mails would now hold every thread of the pipeline
+        later = {f"slow-mail-{n}.zip": sample_package(f"slow-mail-{n}") for n in range(4, 8)}
+        for name, blob in later.items():
+            drop(p, name, blob)
+        wait_until(lambda: all_decided(p, later), 120, message="packages decided while mail hangs")
+        assert server.handler.messages == []  # no mail got through yet
+        server.handler.release()
+        sent = {**first, **later}
+        wait_until(lambda: len(events(p, "mail.sent")) == len(sent), 120, message="every mail sent once released")
+        assert_exactly_once(p, sent, outbox=False)
+        assert len(server.handler.messages) == len(sent) and not events(p, "mail.unknown")
+    finally:
+        server.handler.release()
+        server.stop()
+    assert p.stop() < 10
+
+
 def test_s3_endpoint_down_then_back_loses_nothing(tmp_path: Path, cleanup):
     from tests.support.s3server import MotoS3, keys, put, read
     from tests.support.tcpproxy import TcpProxy

@@ -142,7 +142,7 @@ class Composition:
     @cached_property
     def mail_transport(self) -> Transport:
         if self.settings.smtp_url:
-            return SmtpTransport(SmtpTarget.parse(self.settings.smtp_url))
+            return SmtpTransport(SmtpTarget.parse(self.settings.smtp_url), timeout=self.settings.smtp_timeout)
         return OutboxTransport(self.settings.data_dir / "outbox")
 
     @cached_property
@@ -209,13 +209,15 @@ class Composition:
         presence: list[Presence] = []
 
         def on_boot(worker: Any) -> None:
+            if presence:  # the process's second Worker (its mail threads): recorded already
+                return
             presence.append(Presence(self.redis, self.settings.namespace, {"threads": worker.worker_threads}))
             presence[0].start()
             self.serve_metrics()
 
         def on_shutdown() -> None:
-            for p in presence:
-                p.stop()
+            while presence:
+                presence.pop().stop()
 
         return build_broker(self.broker_config(), hooks=BootHooks(on_boot, on_shutdown), faults=self.faults)
 

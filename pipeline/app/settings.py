@@ -47,6 +47,8 @@ class Settings:
     redis_url: str | None = None
     worker_processes: int = 2
     worker_threads: int = 2
+    #: threads per worker process that send receipt mails (apart from the package threads)
+    mail_threads: int = 2
     #: seconds a file must stay unchanged before it is claimed
     quiet_period: float = 2.0
     #: seconds a ZIP without its end record may wait for its upload to resume
@@ -102,6 +104,9 @@ class Settings:
     #: this, doubling up to mail_max_backoff_ms, 40 times: about a day and a half in all
     mail_min_backoff_ms: int = 15_000
     mail_max_backoff_ms: int = 3_600_000
+    #: seconds an SMTP step (connect, a command, the message) may take before the attempt
+    #: gives up (after the message was handed over, its outcome is then "unknown")
+    smtp_timeout: float = 30.0
     #: the institution registry (TOML, docs/mail.md); None: every receipt goes to the operator
     institutions_path: Path | None = None
     #: the Prometheus endpoint (docs/operations.md): 0 = off. Every pipeline process of a
@@ -149,6 +154,7 @@ ENV_NAMES: dict[str, str] = {
     "REDIS_URL": "redis_url",
     "PIPELINE_WORKER_PROCESSES": "worker_processes",
     "PIPELINE_WORKER_THREADS": "worker_threads",
+    "PIPELINE_MAIL_THREADS": "mail_threads",
     "PIPELINE_QUIET_PERIOD": "quiet_period",
     "PIPELINE_STALE_UPLOAD_TIMEOUT": "stale_upload_timeout",
     "PIPELINE_SCAN_INTERVAL": "scan_interval",
@@ -182,6 +188,7 @@ ENV_NAMES: dict[str, str] = {
     "PIPELINE_INSTITUTIONS": "institutions_path",
     "PIPELINE_MAIL_MIN_BACKOFF_MS": "mail_min_backoff_ms",
     "PIPELINE_MAIL_MAX_BACKOFF_MS": "mail_max_backoff_ms",
+    "PIPELINE_SMTP_TIMEOUT": "smtp_timeout",
     "PIPELINE_METRICS_PORT": "metrics_port",
     "PIPELINE_METRICS_ADDR": "metrics_addr",
 }
@@ -251,8 +258,8 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         settings = dataclasses.replace(settings, data_dir=_DEFAULTS.data_dir)
     if settings.log_format not in ("auto", "json", "console"):
         raise SettingsError(f"PIPELINE_LOG_FORMAT must be auto, json or console, not {settings.log_format!r}")
-    if settings.worker_processes < 1 or settings.worker_threads < 1:
-        raise SettingsError("worker processes and threads must be at least 1")
+    if settings.worker_processes < 1 or settings.worker_threads < 1 or settings.mail_threads < 1:
+        raise SettingsError("worker processes and threads (package and mail threads) must be at least 1")
     if settings.metrics_port > 65535:
         raise SettingsError(f"PIPELINE_METRICS_PORT must be a port (1-65535) or 0 (off), not {settings.metrics_port}")
     _check_storage(settings)

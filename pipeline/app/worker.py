@@ -24,6 +24,7 @@ from pipeline.app.settings import Settings, load_settings
 from pipeline.app.stopping import wait_for_stop
 from pipeline.intake.scratch import remove_stale_scratch_at_start
 from workers.actors import PipelineActors
+from workers.queues import DECISIONS, MAIL, PACKAGES
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,24 @@ def setup() -> None:
 
 
 def run(settings: Settings) -> int:
-    """``pipeline worker``: one worker process in the foreground until SIGTERM/SIGINT."""
+    """``pipeline worker``: one worker process in the foreground until SIGTERM/SIGINT.
+
+    Its threads are split: ``PIPELINE_WORKER_THREADS`` decide packages and announce
+    decisions, ``PIPELINE_MAIL_THREADS`` send receipt mails, so a slow or hanging mail
+    server never holds a package (the two are Dramatiq workers on the same broker, each
+    consuming only its queues)."""
     booted = boot(settings)
     log = structlog.get_logger()
-    worker = dramatiq.Worker(booted.broker, worker_threads=settings.worker_threads,
-                             worker_timeout=settings.worker_poll_ms)
-    worker.start()
-    log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads)
+    workers = [dramatiq.Worker(booted.broker, queues={PACKAGES, DECISIONS}, worker_threads=settings.worker_threads,
+                               worker_timeout=settings.worker_poll_ms),
+               dramatiq.Worker(booted.broker, queues={MAIL}, worker_threads=settings.mail_threads,
+                               worker_timeout=settings.worker_poll_ms)]
+    for worker in workers:
+        worker.start()
+    log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads, mail_threads=settings.mail_threads)
     wait_for_stop()
     log.info("worker.stopping", pid=os.getpid())
-    worker.stop(timeout=3000)
+    for worker in workers:
+        worker.stop(timeout=3000)
     booted.broker.close()
     return 0

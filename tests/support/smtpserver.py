@@ -3,6 +3,8 @@
 - :class:`RecordingHandler` keeps every message it accepted (envelope and raw bytes).
 - :class:`DropAfterDataHandler` stores the message, then cuts the connection instead of
   answering 250: the client cannot know the message arrived (a naive retry sends a copy).
+- :class:`HoldingHandler` holds every message's final reply until released (a very slow
+  mail server).
 - :class:`RefusingHandler` answers a chosen stage (MAIL, RCPT, DATA) with a chosen reply,
   the first ``times`` times (then accepts), e.g. ``451 4.3.0 Try again later``.
 
@@ -13,6 +15,7 @@ on that very port).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import ssl
@@ -99,6 +102,28 @@ class RefusingHandler(RecordingHandler):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self._refuse("data"):
             return self.reply
+        self._record(envelope)
+        return "250 2.0.0 OK queued"
+
+
+class HoldingHandler(RecordingHandler):
+    """Takes each message's DATA and holds the reply until :meth:`release` (a mail server
+    that has become very slow); then accepts it. The event loop stays free meanwhile, so
+    any number of connections can hang at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._released = threading.Event()
+        self.holding = 0
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.holding += 1
+        while not self._released.is_set():
+            await asyncio.sleep(0.05)
         self._record(envelope)
         return "250 2.0.0 OK queued"
 
