@@ -286,6 +286,22 @@ def test_portrait_photo_with_exif_thumbnail_reports_its_displayed_size(tmp_path)
     assert (got.width, got.height) == (1080, 1920) and codes == []
 
 
+@pytest.mark.parametrize("header_fault", ["stray bytes", "bad ICC chunk"])
+def test_a_header_libjpeg_warns_about_still_has_its_picture_data_judged(tmp_path, decodes, header_fault):
+    def faulty(data: bytes) -> bytes:
+        if header_fault == "stray bytes":
+            return jc.with_stray_bytes_after_app0(data)
+        return jc.with_segment(data, 0xE2, b"ICC_PROFILE\0" + bytes([2, 1]) + b"chunk 2 of 1")
+
+    intact, damaged = faulty(jc.photo()), faulty(jc.damaged(jc.photo()))
+    decodes.clear()
+    got, codes = measured(tmp_path, intact)
+    assert got.damage is None and codes == []
+    got, codes = measured(tmp_path, damaged)
+    assert got.damage == DAMAGED_PICTURE_DATA and codes == ["IMG_CORRUPT"]
+    assert [kind for kind, _ in decodes] == ["strict", "strict"]  # libjpeg-turbo judged both
+
+
 def test_a_header_turbojpeg_refuses_is_decoded_by_pillow_as_before(tmp_path, decodes, monkeypatch):
     def refuse(*args, **kwargs):
         raise ValueError("tjDecompressHeader3(): Could not determine subsampling level of JPEG image")
