@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import simplejpeg
 from PIL import Image, JpegImagePlugin
 
 from pipeline.check import measure as m
@@ -211,15 +212,21 @@ def test_empty_files_are_corrupt(tmp_path):
 
 @pytest.fixture
 def no_decoding(monkeypatch):
-    """Fail (by recording) if any JPEG gets decoded."""
-    calls: list[tuple[int, int]] = []
+    """Fail (by recording) if any JPEG gets decoded, by Pillow or by libjpeg-turbo."""
+    calls: list[object] = []
     original = JpegImagePlugin.JpegImageFile.load
+    original_strict = simplejpeg.decode_jpeg
 
     def load(self):
         calls.append(self.size)
         return original(self)
 
+    def decode_jpeg(data, *args, **kwargs):
+        calls.append(len(data))
+        return original_strict(data, *args, **kwargs)
+
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", load)
+    monkeypatch.setattr(simplejpeg, "decode_jpeg", decode_jpeg)
     return calls
 
 

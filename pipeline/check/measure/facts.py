@@ -61,6 +61,11 @@ class Measurement:
     quicktime: bool = False
     #: videos: libmediainfo found a video track (the first one is the one measured)
     has_video_track: bool = False
+    #: photos and screenshots: a valid JPEG of a kind that is never decoded, as its frame
+    #: header (SOF marker and sample precision) declares it: one of :data:`JPEG_VARIANTS`,
+    #: or "<n>-bit" for a sample precision other than 8. None: an ordinary (baseline or
+    #: progressive, 8-bit, Huffman-coded) JPEG, or no JPEG at all.
+    variant: str | None = None
 
     def manifest_fields(self) -> dict[str, Any]:
         """What the receipt's manifest records of the file (raw names, not the messages')."""
@@ -139,6 +144,20 @@ def sniff_format(head: bytes) -> str | None:
 EMPTY_FILE = "文件为空（0 字节），可能是复制或上传中断"
 BROKEN_HEADER = "文件头已损坏"
 ZERO_FILLED_TAIL = "文件末尾缺失（只有空白数据），复制或上传不完整"
+#: the picture data ends before the picture does (libjpeg: "Premature end of JPEG file")
+TRUNCATED_PICTURE = "文件不完整（数据被截断），可能是复制或上传中断"
+#: libjpeg decoded the picture but warned of corrupt entropy-coded data (extraneous bytes
+#: before a marker, a premature end of a data segment, a bad Huffman code, a missing
+#: restart marker, an inconsistent progression): a band of the picture is garbage, as
+#: a rule (a few webcams and scanners write such data around an intact picture)
+DAMAGED_PICTURE_DATA = "图像数据中间有错误，部分画面可能花屏、出现色块或错位"
+#: libjpeg stopped decoding the picture data (an error, not a warning)
+BROKEN_PICTURE_DATA = "图像数据已损坏，照片无法完整显示"
+
+#: :attr:`Measurement.variant` values from the frame header's coding process (besides
+#: "<n>-bit" for the sample precision): valid JPEGs that browsers, Windows and most phones
+#: cannot open, and that the checks never decode
+JPEG_VARIANTS = ("arithmetic", "lossless", "hierarchical", "JPEG-LS")
 UNRECOGNISED_MP4 = "文件结构已损坏，无法识别"
 TRUNCATED_VIDEO = "文件不完整（被截断），可能是复制或上传中断"
 MISSING_MOOV = "缺少索引信息（moov），通常是录制被中断或导出未完成"

@@ -1,21 +1,28 @@
-"""Measuring photos and screenshots: read with Pillow in this process; the real format
-comes from the bytes, the picture is decoded at 1/8 scale (small memory, but every byte
-of entropy-coded data is read, so truncation is caught), and the displayed size applies
-the EXIF orientation."""
+"""Measuring photos and screenshots, in this process. Pillow reads the header: the real
+format from the bytes, the size, and the EXIF orientation that gives the displayed size.
+The picture is decoded at 1/8 scale (small memory, but every byte of entropy-coded data
+is read, so truncation is caught): a JPEG strictly, by libjpeg-turbo (simplejpeg), so that
+the corrupt data libjpeg only warns of counts as damage; a PNG screenshot by Pillow.
+
+A JPEG's own frame header is read first (:func:`_walk_jpeg_header`): a valid JPEG of a
+kind that is never decoded (arithmetic coding, lossless, hierarchical, JPEG-LS, other
+than 8 bits per sample) is measured as such, a :attr:`Measurement.variant`, not as damage.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import mmap
 from pathlib import Path
 from typing import Sequence
 
+import simplejpeg
 from PIL import Image, ImageFile, UnidentifiedImageError
 from PIL import JpegImagePlugin, PngImagePlugin  # noqa: F401  (registered without init())
 
 from pipeline.check.contract import PHOTO, PHOTO_FORMATS, SCREENSHOT, SCREENSHOT_FORMATS
-from pipeline.check.measure.facts import (BROKEN_HEADER, EMPTY_FILE, ZERO_FILLED_TAIL, Measurement, _head,
-                                          sniff_format)
+from pipeline.check.measure.facts import (BROKEN_HEADER, BROKEN_PICTURE_DATA, DAMAGED_PICTURE_DATA, EMPTY_FILE,
+                                          TRUNCATED_PICTURE, ZERO_FILLED_TAIL, Measurement, _head, sniff_format)
 
 
 # -- photos ------------------------------------------------------------------------------
@@ -42,6 +49,10 @@ def measure_photo(path: Path, max_pixels: int, *, formats: Sequence[str] = PHOTO
         return Measurement(kind, size, damage=EMPTY_FILE)
     detected = sniff_format(head)
     known = Measurement(kind, size, format=detected, detected=detected)  # until Pillow says more
+    header = _read_jpeg_header(path) if detected == "JPEG" and "JPEG" in readable else None
+    if header is not None and header.variant is not None:  # a valid JPEG never decoded
+        return dataclasses.replace(known, width=header.width, height=header.height, format_recognised=True,
+                                   variant=header.variant)
     try:
         # "MPO" is no format to open by: Pillow's JPEG opener returns an MpoImageFile
         # (im.format "MPO") for a phone's multi-picture JPEG; asking for "MPO" is a KeyError
@@ -51,7 +62,7 @@ def measure_photo(path: Path, max_pixels: int, *, formats: Sequence[str] = PHOTO
             return dataclasses.replace(known, format_recognised=True, damage=BROKEN_HEADER)
         return known  # bytes of another format, or of none known
     except Image.DecompressionBombError:  # Pillow's own guard (2 × Image.MAX_IMAGE_PIXELS)
-        dims = _jpeg_dimensions(path) if detected == "JPEG" else None
+        dims = header.size if header is not None else None
         width, height = dims or (None, None)
         return dataclasses.replace(known, width=width, height=height, format_recognised=True,
                                    damage=_too_large(dims, max_pixels))
@@ -60,7 +71,7 @@ def measure_photo(path: Path, max_pixels: int, *, formats: Sequence[str] = PHOTO
     except Exception:  # a header Pillow cannot parse: SyntaxError, struct.error, ...
         return dataclasses.replace(known, format_recognised=True, damage=BROKEN_HEADER)
     with im:
-        return _measure_opened(im, path, known, max_pixels)
+        return _measure_opened(im, path, known, max_pixels, header)
 
 
 def measure_screenshot(path: Path, max_pixels: int) -> Measurement:
@@ -68,9 +79,10 @@ def measure_screenshot(path: Path, max_pixels: int) -> Measurement:
     return measure_photo(path, max_pixels, formats=SCREENSHOT_FORMATS, kind=SCREENSHOT)
 
 
-def _measure_opened(im: Image.Image, path: Path, known: Measurement, max_pixels: int) -> Measurement:
+def _measure_opened(im: Image.Image, path: Path, known: Measurement, max_pixels: int,
+                    header: _JpegHeader | None) -> Measurement:
     """The facts of a picture Pillow opened: its displayed size, and its intactness from a
-    full decode (unless it has more than ``max_pixels`` pixels)."""
+    full decode (unless it has more than ``max_pixels`` pixels). ``header``: a JPEG's."""
     stored_w, stored_h = im.size
     if _exif_orientation(im) in _SWAPPING_ORIENTATIONS:
         width, height = stored_h, stored_w
@@ -80,8 +92,12 @@ def _measure_opened(im: Image.Image, path: Path, known: Measurement, max_pixels:
                                  width=width, height=height, format_recognised=True)
     if stored_w * stored_h > max_pixels:  # never decode
         return dataclasses.replace(opened, damage=_too_large((stored_w, stored_h), max_pixels))
-    damage = _decode(im)
-    if damage is None and opened.format == "JPEG" and _zero_filled_tail(path, known.size_bytes):
+    if opened.format != "JPEG":
+        return dataclasses.replace(opened, decoded=True, damage=_decode(im))
+    damage = _decode_jpeg(path, im, sequential=header is not None and header.frame in _SEQUENTIAL_FRAMES)
+    # zeros where the end of the file should be: an interrupted, pre-allocated copy. The
+    # zeros decode as garbage or not at all; the copy's interruption is what to tell.
+    if _zero_filled_tail(path, known.size_bytes):
         damage = ZERO_FILLED_TAIL
     return dataclasses.replace(opened, decoded=True, damage=damage)
 
@@ -97,14 +113,15 @@ def _exif_orientation(im: Image.Image) -> int | None:
 
 
 def _decode(im: Image.Image) -> str | None:
-    """Decode the whole picture (JPEG at 1/8 scale); None if intact, else why not.
+    """Decode the whole picture with Pillow (JPEG at 1/8 scale); None if intact, else why not.
 
     ``verify()`` would not notice a truncated JPEG; ``load()`` reads all entropy-coded
     data and raises "image file is truncated" when it runs out (as long as nobody sets
-    ``ImageFile.LOAD_TRUNCATED_IMAGES``).
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``). Pillow drops libjpeg's warnings (corrupt data
+    libjpeg decodes anyway): it decodes PNGs, and the rare JPEGs whose header the strict
+    decoder cannot take (:func:`_decode_jpeg`).
     """
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched off the truncation check
-        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    _refuse_truncated_images()
     w, h = im.size
     if im.format in ("JPEG", "MPO"):
         im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
@@ -115,10 +132,90 @@ def _decode(im: Image.Image) -> str | None:
     except Exception as exc:  # OSError, SyntaxError, ValueError, zlib.error...
         text = str(exc)
         if "truncated" in text:
-            return "文件不完整（数据被截断），可能是复制或上传中断"
+            return TRUNCATED_PICTURE
         if "broken data stream" in text:
             return "图像数据已损坏"
         return "图像数据无法解码"
+    return None
+
+
+def _refuse_truncated_images() -> None:
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched off Pillow's truncation check
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+
+
+# -- the strict JPEG decode ------------------------------------------------------------
+
+#: libjpeg's warnings (decoding goes on) that come from the picture data: anything
+#: else while decoding it is an error that stopped the decode
+_DATA_WARNINGS = ("Corrupt JPEG data", "Inconsistent progression sequence", "Invalid SOS parameters")
+_PREMATURE_END = "Premature end of JPEG file"
+_EOI = b"\xff\xd9"
+
+
+def _decode_jpeg(path: Path, im: Image.Image, *, sequential: bool) -> str | None:
+    """Decode a JPEG's first picture at 1/8 scale with libjpeg-turbo; None if intact.
+
+    libjpeg warns, and decodes on, where the entropy-coded data is corrupt: the picture
+    shows a garbage band, yet Pillow reports nothing. ``strict=True`` turns the first
+    warning into an error, raised after the whole picture was decoded. Data after the
+    end-of-image marker (an MPO's second picture, an app's trailer) is never read.
+    ``sequential``: a baseline or extended sequential frame, whose data is complete once
+    its last MCU decoded (a progressive picture's later scans cannot be missed so).
+    """
+    _refuse_truncated_images()  # the same contract as Pillow's decode: truncation counts
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        decodable = _decodable_stream(data)
+        if decodable is None:  # a header TurboJPEG refuses (an odd subsampling, ...)
+            return _decode(im)
+        stream, colorspace = decodable
+        damage = _strict_decode(stream, colorspace)
+        if damage == TRUNCATED_PICTURE and sequential and stream[-2:] != _EOI:
+            # the data just ends: a complete picture whose end marker alone is missing
+            # decodes cleanly with one; a cut-off picture still lacks its data
+            damage = _strict_decode(stream[:] + _EOI, colorspace) and TRUNCATED_PICTURE
+    return damage
+
+
+def _decodable_stream(data: mmap.mmap) -> tuple[bytes | mmap.mmap, str] | None:
+    """The JPEG stream to decode and the colour space to decode it in, or None.
+
+    TurboJPEG refuses a header libjpeg only warns about (stray bytes between segments, a
+    broken ICC profile chunk, an odd JFIF version): such a picture displays everywhere,
+    so its header is rebuilt without application segments and stray bytes, and only
+    the picture data is judged. None: not even the rebuilt header is taken.
+    """
+    candidates = (lambda: data, lambda: _without_header_extras(data))
+    for candidate in candidates:
+        stream = candidate()
+        if stream is None:
+            continue
+        try:
+            _, _, colorspace, _ = simplejpeg.decode_jpeg_header(stream, strict=True)
+        except (ValueError, KeyError):  # KeyError: a subsampling simplejpeg has no name for
+            continue
+        return stream, _DECODE_COLORSPACES.get(colorspace, "RGB")
+    return None
+
+
+#: decode in a colour space TurboJPEG converts to without help: gray stays gray, CMYK and
+#: YCCK (Adobe) come out as CMYK, anything else as RGB
+_DECODE_COLORSPACES = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}
+
+
+def _strict_decode(stream: bytes | mmap.mmap, colorspace: str) -> str | None:
+    """Decode at 1/8 scale; None if libjpeg neither warned nor failed, else the damage."""
+    try:
+        # min_height/min_width make simplejpeg pick a scale at all; min_factor=8: 1/8
+        simplejpeg.decode_jpeg(stream, colorspace=colorspace, min_height=1, min_width=1, min_factor=8,
+                               strict=True)
+    except ValueError as exc:
+        text = str(exc)
+        if text.startswith(_PREMATURE_END):
+            return TRUNCATED_PICTURE
+        if text.startswith(_DATA_WARNINGS):
+            return DAMAGED_PICTURE_DATA
+        return BROKEN_PICTURE_DATA
     return None
 
 
@@ -147,31 +244,111 @@ def _too_large(dims: tuple[int, int] | None, max_pixels: int) -> str:
     return f"图像尺寸异常：{size}，超过上限 {max_pixels:,} 像素"
 
 
-_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# -- the JPEG header, as libjpeg walks it ------------------------------------------------
+
+#: the frame header's marker (SOFn, and JPEG-LS's SOF55) names the coding process
+_VARIANT_OF_FRAME = {
+    0xC3: "lossless", 0xCB: "lossless",
+    0xC5: "hierarchical", 0xC6: "hierarchical", 0xC7: "hierarchical",
+    0xCD: "hierarchical", 0xCE: "hierarchical", 0xCF: "hierarchical",
+    0xC9: "arithmetic", 0xCA: "arithmetic",
+    0xF7: "JPEG-LS",
+}
+#: baseline, extended sequential and progressive Huffman coding: what every decoder reads
+_SEQUENTIAL_FRAMES = (0xC0, 0xC1)
+_ORDINARY_FRAMES = (*_SEQUENTIAL_FRAMES, 0xC2)
+#: sample precisions other than 8 a DCT frame may have (ISO 10918-1: 12; 16 in the
+#: extensions); any other number is a broken header, no variant
+_OTHER_PRECISIONS = (12, 16)
+_FRAME_MARKERS = frozenset(_ORDINARY_FRAMES) | frozenset(_VARIANT_OF_FRAME)
+_SOS, _APP14, _COM = 0xDA, 0xEE, 0xFE
+#: markers without a length: TEM and RST0-7 (SOI and EOI end the header walk)
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+_MAX_SEGMENTS = 100_000  # a crafted header of tiny segments is not walked for ever
 
 
-def _jpeg_dimensions(path: Path) -> tuple[int, int] | None:
-    """Width and height from a JPEG's SOF header, read by seeking from segment to segment."""
-    with open(path, "rb") as f:
-        if f.read(2) != b"\xff\xd8":
+@dataclasses.dataclass(frozen=True)
+class _JpegHeader:
+    """What the segments before the first scan say."""
+
+    #: the first frame header's marker, sample precision, width, height; None if none
+    frame: int | None = None
+    precision: int | None = None
+    width: int | None = None
+    height: int | None = None
+    #: offset of the first SOS marker (the first scan); None if the walk did not get there
+    sos: int | None = None
+    #: (start, end) of each segment that is no application segment (APP14, Adobe's
+    #: colour transform, excepted) or comment: the tables and the frame header
+    tables: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return (self.width, self.height) if self.width is not None and self.height is not None else None
+
+    @property
+    def variant(self) -> str | None:
+        """The kind of JPEG if it is never decoded (see :attr:`Measurement.variant`)."""
+        if self.frame is None:
             return None
-        for _ in range(1000):
-            marker = f.read(2)
-            if len(marker) < 2 or marker[0] != 0xFF:
-                return None
-            kind = marker[1]
-            if kind == 0xFF:  # fill byte
-                f.seek(-1, os.SEEK_CUR)
-                continue
-            if kind in (0x01, *range(0xD0, 0xD8)):  # markers without a length
-                continue
-            length = int.from_bytes(f.read(2), "big")
-            if kind in _SOF_MARKERS:
-                body = f.read(5)
-                if len(body) < 5:
-                    return None
-                return int.from_bytes(body[3:5], "big"), int.from_bytes(body[1:3], "big")
-            if length < 2:
-                return None
-            f.seek(length - 2, os.SEEK_CUR)
-    return None
+        if self.frame in _VARIANT_OF_FRAME:
+            return _VARIANT_OF_FRAME[self.frame]
+        return f"{self.precision}-bit" if self.precision in _OTHER_PRECISIONS else None
+
+
+def _read_jpeg_header(path: Path) -> _JpegHeader | None:
+    """The header of the JPEG at ``path``; None if it does not start with SOI."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _walk_jpeg_header(data) if data[:2] == b"\xff\xd8" else None
+
+
+def _walk_jpeg_header(data: bytes | mmap.mmap) -> _JpegHeader:
+    """Walk the segments after SOI up to the first scan, as libjpeg does: stray bytes
+    before a marker are skipped, application segments by their length."""
+    pos, tables, frame = 2, [], None
+    for _ in range(_MAX_SEGMENTS):
+        marker, pos = _next_marker(data, pos)
+        if marker is None or marker in (0xD8, 0xD9):  # the end, a second SOI, EOI: no scan
+            break
+        if marker in _STANDALONE:
+            continue
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        end = pos + length
+        if length < 2 or end > len(data):  # cut off, or a length libjpeg refuses too
+            break
+        if marker == _SOS:
+            return _JpegHeader(*(frame or ()), sos=pos - 2, tables=tuple(tables))
+        if marker in _FRAME_MARKERS and frame is None and length >= 8:
+            body = data[pos + 2:pos + 7]
+            frame = (marker, body[0], int.from_bytes(body[3:5], "big"), int.from_bytes(body[1:3], "big"))
+        if not (0xE0 <= marker <= 0xEF and marker != _APP14) and marker != _COM:
+            tables.append((pos - 2, end))
+        pos = end
+    return _JpegHeader(*(frame or ()), tables=tuple(tables))
+
+
+def _next_marker(data: bytes | mmap.mmap, pos: int) -> tuple[int | None, int]:
+    """The next marker's code at or after ``pos`` and the offset after it (libjpeg's
+    ``next_marker``: anything before an 0xFF is skipped, so are fill bytes 0xFF and
+    stuffed 0xFF 0x00 pairs); (None, end) if there is none."""
+    size = len(data)
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0:
+            return None, size
+        while pos + 1 < size and data[pos + 1] == 0xFF:
+            pos += 1
+        if pos + 1 >= size:
+            return None, size
+        if data[pos + 1] != 0x00:
+            return data[pos + 1], pos + 2
+        pos += 2
+
+
+def _without_header_extras(data: mmap.mmap) -> bytes | None:
+    """The JPEG stream with only SOI, the header's tables and frame, and everything from
+    the first scan on; None if the header walk did not reach a scan."""
+    header = _walk_jpeg_header(data)
+    if header.sos is None:
+        return None
+    return b"".join([b"\xff\xd8", *(data[start:end] for start, end in header.tables), data[header.sos:]])

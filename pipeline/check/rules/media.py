@@ -51,7 +51,8 @@ def judge(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
 # -- photos and screenshots --------------------------------------------------------------
 
 def judge_photo(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
-    """A photo's problems: IMG_SIZE, then IMG_CORRUPT or IMG_FORMAT (JPEG expected), then
+    """A photo's problems: IMG_SIZE, then IMG_CORRUPT or IMG_FORMAT (JPEG expected; an
+    unusual JPEG variant is IMG_FORMAT too, to be re-saved as an ordinary JPEG), then
     IMG_RESOLUTION. ``path``: the package path; the messages name its last segment."""
     return _judge_picture(m, path, max_bytes=rules.photo_max_bytes, formats=PHOTO_FORMATS,
                           min_sides=(rules.min_long_side, rules.min_short_side))
@@ -73,6 +74,11 @@ def _judge_picture(m: Measurement, path: str, *, max_bytes: int, formats: Sequen
                                 limit=format_size(max_bytes), size_bytes=m.size_bytes, limit_bytes=max_bytes))
     if m.damage is not None:
         problems.append(problem("IMG_CORRUPT", path, name=name, detail=m.damage))
+    elif m.variant is not None:  # a JPEG, but of a kind few programs open: never decoded
+        expected = " 或 ".join(dict.fromkeys(_ORDINARY_JPEG if f.upper() == "JPEG" else f.upper()
+                                            for f in formats))
+        problems.append(problem("IMG_FORMAT", path, name=name, detected=_friendly_variant(m.variant),
+                                expected=expected))
     elif not m.format_recognised:
         expected = " 或 ".join(dict.fromkeys(f.upper() for f in formats))
         problems.append(problem("IMG_FORMAT", path, name=name, detected=_friendly_format(m.detected),
@@ -187,6 +193,24 @@ _CODECS = {  # mediainfo's video format names, as editing apps show them
 def _friendly_format(name: str | None) -> str:
     """A measured format's name as institutions know it ("QuickTime（MOV）"); 未知格式 for None."""
     return _FORMATS.get(name, name) if name else _UNKNOWN
+
+
+#: what a JPEG variant is to be re-saved as: what cameras, phones and editors write
+_ORDINARY_JPEG = "普通 JPEG（基线或渐进式）"
+_VARIANTS = {  # Measurement.variant, as the message names it
+    "arithmetic": "算术编码的 JPEG",
+    "lossless": "无损压缩的 JPEG",
+    "hierarchical": "分层编码的 JPEG",
+    "JPEG-LS": "JPEG-LS",
+}
+
+
+def _friendly_variant(variant: str) -> str:
+    """A JPEG variant's name for the message: "算术编码的 JPEG（不常见的 JPEG 变体）";
+    "<n>-bit" is "<n> 位色深的 JPEG"."""
+    bits = variant.removesuffix("-bit")
+    name = f"{bits} 位色深的 JPEG" if bits != variant else _VARIANTS.get(variant, variant)
+    return f"{name}（不常见的 JPEG 变体）"
 
 
 def _friendly_codec(name: str) -> str:
