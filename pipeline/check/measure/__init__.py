@@ -6,9 +6,11 @@ not) it is intact. Turning facts into problems (IMG_*, VID_*, W_VIDEO_CODEC) is 
 judge's, :mod:`pipeline.check.rules.media`, which imports this module, never the
 reverse. The receipt's manifest records :meth:`Measurement.manifest_fields`.
 
-Photos (:mod:`.photos`) are read with Pillow in this process: the real format comes from the bytes, the
-picture is decoded at 1/8 scale (small memory, but every byte of entropy-coded data is
-read, so truncation is caught), and the displayed size applies the EXIF orientation.
+Photos (:mod:`.photos`) are read in this process: Pillow reads the header (the real
+format comes from the bytes; the displayed size applies the EXIF orientation) and PNG
+screenshots; JPEG data is decoded once at 1/8 scale by libjpeg-turbo in strict mode
+(simplejpeg), so every byte of entropy-coded data is read and damage the decoder only
+warns about is caught.
 
 Videos (:mod:`.videos`) are parsed by libmediainfo (pymediainfo) in a child process with a time limit: a
 malformed file that hangs or crashes the library is measured as damaged, and never takes
