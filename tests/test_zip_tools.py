@@ -79,6 +79,14 @@ def test_powershell_5_compress_archive_backslashes_are_separators(tmp_path: Path
     assert result.directories == (ROOT, f"{ROOT}/育婴师初级", f"{ROOT}/育婴师初级/理论")
 
 
+@pytest.mark.parametrize("system", [0, 6, 10, 11, 14])
+def test_every_windows_host_reads_backslashes(tmp_path: Path, system: int) -> None:
+    """MS-DOS/Windows FAT, OS/2 HPFS, NTFS, "MVS" (11: Windows XP's compressed folders
+    and WinZip write it, Go's winxp.zip), VFAT."""
+    result = read(tmp_path, zc.build([zc.stored(b"a\\b.txt", b"x", flags=0, create_system=system)]))
+    assert result.problems == () and [f.path for f in result.files] == ["a/b.txt"]
+
+
 def test_gbk_names_with_backslashes_from_chinese_windows(tmp_path: Path) -> None:
     """GBK names without the UTF-8 flag (Chinese Windows' code page) and "\\": both
     decoded; a GBK trail byte 0x5C inside a character is not a separator."""
@@ -229,6 +237,15 @@ def test_encrypted_archive_is_one_problem_naming_a_few_files(tmp_path: Path) -> 
     assert p.params["names"] == [f"{ROOT}/1.jpg", f"{ROOT}/2.jpg", f"{ROOT}/3.jpg"]
     assert p.message == (f"压缩包中的文件“{ROOT}/1.jpg”、“{ROOT}/2.jpg”、“{ROOT}/3.jpg”等 10 个文件"
                          "设置了密码，无法检查。")
+
+
+def test_an_encrypted_file_named_twice_is_named_once(tmp_path: Path) -> None:
+    entry = zc.stored(f"{ROOT}/a.jpg", os.urandom(40), flags=zc.FLAG_ENCRYPTED | zc.FLAG_UTF8)
+    result = read(tmp_path, zc.build([entry, entry]))
+    encrypted = [p for p in result.problems if p.code == "PKG_ENCRYPTED"]
+    assert len(encrypted) == 1 and encrypted[0].params["count"] == 1
+    assert encrypted[0].message == f"压缩包中的文件“{ROOT}/a.jpg”设置了密码，无法检查。"
+    assert encrypted[0].path == f"{ROOT}/a.jpg"
 
 
 def test_winzip_aes_entries_are_encrypted_not_an_unknown_method(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ Decisions (spec §1 leaves them open):
   misread. An Info-ZIP Unicode Path field appears more than once in some archives: the
   last valid one counts. Names are then NFC-normalised.
 - **"\\" as a separator.** In entries made on MS-DOS/Windows (the host byte of "version
-  made by": 0, 6, 10, 14), "\\" is read as "/" (Windows PowerShell 5.1's
+  made by": 0, 6, 10, 11, 14), "\\" is read as "/" (Windows PowerShell 5.1's
   ``Compress-Archive``, .NET Framework < 4.6.1, WinZip's Unicode Path field write it), as
   Info-ZIP's unzip and libarchive do; the path is then judged like any other. Elsewhere
   "\\" is part of the name and unsafe. See docs/zip-tools.md.
@@ -570,9 +570,10 @@ def _decode_names(entries: list[_Entry]) -> tuple[str, Problem | None]:
     return encoding or "utf-8", None
 
 
-#: "version made by" hosts whose path separator is "\\": MS-DOS/Windows FAT, OS/2 HPFS,
-#: Windows NTFS, VFAT (APPNOTE 4.4.2.2)
-_WINDOWS_HOSTS = frozenset({0, 6, 10, 14})
+#: "version made by" hosts whose path separator is "\\" (APPNOTE 4.4.2.2): MS-DOS/Windows
+#: FAT, OS/2 HPFS, Windows NTFS, VFAT, and 11 ("MVS"), which Windows XP's compressed
+#: folders and WinZip write (Go's winxp.zip, Commons Compress utf8-winzip-test.zip)
+_WINDOWS_HOSTS = frozenset({0, 6, 10, 11, 14})
 
 
 def _windows_separators(name: str, create_system: int) -> str:
@@ -696,12 +697,13 @@ _ENCRYPTED_NAMED = 3  # encrypted files named in the one PKG_ENCRYPTED; the rest
 def _encrypted_problem(encrypted: list[_Entry]) -> Problem:
     """One PKG_ENCRYPTED for the whole archive: a password usually covers every file, and
     one line per file would bury the other problems."""
-    named = [e.label for e in encrypted[:_ENCRYPTED_NAMED]]
+    labels = list(dict.fromkeys(e.label for e in encrypted))  # an entry twice is one file
+    named = labels[:_ENCRYPTED_NAMED]
     files = "、".join(f"“{n}”" for n in named)
-    if len(encrypted) > len(named):
-        files += f"等 {len(encrypted)} 个文件"
-    return problem("PKG_ENCRYPTED", encrypted[0].path if len(encrypted) == 1 else "", files=files,
-                   name=named[0], names=named, count=len(encrypted))
+    if len(labels) > len(named):
+        files += f"等 {len(labels)} 个文件"
+    return problem("PKG_ENCRYPTED", encrypted[0].path if len(labels) == 1 else "", files=files,
+                   name=named[0], names=named, count=len(labels))
 
 
 def _check_material(entry: _Entry, limits: ZipLimits) -> list[Problem]:
