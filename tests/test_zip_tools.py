@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.check.catalogue import CATALOGUE
-from pipeline.check.package_reader import PackageContents, read_package
+from pipeline.check.package_reader import PackageContents, read_package, zip_end_record_present
 from pipeline.check.policy import load_policy
 from tests.support import zipcraft as zc
 from tests.test_package_reader import ROOT, assert_well_formed, codes, make_zip, read
@@ -311,6 +311,14 @@ def test_zip64_locator_magic_inside_the_last_name(tmp_path: Path) -> None:
     result = read(tmp_path, zc.build([zc.stored(f"{ROOT}/a.txt", b"a"), zc.stored(name, b"b")]))
     assert codes(result) == ["PKG_UNSAFE_PATH"]
     assert result.problems[0].params["faults"] == ["control_character"]
+
+
+def test_the_watcher_takes_such_an_archive_as_complete(tmp_path: Path) -> None:
+    """The upload watcher shares the end-record rule: locator-like bytes in a name do not
+    make a finished upload look unfinished."""
+    name = b"PK\x06\x06" + bytes(52) + b"PK\x06\x07" + bytes(16)
+    path = zc.write(tmp_path / "a.zip", zc.build([zc.stored("a.txt", b"a"), zc.stored(name, b"b")]))
+    assert zip_end_record_present(path) is True
 
 
 def test_zip_behind_other_bytes_is_named_for_what_it_is(tmp_path: Path) -> None:
