@@ -17,7 +17,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.check.catalogue import CATALOGUE
-from pipeline.check.package_reader import PackageContents, read_package, zip_end_record_present
+from pipeline.check.package_reader import (
+    PackageContents,
+    read_package,
+    zip_end_record_present,
+)
 from pipeline.check.policy import load_policy
 from tests.support import zipcraft as zc
 from tests.test_package_reader import ROOT, assert_well_formed, codes, make_zip, read

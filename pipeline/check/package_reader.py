@@ -74,8 +74,8 @@ Decisions (spec §1 leaves them open):
   directory that does not end where the end record says (truncation, prepended or
   appended archives; the end record is the last one whose comment ends the file and
   whose directory fits, else the last one whose comment fits: a comment may hold another
-  archive, but of two concatenated archives neither is taken), a bad record signature, a malformed extra field, a local header
-  missing or naming another file, a stored entry whose two sizes differ, and
+  archive, but of two concatenated archives neither is taken), a bad record signature,
+  a malformed extra field, a local header missing or naming another file, a stored entry whose two sizes differ, and
   **overlapping entries** (each entry's local header + data (+ data descriptor) must end
   at or before the next entry's header and the central directory). Overlap makes the
   structure invalid whatever its intent (it is how the quoted-overlap bombs that pass
@@ -859,8 +859,9 @@ def _split_by_end_record(f: IO[bytes], size: int) -> _SplitVolume | None:
     if pos is None:
         return None
     _, disk, cd_disk, _, _, _, _, _ = END_RECORD.unpack_from(tail, pos)
-    if disk == 0xFFFF and pos >= ZIP64_LOCATOR.size and tail[pos - ZIP64_LOCATOR.size:pos - 16] == ZIP64_LOCATOR_SIG:
-        _, _, _, disks = ZIP64_LOCATOR.unpack_from(tail, pos - ZIP64_LOCATOR.size)
+    locator = pos - ZIP64_LOCATOR.size
+    if disk == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == ZIP64_LOCATOR_SIG:
+        _, _, _, disks = ZIP64_LOCATOR.unpack_from(tail, locator)
         return _last_volume(disks - 1) if disks > 1 else None
     if disk not in (0, 0xFFFF) or cd_disk not in (0, 0xFFFF):
         return _last_volume(disk)
