@@ -19,8 +19,8 @@ RENDERED = {
     'PKG_CORRUPT': ({'detail': '第 3 个文件“a.jpg”的校验值（CRC）不符'},
         '压缩包已损坏或不完整：第 3 个文件“a.jpg”的校验值（CRC）不符。',
         '请重新压缩并完整上传；若通过 SFTP 上传，请确认上传完成后再断开连接。'),
-    'PKG_ENCRYPTED': ({'name': '星火20261120/培训方案.json'},
-        '压缩包中的文件“星火20261120/培训方案.json”设置了密码，无法检查。',
+    'PKG_ENCRYPTED': ({'files': '“星火20261120/培训方案.json”、“星火20261120/培训教师.json”、“星火20261120/a.jpg”等 12 个文件'},
+        '压缩包中的文件“星火20261120/培训方案.json”、“星火20261120/培训教师.json”、“星火20261120/a.jpg”等 12 个文件设置了密码，无法检查。',
         '请去掉密码，重新压缩后上传。'),
     'PKG_UNSAFE_PATH': ({'name': '../etc/passwd', 'reason': '包含“..”上级目录'},
         '压缩包中的条目“../etc/passwd”路径不安全（包含“..”上级目录），整个压缩包未予处理。',
@@ -139,8 +139,60 @@ RENDERED = {
 }
 
 
+# (code, cause) -> (parameters, message, hint): the wording of the causes that have their
+# own (catalogue ``causes``, selected by the parameter ``fault``)
+_REPACK = ("在 Windows 中右键材料文件夹，选择“发送到 → 压缩(zipped)文件夹”；或用 7-Zip、Bandizip 等工具"
+           "选择“ZIP”格式、“Deflate”（标准）压缩方法")
+_SIZES = "请检查是否误放了多余的大文件（如未剪辑的原始视频），删除后重新压缩上传；照片和视频请按要求控制大小。"
+RENDERED_CAUSES = {
+    ('PKG_NOT_ZIP', 'split_volume'): ({'detected': '共 3 卷中的最后一卷', 'fault': 'split_volume'},
+        '上传的文件是分卷压缩包中的一卷（共 3 卷中的最后一卷），不是完整的 ZIP 压缩包，无法单独打开。',
+        '请不要分卷压缩：把材料文件夹重新压缩为一个完整的 ZIP 文件（' + _REPACK + '，不要设置“分卷大小”），然后只上传这一个文件。'),
+    ('PKG_LIMIT', 'entries'): ({'detail': '共有 2001 个条目，超过上限 2000 个', 'fault': 'entries'},
+        '压缩包超出处理限制：共有 2001 个条目，超过上限 2000 个。',
+        '请只压缩材料文件夹本身，删除与上报无关的文件后重新压缩上传。'),
+    ('PKG_LIMIT', 'directory_bytes'): ({'detail': '压缩包目录过大（9.00 MB）', 'fault': 'directory_bytes'},
+        '压缩包超出处理限制：压缩包目录过大（9.00 MB）。',
+        '请只压缩材料文件夹本身，删除与上报无关的文件后重新压缩上传。'),
+    ('PKG_LIMIT', 'entry_size'): ({'detail': '文件“a.mp4”解压后大小 600.00 MB，超过单个文件上限 512.00 MB', 'fault': 'entry_size'},
+        '压缩包超出处理限制：文件“a.mp4”解压后大小 600.00 MB，超过单个文件上限 512.00 MB。', _SIZES),
+    ('PKG_LIMIT', 'total_size'): ({'detail': '解压后总大小 3.00 GB，超过上限 2.00 GB', 'fault': 'total_size'},
+        '压缩包超出处理限制：解压后总大小 3.00 GB，超过上限 2.00 GB。', _SIZES),
+    ('PKG_LIMIT', 'ratio'): ({'detail': '文件“a.txt”压缩比 1000:1，超过上限 100:1（疑似压缩炸弹）', 'fault': 'ratio'},
+        '压缩包超出处理限制：文件“a.txt”压缩比 1000:1，超过上限 100:1（疑似压缩炸弹）。',
+        '该文件压缩前后的大小相差异常。请确认放入的是正常的材料文件，然后重新压缩：' + _REPACK + '。'),
+    ('PKG_LIMIT', 'beyond_declared_size'): ({'detail': '文件“a.txt”解压后的实际大小超过了声明的大小', 'fault': 'beyond_declared_size'},
+        '压缩包超出处理限制：文件“a.txt”解压后的实际大小超过了声明的大小。',
+        '压缩包记录的文件大小与实际内容不符。请重新压缩：' + _REPACK + '。'),
+    ('PKG_LIMIT', 'method'): ({'detail': '文件“a.jpg”使用了不支持的压缩方式（LZMA，编号 14）', 'fault': 'method'},
+        '压缩包超出处理限制：文件“a.jpg”使用了不支持的压缩方式（LZMA，编号 14）。',
+        '请用标准的 ZIP 压缩方法重新压缩：' + _REPACK + '；不要选择 BZip2、LZMA、PPMd、Deflate64 等压缩方法。'),
+    ('PKG_LIMIT', 'zip_feature'): ({'detail': '文件“a.jpg”使用了不支持的 ZIP 扩展格式（需要 ZIP 6.4 版）', 'fault': 'zip_feature'},
+        '压缩包超出处理限制：文件“a.jpg”使用了不支持的 ZIP 扩展格式（需要 ZIP 6.4 版）。',
+        '请用标准的 ZIP 格式重新压缩：' + _REPACK + '。'),
+    ('PKG_LIMIT', 'nested_archive'): ({'detail': '包含嵌套的压缩包“星火/照片.zip”', 'fault': 'nested_archive'},
+        '压缩包超出处理限制：包含嵌套的压缩包“星火/照片.zip”。',
+        '请先把嵌套的压缩包解压，将其中的材料文件直接放入相应的文件夹，删除该压缩包后重新压缩上传。'),
+}
+
+
 def test_every_code_is_rendered_here():
     assert set(RENDERED) == set(CATALOGUE)
+    assert set(RENDERED_CAUSES) == {(code, cause) for code, kind in CATALOGUE.items() for cause in kind.causes}
+
+
+@pytest.mark.parametrize(("code", "cause"), sorted(RENDERED_CAUSES))
+def test_a_cause_has_its_own_wording(code: str, cause: str):
+    params, message, hint = RENDERED_CAUSES[(code, cause)]
+    p = problem(code, "培训机构20261120/x", **params)
+    assert (p.message, p.hint) == (message, hint)
+    assert p.hint != CATALOGUE[code].hint
+
+
+def test_a_fault_without_a_cause_of_its_own_gets_the_code_wording():
+    p = problem("PKG_LIMIT", "", detail="x", fault="something_new")
+    assert p.hint == CATALOGUE["PKG_LIMIT"].hint
+    assert problem("PKG_LIMIT", "", detail="x", fault=["not", "a", "name"]).hint == CATALOGUE["PKG_LIMIT"].hint
 
 
 @pytest.mark.parametrize("code", sorted(CATALOGUE))

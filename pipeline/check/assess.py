@@ -22,7 +22,7 @@ def assess(zip_path: Path, package_name: str, policy: Policy, work_dir: Path, to
     call: it is created, used for the extracted members, and removed again."""
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        contents = read_package(zip_path, work_dir, policy.zip)
+        contents = read_package(zip_path, work_dir, policy.zip, package_name=package_name)
         findings = Findings(
             package_name=package_name,
             package_size=contents.zip_size,

@@ -3,6 +3,12 @@
 Errors in packages are data: each code has one Chinese message template and one hint
 here, and every check reports through :func:`problem`. Later checks add uses, never new
 ways to report. Templates use ``str.format`` fields; a check passes the values by name.
+
+A code whose causes need different fixes (``PKG_LIMIT``: a bomb, a compression method,
+a nested archive...) also has **causes**: a hint (and, where the usual wording would
+mislead, a message template) per value of one parameter, ``fault``. The check passes
+``fault=...`` as before and :func:`problem` picks the cause's wording; a fault with no
+cause of its own gets the code's wording.
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ class Family(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Cause:
+    """The wording of one cause of a code (see the module docstring)."""
+
+    hint: str  # how to fix this cause, Chinese, str.format fields allowed
+    template: str | None = None  # None: the code's message template
+
+
+#: the parameter whose value selects a code's cause
+CAUSE_PARAMETER = "fault"
+
+
+@dataclass(frozen=True)
 class ProblemType:
     code: str
     family: Family
@@ -38,10 +56,19 @@ class ProblemType:
     title: str  # short Chinese name of the rule, for grouping in reports
     template: str  # Chinese message, str.format fields
     hint: str  # how to fix it, Chinese, str.format fields allowed
+    causes: Mapping[str, Cause] = field(default_factory=dict)  # by the value of ``fault``
 
     @property
     def fatal(self) -> bool:
         return self.family is Family.PACKAGE
+
+    def wording(self, params: Mapping[str, Any]) -> tuple[str, str]:
+        """(message template, hint) for a problem with ``params``: its cause's, if any."""
+        fault = params.get(CAUSE_PARAMETER)
+        cause = self.causes.get(fault) if isinstance(fault, str) else None
+        if cause is None:
+            return self.template, self.hint
+        return cause.template or self.template, cause.hint
 
 
 @dataclass(frozen=True)
@@ -75,8 +102,26 @@ class Problem:
 
 
 def _t(code: str, family: Family, title: str, template: str, hint: str,
-       severity: Severity = Severity.ERROR) -> ProblemType:
-    return ProblemType(code, family, severity, title, template, hint)
+       severity: Severity = Severity.ERROR, causes: Mapping[str, Cause] | None = None) -> ProblemType:
+    return ProblemType(code, family, severity, title, template, hint, MappingProxyType(dict(causes or {})))
+
+
+# How to make one whole, standard ZIP: said by several hints.
+_REPACK = ("在 Windows 中右键材料文件夹，选择“发送到 → 压缩(zipped)文件夹”；或用 7-Zip、Bandizip 等工具"
+           "选择“ZIP”格式、“Deflate”（标准）压缩方法")
+_SIZES = "请检查是否误放了多余的大文件（如未剪辑的原始视频），删除后重新压缩上传；照片和视频请按要求控制大小。"
+_PKG_LIMIT_CAUSES = {
+    "entries": Cause("请只压缩材料文件夹本身，删除与上报无关的文件后重新压缩上传。"),
+    "directory_bytes": Cause("请只压缩材料文件夹本身，删除与上报无关的文件后重新压缩上传。"),
+    "entry_size": Cause(_SIZES),
+    "total_size": Cause(_SIZES),
+    "ratio": Cause("该文件压缩前后的大小相差异常。请确认放入的是正常的材料文件，然后重新压缩：" + _REPACK + "。"),
+    "beyond_declared_size": Cause("压缩包记录的文件大小与实际内容不符。请重新压缩：" + _REPACK + "。"),
+    "method": Cause("请用标准的 ZIP 压缩方法重新压缩：" + _REPACK
+                    + "；不要选择 BZip2、LZMA、PPMd、Deflate64 等压缩方法。"),
+    "zip_feature": Cause("请用标准的 ZIP 格式重新压缩：" + _REPACK + "。"),
+    "nested_archive": Cause("请先把嵌套的压缩包解压，将其中的材料文件直接放入相应的文件夹，删除该压缩包后重新压缩上传。"),
+}
 
 
 P, H, M, F, W = Family.PACKAGE, Family.HIERARCHY, Family.MEDIA, Family.FORM, Family.WARNING
@@ -86,19 +131,24 @@ _TYPES: tuple[ProblemType, ...] = (
     _t("PKG_NOT_ZIP", P, "不是 ZIP 压缩包",
        "上传的文件不是 ZIP 压缩包（识别为：{detected}）。",
        "请用 ZIP 格式重新压缩后上传：在 Windows 中右键文件夹，选择“发送到 → 压缩(zipped)文件夹”；"
-       "不要使用 RAR、7z 等格式。"),
+       "不要使用 RAR、7z 等格式。",
+       causes={"split_volume": Cause(
+           "请不要分卷压缩：把材料文件夹重新压缩为一个完整的 ZIP 文件（" + _REPACK
+           + "，不要设置“分卷大小”），然后只上传这一个文件。",
+           "上传的文件是分卷压缩包中的一卷（{detected}），不是完整的 ZIP 压缩包，无法单独打开。")}),
     _t("PKG_CORRUPT", P, "压缩包损坏",
        "压缩包已损坏或不完整：{detail}。",
        "请重新压缩并完整上传；若通过 SFTP 上传，请确认上传完成后再断开连接。"),
     _t("PKG_ENCRYPTED", P, "压缩包加密",
-       "压缩包中的文件“{name}”设置了密码，无法检查。",
+       "压缩包中的文件{files}设置了密码，无法检查。",
        "请去掉密码，重新压缩后上传。"),
     _t("PKG_UNSAFE_PATH", P, "不安全的路径",
        "压缩包中的条目“{name}”路径不安全（{reason}），整个压缩包未予处理。",
        "请直接压缩材料文件夹本身，不要包含快捷方式、符号链接或“..”等上级目录路径。"),
     _t("PKG_LIMIT", P, "超出压缩包限制",
        "压缩包超出处理限制：{detail}。",
-       "请检查是否误放了多余的大文件或嵌套的压缩包，删除后重新压缩上传。"),
+       "请检查是否误放了多余的大文件或嵌套的压缩包，删除后重新压缩上传。",
+       causes=_PKG_LIMIT_CAUSES),
     _t("PKG_NAME_ENCODING", P, "文件名编码无法识别",
        "压缩包中有文件名既不是 UTF-8 也不是 GBK 编码，无法识别（原始字节：{raw}）。",
        "请使用 Windows 自带的压缩功能或 7-Zip、Bandizip 等常用工具重新压缩，文件名使用中文或英文字符。"),
@@ -243,6 +293,7 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     ``severity`` overrides the catalogue default (the policy may demote or promote rules).
     """
     kind = CATALOGUE[code]
+    template, hint = kind.wording(params)
     # Every message passes the masking: whatever a check quotes from a package (a name,
     # a folder, a field value) may hold a 身份证号 or a mobile number. So does the path:
     # file names are the institution's, and folder paths are built from plan values. The
@@ -252,8 +303,8 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
         severity=severity or kind.severity,
         path=redact(path),
         pointer=pointer,
-        message=redact(_FORMATTER.format(kind.template, **params)),
-        hint=redact(_FORMATTER.format(kind.hint, **params)) or None,
+        message=redact(_FORMATTER.format(template, **params)),
+        hint=redact(_FORMATTER.format(hint, **params)) or None,
         params=MappingProxyType(redact_value(params)),
     )
 

@@ -31,7 +31,13 @@ Decisions (spec §1 leaves them open):
   encoding per archive: UTF-8 when every one of them decodes as UTF-8 (ASCII included),
   else GB18030 (a superset of GBK) when every one decodes, else ``PKG_NAME_ENCODING``.
   Deciding per archive keeps a short GBK name that happens to be valid UTF-8 from being
-  misread. Names are then NFC-normalised.
+  misread. An Info-ZIP Unicode Path field appears more than once in some archives: the
+  last valid one counts. Names are then NFC-normalised.
+- **"\\" as a separator.** In entries made on MS-DOS/Windows (the host byte of "version
+  made by": 0, 6, 10, 11, 14), "\\" is read as "/" (Windows PowerShell 5.1's
+  ``Compress-Archive``, .NET Framework < 4.6.1, WinZip's Unicode Path field write it), as
+  Info-ZIP's unzip and libarchive do; the path is then judged like any other. Elsewhere
+  "\\" is part of the name and unsafe. See docs/zip-tools.md.
 - **Safety before junk.** Unsafe names are rejected even under ``__MACOSX/``.
   ``.`` segments and empty segments are unsafe as well as ``..``; C0/C1 control
   characters are unsafe; symlinks are recognised from the Unix mode in external_attr.
@@ -50,12 +56,26 @@ Decisions (spec §1 leaves them open):
   and LZMA (14) included, is ``PKG_LIMIT`` "不支持的压缩方式": ``zipfile`` decompresses
   bzip2/LZMA chunks without an output bound, so an entry lying about its size would be
   a memory bomb; the tools institutions use (Windows, 7-Zip, Bandizip defaults) write
-  deflate. Entries needing a ZIP version above 6.3, and patched data (flag bit 5), are
-  ``PKG_LIMIT`` too. Encryption (flag bit 0 or strong encryption bit 6): ``PKG_ENCRYPTED``.
+  deflate. Entries needing a ZIP version above 6.3 (the low byte of "version needed":
+  APPNOTE 4.4.3; 7-Zip on Unix writes the host into the high byte, 0x030A), and patched
+  data (flag bit 5), are ``PKG_LIMIT`` too. Encryption (flag bit 0, strong encryption
+  bit 6, or WinZip AES method 99): ONE ``PKG_ENCRYPTED`` for the archive, naming the first
+  three encrypted material files and counting the rest.
+- **Split archives.** A volume of a split archive is ``PKG_NOT_ZIP`` with
+  ``fault="split_volume"`` (the clerk must make one whole ZIP; uploading again cannot
+  help): a file that starts with a spanning marker (``PK\\x07\\x08``, ``PK00``) and has no
+  whole directory of its own (the first volume, ``x.z01``); an end record or ZIP64
+  locator naming another disk than the first (the last volume, ``x.zip``); and, when the
+  bytes alone say "unknown" or "incomplete", an upload named ``*.z01``/``*.001`` (a
+  middle volume, or 7-Zip's byte volumes ``x.zip.001``). A marker followed by a whole
+  archive on disk 0 (a "split" archive of one volume) is read. A ZIP behind other bytes
+  (not a self-extracting ``MZ`` program) is ``PKG_NOT_ZIP`` named as such.
 - **Structure errors are ``PKG_CORRUPT``**: no end-of-central-directory record, a
   directory that does not end where the end record says (truncation, prepended or
-  appended archives), a bad record signature, a malformed extra field, a local header
-  missing or naming another file, a stored entry whose two sizes differ, and
+  appended archives; the end record is the last one whose comment ends the file and
+  whose directory fits, else the last one whose comment fits: a comment may hold another
+  archive, but of two concatenated archives neither is taken), a bad record signature,
+  a malformed extra field, a local header missing or naming another file, a stored entry whose two sizes differ, and
   **overlapping entries** (each entry's local header + data (+ data descriptor) must end
   at or before the next entry's header and the central directory). Overlap makes the
   structure invalid whatever its intent (it is how the quoted-overlap bombs that pass
@@ -102,9 +122,9 @@ from typing import IO, Any
 from pipeline.check.catalogue import Problem, format_size, problem
 from pipeline.check.contract import (CENTRAL_HEADER, CENTRAL_HEADER_SIG, DATA_DESCRIPTOR_SIG, END_RECORD,
                                      END_RECORD_SEARCH_BYTES, END_RECORD_SIG, JUNK_FILE_NAMES, JUNK_FOLDER,
-                                     JUNK_PREFIXES, LOCAL_HEADER, LOCAL_HEADER_SIG, ZIP64_END_RECORD,
-                                     ZIP64_END_RECORD_SIG, ZIP64_LOCATOR, ZIP64_LOCATOR_SIG,
-                                     ZIP_LEADING_SIGNATURES)
+                                     JUNK_PREFIXES, LOCAL_HEADER, LOCAL_HEADER_SIG, SPANNING_MARKER,
+                                     SPANNING_MARKER_OLD, ZIP64_END_RECORD, ZIP64_END_RECORD_SIG,
+                                     ZIP64_LOCATOR, ZIP64_LOCATOR_SIG, ZIP_LEADING_SIGNATURES)
 from pipeline.check.policy import ZipLimits
 
 CHUNK = 1 << 20  # bytes per read of the ZIP (and at most per inflater output)
@@ -139,7 +159,10 @@ class PackageContents:
 # ---------------------------------------------------------------------------------------
 # format sniffing
 
-_ZIP_MAGICS = (LOCAL_HEADER_SIG, END_RECORD_SIG)  # first local header / empty archive
+# first local header / empty archive / spanning markers (APPNOTE 8.5.3-8.5.4: the first
+# volume of a split archive, or a "split" archive that needed one volume only)
+_SPANNING_MARKERS = (SPANNING_MARKER, SPANNING_MARKER_OLD)
+_ZIP_MAGICS = (LOCAL_HEADER_SIG, END_RECORD_SIG, *_SPANNING_MARKERS)
 _MAGICS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"Rar!\x1a\x07", "RAR 压缩包"),
     (0, b"7z\xbc\xaf\x27\x1c", "7z 压缩包"),
@@ -181,6 +204,7 @@ _FLAG_STRONG_ENCRYPTION = 0x0040
 _FLAG_UTF8 = 0x0800
 
 _SUPPORTED_METHODS = {0, 8}
+_METHOD_AES = 99
 _METHOD_NAMES = {1: "Shrink", 6: "Implode", 9: "Deflate64", 12: "BZIP2", 14: "LZMA",
                  93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
 _MAX_EXTRACT_VERSION = 63  # zipfile refuses anything newer
@@ -211,7 +235,8 @@ class _Entry:
     file_size: int
     header_offset: int
     external_attr: int
-    extract_version: int
+    extract_version: int  # APPNOTE 4.4.3: the low byte only (the high byte names a host)
+    create_system: int = 0  # the "version made by" host: 0 MS-DOS/Windows, 3 Unix, ...
     unicode_name: str | None = None  # from a valid Info-ZIP 0x7075 field
     name: str | None = None  # decoded + NFC, None if undecodable
     data_end: int | None = None  # end of local header + data (+ descriptor), if readable
@@ -283,9 +308,10 @@ def _central_directory_fits(tail: bytes, base: int, i: int) -> bool:
         rel = record - base
         if rel < 0:
             return True  # record beyond what was read (huge extensible data): trust the locator
-        if rel + ZIP64_END_RECORD.size > loc or tail[rel:rel + 4] != ZIP64_END_RECORD_SIG:
-            return False
-        return _u(tail, rel + 48, 8) + _u(tail, rel + 40, 8) == record
+        if rel + ZIP64_END_RECORD.size <= loc and tail[rel:rel + 4] == ZIP64_END_RECORD_SIG:
+            return _u(tail, rel + 48, 8) + _u(tail, rel + 40, 8) == record
+        # No ZIP64 record where it points: the locator's bytes are the end of the last
+        # directory entry (a name can hold them), judged by the end record alone.
     cd_size, cd_offset = _u(tail, i + 12, 4), _u(tail, i + 16, 4)
     return cd_offset + cd_size == base + i
 
@@ -325,48 +351,96 @@ def zip_end_record_present(path: Path) -> bool | None:
     return None
 
 
+class _SplitVolume(Exception):
+    """The file is one volume of a split (spanned) archive; ``detected`` says which, in
+    Chinese, ``volumes`` is the number of volumes when the end record tells it."""
+
+    def __init__(self, detected: str, volumes: int | None = None) -> None:
+        super().__init__(detected)
+        self.detected = detected
+        self.volumes = volumes
+
+
+def _last_volume(disk: int) -> _SplitVolume:
+    """The end record lies on disk ``disk`` (0-based) of a split archive: its last volume."""
+    return _SplitVolume(f"共 {disk + 1} 卷中的最后一卷", disk + 1)
+
+
+def _end_record_at(tail: bytes, tail_start: int) -> int | None:
+    """The end record of the archive in ``tail``: the last one whose comment ends the file
+    and whose directory ends where it begins, else (as before) the last one whose comment
+    fits. The first rule reads an archive whose comment holds another archive, end record
+    included (libzip's ``zip-in-archive-comment.zip``); it does not read the first of two
+    concatenated archives, whose comment ends before the file does: readers that take the
+    last end record would see the second one, so such a file stays ambiguous (corrupt)."""
+    pos = find_end_record(tail, tail_start, check_offsets=True)
+    if pos is not None and pos + END_RECORD.size + _u(tail, pos + END_RECORD.size - 2, 2) == len(tail):
+        return pos
+    return find_end_record(tail)
+
+
 def _find_directory(f: IO[bytes], size: int) -> _Directory:
     """Locate the central directory from the end-of-central-directory record(s).
 
     The directory must end exactly where the end record (or ZIP64 end record) starts:
     that is what ``zipfile`` assumes when it computes entry offsets, and a gap means
-    the file was truncated, prepended to or concatenated.
+    the file was truncated, prepended to or concatenated. An end record on another disk
+    than the first raises :class:`_SplitVolume`.
     """
     tail_start = max(0, size - END_RECORD_SEARCH_BYTES)
     f.seek(tail_start)
     tail = f.read()
-    pos = find_end_record(tail)
+    pos = _end_record_at(tail, tail_start)
     if pos is None:
         raise _Corrupt("找不到压缩包末尾的目录记录，文件可能不完整（上传中断或被截断）", "no_end_record")
-    fields = END_RECORD.unpack_from(tail, pos)
+    _, disk, cd_disk, n_disk, count, cd_size, cd_offset, _ = END_RECORD.unpack_from(tail, pos)
     eocd_pos = tail_start + pos
-    _, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, _ = fields
     cd_end = eocd_pos
-    locator = _read_exact(f, eocd_pos - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size) \
-        if eocd_pos >= ZIP64_LOCATOR.size else None
-    if locator is not None and locator[:4] == ZIP64_LOCATOR_SIG:
-        _, _, eocd64_pos, disks = ZIP64_LOCATOR.unpack(locator)
-        expected = eocd_pos - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
-        if disks > 1:
-            raise _Corrupt("不支持分卷压缩包，请压缩为单个 ZIP 文件", "multi_volume", disks=disks)
-        record = _read_exact(f, expected, ZIP64_END_RECORD.size) if expected >= 0 else None
-        if eocd64_pos != expected or record is None or record[:4] != ZIP64_END_RECORD_SIG:
-            raise _Corrupt("ZIP64 目录记录损坏", "zip64_end_record")
-        _, _, _, _, _, _, _, count, cd_size, cd_offset = ZIP64_END_RECORD.unpack(record)
-        cd_end = expected
+    needs_zip64 = 0xFFFF in (disk, cd_disk, n_disk, count) or 0xFFFFFFFF in (cd_size, cd_offset)
+    zip64 = _zip64_end_record(f, eocd_pos, needs_zip64)
+    if zip64 is not None:
+        _, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset = zip64
+        cd_end = eocd_pos - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
+    if disk != 0 or cd_disk != 0:
+        raise _last_volume(disk)
     if cd_offset + cd_size != cd_end:
         raise _Corrupt("压缩包目录的位置与大小不一致，文件可能不完整或由多个文件拼接而成", "directory_position")
     return _Directory(cd_offset, cd_size, count)
 
 
-def _split_extra(extra: bytes) -> dict[int, bytes]:
-    """Extra-field blocks by id, with ``zipfile``'s tolerance (a tail < 4 bytes is ignored)."""
-    blocks: dict[int, bytes] = {}
+def _zip64_end_record(f: IO[bytes], eocd_pos: int, needed: bool) -> tuple[Any, ...] | None:
+    """The fields of the ZIP64 end record that the locator before the end record points
+    at, or None when there is none. Locator-like bytes that point at no ZIP64 record
+    are ignored when the end record does not need one (``needed``: it holds 0xFFFF or
+    0xFFFFFFFF): they are the end of the last directory entry (zip-rs's
+    ``zip64_magic_in_filename_*.zip``). A locator of several disks: a split archive."""
+    locator = _read_exact(f, eocd_pos - ZIP64_LOCATOR.size, ZIP64_LOCATOR.size) \
+        if eocd_pos >= ZIP64_LOCATOR.size else None
+    if locator is None or locator[:4] != ZIP64_LOCATOR_SIG:
+        return None
+    _, record_disk, record_pos, disks = ZIP64_LOCATOR.unpack(locator)
+    expected = eocd_pos - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
+    record = _read_exact(f, expected, ZIP64_END_RECORD.size) if expected >= 0 else None
+    if record_pos != expected or record is None or record[:4] != ZIP64_END_RECORD_SIG:
+        if not needed:
+            return None
+        if record_disk != 0:  # on another volume: cannot be here
+            raise _last_volume(max(disks - 1, record_disk))
+        raise _Corrupt("ZIP64 目录记录损坏", "zip64_end_record")
+    if disks > 1 or record_disk != 0:
+        raise _last_volume(max(disks - 1, record_disk))
+    return ZIP64_END_RECORD.unpack(record)
+
+
+def _split_extra(extra: bytes) -> list[tuple[int, bytes]]:
+    """Extra-field blocks (id, body) in order, with ``zipfile``'s tolerance (a tail < 4
+    bytes is ignored)."""
+    blocks: list[tuple[int, bytes]] = []
     while len(extra) >= 4:
         tag, length = struct.unpack_from("<HH", extra)
         if 4 + length > len(extra):
             raise _Corrupt("条目的扩展字段已损坏", "extra_field")
-        blocks.setdefault(tag, extra[4:4 + length])
+        blocks.append((tag, extra[4:4 + length]))
         extra = extra[4 + length:]
     return blocks
 
@@ -385,20 +459,26 @@ def _apply_zip64(entry: _Entry, body: bytes) -> None:
         raise _Corrupt("条目的 ZIP64 扩展字段不完整", "zip64_extra_field") from None
 
 
-def _unicode_path(raw_name: bytes, body: bytes) -> str | None:
-    """The Info-ZIP Unicode Path name, if version 1, CRC of the header name, valid UTF-8.
+def _unicode_path(raw_name: bytes, bodies: list[bytes]) -> str | None:
+    """The Info-ZIP Unicode Path name: of the entry's 0x7075 fields, the last that is
+    version 1, carries the CRC of the header name and a non-empty valid UTF-8 name.
 
     A CRC mismatch means a tool unaware of the field renamed the entry: the header wins.
+    An entry may carry the field more than once (an updating tool appends one); an empty
+    name is no name (yauzl's ``unicode-path-extra-field.zip`` has both).
     """
-    if len(body) < 5 or body[0] != 1:
-        return None
-    (crc,) = struct.unpack_from("<L", body, 1)
-    if crc != zlib.crc32(raw_name):
-        return None
-    try:
-        return body[5:].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    found = None
+    for body in bodies:
+        if len(body) < 6 or body[0] != 1:
+            continue
+        (crc,) = struct.unpack_from("<L", body, 1)
+        if crc != zlib.crc32(raw_name):
+            continue
+        try:
+            found = body[5:].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return found
 
 
 def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
@@ -410,21 +490,23 @@ def _parse_central(f: IO[bytes], directory: _Directory) -> list[_Entry]:
         head = f.read(CENTRAL_HEADER.size)
         if len(head) != CENTRAL_HEADER.size or head[:4] != CENTRAL_HEADER_SIG:
             raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏", "directory_entry", entry_number=index + 1)
-        (_, _, _, extract_version, flags, method, _, _, crc, csize, usize, name_len, extra_len,
-         comment_len, _, _, external_attr, offset) = CENTRAL_HEADER.unpack(head)
+        (_, _, create_system, extract_version, flags, method, _, _, crc, csize, usize, name_len,
+         extra_len, comment_len, _, _, external_attr, offset) = CENTRAL_HEADER.unpack(head)
         raw_name = f.read(name_len)
         extra = f.read(extra_len)
         f.seek(comment_len, 1)
         consumed += CENTRAL_HEADER.size + name_len + extra_len + comment_len
         if len(raw_name) != name_len or len(extra) != extra_len or consumed > directory.size:
             raise _Corrupt(f"压缩包目录第 {index + 1} 个条目已损坏", "directory_entry", entry_number=index + 1)
+        # "Version needed" is a version in its low byte; some tools (7-Zip on Unix, the
+        # zip of Apache Maven's build) put the host in the high byte too (0x030A, 0x0314).
         entry = _Entry(index, raw_name, flags, method, crc, csize, usize, offset, external_attr,
-                       extract_version)
+                       extract_version & 0xFF, create_system)
         blocks = _split_extra(extra)
-        if 0x0001 in blocks:
-            _apply_zip64(entry, blocks[0x0001])
-        if 0x7075 in blocks:
-            entry.unicode_name = _unicode_path(raw_name, blocks[0x7075])
+        zip64 = next((body for tag, body in blocks if tag == 0x0001), None)
+        if zip64 is not None:
+            _apply_zip64(entry, zip64)
+        entry.unicode_name = _unicode_path(raw_name, [body for tag, body in blocks if tag == 0x7075])
         entries.append(entry)
     if consumed != directory.size:
         raise _Corrupt("压缩包目录记录的条目数与目录大小不符", "directory_size")
@@ -480,12 +562,30 @@ def _decode_names(entries: list[_Entry]) -> tuple[str, Problem | None]:
         if name is None:
             bad = bad or e
         else:
-            e.name = unicodedata.normalize("NFC", name)
+            e.name = _windows_separators(unicodedata.normalize("NFC", name), e.create_system)
     if not entries:
         return "", None
     if bad is not None:
         return "", problem("PKG_NAME_ENCODING", "", raw=_escape_bytes(bad.raw_name))
     return encoding or "utf-8", None
+
+
+#: "version made by" hosts whose path separator is "\\" (APPNOTE 4.4.2.2): MS-DOS/Windows
+#: FAT, OS/2 HPFS, Windows NTFS, VFAT, and 11 ("MVS"), which Windows XP's compressed
+#: folders and WinZip write (Go's winxp.zip, Commons Compress utf8-winzip-test.zip)
+_WINDOWS_HOSTS = frozenset({0, 6, 10, 11, 14})
+
+
+def _windows_separators(name: str, create_system: int) -> str:
+    """``name`` with "\\" read as the separator it is on the host that made the entry.
+
+    APPNOTE 4.4.17.1 wants "/", but Windows PowerShell 5.1's ``Compress-Archive``, .NET
+    Framework before 4.6.1 and WinZip's Unicode Path field write "\\". Info-ZIP's unzip
+    and libarchive read it as a separator in entries made on MS-DOS/Windows, and so does
+    this reader; the path is then judged like any other ("..", drive, absolute, empty
+    segments stay unsafe). Elsewhere "\\" is a character of the name and unsafe.
+    """
+    return name.replace("\\", "/") if create_system in _WINDOWS_HOSTS else name
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -578,23 +678,44 @@ def _check_entry_limits(entry: _Entry, limits: ZipLimits) -> list[Problem]:
             f"文件“{entry.label}”压缩比 {_number(ratio)}:1，超过上限 {_number(limits.max_ratio)}:1"
             "（疑似压缩炸弹）"), fault="ratio", entry=entry.label, ratio=ratio, max_ratio=limits.max_ratio))
     if entry.extract_version > _MAX_EXTRACT_VERSION or entry.flags & _FLAG_PATCHED:
+        version = entry.extract_version
+        feature = "补丁数据" if entry.flags & _FLAG_PATCHED else f"需要 ZIP {version // 10}.{version % 10} 版"
         out.append(problem("PKG_LIMIT", entry.path, detail=(
-            f"文件“{entry.label}”使用了不支持的 ZIP 扩展格式，请使用 Windows 自带压缩功能或"
-            "7-Zip 的标准 ZIP 格式重新压缩"), fault="zip_feature", entry=entry.label,
-            version=entry.extract_version, patched=bool(entry.flags & _FLAG_PATCHED)))
+            f"文件“{entry.label}”使用了不支持的 ZIP 扩展格式（{feature}）"), fault="zip_feature",
+            entry=entry.label, version=version, patched=bool(entry.flags & _FLAG_PATCHED)))
     return out
+
+
+def _is_encrypted(entry: _Entry) -> bool:
+    """Flag bit 0 or 6, or WinZip AES (method 99, which always means a password)."""
+    return bool(entry.flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION)) or entry.method == _METHOD_AES
+
+
+_ENCRYPTED_NAMED = 3  # encrypted files named in the one PKG_ENCRYPTED; the rest are counted
+
+
+def _encrypted_problem(encrypted: list[_Entry]) -> Problem:
+    """One PKG_ENCRYPTED for the whole archive: a password usually covers every file, and
+    one line per file would bury the other problems."""
+    labels = list(dict.fromkeys(e.label for e in encrypted))  # an entry twice is one file
+    named = labels[:_ENCRYPTED_NAMED]
+    files = "、".join(f"“{n}”" for n in named)
+    if len(labels) > len(named):
+        files += f"等 {len(labels)} 个文件"
+    return problem("PKG_ENCRYPTED", encrypted[0].path if len(labels) == 1 else "", files=files,
+                   name=named[0], names=named, count=len(labels))
 
 
 def _check_material(entry: _Entry, limits: ZipLimits) -> list[Problem]:
     """Checks that only matter for entries we would extract."""
     out: list[Problem] = []
-    if entry.flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
-        out.append(problem("PKG_ENCRYPTED", entry.path, name=entry.label))
+    if _is_encrypted(entry):
+        pass  # reported once for the archive (_encrypted_problem); its method is the password's
     elif entry.method not in _SUPPORTED_METHODS:
         method = _METHOD_NAMES.get(entry.method, "未知")
         out.append(problem("PKG_LIMIT", entry.path, detail=(
-            f"文件“{entry.label}”使用了不支持的压缩方式（{method}，编号 {entry.method}），"
-            "请使用标准 ZIP（Deflate）格式重新压缩"), fault="method", entry=entry.label, method=entry.method))
+            f"文件“{entry.label}”使用了不支持的压缩方式（{method}，编号 {entry.method}）"),
+            fault="method", entry=entry.label, method=entry.method))
     elif entry.method == 0 and entry.compress_size != entry.file_size:
         out.append(problem("PKG_CORRUPT", entry.path,
                            detail=f"文件“{entry.label}”声明的压缩前后大小不一致",
@@ -602,9 +723,8 @@ def _check_material(entry: _Entry, limits: ZipLimits) -> list[Problem]:
     if entry.name is not None:
         base = entry.name.rsplit("/", 1)[-1].casefold()
         if base.endswith(tuple(s.casefold() for s in limits.nested_archive_suffixes)):
-            out.append(problem("PKG_LIMIT", entry.path, detail=(
-                f"包含嵌套的压缩包“{entry.label}”，请将其中的文件直接放入材料文件夹"),
-                fault="nested_archive", entry=entry.label))
+            out.append(problem("PKG_LIMIT", entry.path, detail=f"包含嵌套的压缩包“{entry.label}”",
+                               fault="nested_archive", entry=entry.label))
     return out
 
 
@@ -697,6 +817,9 @@ def _classify(entries: list[_Entry], limits: ZipLimits, scan: _Scan) -> None:
         else:
             scan.problems += _check_material(entry, limits)
             scan.material.append(entry)
+    encrypted = [e for e in scan.material if _is_encrypted(e)]
+    if encrypted:
+        scan.problems.append(_encrypted_problem(encrypted))
     implied = {_fold(p) for e in scan.material for p in _parents(e.name or "")}
     scan.ignored += [d for d in dir_entries if _fold(d.rstrip("/")) not in implied]
     scan.ignored.sort()
@@ -706,11 +829,95 @@ def _classify(entries: list[_Entry], limits: ZipLimits, scan: _Scan) -> None:
         scan.problems.append(problem("PKG_EMPTY", "", detail=detail, ignored_count=len(scan.ignored)))
 
 
-def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
-    """Everything that can be learnt without decompressing a byte."""
+#: what the name of a volume of a split archive ends with: x.z01 (WinRAR, Info-ZIP,
+#: 7-Zip, Bandizip), x.zip.001 or x.001 (7-Zip's and file splitters' byte volumes)
+_SPLIT_NAME = re.compile(r"\.(z\d{2,3}|\d{3})$", re.IGNORECASE)
+#: structure faults that the missing volumes of a split archive explain
+_INCOMPLETE = frozenset({"no_end_record", "directory_position", "zip64_end_record"})
+
+
+def _split_problem(volume: _SplitVolume) -> Problem:
+    """The one problem of a volume of a split archive: PKG_NOT_ZIP, as the clerk has to
+    make a new ZIP (uploading the file again cannot help), with its own wording."""
+    return problem("PKG_NOT_ZIP", "", detected=volume.detected, fault="split_volume",
+                   volumes=volume.volumes)
+
+
+def _split_by_name(package_name: str) -> _SplitVolume | None:
+    match = _SPLIT_NAME.search(package_name)
+    return _SplitVolume(f"文件名以“{match.group(0)}”结尾") if match else None
+
+
+def _split_by_end_record(f: IO[bytes], size: int) -> _SplitVolume | None:
+    """For a file that does not start like a ZIP: an end record on another disk than the
+    first makes it the last volume of a split archive (its first bytes continue the
+    previous volume). Its offsets are not this file's, so only the disk numbers count."""
+    tail_start = max(0, size - END_RECORD_SEARCH_BYTES)
+    f.seek(tail_start)
+    tail = f.read()
+    pos = find_end_record(tail)
+    if pos is None:
+        return None
+    _, disk, cd_disk, _, _, _, _, _ = END_RECORD.unpack_from(tail, pos)
+    locator = pos - ZIP64_LOCATOR.size
+    if disk == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == ZIP64_LOCATOR_SIG:
+        _, _, _, disks = ZIP64_LOCATOR.unpack_from(tail, locator)
+        return _last_volume(disks - 1) if disks > 1 else None
+    if disk not in (0, 0xFFFF) or cd_disk not in (0, 0xFFFF):
+        return _last_volume(disk)
+    return None
+
+
+def _prefixed_zip(f: IO[bytes], size: int) -> bool:
+    """Whether the file is a whole ZIP with other bytes before it: its directory lies
+    exactly as many bytes after where the end record says as the end record after where
+    it should be (what readers that compute a "base offset" accept: Go, zipfile)."""
+    tail_start = max(0, size - END_RECORD_SEARCH_BYTES)
+    f.seek(tail_start)
+    tail = f.read()
+    pos = find_end_record(tail)
+    if pos is None:
+        return False
+    _, _, _, _, _, cd_size, cd_offset, _ = END_RECORD.unpack_from(tail, pos)
+    prefix = tail_start + pos - (cd_offset + cd_size)
+    return prefix > 0 and cd_size > 0 and _read_exact(f, cd_offset + prefix, 4) == CENTRAL_HEADER_SIG
+
+
+def _not_a_zip(f: IO[bytes], size: int, label: str, package_name: str) -> Problem:
+    """PKG_NOT_ZIP for a file that does not start like a ZIP, unless it is a later volume
+    of a split archive (by its end record, or, when its bytes say nothing, its name).
+    A ZIP behind other bytes stays PKG_NOT_ZIP (the contract wants one ZIP file, and
+    readers disagree on such files), but the clerk is told what it is."""
+    volume = _split_by_end_record(f, size) if size else None
+    if volume is None and label == "未知格式":
+        volume = _split_by_name(package_name)
+        if volume is None and _prefixed_zip(f, size):
+            label = "开头附加了其他数据的 ZIP 压缩包"
+    return _split_problem(volume) if volume else problem("PKG_NOT_ZIP", "", detected=label)
+
+
+def _locate_directory(f: IO[bytes], size: int, spanned: bool, package_name: str) -> _Directory:
+    """:func:`_find_directory`, with the faults that missing volumes explain turned into
+    :class:`_SplitVolume`: any, after a spanning marker; the incomplete ones, by name."""
+    try:
+        return _find_directory(f, size)
+    except _Corrupt as exc:
+        volume = _SplitVolume("第 1 卷") if spanned else None
+        if volume is None and exc.fault in _INCOMPLETE:
+            volume = _split_by_name(package_name)
+        if volume is not None:
+            raise volume from exc
+        raise
+
+
+def _scan(f: IO[bytes], size: int, limits: ZipLimits, *, spanned: bool = False,
+          package_name: str = "") -> _Scan:
+    """Everything that can be learnt without decompressing a byte. ``spanned``: the file
+    starts with a spanning marker, so an archive without a whole directory of its own is
+    the first volume of a split archive."""
     scan = _Scan()
     try:
-        directory = _find_directory(f, size)
+        directory = _locate_directory(f, size, spanned, package_name)
         if directory.count > limits.max_entries:
             scan.problems.append(problem("PKG_LIMIT", "", detail=(
                 f"共有 {directory.count} 个条目，超过上限 {limits.max_entries} 个"),
@@ -724,6 +931,9 @@ def _scan(f: IO[bytes], size: int, limits: ZipLimits) -> _Scan:
         entries = scan.entries = _parse_central(f, directory)
     except _Corrupt as exc:
         scan.problems.append(problem("PKG_CORRUPT", "", detail=exc.detail, fault=exc.fault, **exc.facts))
+        return scan
+    except _SplitVolume as volume:
+        scan.problems.append(_split_problem(volume))
         return scan
     scan.name_encoding, bad_name = _decode_names(entries)
     if bad_name is not None:
@@ -1017,8 +1227,13 @@ def _plan(scan: _Scan, files_dir: Path) -> list[_Member]:
     return members
 
 
-def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits) -> PackageContents:
+def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits, *,
+                 package_name: str = "") -> PackageContents:
     """Scan ``zip_path`` and, if it has no fatal problem, extract it under ``work_dir``.
+
+    ``package_name`` is the name the file was uploaded under (``zip_path`` may be a
+    generated one): it only explains an archive that cannot be read (``x.z02`` is a volume
+    of a split archive), never rejects one that can.
 
     Never raises for a bad archive: every defect becomes a PKG_* problem. Raises only for
     our own faults (``zip_path`` unreadable or changed while read, ``work_dir`` not
@@ -1032,11 +1247,13 @@ def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits) -> PackageCo
         with open(zip_path, "rb") as f:
             zip_size = os.fstat(f.fileno()).st_size
             _advise_sequential(f.fileno())
-            label = _sniff(f.read(512))
+            head = f.read(512)
+            label = _sniff(head)
             if label is not None:
-                scan = _Scan(problems=[problem("PKG_NOT_ZIP", "", detected=label)])
+                scan = _Scan(problems=[_not_a_zip(f, zip_size, label, package_name)])
             else:
-                scan = _scan(f, zip_size, limits)
+                scan = _scan(f, zip_size, limits, spanned=head.startswith(_SPANNING_MARKERS),
+                             package_name=package_name)
             if not scan.problems:
                 members = _plan(scan, files_dir)
             zip_sha256, failed = _stream(f.fileno(), zip_size, members, limits)

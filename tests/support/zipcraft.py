@@ -30,8 +30,14 @@ FLAG_UTF8 = 0x0800
 STORED = 0
 DEFLATED = 8
 
-SYSTEM_DOS = 0
+SYSTEM_DOS = 0  # MS-DOS / Windows FAT: what Windows tools write
 SYSTEM_UNIX = 3
+SYSTEM_NTFS = 10
+SYSTEM_MACOS = 19  # OS X (Darwin)
+
+#: the markers a split archive's first volume starts with (APPNOTE 8.5.3-8.5.4)
+SPANNING_MARKER = b"PK\x07\x08"
+SPANNING_MARKER_OLD = b"PK00"
 
 #: external_attr of a Unix symlink entry (mode 0o120777 in the high 16 bits)
 SYMLINK_ATTR = 0o120777 << 16
@@ -68,6 +74,9 @@ class Entry:
     local_name: bytes | None = None  # None: same as ``name``
     external_attr: int = FILE_ATTR
     create_system: int = SYSTEM_UNIX
+    create_version: int = 20  # low byte of "version made by"
+    #: "version needed to extract", both headers; the high byte may carry a host too
+    #: (7-Zip on Unix writes 0x030A, i.e. host 3, version 1.0)
     extract_version: int = 20
     #: central record points at the local header of the entry with this index instead
     #: of a local record of its own (no local record is written for this entry)
@@ -183,7 +192,7 @@ def _central_record(e: Entry, offset: int) -> bytes:
         extra = zip64_extra(usize, csize, offset) + extra
         csize = usize = offset = 0xFFFFFFFF
     return _CENTRAL.pack(
-        b"PK\x01\x02", 20, e.create_system, max(e.extract_version, 45 if e.force_zip64 else 0),
+        b"PK\x01\x02", e.create_version, e.create_system, max(e.extract_version, 45 if e.force_zip64 else 0),
         e.flags, e.method, _DOS_TIME, _DOS_DATE, e.crc, min(csize, 0xFFFFFFFF),
         min(usize, 0xFFFFFFFF), len(e.name), len(extra), 0, 0, 0, e.external_attr,
         min(offset, 0xFFFFFFFF),
@@ -191,13 +200,17 @@ def _central_record(e: Entry, offset: int) -> bytes:
 
 
 def build(entries: Sequence[Entry], *, comment: bytes = b"", zip64: bool = False,
-          declared_count: int | None = None, cd_offset_delta: int = 0) -> bytes:
+          declared_count: int | None = None, cd_offset_delta: int = 0, prefix: bytes = b"",
+          disk: int = 0, zip64_disks: int = 1) -> bytes:
     """The whole archive: local records, central directory, (ZIP64 records,) EOCD.
 
     ``declared_count`` lies about the number of entries in the EOCD; ``cd_offset_delta``
     shifts the declared central-directory offset (a broken directory pointer).
+    ``prefix`` comes first and counts in the offsets (a spanning marker). ``disk`` is
+    the disk number the end records give for themselves and the directory (a split
+    archive's last volume: not 0); ``zip64_disks`` the locator's total number of disks.
     """
-    body = bytearray()
+    body = bytearray(prefix)
     offsets: list[int] = []
     for e in entries:
         if e.local_of is not None:
@@ -211,13 +224,13 @@ def build(entries: Sequence[Entry], *, comment: bytes = b"", zip64: bool = False
     count = len(entries) if declared_count is None else declared_count
     if zip64:
         eocd64_offset = len(body)
-        body += _EOCD64.pack(b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(central),
+        body += _EOCD64.pack(b"PK\x06\x06", 44, 45, 45, disk, disk, count, count, len(central),
                              cd_offset + cd_offset_delta)
-        body += _EOCD64_LOCATOR.pack(b"PK\x06\x07", 0, eocd64_offset, 1)
-        body += _EOCD.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF,
+        body += _EOCD64_LOCATOR.pack(b"PK\x06\x07", disk, eocd64_offset, zip64_disks)
+        body += _EOCD.pack(b"PK\x05\x06", disk, disk, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF,
                            len(comment)) + comment
     else:
-        body += _EOCD.pack(b"PK\x05\x06", 0, 0, count, count, len(central),
+        body += _EOCD.pack(b"PK\x05\x06", disk, disk, count, count, len(central),
                            cd_offset + cd_offset_delta, len(comment)) + comment
     return bytes(body)
 
@@ -253,3 +266,18 @@ def gbk_name_valid_as_utf8(length: int = 2) -> str:
 def patch(data: bytes, offset: int, new: bytes) -> bytes:
     """``data`` with ``new`` written over it at ``offset``."""
     return data[:offset] + new + data[offset + len(new):]
+
+
+def split_volumes(entries: Sequence[Entry], first_size: int) -> tuple[bytes, bytes]:
+    """A split archive of two volumes as Info-ZIP's ``zip -s`` and WinRAR write it
+    (``x.z01``, ``x.zip``): the first starts with the spanning marker and holds the first
+    ``first_size`` bytes; the last holds the rest, its end record on disk 1 and the
+    directory's offset counted from the start of that volume (the directory must lie in
+    it). The directory's entries keep disk 0 and their offsets in the first volume."""
+    whole = build(entries, prefix=SPANNING_MARKER)
+    first, last = whole[:first_size], whole[first_size:]
+    at = last.rindex(b"PK\x05\x06")
+    cd_offset = struct.unpack_from("<L", last, at + 16)[0]
+    assert cd_offset >= first_size, "the directory must lie in the last volume"
+    eocd = struct.pack("<HH", 1, 1) + last[at + 8:at + 16] + struct.pack("<L", cd_offset - first_size)
+    return first, patch(last, at + 4, eocd)
