@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.check.assess import assess
-from pipeline.check.catalogue import Problem, Severity
+from pipeline.check.catalogue import CATALOGUE, Problem, Severity
 from pipeline.check.rules import default_checks
 from pipeline.check.view import PackageView, run_checks
 from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_hierarchy
@@ -244,6 +244,16 @@ def test_flat_archive_with_a_wrong_zip_name(tmp_path):
     assert p.params["name"] == "材料" and p.params["flat"] is True  # the ZIP's name stands in
     assert p.params["faults"] == ["date_missing", "institution_mismatch"]
     assert p.params["plan_institution"] == INST and p.params["example"] == f"{INST}20261127"
+    # the clerk compressed the folder's contents: the fix is the folder itself, or the ZIP's name
+    assert p.params["fault"] == "flat_archive" and p.hint == CATALOGUE["HIER_ROOT_NAME"].causes["flat_archive"].hint.format(
+        example=f"{INST}20261127")
+
+
+def test_a_wrong_folder_name_keeps_the_folder_hint(tmp_path):
+    b = PackageBuilder(date="")
+    p = only(problems_of(b, tmp_path), "HIER_ROOT_NAME")
+    assert p.params["fault"] == "folder_name" and p.params["flat"] is False
+    assert p.hint == CATALOGUE["HIER_ROOT_NAME"].hint.format(example=f"{INST}20261127")
 
 
 def test_flat_archive_with_only_training_folders_is_flat_without_a_plan(tmp_path):

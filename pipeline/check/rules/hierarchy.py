@@ -131,11 +131,11 @@ def check_root_name(view: PackageView) -> Iterator[Problem]:
             faults.append("institution_mismatch")
     if not reasons:
         return
-    reason = "；".join(reasons)
-    if lay.flat:
-        reason += "（压缩包中没有顶层文件夹，以压缩包文件名代替）"
-    yield problem("HIER_ROOT_NAME", lay.root_path, name=lay.root_name, reason=reason,
+    # a ZIP made from the folder's contents (no level-1 folder): its own name stands in,
+    # and the fix is to compress the folder itself (or to rename the ZIP)
+    yield problem("HIER_ROOT_NAME", lay.root_path, name=lay.root_name, reason="；".join(reasons),
                   example=_example_root(view), faults=faults, flat=lay.flat,
+                  fault="flat_archive" if lay.flat else "folder_name",
                   date=lay.name_date or "", institution=lay.name_institution or "",
                   plan_institution=expected or "")
 
