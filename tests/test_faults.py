@@ -329,6 +329,33 @@ def test_a_hanging_mail_server_never_holds_a_package(tmp_path: Path, cleanup):
     assert p.stop() < 10
 
 
+def test_upload_names_that_are_not_utf8_are_decided_once(tmp_path: Path, cleanup):
+    """Old Windows SFTP clients send GBK bytes as the file name: the upload is decided like
+    any other, its name read as GB18030 (or, not being that either, shown escaped) in the
+    document, the archive and the mail."""
+    p = start(tmp_path)
+    cleanup.append(p)
+    inbox = os.fsencode(p.data / "inbox")
+    os.makedirs(inbox + b"/xinghuo", exist_ok=True)
+    uploads = {b"\xc4\xe3\xba\xc3.zip": ("你好.zip", sample_package("gbk")),  # 你好, GBK
+               b"xinghuo/\xb2\xc4\xc1\xcf.zip": ("材料.zip", b"not a zip at all"),  # 材料, GBK
+               b"\xff\xfe\xfd.zip": ("%FF%FE%FD.zip", b"neither GBK nor UTF-8")}
+    staging = os.fsencode(p.data / "staging")
+    os.makedirs(staging, exist_ok=True)
+    for raw, (_, blob) in uploads.items():
+        with open(staging + b"/x", "wb") as fh:
+            fh.write(blob)
+        os.rename(staging + b"/x", inbox + b"/" + raw)
+    sent = {name: blob for name, blob in uploads.values()}
+    wait_until(lambda: all_decided(p, sent), 60, message="every odd name decided")
+    docs = assert_exactly_once(p, sent)
+    assert docs["你好.zip"]["status"] == "accepted"
+    assert docs["材料.zip"]["source"] == {"kind": "fs", "location": "inbox/xinghuo/材料.zip", "account": "xinghuo"}
+    assert docs["%FF%FE%FD.zip"]["status"] == "rejected"
+    assert not events(p, "package.internal")
+    assert p.stop() < 10
+
+
 def test_s3_endpoint_down_then_back_loses_nothing(tmp_path: Path, cleanup):
     from tests.support.s3server import MotoS3, keys, put, read
     from tests.support.tcpproxy import TcpProxy

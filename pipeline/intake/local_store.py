@@ -17,7 +17,7 @@ import structlog
 from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
 from pipeline.check.files import fsync_dir, hash_file, write_atomic, write_if_absent
 from pipeline.intake.store import StoreError
-from pipeline.intake.uploads import Claim, IngestRequest, safe_package_name
+from pipeline.intake.uploads import Claim, IngestRequest, claim_record, readable, safe_package_name
 
 
 #: a claim folder without its record is removed once it is this old (seconds); younger,
@@ -93,10 +93,9 @@ class LocalStore:
             return None  # a newer upload replaced it; that version has its own message
         folder.mkdir(parents=True, exist_ok=True)
         claim = Claim(request=request, receipt_id=mint_receipt_id(),
-                      source=Source("fs", f"inbox/{request.location}", request.account),
+                      source=Source("fs", f"inbox/{readable(request.location)}", readable(request.account)),
                       package_name=safe_package_name(request.location), received_at=now)
-        data = json.dumps(claim.to_json(), ensure_ascii=False).encode("utf-8")
-        created = write_if_absent(meta, data)  # a racing claimer's record, if first, is the one
+        created = write_if_absent(meta, claim_record(claim))  # a racing claimer's record, if first, is the one
         try:
             os.rename(source_path, package)
         except FileNotFoundError:
@@ -154,7 +153,7 @@ class LocalStore:
         if package.exists():
             return self._load_claim(meta)
         folder.mkdir(parents=True, exist_ok=True)
-        write_if_absent(meta, json.dumps(claim_for(request).to_json(), ensure_ascii=False).encode("utf-8"))
+        write_if_absent(meta, claim_record(claim_for(request)))
         tmp = folder / f".package.zip.{os.getpid()}.tmp"
         with open(source, "rb") as fin, open(tmp, "wb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)

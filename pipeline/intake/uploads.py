@@ -6,6 +6,7 @@ progress (never taken)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -92,9 +93,30 @@ class Claim:
                    supersedes=data.get("supersedes"))
 
 
+def readable(text: str) -> str:
+    """A name as people read it. A file name that is not UTF-8 on disk (old Windows SFTP
+    clients send GBK bytes) reaches Python with its bytes kept as surrogates: it is
+    decoded as GB18030 where that is valid, else its odd bytes are shown percent-escaped
+    (``%FF``: no backslash, which would read as a folder separator). Everything written
+    for people or as JSON (documents, messages, mails, the archived file's name) uses
+    this; the move out of the inbox uses the original."""
+    if not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("gb18030")
+    except UnicodeDecodeError:
+        return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in text)
+
+
+def claim_record(claim: "Claim") -> bytes:
+    """A claim as stored: ASCII JSON, so a request whose name is not UTF-8 (its bytes kept
+    as surrogates) round-trips exactly to the name the upload has on disk."""
+    return json.dumps(claim.to_json(), ensure_ascii=True).encode("ascii")
+
+
 def safe_package_name(location: str) -> str:
-    """The file name a package is archived under: the upload's own base name."""
-    name = PurePosixPath(location.replace("\\", "/")).name.strip()
+    """The file name a package is archived under: the upload's own base name, readable."""
+    name = PurePosixPath(readable(location).replace("\\", "/")).name.strip()
     if name in ("", ".", "..") or name.startswith("."):
         name = "package" + name
     return name
