@@ -1,9 +1,12 @@
 """JPEG photos as they really come (issue 13): damaged picture data, unusual JPEG variants,
 and the many ordinary neighbours that must stay accepted.
 
-Real files from decoder test suites are in ``tests/data/jpeg/`` (``SOURCES.md``); camera-
-and app-like files are made by :mod:`tests.support.jpegcraft`. Measuring is tested on the
-facts it records (``damage``, ``variant``, ``decoded``), judging on codes and parameters.
+Every file is made by :mod:`tests.support.jpegcraft` (Pillow and byte surgery): camera- and
+app-like photos, and files like the real ones of decoder test suites (libjpeg-turbo,
+Pillow, image-rs/jpeg-decoder) the checks were surveyed against, each kind made to keep
+what its real file stood for; no file from elsewhere is kept in this repository.
+Measuring is tested on the facts it records (``damage``, ``variant``, ``decoded``),
+judging on codes and parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import simplejpeg
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
 from pipeline.check import measure as m
 from pipeline.check.measure import Measurement, measure_photo, measure_screenshot
@@ -28,7 +31,6 @@ from tests.support import jpegcraft as jc
 from tests.support import media
 
 RULES = load_policy().media
-DATA = Path(__file__).parent / "data" / "jpeg"
 ORDINARY = "普通 JPEG（基线或渐进式）"
 
 
@@ -163,7 +165,7 @@ def test_other_sample_precisions_are_variants_but_nonsense_ones_a_broken_header(
 
 
 def test_variant_message_says_to_resave_as_an_ordinary_jpeg(tmp_path):
-    (problem,) = problems_of(tmp_path, (DATA / "arithmetic.jpg").read_bytes())
+    (problem,) = problems_of(tmp_path, jc.arithmetic(jc.photo()))
     assert problem.message == ("照片“育婴师初级理论1.jpg”的实际格式为 算术编码的 JPEG（不常见的 JPEG 变体），"
                                "不是 普通 JPEG（基线或渐进式）。")
     assert problem.hint.startswith("请用相机或手机导出为 普通 JPEG（基线或渐进式） 格式")
@@ -172,7 +174,7 @@ def test_variant_message_says_to_resave_as_an_ordinary_jpeg(tmp_path):
 
 def test_a_screenshot_variant_expects_an_ordinary_jpeg_or_png(tmp_path):
     path = tmp_path / "线上培训截图1.jpg"
-    path.write_bytes((DATA / "12bit.jpg").read_bytes())
+    path.write_bytes(jc.twelve_bit(jc.photo()))
     got = measure_screenshot(path, RULES.photo_max_pixels)
     (problem,) = judge_screenshot(got, RULES, "x/线上培训截图1.jpg")
     assert problem.code == "IMG_FORMAT" and problem.params["expected"] == f"{ORDINARY} 或 PNG"
@@ -187,62 +189,85 @@ def test_variant_judging_on_made_up_facts():
     assert variant.manifest_fields()["format"] == "JPEG"
 
 
-# -- real files ------------------------------------------------------------------------------
+# -- files like those of decoder test suites ---------------------------------------------
 
-#: file in tests/data/jpeg -> (damage, variant, codes). All are smaller than 1280×720.
-REAL_FILES = {
+#: the real files of decoder test suites (libjpeg-turbo, Pillow, image-rs/jpeg-decoder) the
+#: JPEG checks were surveyed against, each made here (no such file is kept): name ->
+#: (maker, damage, variant, codes, decoder). All smaller than 1280×720, none whole MCUs.
+#: decoder: libjpeg-turbo on the whole file ("strict"), on the header rebuilt without
+#: its extras ("rebuilt": a header libjpeg warns about), Pillow ("pillow": a header
+#: TurboJPEG refuses), or none (a variant).
+SIZE = (637, 421)
+RES = ["IMG_RESOLUTION"]
+DAMAGED = (DAMAGED_PICTURE_DATA, None, ["IMG_CORRUPT", "IMG_RESOLUTION"], "strict")
+SUITE_FILES = {
     # ordinary JPEGs: intact
-    "baseline.jpg": (None, None, ["IMG_RESOLUTION"]),
-    "progressive.jpg": (None, None, ["IMG_RESOLUTION"]),
-    "restarts.jpg": (None, None, ["IMG_RESOLUTION"]),
-    "gray.jpg": (None, None, ["IMG_RESOLUTION"]),
-    "cmyk_adobe.jpg": (None, None, ["IMG_RESOLUTION"]),  # YCCK with an Adobe segment
-    "cmyk_odd_sampling.jpg": (None, None, ["IMG_RESOLUTION"]),  # TurboJPEG refuses its header: Pillow decodes
-    "phone.mpo": (None, None, ["IMG_RESOLUTION"]),
-    "orientation6.jpg": (None, None, ["IMG_RESOLUTION"]),
-    # headers libjpeg warns about, pictures intact (they display everywhere)
-    "junk_between_segments.jpg": (None, None, ["IMG_RESOLUTION"]),
-    "bad_icc_chunks.jpg": (None, None, ["IMG_RESOLUTION"]),
-    "icc_after_sof.jpg": (None, None, ["IMG_RESOLUTION"]),
-    # damaged picture data that Pillow accepted
-    "damaged_progressive.jpg": (DAMAGED_PICTURE_DATA, None, ["IMG_CORRUPT", "IMG_RESOLUTION"]),
-    "damaged_baseline_gray.jpg": (DAMAGED_PICTURE_DATA, None, ["IMG_CORRUPT", "IMG_RESOLUTION"]),
-    "progressive_missing_dc.jpg": (DAMAGED_PICTURE_DATA, None, ["IMG_CORRUPT", "IMG_RESOLUTION"]),
+    "baseline.jpg": (lambda: jc.photo(*SIZE), None, None, RES, "strict"),
+    "progressive.jpg": (lambda: jc.photo(*SIZE, progressive=True), None, None, RES, "strict"),
+    "restarts.jpg": (lambda: jc.photo(*SIZE, restart_marker_blocks=7), None, None, RES, "strict"),
+    "gray.jpg": (lambda: jc.photo(*SIZE, mode="L"), None, None, RES, "strict"),
+    "cmyk_adobe.jpg": (lambda: jc.ycck(*SIZE), None, None, RES, "strict"),  # YCCK with an Adobe segment
+    # CMYK with its C channel sampled 2×2, K 1×1: TurboJPEG refuses the header, Pillow decodes
+    "cmyk_odd_sampling.jpg": (lambda: jc.photo(*SIZE, mode="CMYK", subsampling=2), None, None, RES, "pillow"),
+    "phone.mpo": (lambda: jc.mpo(*SIZE), None, None, RES, "strict"),
+    "orientation6.jpg": (lambda: jc.photo(*SIZE, exif=jc.exif_orientation(6)), None, None, RES, "strict"),
+    # odd headers, pictures intact (they display everywhere): libjpeg warns about junk
+    # between segments and broken ICC chunks; an ICC profile after the frame header it
+    # takes as is (Pillow overlooks that profile)
+    "junk_between_segments.jpg": (lambda: jc.with_junk_before(jc.photo(*SIZE), 0xC0), None, None, RES, "rebuilt"),
+    "bad_icc_chunks.jpg": (lambda: jc.with_icc_chunks(jc.photo(*SIZE), ((1, 3), (2, 3), (2, 3))),
+                           None, None, RES, "rebuilt"),
+    "icc_after_sof.jpg": (lambda: jc.with_icc_after_frame(jc.photo(*SIZE, icc_profile=jc.srgb_profile())),
+                          None, None, RES, "strict"),
+    # damaged picture data that Pillow accepts
+    "damaged_progressive.jpg": (lambda: jc.damaged(jc.photo(*SIZE, progressive=True)), *DAMAGED),
+    "damaged_baseline_gray.jpg": (lambda: jc.damaged(jc.photo(*SIZE, mode="L")), *DAMAGED),
+    # the first scan (all DC coefficients) missing: "Inconsistent progression sequence"
+    "progressive_missing_dc.jpg": (lambda: jc.without_scan(jc.photo(*SIZE, progressive=True), 0), *DAMAGED),
     # decision: bytes between the picture data and the end marker are what damage looks
-    # like most often, so they are damage (this file's 6 were inserted on purpose)
-    "bytes_before_eoi.jpg": (DAMAGED_PICTURE_DATA, None, ["IMG_CORRUPT", "IMG_RESOLUTION"]),
-    "truncated_progressive.jpg": (TRUNCATED_PICTURE, None, ["IMG_CORRUPT", "IMG_RESOLUTION"]),
-    # valid JPEG variants (Pillow called the last two a broken header)
-    "arithmetic.jpg": (None, "arithmetic", ["IMG_FORMAT"]),
-    "12bit.jpg": (None, "12-bit", ["IMG_FORMAT"]),
-    "lossless16.jpg": (None, "lossless", ["IMG_FORMAT"]),
+    # like most often, so they are damage (the real file's 6 were inserted on purpose)
+    "bytes_before_eoi.jpg": (lambda: jc.with_bytes_before_eoi(jc.photo(*SIZE), bytes(range(1, 7))), *DAMAGED),
+    "truncated_progressive.jpg": (lambda: jc.photo(*SIZE, progressive=True)[:50_000],
+                                  TRUNCATED_PICTURE, None, ["IMG_CORRUPT", "IMG_RESOLUTION"], "strict"),
+    # valid JPEG variants (Pillow calls the last two a broken header)
+    "arithmetic.jpg": (lambda: jc.arithmetic(jc.photo(*SIZE)), None, "arithmetic", ["IMG_FORMAT"], None),
+    "12bit.jpg": (lambda: jc.twelve_bit(jc.photo(*SIZE)), None, "12-bit", ["IMG_FORMAT"], None),
+    "lossless16.jpg": (lambda: jc.lossless(jc.photo(*SIZE), 16), None, "lossless", ["IMG_FORMAT"], None),
 }
 
 
-@pytest.mark.parametrize("name", sorted(REAL_FILES))
-def test_real_files(tmp_path, name):
-    damage, variant, codes = REAL_FILES[name]
-    got, got_codes = measured(tmp_path, (DATA / name).read_bytes(), name)
+def _decoder(decodes: list[tuple[str, object]], size: int) -> str | None:
+    if not decodes:
+        return None
+    ((kind, what),) = decodes
+    return "rebuilt" if kind == "strict" and what < size else kind
+
+
+@pytest.mark.parametrize("name", sorted(SUITE_FILES))
+def test_files_like_decoder_test_suites(tmp_path, decodes, name):
+    make, damage, variant, codes, decoder = SUITE_FILES[name]
+    data = make()
+    decodes.clear()  # making the file decoded some
+    got, got_codes = measured(tmp_path, data, name)
     assert (got.damage, got.variant, got_codes) == (damage, variant, codes)
     assert got.format == "JPEG" and got.format_recognised
+    assert (got.width, got.height) == (SIZE[::-1] if name == "orientation6.jpg" else SIZE)
+    assert _decoder(decodes, len(data)) == decoder
 
 
-def test_every_shipped_file_is_listed_with_its_source():
-    shipped = {p.name for p in DATA.iterdir()} - {"SOURCES.md"}
-    assert shipped == set(REAL_FILES)
-    sources = (DATA / "SOURCES.md").read_text(encoding="utf-8")
-    assert all(f"`{name}`" in sources for name in shipped)
-    assert sum(p.stat().st_size for p in DATA.iterdir()) < 400_000
+def test_pillow_alone_misses_the_damage_and_refuses_two_variants():
+    # what made the real files worth a test: Pillow decodes the damaged ones without a
+    # word (only libjpeg's warnings tell), and takes 12- and 16-bit headers for broken
+    for make, damage, *_ in SUITE_FILES.values():
+        if damage == DAMAGED_PICTURE_DATA:
+            with Image.open(io.BytesIO(make())) as im:
+                im.load()
+    for name in ("12bit.jpg", "lossless16.jpg"):
+        with pytest.raises(UnidentifiedImageError):
+            Image.open(io.BytesIO(SUITE_FILES[name][0]()))
 
 
 # -- ordinary neighbours stay accepted, decoded once ------------------------------------------
-
-def _mpo() -> bytes:
-    first = Image.open(io.BytesIO(jc.photo()))
-    buf = io.BytesIO()
-    first.save(buf, "MPO", save_all=True, append_images=[first.copy()])
-    return buf.getvalue()
-
 
 def _neighbours() -> dict[str, bytes]:
     base = jc.photo()
@@ -263,7 +288,7 @@ def _neighbours() -> dict[str, bytes]:
         "random trailer after EOI": base + media.random_bytes(5000),
         "zero padding after EOI": base + bytes(4096),
         "a second JPEG after EOI": base + thumbnail,
-        "MPO": _mpo(),
+        "MPO": jc.mpo(),
     }
 
 
