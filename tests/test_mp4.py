@@ -405,3 +405,14 @@ def test_fragments_with_malformed_runs_are_not_judged(tmp_path):
     struct.pack_into(">I", data, trun.payload + 4, 0xFFFFFFF0)  # a sample count beyond its box
     found = read(tmp_path, bytes(data))
     assert not found.samples_checked and not found.samples_past_end
+
+
+def test_a_file_ending_inside_a_box_header_is_truncated(tmp_path):
+    # the copy broke off 4 bytes into the mdat's header: no index, and a cut, not "junk"
+    data = good()
+    mdat = next(b for b in craft.top_level(data) if b.type == b"mdat")
+    got, problems = video(tmp_path, data[:mdat.offset + 4])
+    assert got.damage == facts.TRUNCATED_VIDEO and codes(problems) == ["VID_CORRUPT"]
+    # after a whole file, a few stray bytes are trailing data
+    got, problems = video(tmp_path, good() + b"\r\n")
+    assert got.damage is None and got.trailing_bytes == 2 and codes(problems) == ["VID_CORRUPT"]

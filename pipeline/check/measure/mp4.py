@@ -128,6 +128,7 @@ class _Walk:
     stop: int = 0              # offset of the first byte not in a complete box
     cut: _Box | None = None    # a box of plausible type that runs past the end of the file
     gave_up: bool = False      # more boxes than the bound: the end is unknown
+    partial_header: bool = False  # fewer than 8 bytes (not all zeros) after the last box
 
 
 def read_structure(path: Path) -> Mp4Structure:
@@ -145,10 +146,13 @@ def read_structure(path: Path) -> Mp4Structure:
         located = _locate_samples(f, tracks, moofs) if index_ok and not walk.gave_up else None
         extents, video_samples = located if located is not None else ([], 0)
         past_end, outside = _check_chunks(extents, walk, size)
-        tail = size - walk.stop if walk.cut is None and not walk.gave_up else 0
+        # less than a box header left and no index: the file ends inside a header (cut);
+        # after a complete index, those bytes are trailing data
+        cut = walk.cut is not None or (walk.partial_header and moov is None)
+        tail = size - walk.stop if not cut and not walk.gave_up else 0
         return Mp4Structure(
             family=family, major_brand=major, compatible_brands=compatible, has_moov=moov is not None,
-            fragmented=mvex or bool(moofs), cut=walk.cut is not None, samples_checked=located is not None,
+            fragmented=mvex or bool(moofs), cut=cut, samples_checked=located is not None,
             samples_past_end=past_end, samples_outside_media_data=outside,
             video_tracks=sum(t.handler == b"vide" for t in tracks), video_samples=video_samples,
             tail_bytes=tail, trailing_bytes=_trailing_bytes(f, walk.stop, size) if tail else 0)
@@ -169,7 +173,10 @@ def _walk_top_level(f: BinaryIO, size: int) -> _Walk:
             break
         f.seek(pos)
         head = f.read(8)  # not 16: the bytes after a header are a box's data, never read
-        if len(head) < 8 or not _plausible_type(head[4:8]):
+        if len(head) < 8:
+            walk.partial_header = head.count(0) != len(head)
+            break
+        if not _plausible_type(head[4:8]):
             break
         box_size, header = struct.unpack(">I", head[:4])[0], 8
         if box_size == 1:
