@@ -144,6 +144,14 @@ def test_64_bit_offsets_and_sizes_pass_whole_and_fail_cut(tmp_path, rewrite):
     assert codes(problems) == ["VID_CORRUPT"] and got.damage == facts.TRUNCATED_VIDEO
 
 
+def test_a_cut_mdat_is_truncation_not_inconsistency(tmp_path):
+    # the index is whole, the media data is not (many chunks: sound and pictures interleaved)
+    data = media.truncated(craft.encoded(150, audio=True, movflags="faststart"), 0.7)
+    found = read(tmp_path, data)
+    assert found.cut and found.samples_past_end and not found.samples_outside_media_data
+    assert video(tmp_path, data)[0].damage == facts.TRUNCATED_VIDEO
+
+
 def test_chunk_offsets_past_the_end_are_vid_corrupt(tmp_path):
     data = craft.shift_chunk_offsets(good(), len(good()))
     got, problems = video(tmp_path, data)
@@ -416,3 +424,29 @@ def test_a_file_ending_inside_a_box_header_is_truncated(tmp_path):
     # after a whole file, a few stray bytes are trailing data
     got, problems = video(tmp_path, good() + b"\r\n")
     assert got.damage is None and got.trailing_bytes == 2 and codes(problems) == ["VID_CORRUPT"]
+
+
+def test_a_reader_bug_falls_back_to_mediainfos_word(tmp_path, monkeypatch):
+    from pipeline.check.measure import videos
+
+    def broken(path):
+        raise struct.error("a bug")
+    monkeypatch.setattr(videos, "read_structure", broken)
+    got, problems = video(tmp_path, craft.set_ftyp(good(), b"mp42", [b"isom"]))
+    assert got.format == "MPEG-4" and problems == []
+
+
+# -- the judge: data after the end, among a video's faults ------------------------------------------
+
+def test_trailing_data_is_one_vid_corrupt_after_the_format_and_never_beside_damage():
+    base = Measurement("video", 1000, format="MPEG-4", width=1280, height=720, duration=150.0, codec="AVC",
+                       detected="MPEG-4", format_recognised=True, has_video_track=True, trailing_bytes=2048)
+    problems = judge_video(base, RULES, "x/a.mp4")
+    assert codes(problems) == ["VID_CORRUPT"]
+    assert problems[0].params["detail"] == "视频文件末尾有 2048 字节（2.0 KB）不属于视频的数据"
+    assert "视频“a.mp4”已损坏或不完整：视频文件末尾有 2048 字节（2.0 KB）不属于视频的数据。" == problems[0].message
+    damaged = dataclasses.replace(base, damage=facts.TRUNCATED_VIDEO)
+    assert [p.params["detail"] for p in judge_video(damaged, RULES, "x/a.mp4")] == [facts.TRUNCATED_VIDEO]
+    mov = dataclasses.replace(base, format="QuickTime", quicktime=True, duration=100.0, width=640, height=360)
+    assert codes(judge_video(mov, RULES, "x/a.mp4")) == ["VID_FORMAT", "VID_CORRUPT", "VID_DURATION",
+                                                         "VID_RESOLUTION"]

@@ -18,6 +18,7 @@ import json
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -228,7 +229,7 @@ def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None =
     if not head:
         return Measurement(VIDEO, size, damage=EMPTY_FILE)
     detected = sniff_format(head)
-    structure = read_structure(path)  # bounded reads of box headers and the index only
+    structure = _structure(path)
     try:
         fields = _probe_fields(path, timeout_seconds, probe)
     except _ProbeFailed as exc:  # the file hung or crashed the probe: nothing else is known
@@ -251,6 +252,17 @@ def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None =
         quicktime=quicktime, has_video_track=bool(videos), trailing_bytes=structure.trailing_bytes)
 
 
+def _structure(path: Path) -> Mp4Structure:
+    """The boxes of ``path`` (bounded reads of box headers and the index only). The reader
+    makes sense of malformed boxes as far as it can; should a file still break it, the
+    file is judged on mediainfo's word alone, as before the boxes were read, rather than
+    failing the package. An unreadable file (OSError) is ours and propagates."""
+    try:
+        return read_structure(path)
+    except (struct.error, ValueError, IndexError, OverflowError):
+        return Mp4Structure()
+
+
 def _probe_fields(path: Path, timeout_seconds: float, probe: VideoProbe | None) -> dict[str, Any]:
     """mediainfo's fields of ``path``, from ``probe`` or from a child started for it."""
     if probe is not None:
@@ -265,8 +277,7 @@ def _container(general: dict[str, Any], structure: Mp4Structure, detected: str |
     The boxes decide for the MP4 family: mediainfo names an ISO file by its major brand
     when it does not know the brand ("XAVC", "CAEP", "iso6"), and calls one whose
     ``ftyp`` follows a ``free`` box QuickTime. A still picture in ISO boxes (HEIC) is
-    named as its first bytes show. Other files: as mediainfo names them; an MPEG-4 file
-    of brand ``qt`` or profile QuickTime is QuickTime."""
+    named as its first bytes show. Other files (no boxes): as mediainfo names them."""
     container = general.get("format")
     if container is None:
         return None, False
@@ -276,10 +287,7 @@ def _container(general: dict[str, Any], structure: Mp4Structure, detected: str |
         return "QuickTime", True
     if structure.major_brand in PICTURE_BRANDS:
         return detected or container, False
-    brand = str(general.get("codec_id") or "").strip()
-    quicktime = container == "QuickTime" or (container == "MPEG-4" and (
-        brand == "qt" or general.get("format_profile") == "QuickTime"))
-    return ("QuickTime" if quicktime else container), quicktime
+    return container, container == "QuickTime"
 
 
 def _displayed_size(video: dict[str, Any]) -> tuple[int | None, int | None]:
