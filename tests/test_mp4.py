@@ -152,6 +152,22 @@ def test_a_cut_mdat_is_truncation_not_inconsistency(tmp_path):
     assert video(tmp_path, data)[0].damage == facts.TRUNCATED_VIDEO
 
 
+def test_an_mdat_too_long_for_a_whole_file_is_not_a_cut(tmp_path):
+    # some writers count a header twice: the mdat claims 8 bytes more than there are, yet
+    # every sample is in the file, and players read it whole (a file from media3 has it)
+    data = bytearray(fast_start())
+    mdat = craft.top_level(bytes(data))[-1]
+    assert mdat.type == b"mdat"
+    struct.pack_into(">I", data, mdat.offset, mdat.size + 8)
+    got, problems = video(tmp_path, bytes(data))
+    assert got.damage is None and problems == []
+    found = read(tmp_path, bytes(data))
+    assert found.overlong_mdat and not found.cut
+    # the same claim on a file whose last frames are missing is a cut
+    got, problems = video(tmp_path, bytes(data[:-100]))
+    assert got.damage == facts.TRUNCATED_VIDEO
+
+
 def test_chunk_offsets_past_the_end_are_vid_corrupt(tmp_path):
     data = craft.shift_chunk_offsets(good(), len(good()))
     got, problems = video(tmp_path, data)
@@ -189,6 +205,20 @@ def test_sound_samples_past_the_end_are_truncation_too(tmp_path):
     assert problems_of(tmp_path, data) == []
     got, problems = video(tmp_path, data[:-300])
     assert got.damage == facts.TRUNCATED_VIDEO
+
+
+def test_quicktime_sound_samples_of_one_byte_are_not_taken_as_bytes(tmp_path):
+    # QuickTime's convention for (uncompressed) sound: stsz says 1 and a "sample" is one
+    # audio frame whose size the sample description gives: the chunk's length is unknown
+    data = craft.encoded(150, audio=True)  # moov last: no chunk offset moves
+    audio_stsz = craft.find_all(data, b"stsz")[1]
+    chunks = len(craft.chunk_offsets(data)) // 2
+    data = craft.replace_nested(data, audio_stsz, craft.full_box(b"stsz", 0, 0, struct.pack(">II", 1, 10**7)))
+    audio_stsc = craft.find_all(data, b"stsc")[1]
+    data = craft.replace_nested(data, audio_stsc,
+                                craft.full_box(b"stsc", 0, 0, struct.pack(">4I", 1, 1, 10**7 // chunks, 1)))
+    found = read(tmp_path, data)
+    assert found.samples_checked and not found.samples_past_end and not found.samples_outside_media_data
 
 
 def problems_of(tmp_path: Path, data: bytes) -> list[str]:
@@ -308,6 +338,7 @@ REAL = {  # file: (format, damage, codes) with the default policy (short, small 
     "go-mp4_sample_fragmented.mp4": ("MPEG-4", None, ["VID_DURATION"]),
     "media3_sample_sef_slow_motion.mp4": ("MPEG-4", None, ["VID_DURATION", "VID_RESOLUTION"]),
     "media3_dash_emsg1_video_iso6.mp4": ("MPEG-4", None, ["VID_DURATION", "VID_RESOLUTION"]),
+    "media3_sample_mdat_too_long.mp4": ("MPEG-4", None, ["VID_DURATION", "VID_RESOLUTION"]),
     "media3_dolbyVision-hdr_qt.mp4": ("QuickTime", None, ["VID_FORMAT", "VID_DURATION", "W_VIDEO_CODEC"]),
     "mp4parse_bipbop_nonfragment_header.mp4": ("MPEG-4", facts.TRUNCATED_VIDEO,
                                                ["VID_CORRUPT", "VID_DURATION", "VID_RESOLUTION"]),

@@ -19,7 +19,8 @@ from functools import lru_cache
 
 __all__ = ["Box", "top_level", "children", "find_all", "box", "full_box", "set_ftyp", "ftyp_payload",
            "insert_top_level", "remove_top_level", "move_moov_first", "to_co64", "mdat_to_end", "mdat_64bit",
-           "shift_chunk_offsets", "chunk_offsets", "replace_box", "encoded", "CONTAINERS"]
+           "shift_chunk_offsets", "chunk_offsets", "replace_box", "replace_nested", "encoded", "set_presentation",
+           "init_segment_only", "move_ftyp_after", "samsung_trailer", "CONTAINERS"]
 
 #: boxes whose payload is made of boxes (as far as these tests descend)
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf",
@@ -172,10 +173,10 @@ def to_co64(data: bytes) -> bytes:
         count = struct.unpack(">I", out[b.payload + 4:b.payload + 8])[0]
         offsets = struct.unpack(f">{count}I", out[b.payload + 8:b.payload + 8 + 4 * count])
         new = full_box(b"co64", 0, 0, struct.pack(">I", count) + struct.pack(f">{count}Q", *offsets))
-        out = _replace_nested(out, b, new)
+        out = replace_nested(out, b, new)
 
 
-def _replace_nested(data: bytes, old: Box, new: bytes) -> bytes:
+def replace_nested(data: bytes, old: Box, new: bytes) -> bytes:
     """Replace a box at any depth, growing every enclosing box (32-bit sizes) and patching
     chunk offsets if the bytes before the media data changed length."""
     delta = len(new) - old.size

@@ -11,15 +11,18 @@ the structure itself:
 - **the family**: an ``ftyp`` box anywhere at the top level (``free``/``skip``/``wide``
   may come first) makes an ISO base media file, whatever its brand, unless its brands say
   QuickTime only (major ``qt  ``, no ISO brand among the compatible ones) or a still
-  picture (HEIF, AVIF, JPEG 2000, Canon raw). No ``ftyp`` but QuickTime's top-level atoms
-  (``moov``, ``mdat``, ``wide``...): a QuickTime movie.
+  picture (HEIF, AVIF, JPEG 2000, Canon raw). A media segment (``styp``, ``moof``,
+  ``sidx``... first) is ISO too. No ``ftyp`` but QuickTime's top-level atoms (``moov``,
+  ``mdat``, ``wide``...): a QuickTime movie.
 - **completeness**: the top-level boxes are walked by their headers (the media data is
-  never read); a box whose size runs past the end of the file is a cut. The sample tables
-  of every video and sound track (``stsz``/``stz2``, ``stsc``, ``stco``/``co64``) and, in a
-  fragmented file, the track runs of every ``moof`` (``tfhd``/``trun``) give each chunk's
-  bytes: every one must lie inside the file and inside an ``mdat``.
-- **the end**: bytes after the last box that are not a box are trailing data; zeros
-  (padding) and a Samsung trailer (``...SEFT``) are not counted.
+  never read); a box whose size runs past the end of the file is a cut, and so is a file
+  that ends inside a box header before any index. The sample tables of every video and
+  sound track (``stsz``/``stz2``, ``stsc``, ``stco``/``co64``) and, in a fragmented file,
+  the track runs of every ``moof`` (``tfhd``/``trun``) give each chunk's bytes: every one
+  must lie inside the file and inside an ``mdat``.
+- **the end**: bytes after the last box that are not a box, or from a second ``ftyp`` on
+  (another file appended), are trailing data; zeros (padding) and a Samsung trailer
+  (``...SEFT``) are not counted.
 
 Reading is bounded: at most :data:`MAX_TOP_LEVEL_BOXES` box headers, a ``moov`` of at most
 :data:`MAX_INDEX_BYTES`, sample tables of at most :data:`MAX_SAMPLES` entries, fragments'
@@ -81,8 +84,12 @@ class Mp4Structure:
     has_moov: bool = False
     #: the index announces fragments (``mvex``), or ``moof`` boxes are present
     fragmented: bool = False
-    #: a top-level box (its type plausible) runs past the end of the file: the file was cut
+    #: a top-level box (its type plausible) runs past the end of the file, or the file ends
+    #: inside a box header and has no index: the file was cut
     cut: bool = False
+    #: the last ``mdat`` runs past the end of the file but every sample lies inside it:
+    #: a wrong size, not a cut (players read such files whole)
+    overlong_mdat: bool = False
     #: the samples of every video and sound track were located (False: a table was beyond
     #: the reading bounds or could not be made sense of: no verdict on them)
     samples_checked: bool = False
@@ -146,13 +153,17 @@ def read_structure(path: Path) -> Mp4Structure:
         located = _locate_samples(f, tracks, moofs) if index_ok and not walk.gave_up else None
         extents, video_samples = located if located is not None else ([], 0)
         past_end, outside = _check_chunks(extents, walk, size)
+        # an mdat whose size runs past the end while every sample lies inside: its size is
+        # wrong (some writers count a header twice), nothing is missing
+        overlong = (walk.cut is not None and walk.cut.type == b"mdat" and located is not None
+                    and bool(extents) and not past_end)
         # less than a box header left and no index: the file ends inside a header (cut);
         # after a complete index, those bytes are trailing data
-        cut = walk.cut is not None or (walk.partial_header and moov is None)
-        tail = size - walk.stop if not cut and not walk.gave_up else 0
+        cut = (walk.cut is not None and not overlong) or (walk.partial_header and moov is None)
+        tail = size - walk.stop if walk.cut is None and not cut and not walk.gave_up else 0
         return Mp4Structure(
             family=family, major_brand=major, compatible_brands=compatible, has_moov=moov is not None,
-            fragmented=mvex or bool(moofs), cut=cut, samples_checked=located is not None,
+            fragmented=mvex or bool(moofs), cut=cut, overlong_mdat=overlong, samples_checked=located is not None,
             samples_past_end=past_end, samples_outside_media_data=outside,
             video_tracks=sum(t.handler == b"vide" for t in tracks), video_samples=video_samples,
             tail_bytes=tail, trailing_bytes=_trailing_bytes(f, walk.stop, size) if tail else 0)
@@ -345,7 +356,9 @@ def _read_sample_table(data: bytes, start: int, end: int, track: _Track) -> None
         count = min(struct.unpack_from(">I", data, s + 4)[0], MAX_SAMPLES)
         entries = _uint_array(data, s + 8, count * 3, 4)
         track.stsc = [(entries[i], entries[i + 1]) for i in range(0, len(entries), 3)]
-    track.readable = (track.sample_count <= MAX_SAMPLES and track.chunk_offsets is not None
+    # (a constant sample size needs no table: the count may be large, 48 kHz PCM counts
+    # every frame; the tables read are bounded by _uint_array)
+    track.readable = (track.chunk_offsets is not None
                       and (track.sample_size != 0 or track.sizes is not None or track.sample_count == 0))
 
 
@@ -421,6 +434,10 @@ def _chunk_extents(track: _Track) -> Iterator[tuple[int, int]]:
                 return
             if track.sizes is not None:
                 length = sum(track.sizes[sample:sample + n])
+            elif track.handler == b"soun" and track.sample_size == 1:
+                # QuickTime's sound convention: a "sample" is one audio frame of a size the
+                # sample description gives, not one byte; only the chunk's start is known
+                length = 1
             else:
                 length = n * track.sample_size
             yield offsets[chunk], offsets[chunk] + length

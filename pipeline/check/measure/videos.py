@@ -314,7 +314,8 @@ def _video_damage(fields: dict[str, Any], container: str, width: int | None, dur
 
     The boxes speak first (a cut, samples past the end or outside the media data, a top
     level that is no box structure); mediainfo's truncation flag stands unless the boxes
-    explain it as bytes after the last box (judged as such: trailing data, or padding)."""
+    explain it: bytes after the last box (judged as such: trailing data, or padding), or
+    an ``mdat`` whose size runs past the end while every sample is inside."""
     general: dict[str, Any] = fields.get("general") or {}
     has_video_track = bool(fields.get("video"))
     mp4_family = container in MP4_CONTAINERS
@@ -324,7 +325,8 @@ def _video_damage(fields: dict[str, Any], container: str, width: int | None, dur
         return INCONSISTENT_INDEX
     if structure.family is not None and structure.tail_bytes and not structure.has_moov:
         return UNRECOGNISED_MP4  # boxes, then bytes that are none, and no index among them
-    if str(general.get("istruncated", "")).lower() == "yes" and not structure.tail_bytes:
+    if str(general.get("istruncated", "")).lower() == "yes" and not (structure.tail_bytes
+                                                                    or structure.overlong_mdat):
         return TRUNCATED_VIDEO
     if mp4_family and not has_video_track and not fields.get("other_tracks"):
         return MISSING_MOOV
