@@ -284,8 +284,18 @@ def test_data_after_the_end_is_reported_as_such_not_as_truncation(tmp_path):
 
 
 def test_a_second_file_appended_is_data_after_the_end(tmp_path):
-    got, problems = video(tmp_path, good() + good())
-    assert got.trailing_bytes == len(good()) and codes(problems) == ["VID_CORRUPT"]
+    for first in (good(), fast_start()):
+        got, problems = video(tmp_path, first + good())
+        assert got.trailing_bytes == len(good()) and codes(problems) == ["VID_CORRUPT"]
+
+
+def test_a_doubled_header_before_the_index_is_not_a_second_file(tmp_path):
+    # a streaming module served ftyp + free twice before the moov (go-mp4's sample_qt.mp4)
+    data = fast_start()
+    head = b"".join(data[b.offset:b.end] for b in craft.top_level(data)[:2])
+    assert [b.type for b in craft.top_level(data)[:2]] == [b"ftyp", b"free"]
+    got, problems = video(tmp_path, craft.insert_top_level(data, 2, head))
+    assert got.damage is None and got.trailing_bytes == 0 and problems == []
 
 
 @pytest.mark.parametrize("tail", [bytes(4096), bytes(3), craft.samsung_trailer()], ids=["zeros", "few-zeros", "samsung"])

@@ -20,8 +20,8 @@ the structure itself:
   sound track (``stsz``/``stz2``, ``stsc``, ``stco``/``co64``) and, in a fragmented file,
   the track runs of every ``moof`` (``tfhd``/``trun``) give each chunk's bytes: every one
   must lie inside the file and inside an ``mdat``.
-- **the end**: bytes after the last box that are not a box, or from a second ``ftyp`` on
-  (another file appended), are trailing data; zeros (padding) and a Samsung trailer
+- **the end**: bytes after the last box that are not a box, or from an ``ftyp`` after
+  the ``moov`` on (another file appended), are trailing data; zeros (padding) and a Samsung trailer
   (``...SEFT``) are not counted.
 
 Reading is bounded: at most :data:`MAX_TOP_LEVEL_BOXES` box headers, a ``moov`` of at most
@@ -177,7 +177,7 @@ def _plausible_type(kind: bytes) -> bool:
 
 
 def _walk_top_level(f: BinaryIO, size: int) -> _Walk:
-    walk, pos, seen_ftyp = _Walk(), 0, False
+    walk, pos, seen_moov = _Walk(), 0, False
     while pos < size:
         if len(walk.boxes) >= MAX_TOP_LEVEL_BOXES:
             walk.gave_up = True
@@ -200,9 +200,11 @@ def _walk_top_level(f: BinaryIO, size: int) -> _Walk:
         if box_size < header:
             break
         box = _Box(head[4:8], pos, header, box_size)
-        if box.type == b"ftyp" and seen_ftyp:
-            break  # a second file begins (one appended to the first): not part of this one
-        seen_ftyp = seen_ftyp or box.type == b"ftyp"
+        if box.type == b"ftyp" and seen_moov:
+            # another file begins after this one's index (one appended to the first); a
+            # repeated ftyp before any index is a streaming server's doubled header
+            break
+        seen_moov = seen_moov or box.type == b"moov"
         if box.end > size:
             walk.cut = box
             break
