@@ -54,7 +54,8 @@ QUICKTIME = "quicktime"
 MAX_TOP_LEVEL_BOXES = 100_000
 #: bytes of index read at most: the ``moov`` box, and all ``moof`` boxes together
 MAX_INDEX_BYTES = 16 * 1024 * 1024
-#: samples (or chunks) of one track checked at most (3 minutes at 240 fps: 43,200)
+#: entries of one sample table read at most (sizes, chunk offsets; 3 minutes at 240 fps
+#: is 43,200 sizes; a constant sample size needs no table, whatever the count)
 MAX_SAMPLES = 2_000_000
 
 #: major brands of still pictures stored in ISO boxes: not a video, whatever libmediainfo makes of it
