@@ -9,7 +9,8 @@ from typing import Any
 
 
 #: the containers of the MP4 family as :attr:`Measurement.format` records them: MPEG-4
-#: (3GP and M4V brands included) and its ancestor QuickTime
+#: (every ISO base media file with a video brand: 3GP, M4V, a camera's XAVC...) and its
+#: ancestor QuickTime
 MP4_CONTAINERS = ("MPEG-4", "QuickTime")
 
 
@@ -29,9 +30,10 @@ class Measurement:
     size_bytes: int
     #: the format, as the manifest records it. Photos: as Pillow read it ("JPEG", "PNG"; a
     #: phone's multi-picture "MPO" is "JPEG"), or when Pillow could not read it, as the
-    #: first bytes show (:attr:`detected`). Videos: the container as libmediainfo names it
-    #: ("MPEG-4", "AVI", "Matroska"...), "QuickTime" for an MP4 that is a QuickTime movie
-    #: (:attr:`quicktime`), None when no container was recognised. None: unknown.
+    #: first bytes show (:attr:`detected`). Videos: "MPEG-4" for an ISO base media file
+    #: whatever its brand, "QuickTime" for a QuickTime movie (:attr:`quicktime`), both as
+    #: the boxes show (:mod:`.mp4`); else the container as libmediainfo names it ("AVI",
+    #: "Matroska"...), None when no container was recognised. None: unknown.
     format: str | None = None
     #: the size as displayed (EXIF orientation / rotation applied), when known. A picture
     #: never decoded for its size (:attr:`damage` names it) keeps the size its header claims.
@@ -56,8 +58,8 @@ class Measurement:
     #: :attr:`width` and :attr:`height` are those of a real picture. False when the file was
     #: not opened, its header is broken, or it claims more pixels than are ever decoded.
     decoded: bool = False
-    #: videos: the container is QuickTime (format "QuickTime"; brand ``qt``, or an MPEG-4
-    #: file whose profile says QuickTime)
+    #: videos: the container is QuickTime (format "QuickTime"): brand ``qt  `` without an
+    #: ISO brand among the compatible ones, or no ``ftyp`` but QuickTime's atoms
     quicktime: bool = False
     #: videos: libmediainfo found a video track (the first one is the one measured)
     has_video_track: bool = False
@@ -66,6 +68,10 @@ class Measurement:
     #: or "<n>-bit" for a sample precision other than 8. None: an ordinary (baseline or
     #: progressive, 8-bit, Huffman-coded) JPEG, or no JPEG at all.
     variant: str | None = None
+    #: videos: bytes after the end of the MP4's last box that belong to no box and are
+    #: data (not zero padding, not a phone's known trailer): a download, copy or tool
+    #: appended them. 0: none, or not an MP4 (:mod:`.mp4`)
+    trailing_bytes: int = 0
 
     def manifest_fields(self) -> dict[str, Any]:
         """What the receipt's manifest records of the file (raw names, not the messages')."""
@@ -163,6 +169,8 @@ TRUNCATED_VIDEO = "文件不完整（被截断），可能是复制或上传中�
 MISSING_MOOV = "缺少索引信息（moov），通常是录制被中断或导出未完成"
 NO_PICTURE = "文件中没有视频画面（只有音频或其他数据）"
 NO_SIZE_OR_LENGTH = "无法读取视频的分辨率或时长"
+INCONSISTENT_INDEX = "索引信息与视频数据对不上（文件结构不一致），可能是转换或编辑软件出错"
+NO_VIDEO_DATA = "视频轨道中没有画面数据，通常是录制被中断或导出未完成"
 
 
 def _head(path: Path, n: int = 64) -> bytes:

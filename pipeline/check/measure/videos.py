@@ -2,7 +2,13 @@
 limit, so a malformed file that hangs or crashes the library is measured as damaged and
 never takes the worker down. A failure that is ours (the library cannot load, the child
 cannot start) raises :class:`~pipeline.check.measure.facts.ProbeUnavailable`. Idle probe
-children are kept for the next video (:func:`idle_probes`)."""
+children are kept for the next video (:func:`idle_probes`).
+
+libmediainfo gives the picture's size, the length and the codec; the box structure
+(:mod:`.mp4`, read here, bounded) decides what the container is (an ISO base media file
+is "MPEG-4" whatever brand a camera gives it) and whether the media data the index points
+at is all there (a cut hidden by an ``mdat`` of size 0, offsets past the end, data after
+the last box)."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import json
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -20,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.check.contract import VIDEO
-from pipeline.check.measure.facts import (MP4_CONTAINERS, MISSING_MOOV, NO_PICTURE, NO_SIZE_OR_LENGTH, TRUNCATED_VIDEO,
-                                          UNRECOGNISED_MP4, EMPTY_FILE, Measurement, ProbeUnavailable,
-                                          _head, sniff_format)
+from pipeline.check.measure.facts import (EMPTY_FILE, INCONSISTENT_INDEX, MISSING_MOOV, MP4_CONTAINERS, NO_PICTURE,
+                                          NO_SIZE_OR_LENGTH, NO_VIDEO_DATA, TRUNCATED_VIDEO, UNRECOGNISED_MP4,
+                                          Measurement, ProbeUnavailable, _head, sniff_format)
+from pipeline.check.measure.mp4 import ISO, PICTURE_BRANDS, QUICKTIME, Mp4Structure, read_structure
 
 
 # -- videos ------------------------------------------------------------------------------
@@ -211,7 +219,8 @@ def _number(value: Any) -> float | None:
 
 
 def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None = None) -> Measurement:
-    """Measure one video, parsed by libmediainfo within ``timeout_seconds``.
+    """Measure one video: its boxes read here, its picture and length by libmediainfo
+    within ``timeout_seconds``.
 
     ``probe``: a probe child to reuse (see :func:`measure_many`); None starts one."""
     path = Path(path)
@@ -220,13 +229,14 @@ def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None =
     if not head:
         return Measurement(VIDEO, size, damage=EMPTY_FILE)
     detected = sniff_format(head)
+    structure = _structure(path)
     try:
         fields = _probe_fields(path, timeout_seconds, probe)
     except _ProbeFailed as exc:  # the file hung or crashed the probe: nothing else is known
         return Measurement(VIDEO, size, detected=detected, damage=str(exc))
     general: dict[str, Any] = fields.get("general") or {}
     videos: list[dict[str, Any]] = fields.get("video") or []
-    container, quicktime = _container(general)
+    container, quicktime = _container(general, structure, detected)
     if container is None:
         # an ftyp box that mediainfo cannot make sense of is a damaged MP4; any other
         # bytes are of some other format (``detected``, maybe none): nothing is measured
@@ -235,11 +245,22 @@ def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None =
     video = videos[0] if videos else {}
     width, height = _displayed_size(video)
     duration = _duration(general, video)
+    damage = _video_damage(fields, container, width, duration, structure)
     return Measurement(
-        VIDEO, size, format="QuickTime" if quicktime else container, width=width, height=height,
-        duration=duration, codec=video.get("format"), detected=detected, format_recognised=True,
-        damage=_video_damage(fields, container, width, duration), quicktime=quicktime,
-        has_video_track=bool(videos))
+        VIDEO, size, format=container, width=width, height=height, duration=duration,
+        codec=video.get("format"), detected=detected, format_recognised=True, damage=damage,
+        quicktime=quicktime, has_video_track=bool(videos), trailing_bytes=structure.trailing_bytes)
+
+
+def _structure(path: Path) -> Mp4Structure:
+    """The boxes of ``path`` (bounded reads of box headers and the index only). The reader
+    makes sense of malformed boxes as far as it can; should a file still break it, the
+    file is judged on mediainfo's word alone, as before the boxes were read, rather than
+    failing the package. An unreadable file (OSError) is ours and propagates."""
+    try:
+        return read_structure(path)
+    except (struct.error, ValueError, IndexError, OverflowError):
+        return Mp4Structure()
 
 
 def _probe_fields(path: Path, timeout_seconds: float, probe: VideoProbe | None) -> dict[str, Any]:
@@ -250,14 +271,23 @@ def _probe_fields(path: Path, timeout_seconds: float, probe: VideoProbe | None) 
         return own.probe(path, timeout_seconds)
 
 
-def _container(general: dict[str, Any]) -> tuple[str | None, bool]:
-    """The container as mediainfo names it (None: none recognised), and whether it is
-    QuickTime: so named, or an MPEG-4 file of brand ``qt`` or profile QuickTime."""
+def _container(general: dict[str, Any], structure: Mp4Structure, detected: str | None) -> tuple[str | None, bool]:
+    """The container (None: mediainfo recognised none) and whether it is QuickTime.
+
+    The boxes decide for the MP4 family: mediainfo names an ISO file by its major brand
+    when it does not know the brand ("XAVC", "CAEP", "iso6"), and calls one whose
+    ``ftyp`` follows a ``free`` box QuickTime. A still picture in ISO boxes (HEIC) is
+    named as its first bytes show. Other files (no boxes): as mediainfo names them."""
     container = general.get("format")
-    brand = str(general.get("codec_id") or "").strip()
-    quicktime = container == "QuickTime" or (container == "MPEG-4" and (
-        brand == "qt" or general.get("format_profile") == "QuickTime"))
-    return container, quicktime
+    if container is None:
+        return None, False
+    if structure.family == ISO:
+        return "MPEG-4", False
+    if structure.family == QUICKTIME:
+        return "QuickTime", True
+    if structure.major_brand in PICTURE_BRANDS:
+        return detected or container, False
+    return container, container == "QuickTime"
 
 
 def _displayed_size(video: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -278,18 +308,32 @@ def _duration(general: dict[str, Any], video: dict[str, Any]) -> float | None:
     return round(duration_ms / 1000, 3) if duration_ms is not None else None
 
 
-def _video_damage(fields: dict[str, Any], container: str, width: int | None,
-                  duration: float | None) -> str | None:
-    """Why a video in a recognised container is not intact (the first reason), or None."""
+def _video_damage(fields: dict[str, Any], container: str, width: int | None, duration: float | None,
+                  structure: Mp4Structure) -> str | None:
+    """Why a video in a recognised container is not intact (the first reason), or None.
+
+    The boxes speak first (a cut, samples past the end or outside the media data, a top
+    level that is no box structure); mediainfo's truncation flag stands unless the boxes
+    explain it: bytes after the last box (judged as such: trailing data, or padding), or
+    an ``mdat`` whose size runs past the end while every sample is inside."""
     general: dict[str, Any] = fields.get("general") or {}
     has_video_track = bool(fields.get("video"))
     mp4_family = container in MP4_CONTAINERS
-    if str(general.get("istruncated", "")).lower() == "yes":
+    if structure.cut or structure.samples_past_end:
+        return TRUNCATED_VIDEO
+    if structure.samples_outside_media_data:
+        return INCONSISTENT_INDEX
+    if structure.family is not None and structure.tail_bytes and not structure.has_moov:
+        return UNRECOGNISED_MP4  # boxes, then bytes that are none, and no index among them
+    if str(general.get("istruncated", "")).lower() == "yes" and not (structure.tail_bytes
+                                                                    or structure.overlong_mdat):
         return TRUNCATED_VIDEO
     if mp4_family and not has_video_track and not fields.get("other_tracks"):
         return MISSING_MOOV
     if mp4_family and not has_video_track:
         return NO_PICTURE
+    if has_video_track and structure.samples_checked and structure.video_tracks and not structure.video_samples:
+        return NO_VIDEO_DATA
     if has_video_track and (width is None or duration is None):
         return NO_SIZE_OR_LENGTH
     # (another format without a video track — a photo or an MP3 renamed .mp4 — has no

@@ -94,8 +94,9 @@ def _judge_picture(m: Measurement, path: str, *, max_bytes: int, formats: Sequen
 
 def judge_video(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
     """A video's problems: VID_SIZE, then VID_FORMAT (not MP4, or MOV when the policy
-    refuses it) and VID_CORRUPT, then VID_DURATION, VID_RESOLUTION and the W_VIDEO_CODEC
-    warning. ``path``: the package path; the messages name its last segment."""
+    refuses it) and VID_CORRUPT (damage, else data after the end of the MP4), then
+    VID_DURATION, VID_RESOLUTION and the W_VIDEO_CODEC warning. ``path``: the package
+    path; the messages name its last segment."""
     name = _file_name(path)
     problems: list[Problem] = []
     if m.size_bytes > rules.video_max_bytes:
@@ -112,6 +113,9 @@ def judge_video(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
         problems.append(problem("VID_FORMAT", path, name=name, detected=_friendly_format(m.format)))
     if m.damage is not None:
         problems.append(problem("VID_CORRUPT", path, name=name, detail=m.damage))
+    elif m.trailing_bytes:
+        problems.append(problem("VID_CORRUPT", path, name=name, detail=_trailing_detail(m.trailing_bytes),
+                                trailing_bytes=m.trailing_bytes))
     if m.duration is not None and m.has_video_track and not _duration_ok(m.duration, rules):
         problems.append(problem("VID_DURATION", path, name=name,
                                 duration=f"{format_duration(m.duration)}（{m.duration:.1f} 秒）",
@@ -126,6 +130,16 @@ def judge_video(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
         problems.append(problem("W_VIDEO_CODEC", path, name=name, codec=_friendly_codec(m.codec),
                                 preferred=_friendly_codec(rules.preferred_video_codec)))
     return problems
+
+
+def _trailing_detail(n: int) -> str:
+    """Data after the end of an otherwise intact MP4. Decision: a fault (VID_CORRUPT), not
+    a warning: an evidence archive keeps no unexplained bytes, and whatever appended them
+    (a download tool, a broken copy or merge) may have damaged more; re-exporting the
+    video is a fix a clerk can ask for. Zero padding and phones' known trailers are not
+    counted (the measurement leaves them out)."""
+    amount = f"{n} 字节" if n < 1024 else f"{n} 字节（{format_size(n)}）"
+    return f"视频文件末尾有 {amount}不属于视频的数据"
 
 
 def _duration_ok(seconds: float, rules: MediaRules) -> bool:
