@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from pipeline.check.privacy import redact, redact_value
+from pipeline.check.privacy import mask_field, redact, redact_value
 
 
 class Severity(str, enum.Enum):
@@ -243,18 +243,22 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     ``severity`` overrides the catalogue default (the policy may demote or promote rules).
     """
     kind = CATALOGUE[code]
-    # Every message passes the masking: whatever a check quotes from a package (a name,
-    # a folder, a field value) may hold a 身份证号 or a mobile number. So does the path:
-    # file names are the institution's, and folder paths are built from plan values. The
-    # parameters are kept masked the same way.
+    # Parameters named like a personal field (id_number, phone, contact_phone) are masked
+    # by their meaning first, whatever they hold: an invalid 身份证号 is still a person's.
+    shown = {key: mask_field(key, value) for key, value in params.items()}
+    # Then every text that leaves passes the recogniser of personal numbers: whatever a
+    # check quotes from a package (a name, a folder, a field value) may hold one. So may
+    # the path (file names are the institution's, folder paths are built from plan
+    # values) and the pointer (an unknown key is quoted as written). The parameters are
+    # kept masked the same way.
     return Problem(
         code=code,
         severity=severity or kind.severity,
         path=redact(path),
-        pointer=pointer,
-        message=redact(_FORMATTER.format(kind.template, **params)),
-        hint=redact(_FORMATTER.format(kind.hint, **params)) or None,
-        params=MappingProxyType(redact_value(params)),
+        pointer=redact(pointer) if pointer else pointer,
+        message=redact(_FORMATTER.format(kind.template, **shown)),
+        hint=redact(_FORMATTER.format(kind.hint, **shown)) or None,
+        params=MappingProxyType(redact_value(shown)),
     )
 
 
