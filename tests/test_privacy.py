@@ -110,6 +110,12 @@ def test_a_mobile_or_legacy_number_inside_a_longer_digit_run_is_no_number_of_its
     assert redact("1" + ID) == "1610116********3382"  # an ID's checks make a chance find rare
 
 
+def test_what_masking_cuts_off_is_read_again() -> None:
+    # the ID inside the run is masked; what then stands alone (130 0130 0000) is a mobile
+    text = "110101195001011300130-0000-0000"
+    assert redact(text) == "110101********130****-0000-0000" == redact(redact(text))
+
+
 def test_masking_is_idempotent_and_keeps_every_other_character() -> None:
     text = f"张三{ID} 电话 +86 {MOBILE} 微信图片_20231105143022.jpg {LEGACY}"
     once = redact(text)
@@ -148,8 +154,9 @@ def test_personal_fields_are_masked_whatever_they_hold() -> None:
 
 def test_records_keep_identifiers_and_digests() -> None:
     sha = "0" * 20 + "13812345678" + "a" * 33
-    record = {"receipt_id": "R20261127-7K3F9QAB", "version": "13812345678abcdef012", "sha256": sha,
-              "expected_sha256": sha, "duplicate_of": "R20261127-00000000", "path": f"a/{ID}.jpg",
+    # a version or a holder may read like a personal number: their keys say they are not
+    record = {"receipt_id": "R20261127-7K3F9QAB", "version": ID + "01", "holder": f"host-7-a{MOBILE}",
+              "sha256": sha, "expected_sha256": sha, "duplicate_of": "R20261127-00000000", "path": f"a/{ID}.jpg",
               "nested": [{"id_number": "123"}, MOBILE], "size": 13812345678}
     out = redact_record(record)
     assert out == {**record, "path": "a/610116********3382.jpg", "nested": [{"id_number": "***"}, "138****5678"]}
