@@ -188,6 +188,21 @@ def test_problems_mask_path_pointer_message_hint_and_parameters() -> None:
     assert not leaks_in([p.message, p.hint, dict(p.params)]) and ID[:7] not in p.message
 
 
+def test_a_number_a_check_glues_to_other_digits_is_masked_where_its_part_shows_it(tmp_path: Path) -> None:
+    """HIER_ROOT_NAME suggests "the plan's institution + the report date": a mobile typed as
+    the institution becomes a 19-digit run, no number of its own, but the parameter it
+    came from names it, so it is masked in the composed text too."""
+    b = PackageBuilder(photo=fake_photo, video=fake_video, screenshot=lambda name: b"png")
+    b.plan["institution"]["name"] = f"+86 {MOBILE}"
+    zip_path = b.to_zip(tmp_path / f"{b.root}.zip")
+    findings = assess(zip_path, zip_path.name, load_policy(), tmp_path / "work", TODAY)
+    [root_name] = [p for p in findings.problems if p.code == "HIER_ROOT_NAME"]
+    assert "例如“+86 138****567820261120”" in root_name.hint
+    assert root_name.params["example"] == "+86 138****567820261120"
+    for p in findings.problems:
+        assert MOBILE not in json.dumps([p.message, p.hint, p.path, dict(p.params)], ensure_ascii=False), p
+
+
 # -- the decision document ------------------------------------------------------------------------
 
 SHA_WITH_RUNS = "1" * 11 + ID + "ab" * 17 + "1"  # 64 hex characters with long digit runs
@@ -203,6 +218,20 @@ def _findings(**kwargs) -> Findings:
                            "sha256": SHA_WITH_RUNS}],
                 ignored=[f"__MACOSX/._{ID}.jpg", "Thumbs.db"])
     return Findings(**{**base, **kwargs})
+
+
+def test_a_number_found_in_one_place_of_a_document_is_masked_in_every_other() -> None:
+    # a folder named occupation + level, the occupation a mobile, the level digits: the
+    # problem alone sees one 15-digit run (no number); the document knows the occupation
+    folder = f"{MOBILE}2026"
+    missing = problem("HIER_LEVEL2_MISSING", f"{ROOT}/{folder}", name=folder)
+    assert folder in missing.message
+    findings = _findings(trainings=[{"occupation": MOBILE, "level": "2026", "folder": folder, "trainees": 1}],
+                         problems=[missing])
+    now = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)
+    doc = build_document(findings, receipt_id="R20261127-0K3F9QAB", source=Source("check", "x.zip"),
+                         received_at=now, decided_at=now)
+    assert doc["errors"][0]["path"] == f"{ROOT}/138****56782026" and MOBILE not in json.dumps(doc)
 
 
 def test_the_document_is_built_masked_and_keeps_identifiers() -> None:

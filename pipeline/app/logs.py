@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from pipeline.check.privacy import redact_record
+from pipeline.check.privacy import redact_whole
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -36,7 +36,7 @@ def _plain(value: Any) -> Any:
 
 
 def _redact_personal_numbers(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return redact_record(_plain(event_dict))
+    return redact_whole(_plain(event_dict))
 
 
 def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from pipeline.check.privacy import mask_field, redact, redact_value
+from pipeline.check.privacy import mask_field, mask_known, numbers_in, redact, redact_value
 
 
 class Severity(str, enum.Enum):
@@ -250,15 +250,22 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     # check quotes from a package (a name, a folder, a field value) may hold one. So may
     # the path (file names are the institution's, folder paths are built from plan
     # values) and the pointer (an unknown key is quoted as written). The parameters are
-    # kept masked the same way.
+    # kept masked the same way. A number found in one parameter is masked wherever it
+    # occurs, glued to other digits too: a check may compose a parameter from others (the
+    # plan's institution + the date as the example of a folder name).
+    known = numbers_in(shown)
+
+    def masked(text: str) -> str:
+        return mask_known(redact(text), known)
+
     return Problem(
         code=code,
         severity=severity or kind.severity,
-        path=redact(path),
-        pointer=redact(pointer) if pointer else pointer,
-        message=redact(_FORMATTER.format(kind.template, **shown)),
-        hint=redact(_FORMATTER.format(kind.hint, **shown)) or None,
-        params=MappingProxyType(redact_value(shown)),
+        path=masked(path),
+        pointer=masked(pointer) if pointer else pointer,
+        message=masked(_FORMATTER.format(kind.template, **shown)),
+        hint=masked(_FORMATTER.format(kind.hint, **shown)) or None,
+        params=MappingProxyType(mask_known(redact_value(shown), known)),
     )
 
 

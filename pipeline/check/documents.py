@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from pipeline.check.catalogue import Problem, Severity
-from pipeline.check.privacy import redact_record
+from pipeline.check.privacy import redact_whole
 from schemas import SCHEMAS_DIR
 
 SCHEMA_VERSION = 1
@@ -127,12 +127,14 @@ def build_document(findings: Findings, *, receipt_id: str, source: Source, recei
 def masked_document(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every personal number in its text masked (pipeline/check/privacy.py):
     package name, source location, institution, trainings, manifest paths, ignored names,
-    problems. Receipt ids, digests and versions are never touched, nor is the
-    ``source.account``: it is the deployment's name of an upload account (the key the
-    institution registry matches on), not text an uploader chose. Masking a masked
-    document changes nothing, so documents stored before masking was complete can be
-    passed through it on their way out."""
-    masked = redact_record(document)
+    problems; a number found in one of them is masked wherever else it occurs, glued to
+    other digits too (:func:`~pipeline.check.privacy.redact_whole`). Receipt ids, digests
+    and versions are never touched, nor is the ``source.account``: it is the
+    deployment's name of an upload account (the key the institution registry matches
+    on), not text an uploader chose. Masking a masked document changes nothing, so
+    documents stored before masking was complete can be passed through it on their way
+    out."""
+    masked = redact_whole(document)
     source = document.get("source")
     if isinstance(source, dict) and "account" in source and isinstance(masked.get("source"), dict):
         masked["source"]["account"] = source["account"]

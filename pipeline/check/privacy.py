@@ -64,7 +64,8 @@ from typing import Any, Iterator
 from pipeline.check.identity import MAINLAND_PROVINCE_CODES, validate_id_number
 
 __all__ = ["ID_FIELDS", "PHONE_FIELDS", "PERSONAL_FIELDS", "mask_id", "mask_phone", "mask_field",
-           "personal_numbers", "redact", "redact_value", "redact_record", "is_identifier_key"]
+           "personal_numbers", "redact", "redact_value", "redact_record", "is_identifier_key",
+           "numbers_in", "mask_known", "redact_whole"]
 
 #: form fields whose values are 身份证号 / phone numbers by their meaning
 ID_FIELDS = frozenset({"id_number"})
@@ -245,6 +246,36 @@ def personal_numbers(text: str, today: date | None = None) -> list[str]:
     return found
 
 
+def numbers_in(value: Any) -> list[str]:
+    """The personal numbers in every string inside ``value`` (dicts, lists, tuples), each
+    found at its own boundaries, longest first."""
+    if isinstance(value, str):
+        return personal_numbers(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    found = {number for item in items for number in numbers_in(item)}
+    return sorted(found, key=lambda n: (-len(n), n))
+
+
+def mask_known(value: Any, numbers: list[str]) -> Any:
+    """``value`` with every occurrence of the given personal ``numbers`` masked in its
+    strings, wherever they stand, glued to other digits too: a check that composes a text
+    from its parts ("institution + date") hides a number in a longer digit run, where the
+    recogniser rightly sees none, but the part it came from shows it."""
+    if not numbers:
+        return value
+    if isinstance(value, str):
+        for number in numbers:
+            value = value.replace(number, redact(number))
+        return value
+    if isinstance(value, dict):
+        return {k: mask_known(v, numbers) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_known(v, numbers) for v in value]
+    if isinstance(value, tuple):
+        return tuple(mask_known(v, numbers) for v in value)
+    return value
+
+
 # --------------------------------------------------------------------------- structures
 
 #: keys whose values the pipeline minted or computed: never personal, never masked
@@ -271,21 +302,30 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def redact_record(value: Any, key: str = "") -> Any:
+def redact_record(value: Any, key: str = "", known: list[str] | None = None) -> Any:
     """Like :func:`redact_value`, but aware of what the keys mean: identifiers and
     digests (:func:`is_identifier_key`) are left alone, personal fields
     (:data:`PERSONAL_FIELDS`) are masked whatever they hold. For log lines, documents
-    and the operator's output."""
+    and the operator's output. ``known``: personal numbers to mask wherever they occur
+    (:func:`mask_known`), besides those the recogniser finds."""
     if is_identifier_key(key):
         return value
     if key in PERSONAL_FIELDS:
         return mask_field(key, value)
     if isinstance(value, str):
-        return redact(value)
+        return mask_known(redact(value), known or [])
     if isinstance(value, dict):
-        return {k: redact_record(v, str(k)) for k, v in value.items()}
+        return {k: redact_record(v, str(k), known) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_record(v, key) for v in value]
+        return [redact_record(v, key, known) for v in value]
     if isinstance(value, tuple):
-        return tuple(redact_record(v, key) for v in value)
+        return tuple(redact_record(v, key, known) for v in value)
     return value
+
+
+def redact_whole(value: Any) -> Any:
+    """:func:`redact_record` of a whole that belongs together (a decision document, one
+    operator's answer): a personal number found anywhere in it, at its own boundaries
+    (a training's occupation), is masked wherever else it occurs, glued to other digits
+    too (the folder name a check composed of occupation + level)."""
+    return redact_record(value, known=numbers_in(value))

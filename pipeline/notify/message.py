@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pipeline.check.documents import ACCEPTED, DUPLICATE, REJECTED, dumps, group_by_path
-from pipeline.check.privacy import redact, redact_record
+from pipeline.check.privacy import redact, redact_whole
 from pipeline.check.report import STATUS_LABEL, render_text
 from pipeline.notify.registry import Match, Registry, valid_address
 
@@ -55,7 +55,7 @@ def _masked(document: dict[str, Any]) -> dict[str, Any]:
     Documents are built masked (pipeline/check/documents.py); this masks those stored
     before, and the upload account too (the stored document keeps it for the registry's
     match, which is made before). Receipt ids and digests are left alone."""
-    return redact_record(document)
+    return redact_whole(document)
 
 
 _KIND_BY_SUFFIX = {".jpg": "photo", ".jpeg": "photo", ".mp4": "video", ".json": "form", ".pdf": "scan",

@@ -29,7 +29,7 @@ import redis
 import structlog
 
 from pipeline.check.documents import REJECTED, Source, new_receipt_id
-from pipeline.check.privacy import redact, redact_record
+from pipeline.check.privacy import redact, redact_whole
 from pipeline.check.progress import ProgressLog
 from pipeline.intake.ledger import RedisLedger
 from pipeline.intake.store import StoreError
@@ -61,7 +61,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 def _shown(item: dict[str, Any] | None) -> Any:
     """``item`` as the operator sees it: personal numbers masked, identifiers kept."""
-    return redact_record(item) if item is not None else None
+    return redact_whole(item) if item is not None else None
 
 
 @dataclass
