@@ -25,6 +25,7 @@ import structlog
 import structlog.testing
 
 from pipeline.check.catalogue import problem
+from pipeline.check.identity import make_id_number
 from pipeline.app.settings import SettingsError, load_settings
 from pipeline.check.documents import (REJECTED, Findings, Source, build_document, document_filename, dumps, local_zone,
                                 new_receipt_id, schema_errors)
@@ -42,6 +43,7 @@ from tests.support.packages import sample_package
 from tests.support.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,
                               password_authenticator, self_signed_tls)
 from tests.support.running import Pipeline, decisions
+from tests.support.leaks import leaks
 
 ZONE = local_zone(8)
 NOW = datetime(2026, 11, 27, 16, 20, 3, tzinfo=ZONE)
@@ -60,9 +62,8 @@ name = "{YUCAI}"
 email = ["yucai@yucai.example"]
 """
 REGISTRY = parse_registry(REGISTRY_TEXT, "registry.toml")
-ID_NUMBER, MOBILE = "110101199003071234", "13812345678"
-ID_RE, MOBILE_RE = re.compile(r"\d{17}[\dXx]"), re.compile(r"1[3-9]\d{9}")
-SHA = "ab" * 32  # fixed digests: a random one may hold an 11-digit run the scanner would flag
+ID_NUMBER, MOBILE = make_id_number("110101", date(1990, 3, 7), 123), "13812345678"  # both valid
+SHA = "ab" * 32
 
 
 # -- documents ----------------------------------------------------------------------------
@@ -239,21 +240,33 @@ def test_no_full_id_or_mobile_number_in_the_message_or_the_logs(tmp_path, redis_
     # Names the uploader chose (ZIP name, file names, the plan's institution) can carry
     # personal numbers, and a check might forget to mask one in a message.
     leak = f"{ID_NUMBER}-{MOBILE}"
+    wechat = "微信图片_20231105143022.jpg"  # a digit run that is no personal number
     document = make_document([problem("NAME_PATTERN", f"{ROOT}/育婴师初级/理论/{leak}.jpg", name=f"{leak}.jpg",
-                                      reason=f"联系 {MOBILE}", example="育婴师初级理论1.jpg")],
+                                      reason=f"联系 {MOBILE}", example="育婴师初级理论1.jpg"),
+                              problem("NAME_PATTERN", f"{ROOT}/育婴师初级/理论/{wechat}", name=wechat,
+                                      reason="照片须按顺序编号", example="育婴师初级理论1.jpg")],
                              package_name=f"张三{leak}.zip", institution=f"{XINGHUO}{ID_NUMBER}", account="")
-    raw = build(document).as_bytes()
-    texts = _all_text(raw)
-    for text in texts:
-        assert not ID_RE.search(text) and not MOBILE_RE.search(text), text[:200]
-    joined = "\n".join(texts)
-    assert "110101********1234" in joined and "138****5678" in joined  # rendered, masked
-    assert "【致管理员】" in joined  # no match (the name carries a number): to the operator
+    masked_id, masked_mobile = ID_NUMBER[:6] + "*" * 8 + ID_NUMBER[-4:], "138****5678"
+    assert document["package"]["name"] == f"张三{masked_id}-{masked_mobile}.zip"  # the document is built masked
+    # a document stored before names were masked: the mail masks it on its way out
+    older = json.loads(json.dumps(document))
+    older["package"]["name"], older["institution"] = f"张三{leak}.zip", f"{XINGHUO}{ID_NUMBER}"
+    older["source"]["location"] = f"inbox/张三{leak}.zip"
+    for doc in (document, older):
+        raw = build(doc).as_bytes()
+        texts = _all_text(raw)
+        for text in texts:
+            assert not leaks(text), text[:200]
+        joined = "\n".join(texts)
+        assert masked_id in joined and masked_mobile in joined  # rendered, masked
+        assert f"张三{masked_id}-{masked_mobile}.zip" in joined  # the clerk still finds the ZIP
+        assert wechat in joined  # names without a personal number are shown as written
+        assert "【致管理员】" in joined  # no match (the name carries a number): to the operator
 
     store = LocalStore(tmp_path / "data")
     store.ensure_layout()
     outcome = stored(store, document)
-    outcome["source"] = document["source"]["location"]
+    outcome["source"] = f"inbox/张三{leak}.zip"  # the claim's own location, as the worker logs it
     buf = io.StringIO()
     root_handlers = logging.getLogger().handlers[:]
     configure_logging("json", "info", stream=buf)
@@ -265,7 +278,7 @@ def test_no_full_id_or_mobile_number_in_the_message_or_the_logs(tmp_path, redis_
         logging.getLogger().handlers[:] = root_handlers
     logged = buf.getvalue()
     assert "mail.sent" in logged and "mail.unmatched" in logged
-    assert not ID_RE.search(logged) and not MOBILE_RE.search(logged)
+    assert not leaks(logged) and f"张三{masked_id}-{masked_mobile}.zip" in logged
 
 
 # -- the registry -------------------------------------------------------------------------

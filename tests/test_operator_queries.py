@@ -17,7 +17,7 @@ import io
 import json
 import re
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from pipeline.check.policy import load_policy
 from pipeline.ops.presence import Presence
 from pipeline.intake.s3_store import inbox_request
 from pipeline.intake.uploads import IngestRequest
+from pipeline.check.identity import make_id_number
+from tests.support.leaks import leaks, leaks_in
 from tests.support.s3server import MotoS3, keys, put, read
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +202,14 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
     assert ops.find(bad.receipt_id)["decisions"][0]["location"] == bad.location
     assert ops.receipt(good.receipt_id)["document"]["status"] == "accepted"
 
-    assert ops.verify_archive()["problems"] == []
+    # named after a person: the commands show it masked, the bucket keeps its own name
+    named_zip = make_zip("s3-named")
+    named = ingest(upload(f"inbox/xinghuo/张三{ID}.zip", named_zip), services)
+    [hit] = ops.find(named.receipt_id)["decisions"]
+    assert hit["zip"] == f"s3://{named.location}/张三{MASKED_ID}.zip" and not leaks_in(hit)
+    assert ops.receipt(named.receipt_id)["zip"] == f"s3://{named.location}/张三{MASKED_ID}.zip"
+    assert read(store.client, buckets.archive, named.location.split("/", 1)[1] + f"/张三{ID}.zip") == named_zip
+    assert ops.verify_archive()["problems"] == []  # the ZIP is found by listing its prefix
     put(store.client, buckets.archive, good.location.split("/", 1)[1] + "/good.zip", make_zip("tampered"))
     [problem] = ops.verify_archive()["problems"]
     assert problem["receipt_id"] == good.receipt_id and problem["problem"] == "mismatch"
@@ -216,6 +225,76 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
     assert read(store.client, buckets.quarantine, bad.location.split("/", 1)[1] + "/bad.zip") == RAR
     assert json.loads(read(store.client, buckets.quarantine, bad.location.split("/", 1)[1] + "/errors.json"))[
         "receipt_id"] == bad.receipt_id
+
+
+# -- privacy: what the operator sees ---------------------------------------------------------
+ID = make_id_number("610116", date(1980, 11, 11), 338)  # 610116198011113382
+MASKED_ID = "610116********3382"
+MOBILE = "13812345678"
+
+
+def zip_with_members(*names: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in names:
+            zf.writestr(name, b"x")
+    return buf.getvalue()
+
+
+def test_find_receipt_status_and_verify_show_personal_numbers_masked(fs):
+    """An upload named after a person's ID (张三610116198011113382.zip): the document, the
+    index, `pipeline find`, `pipeline receipt` and `pipeline status` show the number masked;
+    the archived ZIP keeps its name, and verify-archive and requeue still find it."""
+    from pipeline.app.ops_cli import render_found, render_status
+    from pipeline.check.report import render_text
+
+    services, ops = fs
+    data = zip_with_members(f"report/{MOBILE}.txt", "report/微信图片_20231105143022.jpg",
+                            f"__MACOSX/report/._{ID}.txt")
+    good = decide(services, ops, drop(services, f"xinghuo/张三{ID}.zip", data))
+    bad = decide(services, ops, drop(services, f"xinghuo/李四{ID}.zip", RAR))
+    rid = good["receipt_id"]
+    assert good["package"]["name"] == f"张三{MASKED_ID}.zip"
+    assert good["source"]["location"] == f"inbox/xinghuo/张三{MASKED_ID}.zip"
+    assert [m["path"] for m in good["manifest"]] == ["report/138****5678.txt", "report/微信图片_20231105143022.jpg"]
+    assert good["ignored"] == [f"__MACOSX/report/._{MASKED_ID}.txt"]
+    folder = services.store.data_dir / ops.index.get(rid)["location"]
+    assert (folder / f"张三{ID}.zip").read_bytes() == data  # archived unchanged, under its own name
+    assert not leaks_in(ops.client.hgetall(ops.index.docs_key))  # the index (the database)
+
+    drop(services, f"xinghuo/{MOBILE}.zip", b"waiting")  # in the inbox, not taken up yet
+    for query in (f"张三{ID}", "610116", rid):  # a full number is looked for masked too
+        found = ops.find(query)
+        assert rid in [d["receipt_id"] for d in found["decisions"]], query
+        shown = render_found(found)
+        assert not leaks(shown) and not leaks_in(found), shown
+        assert f"张三{MASKED_ID}.zip" in shown and good["package"]["sha256"] in shown
+    assert ops.find(MOBILE)["waiting"][0]["location"] == "xinghuo/138****5678.zip"
+    status = ops.status()
+    assert status["inbox"]["oldest"]["location"] == "xinghuo/138****5678.zip"
+    assert not leaks(render_status(status)) and not leaks_in(status)
+    receipt = ops.receipt(rid)
+    assert receipt["zip"].endswith(f"/张三{MASKED_ID}.zip") and receipt["document"] == good
+    assert not leaks(render_text(receipt["document"]))
+    assert ops.verify_archive(areas=("archive", "quarantine"))["problems"] == []
+
+    # a document stored before names were masked: the index and the commands mask it
+    old = json.loads(json.dumps(good))
+    old["package"]["name"], old["source"]["location"] = f"张三{ID}.zip", f"inbox/xinghuo/张三{ID}.zip"
+    (folder / "receipt.json").write_text(json.dumps(old, ensure_ascii=False), encoding="utf-8")
+    ops.rebuild_index()
+    assert not leaks_in(ops.client.hgetall(ops.index.docs_key))
+    assert ops.receipt(rid)["document"]["package"]["name"] == f"张三{MASKED_ID}.zip"
+    assert not leaks_in(ops.find(f"张三{ID}")) and ops.verify_archive()["problems"] == []
+
+    # requeue (and its dry run) finds the archived ZIP by listing its folder
+    selection = ops.requeue_selection([bad["receipt_id"]], None, [])
+    [dry] = ops.requeue_dry_run(selection, policy=load_policy())
+    assert dry["new_status"] == "rejected" and dry["new_error_codes"] == ["PKG_NOT_ZIP"]
+    sent: list[dict[str, Any]] = []
+    [queued] = ops.requeue(selection, send=sent.append)
+    new = decide(services, ops, IngestRequest.from_json(sent[0]))
+    assert new["supersedes"] == bad["receipt_id"] and new["package"]["name"] == f"李四{MASKED_ID}.zip"
 
 
 def test_media_progress_is_logged_with_the_receipt_id(settings, redis_client):

@@ -1,7 +1,11 @@
 """Structured logging: JSON lines for machines, a readable console for people.
 
 Every log line passes :func:`_redact_personal_numbers` last before rendering, so no full
-ID or phone number can reach a log, whatever a caller passed.
+ID or phone number can reach a log, whatever a caller passed: the recogniser of personal
+numbers (pipeline/check/privacy.py) masks them in every value, nested ones too, and in
+the repr of any other object (a path, an exception); identifiers and digests of ours
+(receipt ids, versions, SHA-256s) are left alone, so the trail an operator follows stays
+whole.
 """
 
 from __future__ import annotations
@@ -12,17 +16,27 @@ from typing import Any, TextIO
 
 import structlog
 
-from pipeline.check.privacy import redact_value
+from pipeline.check.privacy import redact_whole
+
+_PLAIN = (str, int, float, bool, type(None))
 
 
-#: values that are identifiers we mint or digests, never personal numbers: a hex digest
-#: may hold a long digit run, and masking it would break the trail an operator follows
-_NOT_PERSONAL = frozenset({"sha256", "version", "receipt_id", "message_id", "timestamp", "duplicate_of",
-                           "supersedes", "holder"})
+def _plain(value: Any) -> Any:
+    """``value`` with every object the renderers would show by its repr replaced by that
+    repr, at any depth, so that the masking sees the text that will be written."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)  # a named tuple too: rendered as a list anyway
+    return repr(value)
 
 
 def _redact_personal_numbers(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return {key: value if key in _NOT_PERSONAL else redact_value(value) for key, value in event_dict.items()}
+    return redact_whole(_plain(event_dict))
 
 
 def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,

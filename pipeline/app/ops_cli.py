@@ -11,6 +11,11 @@
 Exit status: 0 done; 1 the answer is bad news (nothing found, a fixity mismatch, a
 receipt that could not be re-checked); 2 the command could not run (no Redis, bad
 arguments).
+
+Privacy: everything printed comes from :mod:`pipeline.ops.queries`, which returns it with
+every personal number masked (package names, inbox locations, accounts, the stored ZIP's
+path, documents; pipeline/check/privacy.py); receipt ids and SHA-256s are printed whole.
+The text and ``--json`` outputs show the same masked values.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from pipeline.check.privacy import redact, redact_value
+from pipeline.check.privacy import mask_field, mask_known, numbers_in, redact, redact_value
 
 
 class Severity(str, enum.Enum):
@@ -299,18 +299,29 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     """
     kind = CATALOGUE[code]
     template, hint = kind.wording(params)
-    # Every message passes the masking: whatever a check quotes from a package (a name,
-    # a folder, a field value) may hold a 身份证号 or a mobile number. So does the path:
-    # file names are the institution's, and folder paths are built from plan values. The
-    # parameters are kept masked the same way.
+    # Parameters named like a personal field (id_number, phone, contact_phone) are masked
+    # by their meaning first, whatever they hold: an invalid 身份证号 is still a person's.
+    shown = {key: mask_field(key, value) for key, value in params.items()}
+    # Then every text that leaves passes the recogniser of personal numbers: whatever a
+    # check quotes from a package (a name, a folder, a field value) may hold one. So may
+    # the path (file names are the institution's, folder paths are built from plan
+    # values) and the pointer (an unknown key is quoted as written). The parameters are
+    # kept masked the same way. A number found in one parameter is masked wherever it
+    # occurs, glued to other digits too: a check may compose a parameter from others (the
+    # plan's institution + the date as the example of a folder name).
+    known = numbers_in(shown)
+
+    def masked(text: str) -> str:
+        return mask_known(redact(text), known)
+
     return Problem(
         code=code,
         severity=severity or kind.severity,
-        path=redact(path),
-        pointer=pointer,
-        message=redact(_FORMATTER.format(template, **params)),
-        hint=redact(_FORMATTER.format(hint, **params)) or None,
-        params=MappingProxyType(redact_value(params)),
+        path=masked(path),
+        pointer=masked(pointer) if pointer else pointer,
+        message=masked(_FORMATTER.format(template, **shown)),
+        hint=masked(_FORMATTER.format(hint, **shown)) or None,
+        params=MappingProxyType(mask_known(redact_value(shown), known)),
     )
 
 

@@ -2,6 +2,11 @@
 
 Both have one shape, defined by ``schemas/receipt.schema.json``. This module builds them,
 mints receipt ids and serialises them; it knows nothing of where they are stored.
+
+A document is built masked (:func:`masked_document`): the names the uploader chose (the
+ZIP's name, the paths inside it, junk names, the plan's institution and trainings) may
+hold a 身份证号 or a mobile number, and the document goes to the archive, the index, the
+mail and the operator's screen. The archived ZIP keeps its name and bytes (存档备查).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from pipeline.check.catalogue import Problem, Severity
+from pipeline.check.privacy import redact_whole
 from schemas import SCHEMAS_DIR
 
 SCHEMA_VERSION = 1
@@ -115,7 +121,24 @@ def build_document(findings: Findings, *, receipt_id: str, source: Source, recei
     }
     if supersedes is not None:
         document["supersedes"] = supersedes
-    return document
+    return masked_document(document)
+
+
+def masked_document(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with every personal number in its text masked (pipeline/check/privacy.py):
+    package name, source location, institution, trainings, manifest paths, ignored names,
+    problems; a number found in one of them is masked wherever else it occurs, glued to
+    other digits too (:func:`~pipeline.check.privacy.redact_whole`). Receipt ids, digests
+    and versions are never touched, nor is the ``source.account``: it is the
+    deployment's name of an upload account (the key the institution registry matches
+    on), not text an uploader chose. Masking a masked document changes nothing, so
+    documents stored before masking was complete can be passed through it on their way
+    out."""
+    masked = redact_whole(document)
+    source = document.get("source")
+    if isinstance(source, dict) and "account" in source and isinstance(masked.get("source"), dict):
+        masked["source"]["account"] = source["account"]
+    return masked
 
 
 def document_filename(document: dict[str, Any]) -> str:

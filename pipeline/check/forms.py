@@ -59,10 +59,13 @@ Decisions (the spec leaves them open):
   is online) may be absent, null or ""; every other text is required and may not be ""
   or only spaces. ``signed`` / ``signed_in`` / ``accepted`` are JSON booleans (``accepted``
   must be true); ``seq`` is an integer >= 1; ``completion_rate`` a percentage 0..100.
-- **Privacy.** Values echoed in messages go through :func:`pipeline.check.privacy.redact` and a
-  second pass masking any remaining run of 11+ digits, then are cut to 30 characters: a
-  身份证号 or mobile number in a wrong field never appears in full (nor in a pointer made
-  of an unknown key).
+- **Privacy.** Values echoed in messages are masked, then cut to 30 characters: the value
+  of an ``id_number``, ``phone`` or ``contact_phone`` field by its meaning, whatever it
+  holds (:func:`pipeline.check.privacy.mask_field`; in a line quoted from broken JSON too),
+  any other value by the recogniser of personal numbers
+  (:func:`pipeline.check.privacy.redact`): a 身份证号 or mobile number in a wrong field
+  never appears in full (nor in a pointer made of an unknown key), while dates, counts
+  and other digit runs are shown as written.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ from pipeline.check.contract import (FORM_FILES, MAX_FORM_BYTES, PLAN_FORM, REQU
                                      required_training_forms)
 from pipeline.check.layout import Layout, Training, read_json
 from pipeline.check.package_reader import ExtractedFile
-from pipeline.check.privacy import mask_id, mask_phone, redact
+from pipeline.check.privacy import ID_FIELDS, PERSONAL_FIELDS, mask_field, mask_id, mask_phone, redact
 from schemas import FORMS_DIR
 
 
@@ -254,7 +257,6 @@ def json_pointer(path: Iterable[str | int]) -> str:
 # ---------------------------------------------------------------------------------------
 # Chinese messages for schema violations
 
-_LONG_DIGITS = re.compile(r"\d{11,}[0-9Xx]?|\d{14,}")
 _ECHO_LIMIT = 30
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _TYPE_NAMES = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "true 或 false",
@@ -263,16 +265,30 @@ _TYPE_NAMES = {"string": "文本", "integer": "整数", "number": "数字", "boo
 _ENUM_LABELS = {"online": "线上", "offline": "线下"}
 
 
+#: the value of a personal field in raw JSON text: ``"id_number": "…"`` (or a bare number)
+_PERSONAL_VALUE = re.compile(r'("(' + "|".join(sorted(PERSONAL_FIELDS)) + r')"\s*:\s*"?)([^",}\]]*)')
+
+
 def _mask(text: str) -> str:
-    """Mask ID-like and mobile-like numbers, then any run of 11+ digits left (an ID glued
-    to letters, which :func:`redact` leaves alone)."""
-    text = redact(text)
+    """The personal numbers in free text masked (pipeline/check/privacy.py)."""
+    return redact(text)
 
-    def one(m: re.Match[str]) -> str:
-        s = m.group(0)
-        return mask_phone(s) if len(s) == 11 else mask_id(s)
 
-    return _LONG_DIGITS.sub(one, text)
+def _mask_json_text(text: str) -> str:
+    """A piece of (broken) JSON text as a message may quote it: the values of personal
+    fields masked by their meaning, then every personal number elsewhere. Masks keep the
+    length, so columns still point at the same character."""
+    def by_meaning(m: re.Match[str]) -> str:
+        value = m[3]
+        return m[1] + (mask_id(value) if m[2] in ID_FIELDS else mask_phone(value))
+
+    return redact(_PERSONAL_VALUE.sub(by_meaning, text))
+
+
+def _personal_key(path: Iterable[str | int]) -> str | None:
+    """The field name when ``path`` ends at a personal field (id_number, phone, ...)."""
+    last = list(path)[-1:] or [None]
+    return last[0] if isinstance(last[0], str) and last[0] in PERSONAL_FIELDS else None
 
 
 def _cut(text: str) -> str:
@@ -290,8 +306,9 @@ def _num(x: Any) -> str:
     return str(x)
 
 
-def _show(value: Any) -> str:
-    """A JSON value as echoed in a message: masked and short."""
+def _show(value: Any, key: str | None = None) -> str:
+    """A JSON value as echoed in a message: masked and short. ``key``: the personal field
+    (:data:`~pipeline.check.privacy.PERSONAL_FIELDS`) the value is of, masked by meaning."""
     if value is None:
         return "null"
     if value is True:
@@ -299,9 +316,12 @@ def _show(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, (int, float)):
-        return _cut(_mask(_num(value) if isinstance(value, float) else str(value)))
+        text = _num(value) if isinstance(value, float) else str(value)
+        return _cut(mask_field(key, text) if key else _mask(text))
     if isinstance(value, str):
-        return f"\"{_cut(_mask(value))}\"" if value else "\"\"（空）"
+        if not value:
+            return "\"\"（空）"
+        return f"\"{_cut(mask_field(key, value) if key else _mask(value))}\""
     if isinstance(value, dict):
         return "对象 {…}"
     if isinstance(value, list):
@@ -369,7 +389,7 @@ class _Error:
 
     @property
     def actual(self) -> str:
-        return f"，实际为 {_show(self.instance)}"
+        return f"，实际为 {_show(self.instance, _personal_key(self.path))}"
 
     def issue(self, detail: str, rank: int = 0) -> list[_Issue]:
         return [_Issue(self.path, detail, self.error.validator, rank)]
@@ -610,7 +630,7 @@ def _syntax_detail(text: str) -> str:
         lineno = text.count("\n", 0, at) + 1
         colno = at - (text.rfind("\n", 0, at) + 1) + 1
         lines = text.splitlines()
-        line = _mask(lines[lineno - 1]) if lineno <= len(lines) else ""  # masked whole
+        line = _mask_json_text(lines[lineno - 1]) if lineno <= len(lines) else ""  # masked whole
         near = line[max(0, colno - 16): colno + 14].strip()
         near = f"；出错处附近的内容：{near}" if near else ""
         return f"JSON 格式错误（第 {lineno} 行第 {colno} 列）：{why}{near}"

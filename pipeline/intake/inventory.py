@@ -2,7 +2,12 @@
 the stored decisions (their documents and ZIPs), read the same way from the local folders
 and from S3. Used by the operator commands, the index rebuild and the metrics; it only
 reads (the one writing path, ``pipeline requeue``, goes through the store's
-``claim_stored``)."""
+``claim_stored``).
+
+A decision's folder holds its document and the original ZIP under the name it was
+uploaded with (存档备查). The document names the package with its personal numbers
+masked (pipeline/check/documents.py), so the ZIP is found by listing the folder
+(:meth:`Inventory.package_file`), never by the document's name alone."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any, Iterator, Protocol
 
 from pipeline.check.documents import receipt_month
 from pipeline.check.files import hash_file
+from pipeline.check.privacy import redact
 from pipeline.intake.uploads import Claim
 from pipeline.intake.local_store import LocalStore
 from pipeline.intake.store import StoreError
@@ -45,6 +51,10 @@ class Inventory(Protocol):
     def read(self, location: str) -> dict[str, Any]: ...
     def locate(self, receipt_id: str) -> str | None:
         """The location of a receipt id's decision (read off its id: month, then area)."""
+    def package_file(self, location: str, name: str) -> str | None:
+        """The file name of the ZIP stored in the decision folder ``location`` whose
+        document names the package ``name`` (masked, or in full in older documents);
+        None when the folder holds none."""
     def zip_ref(self, location: str, name: str) -> str: ...
     def document_ref(self, location: str, document: dict[str, Any]) -> str: ...
     def hash_zip(self, location: str, name: str) -> tuple[int, str] | None:
@@ -65,6 +75,20 @@ def documents(inventory: Inventory, areas: tuple[str, ...] = AREAS) -> Iterator[
 
 def _document_name(document: dict[str, Any]) -> str:
     return "errors.json" if document.get("status") == "rejected" else "receipt.json"
+
+
+def stored_package(names: list[str], name: str) -> str | None:
+    """Which of the file ``names`` in a decision folder is the ZIP the document calls
+    ``name``: the one so named (a document written before names were masked), else the
+    one whose masked name it is, else the only file beside the document. Hidden names
+    (a copy being written) and the documents are never it."""
+    files = sorted(n for n in names if n not in _DOCUMENTS and not n.startswith("."))
+    if name in files:
+        return name
+    masked = [n for n in files if redact(n) == name]
+    if masked:
+        return masked[0]
+    return files[0] if len(files) == 1 else None
 
 
 class LocalInventory:
@@ -105,6 +129,13 @@ class LocalInventory:
             if any((self.store.data_dir / location / name).is_file() for name in _DOCUMENTS):
                 return location
         return None
+
+    def package_file(self, location: str, name: str) -> str | None:
+        try:
+            names = [e.name for e in os.scandir(self.store.data_dir / location) if e.is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return stored_package(names, name)
 
     def zip_ref(self, location: str, name: str) -> str:
         return str(self.store.data_dir / location / name)
@@ -167,6 +198,12 @@ class S3Inventory:
                     continue
                 return f"{bucket}/{receipt_month(receipt_id)}/{receipt_id}"
         return None
+
+    def package_file(self, location: str, name: str) -> str | None:
+        bucket, _, prefix = location.partition("/")
+        objects = self.client.list_objects(bucket, prefix=prefix + "/")
+        names = [(o.object_name or "").rpartition("/")[2] for o in objects if not o.is_dir]
+        return stored_package(names, name)
 
     def zip_ref(self, location: str, name: str) -> str:
         return f"s3://{location}/{name}"

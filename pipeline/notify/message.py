@@ -1,6 +1,7 @@
 """The receipt mail of one stored decision: subject, plain text and HTML in Chinese, the
 document attached, addressed with the institution registry (pipeline/notify/registry.py).
-Every number that looks like an ID or a mobile number is masked."""
+Every personal number (a 身份证号 or a mobile number, pipeline/check/privacy.py) is masked,
+in the subject, the bodies and the attached document; nothing else is."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pipeline.check.documents import ACCEPTED, DUPLICATE, REJECTED, dumps, group_by_path
-from pipeline.check.privacy import redact
+from pipeline.check.privacy import redact, redact_whole
 from pipeline.check.report import STATUS_LABEL, render_text
 from pipeline.notify.registry import Match, Registry, valid_address
 
@@ -49,20 +50,13 @@ class ReceiptMail:
         return self.message.as_bytes(policy=SMTP_POLICY)
 
 
-def _masked(value: Any, key: str = "") -> Any:
-    """The document with every ID- or mobile-like number in a free-text value masked.
+def _masked(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as the mail shows it: every personal number masked.
 
-    Messages are masked by the checks already; names chosen by the uploader (the ZIP's
-    name, file paths, the institution) are not, so they are masked here. Hashes are left
-    alone: a hex digest may contain an 11-digit run that is no phone number.
-    """
-    if isinstance(value, str):
-        return value if key.endswith("sha256") else redact(value)
-    if isinstance(value, dict):
-        return {k: _masked(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, key) for v in value]
-    return value
+    Documents are built masked (pipeline/check/documents.py); this masks those stored
+    before, and the upload account too (the stored document keeps it for the registry's
+    match, which is made before). Receipt ids and digests are left alone."""
+    return redact_whole(document)
 
 
 _KIND_BY_SUFFIX = {".jpg": "photo", ".jpeg": "photo", ".mp4": "video", ".json": "form", ".pdf": "scan",

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import redis
 
 from pipeline.check.documents import STATUSES
+from pipeline.check.privacy import redact
 
 #: entries of about 0.5 KB: a million decisions take about 600 MB of Redis
 SUMMARY_FIELDS = ("receipt_id", "status", "decided_at", "received_at", "institution", "report_date",
@@ -61,8 +62,15 @@ def decided_ts(document: Mapping[str, Any]) -> float:
         return 0.0
 
 
+def _masked(text: Any) -> Any:
+    return redact(text) if isinstance(text, str) else text
+
+
 def summary(document: Mapping[str, Any], location: str) -> dict[str, Any]:
-    """What the index keeps of a document stored at ``location``."""
+    """What the index keeps of a document stored at ``location``. The texts an uploader
+    or the deployment chose (package name, institution, account, inbox location) are
+    kept masked (pipeline/check/privacy.py): documents are built masked, but one stored
+    before, read by a rebuild, may not be, and the index never holds a personal number."""
     package = document.get("package") or {}
     source = document.get("source") or {}
     return {
@@ -70,13 +78,13 @@ def summary(document: Mapping[str, Any], location: str) -> dict[str, Any]:
         "status": document["status"],
         "decided_at": document.get("decided_at"),
         "received_at": document.get("received_at"),
-        "institution": document.get("institution"),
+        "institution": _masked(document.get("institution")),
         "report_date": document.get("report_date"),
-        "name": package.get("name"),
+        "name": _masked(package.get("name")),
         "size": package.get("size"),
         "sha256": package.get("sha256"),
-        "account": source.get("account", ""),
-        "source": source.get("location", ""),
+        "account": _masked(source.get("account", "")),
+        "source": _masked(source.get("location", "")),
         "location": location,
         "error_codes": sorted({e["code"] for e in document.get("errors") or []}),
         "errors": len(document.get("errors") or []),
@@ -197,13 +205,15 @@ class DecisionIndex:
 
     def search(self, fragment: str) -> list[dict[str, Any]]:
         """Entries whose package name, institution, account or inbox location contains
-        ``fragment`` (case-insensitive). A pass over the index in Redis (no document is read)."""
-        needle = fragment.casefold()
+        ``fragment`` (case-insensitive). A pass over the index in Redis (no document is read).
+        The entries hold personal numbers masked, so a fragment holding one in full is
+        looked for masked too (``张三610116198011113382`` finds ``张三610116********3382.zip``)."""
+        needles = {fragment.casefold(), redact(fragment).casefold()}
         out = []
         for _rid, raw in self.client.hscan_iter(self.docs_key, count=1000):
             entry = json.loads(raw)
             haystack = "\0".join(str(entry.get(k) or "") for k in ("name", "institution", "account", "source"))
-            if needle in haystack.casefold():
+            if any(needle in haystack.casefold() for needle in needles):
                 out.append(entry)
         return self._sorted(self._with_successor(out))
 

@@ -4,6 +4,12 @@ requeue and the index rebuild. Each returns plain JSON-able data; the operator c
 the store the workers use (the store and ledger are the intake room's: the operator's view
 is a view of them). The queue depths come from the worker room through :class:`BrokerView`.
 Design and every output field: ``docs/operations.md``.
+
+What the queries return is what the operator sees, so every personal number in it is
+masked (pipeline/check/privacy.py): package names, inbox locations and accounts of
+uploads waiting or being decided, and the paths of stored ZIPs (which keep the name they
+were uploaded with: :meth:`Inventory.package_file` finds them). Receipt ids, digests and
+decision locations are shown as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import redis
 import structlog
 
 from pipeline.check.documents import REJECTED, Source, new_receipt_id
+from pipeline.check.privacy import redact, redact_whole
 from pipeline.check.progress import ProgressLog
 from pipeline.intake.ledger import RedisLedger
 from pipeline.intake.store import StoreError
@@ -50,6 +57,11 @@ class BrokerView:
 
 def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="seconds") if ts else None
+
+
+def _shown(item: dict[str, Any] | None) -> Any:
+    """``item`` as the operator sees it: personal numbers masked, identifiers kept."""
+    return redact_whole(item) if item is not None else None
 
 
 @dataclass
@@ -105,10 +117,16 @@ class Ops:
         return self.index.get(receipt_id) or summary(document, location)
 
     def _where(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """The entry with where its ZIP and document are."""
+        """The entry with where its ZIP and document are, masked (the ZIP's path is shown
+        with the masked name; no listing of the folder is needed for that)."""
         fake_doc = {"status": entry["status"]}
-        return {**entry, "zip": self.inventory.zip_ref(entry["location"], entry["name"]),
-                "document": self.inventory.document_ref(entry["location"], fake_doc)}
+        return _shown({**entry, "zip": self.inventory.zip_ref(entry["location"], entry["name"]),
+                       "document": self.inventory.document_ref(entry["location"], fake_doc)})
+
+    def _package_file(self, location: str, name: str) -> str:
+        """The stored ZIP's own file name in the decision folder (the document's ``name``
+        is masked); the document's name when the folder holds none (it is missing)."""
+        return self.inventory.package_file(location, name) or name
 
     # -- status -----------------------------------------------------------------------------
     def _claims(self) -> list[dict[str, Any]]:
@@ -145,8 +163,8 @@ class Ops:
             "at": self.now().isoformat(timespec="seconds"),
             "storage": self.storage,
             "queues": self.broker.queue_depths(),
-            "inbox": {"waiting": len(waiting), "oldest": waiting[0] if waiting else None},
-            "in_progress": {"count": len(claims), "packages": claims},
+            "inbox": {"waiting": len(waiting), "oldest": _shown(waiting[0] if waiting else None)},
+            "in_progress": {"count": len(claims), "packages": [_shown(c) for c in claims]},
             "decided": {"last_hour": self.index.count_since(now - 3600),
                         "last_day": self.index.count_since(now - 86400),
                         "all": self.index.counts()},
@@ -180,8 +198,8 @@ class Ops:
 
         claims = [c for c in self._claims() if matches(c["receipt_id"], c["name"], c["source"], c["account"])]
         waiting = [w for w in self._waiting() if matches(w["location"], w["account"])] if kind == "fragment" else []
-        return {"query": query, "kind": kind, "decisions": [self._where(e) for e in entries],
-                "in_progress": claims, "waiting": waiting}
+        return {"query": redact(query), "kind": kind, "decisions": [self._where(e) for e in entries],
+                "in_progress": [_shown(c) for c in claims], "waiting": [_shown(w) for w in waiting]}
 
     def receipt(self, receipt_id: str) -> dict[str, Any] | None:
         """The document of a receipt id with where it lies, or None."""
@@ -194,8 +212,9 @@ class Ops:
             document = self.inventory.read(location)
         except StoreError:
             return None
-        return {"location": location, "document": document,
-                "zip": self.inventory.zip_ref(location, document["package"]["name"]),
+        name = self._package_file(location, document["package"]["name"])
+        return {"location": location, "document": _shown(document),
+                "zip": redact(self.inventory.zip_ref(location, name)),
                 "document_path": self.inventory.document_ref(location, document),
                 "superseded_by": self.index.client.hget(self.index.superseded_key, receipt_id)}
 
@@ -212,13 +231,14 @@ class Ops:
             try:
                 document = self.inventory.read(location)
             except (StoreError, OSError, ValueError) as exc:
-                problems.append({"location": location, "problem": "unreadable_document", "detail": str(exc)})
+                problems.append({"location": location, "problem": "unreadable_document", "detail": redact(str(exc))})
                 progress.step()
                 continue
             package = document["package"]
-            zip_ref = self.inventory.zip_ref(location, package["name"])
-            found = self.inventory.hash_zip(location, package["name"])
-            base = {"receipt_id": document["receipt_id"], "location": location, "zip": zip_ref,
+            name = self._package_file(location, package["name"])
+            found = self.inventory.hash_zip(location, name)
+            base = {"receipt_id": document["receipt_id"], "location": location,
+                    "zip": redact(self.inventory.zip_ref(location, name)),
                     "expected_sha256": package["sha256"], "expected_size": package["size"]}
             if found is None:
                 problems.append({**base, "problem": "missing"})
@@ -296,7 +316,7 @@ class Ops:
                                 "new_error_codes": decided["error_codes"]})
                 continue
             document = self.inventory.read(entry["location"])
-            name = document["package"]["name"]
+            name = self._package_file(entry["location"], document["package"]["name"])
 
             def claim_for(request: IngestRequest, document: dict[str, Any] = document, new_rid: str = new_rid,
                           old: str = rid, name: str = name) -> Claim:
@@ -365,8 +385,9 @@ class Ops:
                 continue
             scratch = Path(tempfile.mkdtemp(prefix="pipeline-requeue-"))
             try:
-                zip_path = self.inventory.local_zip(entry["location"], entry["name"], scratch / "download")
-                findings = assess(zip_path, entry["name"], policy, scratch / "package", today)
+                name = self._package_file(entry["location"], entry["name"])
+                zip_path = self.inventory.local_zip(entry["location"], name, scratch / "download")
+                findings = assess(zip_path, name, policy, scratch / "package", today)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             if findings.errors:

@@ -652,13 +652,16 @@ _FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９"
 
 @st.composite
 def id_like_strings(draw: st.DrawFn) -> str:
-    """身份证号- and phone-like text: valid numbers, broken ones, glued to text, spaced."""
+    """身份证号- and phone-like text: valid numbers, broken ones, glued to text or to a date,
+    spaced; and digit runs that are no personal number (camera and WeChat file names,
+    millisecond timestamps), which must be shown as written (pipeline/check/privacy.py)."""
     birth = date(1950, 1, 1) + timedelta(days=draw(st.integers(0, 25_000)))
     region = draw(st.sampled_from(["110101", "610102", "610113", "810000", "931840", "999999", "000000"]))
     number = make_id_number(region, birth, draw(st.integers(0, 999)))
     mobile = f"1{draw(st.sampled_from('3456789'))}{draw(st.integers(0, 10**9 - 1)):09d}"
     kind = draw(st.sampled_from(["id", "id-x", "id-bad", "id15", "mobile", "mobile+86", "mobile-dashes",
-                                 "glued", "fullwidth", "long-digits", "two"]))
+                                 "glued", "fullwidth", "long-digits", "two", "glued-date", "grouped",
+                                 "mobile-86", "camera"]))
     value = {
         "id": number,
         "id-x": number[:17] + "X",
@@ -671,6 +674,11 @@ def id_like_strings(draw: st.DrawFn) -> str:
         "fullwidth": number.translate(_FULLWIDTH_DIGITS),
         "long-digits": str(draw(st.integers(10**10, 10**40))),
         "two": f"{number} {mobile}",
+        "glued-date": number + f"{birth:%Y%m%d}",  # still a person's number, glued or not
+        "grouped": f"{number[:6]} {number[6:14]} {number[14:]}",
+        "mobile-86": "86" + mobile,
+        "camera": draw(st.sampled_from(["微信图片_", "mmexport", "IMG_", "VID", "Screenshot_"]))
+        + f"{birth:%Y%m%d}{draw(st.integers(0, 10**6 - 1)):06d}" + draw(st.sampled_from(["", "123"])),
     }[kind]
     return value
 

@@ -10,10 +10,12 @@ their JSON Schema are handed over too (``schema_valid`` False), so every rule re
 defensively: a field that is missing or of the wrong type is skipped (reporting it is
 ``FORM_SCHEMA``'s business), a rule never raises on the data. ``Problem.path`` is the
 form's path inside the package, ``pointer`` the JSON pointer of the value at fault, and
-every 身份证号 / phone number in a message is masked (:func:`pipeline.check.privacy.mask_id`,
-:func:`~pipeline.check.privacy.mask_phone`); as a last line of defence each message and hint
-goes through :func:`~pipeline.check.privacy.redact`. Free text quoted in a message (names,
-institution, platform) is cut to 30 characters.
+every 身份证号 / phone number a rule names is masked by its meaning, valid or not
+(:func:`pipeline.check.privacy.mask_id`, :func:`~pipeline.check.privacy.mask_phone`; and
+:func:`~pipeline.check.catalogue.problem` masks parameters named ``id_number`` / ``phone``
+once more); free text quoted in a message (names, institution, platform) goes through the
+recogniser of personal numbers in :func:`~pipeline.check.catalogue.problem` like every
+message, hint, path and pointer, and is cut to 30 characters.
 
 Besides the parameters its message is rendered from, a problem carries the facts a
 pre-formatted ``location`` / ``reason`` / ``detail`` sentence is made of as raw
@@ -89,7 +91,6 @@ Decisions (the spec leaves them open):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from datetime import date
@@ -99,7 +100,7 @@ from pipeline.check.catalogue import Problem, problem
 from pipeline.check.forms import FormSet, LoadedForm, TrainingForms
 from pipeline.check.identity import gender_matches, validate_id_number, validate_phone
 from pipeline.check.layout import Training
-from pipeline.check.privacy import mask_id, mask_phone, redact
+from pipeline.check.privacy import mask_id, mask_phone
 
 __all__ = [
     "CROSS_FORM_RULES", "check_forms_readable", "check_form_lists", "check_id_numbers", "check_phones", "check_dates", "check_hours",
@@ -210,12 +211,10 @@ def _trainee(row: dict[str, Any]) -> str:
 
 
 def _problem(code: str, source: LoadedForm, pointer: str | None = None, /, **params: Any) -> Problem:
-    """``problem()`` on ``source`` (its path; its file name as ``form`` unless given),
-    every message and hint masked once more."""
+    """``problem()`` on ``source`` (its path; its file name as ``form`` unless given);
+    ``problem()`` masks what it renders."""
     params.setdefault("form", source.name)
-    built = problem(code, source.path, pointer=pointer, **params)
-    return dataclasses.replace(built, message=redact(built.message),
-                               hint=redact(built.hint) if built.hint else built.hint)
+    return problem(code, source.path, pointer=pointer, **params)
 
 
 # ---------------------------------------------------------------------------------------
