@@ -589,6 +589,29 @@ def test_broken_json_is_form_json_with_line_column_and_reason(tmp_path, text, wh
     assert why in detail
 
 
+def test_a_key_given_twice_is_form_json_naming_the_key_and_its_line(tmp_path):
+    """A clerk copies a line and forgets the old one: JSON keeps the last value silently;
+    the form names the key and the line of its second place instead."""
+    forms = all_forms()
+    text = dumps(pledge_form()).decode()
+    forms[PLEDGE] = text.replace('"accepted": true', '"accepted": true,\n  "accepted": false').encode()
+    found = only(problems_of(package(forms), tmp_path))
+    assert (found.code, found.path) == ("FORM_JSON", f"{ROOT}/{PLEDGE}")
+    second = text[:text.index('"accepted": true')].count("\n") + 2
+    assert "“accepted”" in found.params["detail"] and f"第 {second} 行" in found.params["detail"]
+    # the same key in two different objects (every trainee has a "name") is no repeat
+    assert list(check_forms_readable(view_of(package(all_forms()), tmp_path / "ok"))) == []
+
+
+def test_a_key_given_twice_in_the_plan_is_reported_once_by_the_hierarchy_check(tmp_path):
+    forms = all_forms()
+    text = dumps(forms["培训方案.json"]).decode()
+    forms["培训方案.json"] = text.replace('"total_hours":', '"total_hours": 1,\n  "total_hours":', 1).encode()
+    found = [p for p in problems_of(package(forms), tmp_path, checks=(check_plan_readable, check_forms_readable))]
+    assert [(p.code, p.params.get("fault")) for p in found] == [("FORM_JSON", "duplicate_key")]
+    assert found[0].params["key"] == "total_hours"
+
+
 @pytest.mark.parametrize("data,why", [(b"", "文件内容为空"), (b"  \n", "文件内容为空"),
                                       ('{"form": "sign_in"}'.encode("utf-16"), "UTF-16")])
 def test_empty_and_utf16_forms_are_form_json(tmp_path, data, why):

@@ -139,8 +139,9 @@ def _read_json(file: ExtractedFile) -> tuple[Any, str | None, dict[str, Any]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None, "文件不是 UTF-8 编码（可能是 GBK/ANSI 编码）", {"fault": "not_utf8"}
+    repeated: list[str] = []
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=lambda pairs: _object(pairs, repeated))
     except json.JSONDecodeError as exc:
         return None, f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）", {
             "fault": "syntax", "line": exc.lineno, "column": exc.colno}
@@ -153,7 +154,54 @@ def _read_json(file: ExtractedFile) -> tuple[Any, str | None, dict[str, Any]]:
         # frames per level and would raise RecursionError (found by make fuzz)
         return None, f"JSON 嵌套层数过多（超过 {MAX_FORM_DEPTH} 层）", {
             "fault": "too_deep", "max_depth": MAX_FORM_DEPTH}
+    if repeated:
+        # a clerk editing by hand copies a line and forgets to delete the old one: the JSON
+        # reader would silently keep the last value
+        key, line = _first_repeated_key(text)
+        return None, (f"字段“{key}”在同一个 {{…}} 中出现了两次（第 {line} 行是重复的一处），"
+                      "请只保留正确的一个"), {"fault": "duplicate_key", "key": key, "line": line}
     return value, None, {}
+
+
+def _object(pairs: list[tuple[str, Any]], repeated: list[str]) -> dict[str, Any]:
+    """A JSON object; a key given twice is noted in ``repeated``."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            repeated.append(key)
+        out[key] = value
+    return out
+
+
+def _first_repeated_key(text: str) -> tuple[str, int]:
+    """(the first key given twice in one object, the line of its second place) of a
+    JSON text that parses: a scan of strings, braces, brackets and colons."""
+    stack: list[set[str] | None] = []  # per open container: the keys seen (None: a list)
+    pending: tuple[str, int] | None = None  # the last string and its line
+    line, i = 1, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == '"':
+            end = i + 1
+            while text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            pending = (json.loads(text[i:end + 1]), line)
+            i = end
+        elif c == ":" and pending is not None and stack and stack[-1] is not None:
+            key, at = pending
+            if key in stack[-1]:
+                return key, at
+            stack[-1].add(key)
+        elif c in "{[":
+            stack.append(set() if c == "{" else None)
+        elif c in "}]":
+            stack.pop()
+        if c not in ' \t\r\n"':
+            pending = pending if c == ":" or text[i] == '"' else None
+        i += 1
+    return "", 0
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:

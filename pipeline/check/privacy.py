@@ -280,7 +280,7 @@ def mask_known(value: Any, numbers: list[str]) -> Any:
 
 #: keys whose values the pipeline minted or computed: never personal, never masked
 _IDENTIFIER_KEYS = frozenset({"receipt_id", "new_receipt_id", "duplicate_of", "supersedes", "superseded_by",
-                              "version", "message_id", "holder", "timestamp", "schema_version"})
+                              "version", "message_id", "holder", "timestamp", "schema_version", "stamp"})
 
 
 def is_identifier_key(key: str) -> bool:
