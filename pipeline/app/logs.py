@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import Any, TextIO
 
 import structlog
@@ -69,12 +70,35 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    _redact_personal_numbers, renderer],
+                    structlog.processors.format_exc_info, _redact_personal_numbers, renderer],
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
     ))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO) if numeric < logging.INFO else numeric)
+    _log_what_python_would_print()
+
+
+def _log_what_python_would_print() -> None:
+    """Uncaught exceptions (of the main thread or any other, e.g. a consumer thread dying
+    on a full disk) and warnings become log lines of this format: Python would print them
+    raw to stderr, as many lines, in the middle of the JSON log."""
+    logging.captureWarnings(True)
+
+    def thread_crashed(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        structlog.get_logger().error("thread.crashed", thread=args.thread.name if args.thread else None,
+                                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    def process_crashed(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        structlog.get_logger().critical("process.crashed", exc_info=(exc_type, exc, tb))
+
+    threading.excepthook = thread_crashed
+    sys.excepthook = process_crashed
 
 
 def _add_process(name: str) -> Any:
