@@ -217,18 +217,22 @@ def mdat_64bit(data: bytes) -> bytes:
 @lru_cache(maxsize=16)
 def encoded(seconds: float = 150, width: int = 1280, height: int = 720, *, movflags: str | None = None,
             codec: str = "libx264", codec_tag: str | None = None, second_video: tuple[int, int] | None = None,
-            audio: bool = False) -> bytes:
+            audio: bool = False, container: str = "mp4", fragment_seconds: float | None = None) -> bytes:
     """A real MP4 (1 fps, like ``media.mp4``) with muxer options: ``movflags`` such as
     "faststart" or "frag_keyframe+empty_moov+default_base_moof" (fragmented); ``codec_tag``
     "hvc1"/"hev1" for HEVC; ``second_video`` (width, height): a second video track after
-    the first; ``audio``: a silent AAC track too (interleaved with the video)."""
+    the first; ``audio``: a silent AAC track too (interleaved with the video);
+    ``container="mov"``: QuickTime's muxer (brand ``qt  ``); ``fragment_seconds``: with
+    fragmenting ``movflags``, a fragment at least every so many seconds (keyframes or not)."""
     import av  # test-only dependency
 
     fd, name = tempfile.mkstemp(suffix=".mp4")
     os.close(fd)
     try:
         options = {"movflags": movflags} if movflags else {}
-        with av.open(name, "w", format="mp4", options=options) as out:
+        if fragment_seconds is not None:
+            options["frag_duration"] = str(round(fragment_seconds * 1_000_000))
+        with av.open(name, "w", format=container, options=options) as out:
             sizes = [(width, height)] + ([second_video] if second_video else [])
             streams = [_video_stream(out, codec, w, h, codec_tag) for w, h in sizes]
             sound = out.add_stream("aac", rate=44100) if audio else None
