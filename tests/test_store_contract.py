@@ -408,3 +408,34 @@ def test_stuck_requests_resend_lost_messages_and_orphaned_claims_once_per_period
     assert stuck_requests(services, [waiting, never], now=1000.0 + 302) == []  # once per period
     assert sorted(stuck_requests(services, [waiting, never], now=1000.0 + 602), key=str) == sorted(
         [orphan, waiting], key=str)
+
+
+# -- the journal: what must survive a loss of Redis's data -------------------------------------
+
+def test_the_journal_keeps_records_by_name_and_lists_a_folder(store: StoreHarness):
+    s = store.services.store
+    assert s.get_record("announce/R20261206-00000001.json") is None and s.list_records("announce") == []
+    s.put_record("announce/R20261206-00000001.json", b'{"n": 1}')
+    s.put_record("announce/R20261206-00000002.json", b'{"n": 2}')
+    s.put_record("mail/R20261206-00000001.json", b'{"state": "sent"}')
+    s.put_record("announce/R20261206-00000002.json", b'{"n": 3}')  # replaced
+    listed = s.list_records("announce")
+    assert [(r.name, r.data) for r in listed] == [("announce/R20261206-00000001.json", b'{"n": 1}'),
+                                                  ("announce/R20261206-00000002.json", b'{"n": 3}')]
+    record = s.get_record("mail/R20261206-00000001.json")
+    assert record is not None and record.data == b'{"state": "sent"}' and record.written_at.tzinfo is not None
+    s.delete_record("announce/R20261206-00000001.json")
+    s.delete_record("announce/R20261206-00000001.json")  # twice: no error
+    assert [r.name for r in s.list_records("announce")] == ["announce/R20261206-00000002.json"]
+    for bad in ("../x", "announce/../../x", "/etc/passwd", "announce/a/b", "Announce/x"):
+        with pytest.raises(StoreError):
+            s.put_record(bad, b"x")
+
+
+def test_the_journal_is_no_decision(store: StoreHarness):
+    """Records beside the decisions are never taken for stored decisions."""
+    request = store.drop("j.zip", small_zip("j"))
+    outcome = ingest(request, store.services)
+    store.services.store.put_record("announce/R20261206-00000009.json", b"{}")
+    assert [d.document["receipt_id"] for d in store.stored_decisions()] == [outcome.receipt_id]
+    assert store.services.store.location_of(store.services.store.read_document(outcome.location)) == outcome.location

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +16,7 @@ import structlog
 
 from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
 from pipeline.check.files import fsync_dir, hash_file, write_atomic, write_if_absent
-from pipeline.intake.store import StoreError
+from pipeline.intake.store import JournalRecord, StoreError, check_journal_name
 from pipeline.intake.uploads import Claim, IngestRequest, claim_record, readable, safe_package_name
 
 
@@ -59,10 +59,42 @@ class LocalStore:
         self.archive = data_dir / "archive"
         self.quarantine = data_dir / "quarantine"
         self.work = data_dir / "work"
+        self.journal = data_dir / "journal"
 
     def ensure_layout(self) -> None:
-        for folder in (self.inbox, self.claims, self.archive, self.quarantine, self.work):
+        for folder in (self.inbox, self.claims, self.archive, self.quarantine, self.work, self.journal):
             folder.mkdir(parents=True, exist_ok=True)
+
+    # -- the journal (pipeline/intake/store.py) -----------------------------------------
+    def _record_path(self, name: str) -> Path:
+        return self.journal / check_journal_name(name)
+
+    def put_record(self, name: str, data: bytes) -> None:
+        path = self._record_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+
+    def get_record(self, name: str) -> JournalRecord | None:
+        path = self._record_path(name)
+        try:
+            return JournalRecord(name, path.read_bytes(), _mtime(path))
+        except FileNotFoundError:
+            return None
+
+    def delete_record(self, name: str) -> None:
+        self._record_path(name).unlink(missing_ok=True)
+
+    def list_records(self, folder: str) -> list[JournalRecord]:
+        base = self._record_path(folder)
+        out = []
+        for path in sorted(base.glob("*")) if base.is_dir() else []:
+            if path.name.startswith("."):  # a write in progress (write_atomic's temp file)
+                continue
+            try:
+                out.append(JournalRecord(f"{folder}/{path.name}", path.read_bytes(), _mtime(path)))
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+        return out
 
     # -- claiming -------------------------------------------------------------------------
     def _claim_paths(self, version: str) -> tuple[Path, Path, Path]:
@@ -200,6 +232,9 @@ class LocalStore:
             return
 
     # -- deciding -------------------------------------------------------------------------
+    def location_of(self, document: dict[str, Any]) -> str:
+        return str(self.decision_dir(document).relative_to(self.data_dir))
+
     def decision_dir(self, document: dict[str, Any]) -> Path:
         area = self.archive if document["status"] == ACCEPTED else self.quarantine
         return area / receipt_month(document["receipt_id"]) / document["receipt_id"]
@@ -240,3 +275,7 @@ class LocalStore:
             if path.is_file():
                 return json.loads(path.read_text(encoding="utf-8"))
         raise StoreError(f"no decision document in {location!r}")
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)

@@ -45,7 +45,8 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,13 +59,15 @@ from minio.error import S3Error
 from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.uploads import Claim, IngestRequest, safe_package_name
-from pipeline.intake.store import StoreError
+from pipeline.intake.store import JournalRecord, StoreError, check_journal_name
 from pipeline.intake.uploads import is_in_progress_name
 
 __all__ = ["CHUNK_SIZE", "INBOX_PREFIX", "InboxKey", "S3Store", "parse_inbox_key"]
 
 #: every upload key starts with this, inside the inbox bucket
 INBOX_PREFIX = "inbox/"
+#: the journal's objects (pipeline/intake/store.py) lie under this, in the archive bucket
+JOURNAL_PREFIX = "journal/"
 #: downloads are streamed in chunks of this size (the local store's copy buffer)
 CHUNK_SIZE = 1 << 20
 #: user metadata of an archived or quarantined ZIP: the SHA-256 of its bytes
@@ -315,6 +318,46 @@ class S3Store:
         return out
 
     # -- deciding --------------------------------------------------------------------------
+    def location_of(self, document: dict[str, Any]) -> str:
+        return f"{self.decision_bucket(document)}/{self.decision_prefix(document).rstrip('/')}"
+
+    # -- the journal (pipeline/intake/store.py): objects journal/<name> of the archive bucket
+    def _record_key(self, name: str) -> str:
+        return JOURNAL_PREFIX + check_journal_name(name)
+
+    def put_record(self, name: str, data: bytes) -> None:
+        self.client.put_object(self.archive_bucket, self._record_key(name), io.BytesIO(data), len(data),
+                               content_type="application/json; charset=utf-8")
+
+    def get_record(self, name: str) -> JournalRecord | None:
+        key = self._record_key(name)
+        try:
+            response = self.client.get_object(self.archive_bucket, key)
+        except S3Error as exc:
+            if exc.code in _GONE:
+                return None
+            raise
+        try:
+            data = response.read()
+            modified = response.headers.get("Last-Modified")
+        finally:
+            response.close()
+            response.release_conn()
+        written = parsedate_to_datetime(modified) if modified else datetime.now(timezone.utc)
+        return JournalRecord(name, data, written)
+
+    def delete_record(self, name: str) -> None:
+        self.client.remove_object(self.archive_bucket, self._record_key(name))
+
+    def list_records(self, folder: str) -> list[JournalRecord]:
+        out = []
+        prefix = self._record_key(folder) + "/"
+        for obj in self.client.list_objects(self.archive_bucket, prefix=prefix):
+            record = self.get_record(folder + "/" + (obj.object_name or "")[len(prefix):])
+            if record is not None:
+                out.append(record)
+        return out
+
     def decision_bucket(self, document: dict[str, Any]) -> str:
         return self.archive_bucket if document["status"] == ACCEPTED else self.quarantine_bucket
 

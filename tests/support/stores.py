@@ -275,6 +275,8 @@ class S3Harness(StoreHarness):
             bucket = getattr(self.store, f"{area}_bucket")
             folders: dict[str, dict[str, bytes]] = {}
             for key in keys(self.store.client, bucket):
+                if key.startswith("journal/"):  # the journal's records are no decisions
+                    continue
                 prefix, _, name = key.rpartition("/")
                 folders.setdefault(prefix, {})[name] = read(self.store.client, bucket, key)
             out.extend(StoredDecision(area, f"{bucket}/{prefix}", files) for prefix, files in sorted(folders.items()))
