@@ -130,6 +130,9 @@ def test_worker_killed_at_each_step_is_finished_once(tmp_path: Path, cleanup, po
     assert len(list((p.data / "faults").glob(f"{point}-*"))) == len(sent)
     if point in ("after_decision", "before_release"):
         # the recorded first decision was finished, not re-made: one receipt id per package
+        # (the line is logged just after the claim is released: wait for it)
+        wait_until(lambda: {e["source"] for e in events(p, "package.decided")} >= set(sent), 30,
+                   message="package.decided lines")
         decided_lines = events(p, "package.decided")
         for name, doc in docs.items():
             assert {e["receipt_id"] for e in decided_lines if e["source"] == name} == {doc["receipt_id"]}

@@ -490,6 +490,57 @@ def test_smtp_dropping_after_data_is_unknown_and_never_resent(store, records):
         assert len(server.messages) == 2
 
 
+def test_the_journal_keeps_a_sent_mail_from_being_sent_again_after_redis_lost_its_data(store, records, server,
+                                                                                      redis_client):
+    outcome = stored(store, make_document())
+    rid = outcome["receipt_id"]
+    mailer = make_mailer(records, store, smtp_to(server.url), journal=store)
+    assert mailer.deliver(outcome) == "sent"
+    assert json.loads(store.get_record(f"mail/{rid}.json").data)["state"] == "sent"
+    redis_client.flushdb()  # Redis's data lost: the send record is gone
+    with structlog.testing.capture_logs() as logs:
+        assert mailer.deliver(outcome) == "sent"
+    assert len(server.messages) == 1
+    assert records.get(rid)["state"] == "sent"  # Redis learns it back from the journal
+    assert [x.get("source") for x in logs if x["event"] == "mail.already_done"] == ["journal"]
+
+
+def test_an_attempt_that_reached_data_before_redis_lost_its_data_is_unknown_not_resent(store, records,
+                                                                                       redis_client):
+    document = make_document()
+    outcome = stored(store, document)
+    rid = outcome["receipt_id"]
+    with SmtpServer(DropAfterDataHandler()) as server:
+        mailer = make_mailer(records, store, smtp_to(server.url), journal=store)
+        journal_states: list[str] = []
+        original_write = mailer.journalled.write
+
+        def noting_write(receipt_id: str, state: str, **extra: Any) -> None:
+            journal_states.append(state)
+            original_write(receipt_id, state, **extra)
+
+        mailer.journalled.write = noting_write  # type: ignore[method-assign]
+        assert mailer.deliver(outcome) == "unknown"  # the server dropped the line after DATA
+        assert journal_states == ["data", "unknown"]  # "data" written before the DATA command
+        # as if the attempt had died right after DATA: only "data" is in the journal
+        mailer.journalled.write = original_write  # type: ignore[method-assign]
+        original_write(rid, "data", message_id="<x>")
+        redis_client.flushdb()
+        with structlog.testing.capture_logs() as logs:
+            assert mailer.deliver(outcome) == "unknown"
+        assert len(server.messages) == 1  # never resent
+        assert records.get(rid)["state"] == "unknown"
+        assert json.loads(store.get_record(f"mail/{rid}.json").data)["state"] == "unknown"
+        assert [x.get("source") for x in logs if x["event"] == "mail.unknown"] == ["journal"]
+
+
+def test_without_a_journal_record_a_fresh_redis_sends_normally(store, records, server):
+    outcome = stored(store, make_document())
+    mailer = make_mailer(records, store, smtp_to(server.url), journal=store)
+    assert store.get_record(f"mail/{outcome['receipt_id']}.json") is None
+    assert mailer.deliver(outcome) == "sent" and len(server.messages) == 1
+
+
 @pytest.mark.parametrize("stage, reply", [("rcpt", "451 4.7.1 Greylisted, try again later"),
                                           ("mail", "421 4.3.2 Service not available"),
                                           ("data", "452 4.3.1 Insufficient system storage")])

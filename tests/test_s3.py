@@ -459,11 +459,14 @@ def test_pipeline_run_with_s3_storage(tmp_path: Path, moto_s3: MotoS3):
         put(client, b.inbox, "inbox/xinghuo/星火20261120.zip", good)
         put(client, b.inbox, "inbox/wrong.zip", RAR)
         put(client, b.inbox, "inbox/uploading.zip.part", b"PK\x03\x04 half")
-        wait_until(lambda: len(keys(client, b.archive)) == 2 and len(keys(client, b.quarantine)) == 2, 90,
+        def decision_keys(bucket: str) -> list[str]:  # the archive bucket also holds the journal
+            return [k for k in keys(client, bucket) if not k.startswith("journal/")]
+
+        wait_until(lambda: len(decision_keys(b.archive)) == 2 and len(decision_keys(b.quarantine)) == 2, 90,
                    message="two decisions in the buckets")
         wait_until(lambda: keys(client, b.inbox) == ["inbox/uploading.zip.part"], 30, message="inbox emptied")
         time.sleep(3)  # more scans list the same objects: nothing is decided twice
-        archive, quarantine = keys(client, b.archive), keys(client, b.quarantine)
+        archive, quarantine = decision_keys(b.archive), decision_keys(b.quarantine)
         assert [k.rsplit("/", 1)[1] for k in archive] == ["receipt.json", "星火20261120.zip"]
         assert [k.rsplit("/", 1)[1] for k in quarantine] == ["errors.json", "wrong.zip"]
         assert read(client, b.archive, archive[1]) == good
@@ -476,6 +479,13 @@ def test_pipeline_run_with_s3_storage(tmp_path: Path, moto_s3: MotoS3):
         decided = [e for e in events() if e.get("event") == "package.decided"]
         assert sorted(e["status"] for e in decided) == ["accepted", "rejected"]
         assert any(e.get("event") == "watcher.notifications_unsupported" for e in events())
+        # both receipts mailed (to the outbox): the journal keeps how each mail ended,
+        # and no announcement is left to recover
+        receipt_ids = sorted(e["receipt_id"] for e in decided)
+        wait_until(lambda: [k for k in keys(client, b.archive) if k.startswith("journal/")]
+                   == [f"journal/mail/{rid}.json" for rid in receipt_ids], 30, message="mails settled")
+        assert {json.loads(read(client, b.archive, f"journal/mail/{rid}.json"))["state"]
+                for rid in receipt_ids} == {"sent"}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -18,12 +18,13 @@ import dramatiq
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 
+from pipeline.intake import announcements
 from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal
 from pipeline.intake.uploads import IngestRequest
-from pipeline.notify.mailer import MAIL_MAX_RETRIES, MAIL_TIME_LIMIT_MS, Mailer
+from pipeline.notify.mailer import FINAL_STATES, MAIL_MAX_RETRIES, MAIL_TIME_LIMIT_MS, Mailer
 from pipeline.ops.index import DecisionIndex
 from pipeline.ops.metrics import Counters, decision_increments
-from workers.queues import DECISIONS, INGEST_PACKAGE, MAIL, PACKAGES
+from workers.queues import DECISIONS, INGEST_PACKAGE, MAIL, PACKAGE_DECIDED, PACKAGES
 
 
 class WorkerServices(Protocol):
@@ -64,7 +65,7 @@ class PipelineActors:
             on_retry_exhausted="package_failed")
         self.package_failed = declare(self._package_failed, actor_name="package_failed", queue_name=PACKAGES,
                                       max_retries=50, min_backoff=5_000, max_backoff=600_000)
-        self.package_decided = declare(self._package_decided, actor_name="package_decided",
+        self.package_decided = declare(self._package_decided, actor_name=PACKAGE_DECIDED,
                                        queue_name=DECISIONS, max_retries=20)
         self.send_receipt = declare(
             self._send_receipt, actor_name="send_receipt", queue_name=MAIL, max_retries=MAIL_MAX_RETRIES,
@@ -113,7 +114,9 @@ class PipelineActors:
         Raises on a definite failure, so Dramatiq retries; an unknown outcome is logged,
         never resent."""
         with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"]):
-            self._services.mailer.deliver(outcome)
+            state = self._services.mailer.deliver(outcome)
+            if state in FINAL_STATES:
+                announcements.settle(self._services.services.store, outcome["receipt_id"])
 
     def _receipt_mail_failed(self, message: dict[str, Any], retry_info: dict[str, Any]) -> None:
         """A receipt could not be sent after all retries: tell the operator."""
@@ -122,3 +125,4 @@ class PipelineActors:
                                      location=outcome["location"], retries=retry_info.get("retries"),
                                      action="fix the mail settings, then forward the receipt by hand")
         self._services.counters.mail("gave_up")
+        announcements.settle(self._services.services.store, outcome["receipt_id"])

@@ -26,7 +26,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 
 from pipeline.intake.faults import FaultPoints
-from workers.queues import INGEST_PACKAGE, PACKAGES, QUEUES
+from workers.queues import DECISIONS, INGEST_PACKAGE, PACKAGE_DECIDED, PACKAGES, QUEUES
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,13 @@ def send_ingest(broker: RedisBroker, request: dict[str, Any]) -> None:
     """Ask a worker to decide one upload (an ``IngestRequest``'s JSON), from a process
     that has no actors declared (the watcher, ``pipeline requeue``)."""
     broker.enqueue(dramatiq.Message(queue_name=PACKAGES, actor_name=INGEST_PACKAGE, args=(request,),
+                                    kwargs={}, options={}))
+
+
+def send_decided(broker: RedisBroker, outcome: dict[str, Any]) -> None:
+    """Announce a stored decision again (the watcher's recovery of a decision whose
+    follow-up message Redis lost; pipeline/intake/announcements.py)."""
+    broker.enqueue(dramatiq.Message(queue_name=DECISIONS, actor_name=PACKAGE_DECIDED, args=(outcome,),
                                     kwargs={}, options={}))
 
 

@@ -13,3 +13,5 @@ QUEUES = (PACKAGES, DECISIONS, MAIL)
 
 #: the actor that decides one upload (queue PACKAGES)
 INGEST_PACKAGE = "ingest_package"
+#: the actor that indexes, counts and announces a stored decision (queue DECISIONS)
+PACKAGE_DECIDED = "package_decided"

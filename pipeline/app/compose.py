@@ -39,7 +39,8 @@ from pipeline.ops.metrics import Counters, lazy, offer_endpoint
 from pipeline.ops.presence import Presence
 from pipeline.ops.queries import BrokerView, Ops, OpsError
 from workers.actors import ActorOptions
-from workers.broker import BootHooks, BrokerConfig, build_broker, live_broker_clients, queue_depths, send_ingest
+from workers.broker import (BootHooks, BrokerConfig, build_broker, live_broker_clients, queue_depths,
+                            send_decided, send_ingest)
 
 
 class NoRedis(RuntimeError):
@@ -146,14 +147,19 @@ class Composition:
         return OutboxTransport(self.settings.data_dir / "outbox")
 
     @cached_property
+    def send_records(self) -> SendRecords:
+        """How far each receipt's mail got (Redis; pipeline/notify/records.py)."""
+        return SendRecords(self.redis, self.settings.namespace)
+
+    @cached_property
     def mailer(self) -> Mailer:
         """The receipt mailer (SMTP_URL, or the outbox under the data directory)."""
         s, zone = self.settings, self.zone
-        return Mailer(records=SendRecords(self.redis, s.namespace), transport=self.mail_transport,
+        return Mailer(records=self.send_records, transport=self.mail_transport,
                       registry=self.registry, mail_from=s.mail_from or OUTBOX_FROM,
                       operator_email=s.operator_email or OUTBOX_OPERATOR,
                       read_document=self.store.read_document, clock=lambda: datetime.now(zone),
-                      on_result=self.counters.mail)
+                      on_result=self.counters.mail, journal=self.store)
 
     # -- ops -----------------------------------------------------------------------------
     @cached_property
@@ -224,3 +230,7 @@ class Composition:
     def send_ingest(self, request: dict[str, Any]) -> None:
         """Ask a worker to decide an upload (as the watcher does)."""
         send_ingest(self.broker, request)
+
+    def send_decided(self, outcome: dict[str, Any]) -> None:
+        """Announce a stored decision again (the watcher's recovery)."""
+        send_decided(self.broker, outcome)

@@ -4,6 +4,7 @@ folder, or the S3 inbox bucket) handing each finished upload to the workers once
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -15,8 +16,9 @@ from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox
 from pipeline.intake.handover import Handover
 from pipeline.intake.s3_store import S3Store
 from pipeline.intake.uploads import IngestRequest
+from pipeline.notify.mailer import FINAL_STATES
 from workers.broker import waiting_messages
-from workers.queues import PACKAGES
+from workers.queues import DECISIONS, MAIL, PACKAGES
 
 
 def handover(composition: Composition, logger: Any) -> Handover:
@@ -26,7 +28,23 @@ def handover(composition: Composition, logger: Any) -> Handover:
         """No package message waits unfetched: one for a file still in the inbox is lost."""
         return waiting_messages(composition.broker, PACKAGES) == 0
 
-    return Handover(composition.services, composition.send_ingest, logger, queue_idle=queue_idle)
+    def mail_in_flight(receipt_id: str) -> bool:
+        """A decision's mail is on its way: follow-up messages wait in their queues (a
+        backlog: it is most likely just not reached yet), or an attempt holds the send
+        or waits for its retry. A final send record is not in flight: the decision is
+        sent on so its announcement record is settled."""
+        broker = composition.broker
+        if waiting_messages(broker, DECISIONS) or waiting_messages(broker, MAIL):
+            return True
+        record = composition.send_records.get(receipt_id)
+        if record is None or record.get("state") in FINAL_STATES:
+            return False
+        # a retry waits at most mail_max_backoff_ms for its next attempt
+        quiet_for = time.time() - float(record.get("at") or 0)
+        return quiet_for < composition.settings.mail_max_backoff_ms / 1000 + composition.settings.requeue_after
+
+    return Handover(composition.services, composition.send_ingest, logger, queue_idle=queue_idle,
+                    announce=composition.send_decided, mail_in_flight=mail_in_flight)
 
 
 def folder_watcher(composition: Composition, logger: Any) -> InboxWatcher:

@@ -23,6 +23,7 @@ from pipeline.check.catalogue import problem
 from pipeline.check.documents import REJECTED, Findings, build_document, new_receipt_id
 from pipeline.check.policy import Policy
 from pipeline.check.view import Check
+from pipeline.intake import announcements
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.scratch import worker_identity
@@ -122,6 +123,23 @@ def _outcome(claim: Claim, document: dict[str, Any], location: str) -> Outcome:
                    errors=len(document["errors"]), warnings=len(document["warnings"]))
 
 
+def _finalize(claim: Claim, document: dict[str, Any], services: Services, source: str) -> Outcome:
+    """Store the decision and release the claim. Between the two, the journal records
+    that the decision is still to be announced (pipeline/intake/announcements.py): from
+    the moment the claim is gone, that record is what finds an unannounced decision."""
+    store = services.store
+    outcome = _outcome(claim, document, store.location_of(document))
+
+    def before_release() -> None:
+        announcements.remember(store, outcome.to_json())
+        services.faults.hit("before_release", source)
+
+    location = store.finalize(claim, document, before_release=before_release)
+    if location != outcome.location:  # the store's two answers must agree: the journal holds the first
+        raise RuntimeError(f"store put {claim.version} at {location}, expected {outcome.location}")
+    return outcome
+
+
 def _claim(request: IngestRequest, services: Services) -> Claim | None:
     return services.store.claim(request, lambda: mint_receipt_id(services), services.now())
 
@@ -178,9 +196,8 @@ def ingest(request: IngestRequest, services: Services) -> Outcome | None:
             services.faults.hit("after_decision", request.location)
         else:
             log.info("package.finishing_recorded_decision", status=document["status"])
-        location = services.store.finalize(
-            claim, document, before_release=lambda: services.faults.hit("before_release", request.location))
-    outcome = _outcome(claim, document, location)
+        outcome = _finalize(claim, document, services, request.location)
+    location = outcome.location
     services.faults.hit("after_finalize", request.location)
     log.info("package.decided", status=outcome.status, errors=outcome.errors, warnings=outcome.warnings,
              location=location, duplicate_of=document.get("duplicate_of"), supersedes=document.get("supersedes"),
@@ -214,9 +231,8 @@ def quarantine_internal(request: IngestRequest, services: Services, reason: str)
         document = services.ledger.record_decision(claim.version, build_document(
             findings, receipt_id=claim.receipt_id, source=claim.source, received_at=claim.received_at,
             decided_at=services.now(), status=REJECTED, supersedes=claim.supersedes))
-    location = services.store.finalize(claim, document)
-    outcome = _outcome(claim, document, location)
-    log.error("package.internal", reason=reason, status=outcome.status, location=location)
+    outcome = _finalize(claim, document, services, request.location)
+    log.error("package.internal", reason=reason, status=outcome.status, location=outcome.location)
     return outcome
 
 

@@ -36,6 +36,12 @@ The states of one send (Redis key ``<namespace>:mail:<receipt id>``)::
 
 The outbox transport writes ``<receipt id>.eml`` create-if-absent, so it is idempotent
 and a stale ``data`` state is simply taken over there.
+
+Redis arbitrates between concurrent attempts; what decides "never twice" is also copied
+to the store's journal (``mail/<receipt id>.json``: ``data`` before the DATA command, and
+each final state), because Redis may lose its data. A first claim (no record in Redis)
+reads the journal: a final state there stands, and ``data`` there means the outcome is
+unknown, so the mail is not sent again.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from typing import Any, Callable
 import structlog
 
 from pipeline.notify.message import ReceiptMail, build_receipt_mail
-from pipeline.notify.records import CLAIM_SECONDS, SendRecords
+from pipeline.notify.records import CLAIM_SECONDS, Journal, JournalledStates, SendRecords
 from pipeline.notify.registry import Registry
 from pipeline.notify.transport import ClaimLost, DefiniteFailure, SendResult, Transport, UnknownOutcome
 
@@ -77,8 +83,10 @@ class Mailer:
     def __init__(self, *, records: SendRecords, transport: Transport, registry: Registry, mail_from: str,
                  operator_email: str, read_document: Callable[[str], dict[str, Any]],
                  clock: Callable[[], datetime], claim_seconds: int = CLAIM_SECONDS,
-                 on_result: Callable[[str], None] | None = None) -> None:
+                 on_result: Callable[[str], None] | None = None, journal: Journal | None = None) -> None:
         self.records = records
+        #: the durable copy of "reached DATA" and the final states (None: Redis only)
+        self.journalled = JournalledStates(journal) if journal is not None else None
         self.transport = transport
         self.registry = registry
         self.mail_from = mail_from
@@ -116,6 +124,10 @@ class Mailer:
         state, record = self.records.claim(rid, holder, self.claim_seconds, idempotent=self.transport.idempotent)
         if state != "claimed":
             return self._not_claimed(rid, state, record, log)
+        if not record.get("previous"):  # no record in Redis before: maybe Redis lost it
+            settled = self._settled_in_journal(rid, holder, log)
+            if settled is not None:
+                return settled
         try:
             mail = self.build(outcome)
         except Exception as exc:
@@ -132,12 +144,48 @@ class Mailer:
             return result
         self.records.advance(rid, holder, ("data", "unknown"), "sent", message_id=mail.message_id,
                              to=list(mail.recipients), error="")
+        self._journal(rid, "sent", log, message_id=mail.message_id)
         self._tell("sent")
         log.info("mail.sent", reply=result.detail, attempts=record.get("attempts"))
         if result.refused:
             log.error("mail.recipient_refused", refused=result.refused,
                       action="fix these addresses in the institution registry")
         return "sent"
+
+    def _journal(self, receipt_id: str, state: str, log: Any, **extra: Any) -> None:
+        """Copy a final state to the journal. A failure is logged, not raised: Redis
+        holds the state, and the journal's older "data" still keeps the mail from ever
+        being sent twice."""
+        if self.journalled is None:
+            return
+        try:
+            self.journalled.write(receipt_id, state, **extra)
+        except Exception as exc:
+            log.warning("mail.journal_failed", state=state, error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def _settled_in_journal(self, rid: str, holder: str, log: Any) -> str | None:
+        """The state the journal knows for a send Redis had no record of (its data was
+        lost): a final one stands; an attempt that reached DATA is unknown, never resent.
+        None when the journal knows nothing that stops this attempt."""
+        if self.journalled is None:
+            return None
+        known = self.journalled.read(rid)
+        state = (known or {}).get("state")
+        if state in FINAL_STATES:
+            self.records.advance(rid, holder, ("claimed",), state, error=known.get("error", ""),
+                                 message_id=known.get("message_id", ""))
+            log.info("mail.already_done", state=state, source="journal")
+            return state
+        if state == "data" and not self.transport.idempotent:
+            reason = "an attempt reached the DATA command before Redis lost the send's record; delivery is unknown"
+            self.records.advance(rid, holder, ("claimed",), "unknown", error=reason)
+            self._journal(rid, "unknown", log, error=reason)
+            self._tell("unknown")
+            log.error("mail.unknown", reason=reason, source="journal",
+                      action="not resent: check the mail server's log for this receipt's Message-ID "
+                             "and forward the receipt by hand if it never arrived")
+            return "unknown"
+        return None
 
     def _not_claimed(self, rid: str, state: str, record: dict[str, Any], log: Any) -> str:
         """The send record was not ours to take: done before, found unknown now, or
@@ -146,6 +194,7 @@ class Mailer:
             log.info("mail.already_done", state=state, attempts=record.get("attempts"))
             return state
         if state == "unknown_now":
+            self._journal(rid, "unknown", log, error=record.get("error", ""))
             self._tell("unknown")
             log.error("mail.unknown", reason=record.get("error"), attempts=record.get("attempts"),
                       action="not resent: check the mail server's log for this receipt's Message-ID "
@@ -161,6 +210,9 @@ class Mailer:
         rid = mail.receipt_id
 
         def before_data() -> bool:
+            if self.journalled is not None and not self.transport.idempotent:
+                # durable first: from here on a resend could deliver twice, whatever Redis keeps
+                self.journalled.write(rid, "data", message_id=mail.message_id)
             return self.records.advance(rid, holder, ("claimed",), "data", expires_in=DATA_SECONDS)
 
         try:
@@ -170,11 +222,13 @@ class Mailer:
             return "lost"
         except DefiniteFailure as exc:
             if exc.retry:
-                self.records.advance(rid, holder, ("claimed", "data"), "retry", error=str(exc)[:500])
+                if self.records.advance(rid, holder, ("claimed", "data"), "retry", error=str(exc)[:500]):
+                    self._journal(rid, "retry", log)  # a refusal of DATA: nothing was delivered
                 self._tell("retry")
                 log.warning("mail.retry", phase=exc.phase, code=exc.code, error=exc.detail)
                 raise MailRetry(f"sending {rid} failed ({exc}); nothing was delivered") from None
             self.records.advance(rid, holder, ("claimed", "data"), "rejected", error=str(exc)[:500])
+            self._journal(rid, "rejected", log, error=str(exc)[:500])
             self._tell("rejected")
             log.error("mail.rejected", phase=exc.phase, code=exc.code, error=exc.detail,
                       action="the server refused this receipt for good: check the addresses in the registry "
@@ -182,6 +236,7 @@ class Mailer:
             return "rejected"
         except UnknownOutcome as exc:
             self.records.advance(rid, holder, ("data",), "unknown", error=exc.detail[:500])
+            self._journal(rid, "unknown", log, error=exc.detail[:500])
             self._tell("unknown")
             log.error("mail.unknown", reason=exc.detail,
                       action="not resent: check the mail server's log for this Message-ID and forward "
@@ -191,6 +246,7 @@ class Mailer:
             if self.records.advance(rid, holder, ("claimed",), "retry", error=f"{type(exc).__name__}: {exc}"[:500]):
                 raise
             if self.records.advance(rid, holder, ("data",), "unknown", error=f"{type(exc).__name__}: {exc}"[:500]):
+                self._journal(rid, "unknown", log, error=f"{type(exc).__name__}: {exc}"[:500])
                 self._tell("unknown")
                 log.error("mail.unknown", reason=f"{type(exc).__name__}: {exc}", action="not resent")
                 return "unknown"

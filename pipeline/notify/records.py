@@ -6,7 +6,8 @@ both pass a check and both send."""
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from typing import Any, Protocol
 
 import redis
 
@@ -101,3 +102,39 @@ class SendRecords:
     def get(self, receipt_id: str) -> dict[str, Any] | None:
         raw = self.client.get(self.key(receipt_id))
         return json.loads(raw) if raw is not None else None
+
+
+class Journal(Protocol):
+    """The store's journal (pipeline/intake/store.py), as the mailer uses it."""
+
+    def put_record(self, name: str, data: bytes) -> None: ...
+    def get_record(self, name: str) -> Any: ...  # a JournalRecord (``.data``) or None
+
+
+class JournalledStates:
+    """The durable copy of the states that decide "never twice": ``data`` (an attempt
+    reached the SMTP DATA command) and the final ones, kept in the store's journal as
+    ``mail/<receipt id>.json``. Redis arbitrates concurrent attempts; this survives a
+    loss of Redis's data, after which a send whose journal says ``data`` is unknown (never
+    resent) and one that says final is done."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    @staticmethod
+    def name(receipt_id: str) -> str:
+        return f"mail/{receipt_id}.json"
+
+    def write(self, receipt_id: str, state: str, **extra: Any) -> None:
+        record = {"state": state, "at": time.time(), **extra}
+        self.journal.put_record(self.name(receipt_id), json.dumps(record, ensure_ascii=False).encode("utf-8"))
+
+    def read(self, receipt_id: str) -> dict[str, Any] | None:
+        record = self.journal.get_record(self.name(receipt_id))
+        if record is None:
+            return None
+        try:
+            value = json.loads(record.data)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None

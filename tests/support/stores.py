@@ -24,7 +24,7 @@ from pipeline.app.settings import load_settings
 from pipeline.intake.deciding import Services
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.local_store import LocalStore
-from pipeline.intake.s3_store import S3Store, inbox_request
+from pipeline.intake.s3_store import JOURNAL_PREFIX, S3Store, inbox_request
 from pipeline.intake.uploads import Claim, IngestRequest
 from tests.support.s3server import MotoS3, keys, put, read
 
@@ -241,8 +241,10 @@ class S3Harness(StoreHarness):
         return {k.removeprefix(prefix): read(self.store.client, bucket, k) for k in keys(self.store.client, bucket)}
 
     def bucket_keys(self, which: str) -> list[str]:
-        """The keys in the inbox, archive or quarantine bucket."""
-        return keys(self.store.client, getattr(self.store, f"{which}_bucket"))
+        """The keys in the inbox, archive or quarantine bucket (without the journal's,
+        which the archive bucket also holds)."""
+        return [k for k in keys(self.store.client, getattr(self.store, f"{which}_bucket"))
+                if not k.startswith(JOURNAL_PREFIX)]
 
     def source_location(self, name: str) -> str:
         return f"{self.store.inbox_bucket}/{self.key(name)}"
@@ -275,7 +277,7 @@ class S3Harness(StoreHarness):
             bucket = getattr(self.store, f"{area}_bucket")
             folders: dict[str, dict[str, bytes]] = {}
             for key in keys(self.store.client, bucket):
-                if key.startswith("journal/"):  # the journal's records are no decisions
+                if key.startswith(JOURNAL_PREFIX):  # the journal's records are no decisions
                     continue
                 prefix, _, name = key.rpartition("/")
                 folders.setdefault(prefix, {})[name] = read(self.store.client, bucket, key)
