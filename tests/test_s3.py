@@ -480,10 +480,12 @@ def test_pipeline_run_with_s3_storage(tmp_path: Path, moto_s3: MotoS3):
         assert sorted(e["status"] for e in decided) == ["accepted", "rejected"]
         assert any(e.get("event") == "watcher.notifications_unsupported" for e in events())
         # both receipts mailed (to the outbox): the journal keeps how each mail ended,
-        # and no announcement is left to recover
+        # and no announcement is left to recover; the epoch of the Redis it initialised
         receipt_ids = sorted(e["receipt_id"] for e in decided)
         wait_until(lambda: [k for k in keys(client, b.archive) if k.startswith("journal/")]
-                   == [f"journal/mail/{rid}.json" for rid in receipt_ids], 30, message="mails settled")
+                   == [*(f"journal/mail/{rid}.json" for rid in receipt_ids), "journal/redis-epoch"], 30,
+                   message="mails settled")
+        assert [e["lost"] for e in events() if e.get("event") == "redis.restored"] == [False]
         assert {json.loads(read(client, b.archive, f"journal/mail/{rid}.json"))["state"]
                 for rid in receipt_ids} == {"sent"}
     finally:

@@ -38,6 +38,7 @@ from pipeline.intake.inventory import inventory_of
 from pipeline.ops.metrics import Counters, lazy, offer_endpoint
 from pipeline.ops.presence import Presence
 from pipeline.ops.queries import BrokerView, Ops, OpsError
+from pipeline.ops.recovery import RedisRestore
 from workers.actors import ActorOptions
 from workers.broker import (BootHooks, BrokerConfig, build_broker, live_broker_clients, queue_depths,
                             send_decided, send_ingest)
@@ -189,6 +190,17 @@ class Composition:
         return Ops(client=self.redis, namespace=s.namespace, store=store, inventory=inventory_of(store),
                    index=self.index, ledger=RedisLedger(self.redis, s.namespace), counters=self.counters,
                    broker=broker, zone=self.zone, storage=s.storage, requeue_after=s.requeue_after)
+
+    def redis_restore(self) -> RedisRestore | None:
+        """What restores an emptied Redis from the store (pipeline/ops/recovery.py), on
+        the ledger's Redis; None when the ledger is not in Redis (tests' memory ledger)."""
+        ledger = self.ledger
+        if not isinstance(ledger, RedisLedger):
+            return None
+        s = self.settings
+        return RedisRestore(client=ledger.client, namespace=s.namespace, store=self.store,
+                            inventory=inventory_of(self.store), ledger=ledger,
+                            index=DecisionIndex(ledger.client, s.namespace), clock=lambda: datetime.now(self.zone))
 
     def serve_metrics(self) -> Any:
         """Offer the metrics endpoint from this process (``PIPELINE_METRICS_PORT``; off when 0)."""

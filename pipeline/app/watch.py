@@ -55,7 +55,11 @@ def folder_watcher(composition: Composition, logger: Any) -> InboxWatcher:
     def offer(found: InboxFile) -> None:
         hand.offer(IngestRequest(found.relative, found.size, str(found.mtime_ns)))
 
+    restore = composition.redis_restore()
+
     def recover() -> None:
+        if restore is not None:  # a Redis that came back empty first (pipeline/ops/recovery.py)
+            restore.ensure()
         hand.recover(lambda: [IngestRequest(f.relative, f.size, str(f.mtime_ns)) for f in scan_inbox(s.inbox_dir)])
 
     return InboxWatcher(s.inbox_dir, offer, quiet_period=s.quiet_period, stale_upload_timeout=s.stale_upload_timeout,
@@ -69,7 +73,11 @@ def bucket_watcher(composition: Composition, logger: Any, hand: Handover | None 
     assert isinstance(store, S3Store)
     hand = hand or handover(composition, logger)
 
+    restore = composition.redis_restore()
+
     def recover(listing: list[IngestRequest]) -> None:
+        if restore is not None:  # a Redis that came back empty first (pipeline/ops/recovery.py)
+            restore.ensure()
         hand.recover(lambda: listing)
 
     return BucketWatcher(store.client, store.inbox_bucket, store.inbox_prefix, hand.offer,

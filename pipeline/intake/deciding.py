@@ -56,6 +56,10 @@ class Services:
         return self.clock().astimezone(self.zone)
 
 
+#: how long a package whose acceptance cannot be recorded yet waits before asking again
+RESTORE_WAIT_SECONDS = 10.0
+
+
 class PackageBusy(Exception):
     """Another worker holds the lease on this package version; ask again after
     ``retry_after_s`` seconds (when a dead holder's lease has expired)."""
@@ -153,6 +157,11 @@ def decide(claim: Claim, services: Services, work_dir: Path) -> dict[str, Any]:
     duplicate_of = None
     if not findings.errors:
         first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id)
+        if first is None:
+            # Redis came back empty and the acceptances are being restored from the archive
+            # (pipeline/ops/recovery.py): deciding now could accept these bytes twice
+            structlog.get_logger().warning("package.waiting_for_restore", receipt_id=claim.receipt_id)
+            raise PackageBusy(RESTORE_WAIT_SECONDS)
         if first != claim.receipt_id:
             duplicate_of = first
     return build_document(findings, receipt_id=claim.receipt_id, source=claim.source,

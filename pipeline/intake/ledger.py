@@ -8,6 +8,10 @@ the first one decided:
 - ``lease:<version>``    which worker is processing a claimed package right now (expires)
 - ``decision:<version>`` the final document of a package version: the first is final
 - ``accepted:<sha256>``  the receipt that first accepted these bytes (duplicate detection)
+- ``epoch``              the id of this Redis's data, set once duplicate detection was
+  restored from the archive (pipeline/ops/recovery.py); while it is missing (a fresh or
+  emptied Redis) no acceptance is recorded, so bytes accepted before are never accepted
+  again
 - ``claims`` (a hash, field ``<version>``) the claim of a package being decided, for a
   store whose packages stay where they were uploaded (S3: the claim JSON, first wins;
   dropped once the package is stored)
@@ -43,9 +47,10 @@ class Ledger(Protocol):
     def record_decision(self, version: str, document: dict[str, Any]) -> dict[str, Any]:
         """Store ``document`` unless a decision exists; return the one that stands."""
     def decision(self, version: str) -> dict[str, Any] | None: ...
-    def first_acceptance(self, sha256: str, receipt_id: str) -> str:
+    def first_acceptance(self, sha256: str, receipt_id: str) -> str | None:
         """Record ``receipt_id`` as the acceptance of ``sha256`` unless one exists;
-        return the receipt id that stands."""
+        return the receipt id that stands. None while the acceptances are not restored
+        (no epoch: ask again later)."""
     def record_claim(self, version: str, claim: dict[str, Any]) -> dict[str, Any]:
         """Store ``claim`` unless a claim of ``version`` exists; return the one that stands."""
     def claim_record(self, version: str) -> dict[str, Any] | None: ...
@@ -59,6 +64,11 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('expire', KEYS[1], ARGV[2])
 end
 return 0
+"""
+_FIRST_ACCEPTANCE = """
+if redis.call('exists', KEYS[2]) == 0 then return false end
+if redis.call('set', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
+return redis.call('get', KEYS[1])
 """
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -74,6 +84,7 @@ class RedisLedger:
         self.prefix = f"{namespace}:"
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._first_acceptance = client.register_script(_FIRST_ACCEPTANCE)
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "pipeline") -> "RedisLedger":
@@ -136,11 +147,23 @@ class RedisLedger:
         raw = self.client.get(self._k("decision", version))
         return json.loads(raw) if raw is not None else None
 
-    def first_acceptance(self, sha256: str, receipt_id: str) -> str:
-        key = self._k("accepted", sha256)
-        if self.client.set(key, receipt_id, nx=True):
-            return receipt_id
-        return self.client.get(key) or receipt_id
+    @property
+    def epoch_key(self) -> str:
+        return f"{self.prefix}epoch"
+
+    def epoch(self) -> str | None:
+        return self.client.get(self.epoch_key)
+
+    def set_epoch(self, epoch: str) -> None:
+        self.client.set(self.epoch_key, epoch)
+
+    def first_acceptance(self, sha256: str, receipt_id: str) -> str | None:
+        result = self._first_acceptance(keys=[self._k("accepted", sha256), self.epoch_key], args=[receipt_id])
+        return str(result) if result is not None else None
+
+    def restore_acceptance(self, sha256: str, receipt_id: str) -> None:
+        """Record an acceptance found in the archive (earliest first), unless one stands."""
+        self.client.set(self._k("accepted", sha256), receipt_id, nx=True)
 
     def acceptance(self, sha256: str) -> str | None:
         """The receipt that accepted these bytes, if any (read only: ``requeue --dry-run``)."""
@@ -231,7 +254,7 @@ class MemoryLedger:
     def decision(self, version: str) -> dict[str, Any] | None:
         return self._get(f"decision:{version}")
 
-    def first_acceptance(self, sha256: str, receipt_id: str) -> str:
+    def first_acceptance(self, sha256: str, receipt_id: str) -> str | None:
         self._setnx(f"accepted:{sha256}", receipt_id)
         return self._get(f"accepted:{sha256}")
 
