@@ -34,6 +34,7 @@ from pipeline.notify.records import SendRecords
 from pipeline.notify.registry import Registry, load_registry
 from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, Transport
 from pipeline.ops.index import DecisionIndex
+from pipeline.intake.disk_space import DiskFullReports
 from pipeline.intake.inventory import inventory_of
 from pipeline.ops.metrics import Counters, lazy, offer_endpoint
 from pipeline.ops.presence import Presence
@@ -132,7 +133,8 @@ class Composition:
         s = self.settings
         return Services(policy=self.policy, store=self.store, ledger=self.ledger, clock=self._clock,
                         zone=self.zone, work_dir=s.work_dir, lease_seconds=s.lease_seconds,
-                        requeue_after=s.requeue_after, checks=self._checks, faults=self.faults)
+                        requeue_after=s.requeue_after, checks=self._checks, faults=self.faults,
+                        disk_reports=DiskFullReports(s.work_dir, s.data_dir if s.storage != "s3" else None))
 
     # -- notify --------------------------------------------------------------------------
     @cached_property

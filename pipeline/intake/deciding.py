@@ -24,6 +24,7 @@ from pipeline.check.documents import REJECTED, Findings, build_document, new_rec
 from pipeline.check.policy import Policy
 from pipeline.check.view import Check
 from pipeline.intake import announcements
+from pipeline.intake.disk_space import DISK_FULL_RETRY_SECONDS, DiskFullReports, disk_full_cause
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.scratch import worker_identity
@@ -51,6 +52,8 @@ class Services:
     checks: Sequence[Check] | None = None
     #: named places where the reliability tests crash or stall a worker (off by default)
     faults: FaultPoints = NO_FAULTS
+    #: tells the operator of a full disk (once a minute); None: about ``work_dir`` only
+    disk_reports: DiskFullReports | None = None
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.zone)
@@ -170,7 +173,23 @@ def decide(claim: Claim, services: Services, work_dir: Path) -> dict[str, Any]:
 
 
 def ingest(request: IngestRequest, services: Services) -> Outcome | None:
-    """Decide one upload. None when there is nothing (left) to do for this message."""
+    """Decide one upload. None when there is nothing (left) to do for this message.
+
+    A full disk (pipeline/intake/disk_space.py) raises :class:`PackageBusy`: the package
+    waits, without spending a retry, and is never rejected for it."""
+    try:
+        return _ingest(request, services)
+    except Exception as exc:
+        cause = disk_full_cause(exc)
+        if cause is None:
+            raise
+        (services.disk_reports or DiskFullReports(services.work_dir)).report(cause)
+        structlog.get_logger().warning("package.waiting_for_space", source=request.location,
+                                       version=request.version, error=f"{type(cause).__name__}: {cause}"[:300])
+        raise PackageBusy(DISK_FULL_RETRY_SECONDS) from exc
+
+
+def _ingest(request: IngestRequest, services: Services) -> Outcome | None:
     log = structlog.get_logger().bind(version=request.version, source=request.location)
     started = time.monotonic()
     claim = _claim(request, services)
