@@ -15,7 +15,9 @@ import dataclasses
 import ast
 import io
 import json
+import os
 import re
+import time
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -182,6 +184,45 @@ def test_status_reads_the_queues_the_claims_and_the_live_workers(fs, redis_serve
     composition.broker.close()
 
 
+def test_status_lists_what_the_watcher_skips_in_the_inbox(fs, tmp_path):
+    """Symlinks, FIFOs, unpacked packages, hidden folders and uploads nobody finished are
+    listed by `pipeline status` with what to do, masked; young uploads in progress are not."""
+    from pipeline.app.ops_cli import render_status
+
+    services, ops = fs
+    inbox = services.store.inbox
+    drop(services, "xinghuo/waiting.zip", make_zip("waiting"))  # an ordinary upload: not skipped
+    assert ops.status()["inbox"]["skipped"] == []
+    assert "skipped" not in render_status(ops.status())  # nothing said when there is nothing
+
+    (tmp_path / "elsewhere.zip").write_bytes(make_zip("elsewhere"))
+    (inbox / "link.zip").symlink_to(tmp_path / "elsewhere.zip")
+    os.mkfifo(inbox / "xinghuo" / "pipe.zip")
+    (inbox / f"张三{ID}.zip" / "report").mkdir(parents=True)  # an unpacked package
+    (inbox / f"张三{ID}.zip" / "report" / "a.zip").write_bytes(make_zip("inside"))
+    (inbox / ".cache").mkdir()
+    for name, age in (("old.zip.filepart", ops.stale_upload_timeout + 60), ("new.zip.part", 5)):
+        (inbox / name).write_bytes(b"PK\x03\x04")
+        os.utime(inbox / name, (time.time() - age, time.time() - age))
+
+    status = ops.status()
+    shown = status["inbox"]["skipped"]
+    assert [(e["relative"], e["account"], e["kind"]) for e in shown] == [
+        (".cache", "", "hidden_folder"),
+        ("link.zip", "", "symlink"),
+        ("old.zip.filepart", "", "unfinished_upload"),
+        ("xinghuo/pipe.zip", "xinghuo", "not_a_file"),
+        (f"张三{MASKED_ID}.zip", "", "folder_named_like_a_package"),
+    ]
+    assert all(e["note"] for e in shown) and shown[2]["age_s"] >= ops.stale_upload_timeout
+    assert status["inbox"]["waiting"] == 1  # the unpacked folder's ZIP is no upload waiting
+    text = render_status(status)
+    assert "skipped in the inbox: 5" in text
+    for e in shown:
+        assert f"  {e['relative']}  {e['kind']}  {e['note']}" in text.splitlines()
+    assert not leaks(text) and not leaks_in(status)
+
+
 def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_server, redis_client):
     buckets = moto_s3.new_buckets(create=False)
     settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_server.url,
@@ -201,6 +242,7 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
     assert hit["zip"] == f"s3://{good.location}/good.zip" and hit["document"] == f"s3://{good.location}/receipt.json"
     assert ops.find(bad.receipt_id)["decisions"][0]["location"] == bad.location
     assert ops.receipt(good.receipt_id)["document"]["status"] == "accepted"
+    assert ops.status()["inbox"]["skipped"] == []  # a bucket has nothing the watcher skips
 
     # named after a person: the commands show it masked, the bucket keeps its own name
     named_zip = make_zip("s3-named")

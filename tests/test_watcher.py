@@ -18,7 +18,14 @@ from structlog.testing import capture_logs
 
 from pipeline.intake import folder_watch as watcher_mod
 from tests.support.inotify import small_inotify_queue
-from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox, zip_end_record_present
+from pipeline.intake.folder_watch import (
+    SKIPPED_KINDS,
+    InboxFile,
+    InboxWatcher,
+    scan_inbox,
+    skipped_in_inbox,
+    zip_end_record_present,
+)
 from pipeline.intake.uploads import is_in_progress_name
 
 QUIET = 2.0
@@ -526,6 +533,244 @@ def test_scan_calls_on_scan_and_survives_its_failure(inbox: Path, make_fake) -> 
     assert len(calls) == 3
     assert [e["event"] for e in logs].count("watcher.on_scan_failed") == 1
     assert [e["event"] for e in logs].count("watcher.scan") == 3
+
+
+# --------------------------------------------------------------------------- skipped entries
+
+#: a fixed wall-clock "now" for the pure function: mtimes are set relative to it
+NOW = 1_700_000_000.0
+
+
+def set_mtime(path: Path, mtime: float) -> None:
+    os.utime(path, (mtime, mtime), follow_symlinks=False)
+
+
+def make_skipped_entries(inbox: Path, outside: Path) -> dict[str, str]:
+    """One of each kind the watcher skips, at the top and the account level; returns
+    relative -> expected kind. Their mtimes are set far in the past (wall clock)."""
+    outside.mkdir(exist_ok=True)
+    (outside / "secret.zip").write_bytes(make_zip())
+    (inbox / "acc").mkdir()
+    (inbox / "link.zip").symlink_to(outside / "secret.zip")
+    (inbox / "acc" / "dirlink").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(inbox / "pipe.zip")
+    os.mkfifo(inbox / "acc" / "pipe.zip")
+    for folder in (inbox / "unpacked.zip", inbox / "acc" / "Unpacked.ZIP"):
+        (folder / "report").mkdir(parents=True)
+        (folder / "report" / "photo.jpg").write_bytes(b"\xff\xd8" + os.urandom(100))
+        (folder / "inner.zip").write_bytes(make_zip())  # a complete ZIP: still not a candidate
+    for folder in (inbox / ".hidden", inbox / "~backup", inbox / "acc" / ".git"):
+        folder.mkdir()
+        (folder / "x.zip").write_bytes(make_zip())
+    for name in ("old.zip.part", "acc/old.zip.filepart", "old.tmp", ".old.zip", "~old.zip"):
+        (inbox / name).write_bytes(b"PK\x03\x04")
+    expected = {
+        "link.zip": "symlink", "acc/dirlink": "symlink",
+        "pipe.zip": "not_a_file", "acc/pipe.zip": "not_a_file",
+        "unpacked.zip": "folder_named_like_a_package", "acc/Unpacked.ZIP": "folder_named_like_a_package",
+        ".hidden": "hidden_folder", "~backup": "hidden_folder", "acc/.git": "hidden_folder",
+        "old.zip.part": "unfinished_upload", "acc/old.zip.filepart": "unfinished_upload",
+        "old.tmp": "unfinished_upload", ".old.zip": "unfinished_upload", "~old.zip": "unfinished_upload",
+    }
+    long_ago = time.time() - 10 * STALE
+    for relative in expected:
+        set_mtime(inbox / relative, long_ago)
+    return expected
+
+
+def test_skipped_in_inbox_names_each_kind_and_where_it_is(inbox: Path, tmp_path: Path) -> None:
+    expected = make_skipped_entries(inbox, tmp_path / "outside")
+    (inbox / "good.zip").write_bytes(make_zip())  # positive control: a candidate, not skipped
+    (inbox / "acc" / "good.zip").write_bytes(make_zip())
+    found = skipped_in_inbox(inbox, time.time(), STALE)
+    assert [(e.relative, e.kind) for e in found] == sorted(expected.items())
+    assert {e.relative: e.account for e in found} == {
+        rel: (rel.split("/")[0] if "/" in rel else "") for rel in expected}
+    assert all(e.note == SKIPPED_KINDS[e.kind] and e.note for e in found)
+    # lstat: the symlink's own mtime, not its target's
+    assert {e.mtime for e in found if e.kind == "symlink"} == {(inbox / "link.zip").lstat().st_mtime}
+    # the unpacked folders' contents are neither candidates nor too deep
+    assert [f.relative for f in scan_inbox(inbox)] == ["acc/good.zip", "good.zip"]
+
+
+def test_in_progress_names_are_reported_only_once_older_than_the_stale_timeout(inbox: Path) -> None:
+    (inbox / "acc").mkdir()
+    for name, age in (("young.zip.part", 10.0), ("acc/.young.zip", STALE - 1), ("old.zip.filepart", STALE + 1),
+                      ("acc/~old.tmp", 3 * STALE)):
+        (inbox / name).write_bytes(b"PK\x03\x04")
+        set_mtime(inbox / name, NOW - age)
+    found = skipped_in_inbox(inbox, NOW, STALE)
+    assert [(e.relative, e.kind, e.mtime) for e in found] == [
+        ("acc/~old.tmp", "unfinished_upload", NOW - 3 * STALE),
+        ("old.zip.filepart", "unfinished_upload", NOW - STALE - 1)]
+    # later, the young ones are old too
+    assert [e.relative for e in skipped_in_inbox(inbox, NOW + STALE, STALE)] == [
+        "acc/.young.zip", "acc/~old.tmp", "old.zip.filepart", "young.zip.part"]
+
+
+def skipped_logs(logs: list[dict[str, object]]) -> list[tuple[object, object]]:
+    return sorted((e["relative"], e["kind"]) for e in logs if e["event"] == "watcher.skipped")
+
+
+def test_each_skipped_entry_is_logged_once_and_again_after_it_returns(
+    inbox: Path, tmp_path: Path, make_fake, clock: FakeClock
+) -> None:
+    w, rec = make_fake(quiet_period=QUIET, stale_upload_timeout=STALE)
+    expected = make_skipped_entries(inbox, tmp_path / "outside")
+    (inbox / "young.zip.part").write_bytes(b"PK\x03\x04")  # an upload in progress: no word
+    with capture_logs() as logs:
+        for _ in range(3):
+            w.scan()
+            clock.advance(QUIET)
+            w.poll()
+    assert skipped_logs(logs) == sorted(expected.items())
+    for e in (e for e in logs if e["event"] == "watcher.skipped"):
+        assert e["log_level"] == "warning" and e["note"] == SKIPPED_KINDS[str(e["kind"])]
+        assert e["account"] == (str(e["relative"]).split("/")[0] if "/" in str(e["relative"]) else "")
+    assert rec.files == []  # nothing skipped was handed over
+    assert not [e for e in logs if e["event"] == "watcher.ignored_too_deep"]
+
+    # gone at a scan: forgotten; back: named again, and only the ones that came back
+    (inbox / "pipe.zip").unlink()
+    (inbox / "acc" / "dirlink").unlink()
+    with capture_logs() as logs:
+        w.scan()
+    assert skipped_logs(logs) == []
+    os.mkfifo(inbox / "pipe.zip")
+    (inbox / "acc" / "dirlink").symlink_to(tmp_path / "outside", target_is_directory=True)
+    with capture_logs() as logs:
+        w.scan()
+        w.scan()
+    assert skipped_logs(logs) == [("acc/dirlink", "symlink"), ("pipe.zip", "not_a_file")]
+
+    # the same name as another kind is news too
+    (inbox / "link.zip").unlink()
+    os.mkfifo(inbox / "link.zip")
+    with capture_logs() as logs:
+        w.scan()
+    assert skipped_logs(logs) == [("link.zip", "not_a_file")]
+
+
+def test_an_upload_left_unfinished_is_named_once_it_is_older_than_the_stale_timeout(
+    inbox: Path, make_fake, clock: FakeClock
+) -> None:
+    w, _ = make_fake(quiet_period=QUIET, stale_upload_timeout=STALE)
+    part = inbox / "a.zip.filepart"
+    part.write_bytes(b"PK\x03\x04")
+    with capture_logs() as logs:
+        w.scan()
+        w.scan()
+    assert skipped_logs(logs) == []  # in progress
+    set_mtime(part, time.time() - STALE - 60)  # nobody wrote to it for longer than the timeout
+    with capture_logs() as logs:
+        w.scan()
+        w.scan()
+    assert skipped_logs(logs) == [("a.zip.filepart", "unfinished_upload")]
+
+
+def test_files_in_a_folder_named_like_a_package_are_neither_taken_nor_warned(
+    inbox: Path, make_fake, clock: FakeClock
+) -> None:
+    w, rec = make_fake(quiet_period=QUIET, stale_upload_timeout=STALE)
+    (inbox / "材料.zip").mkdir()  # an unpacked upload: one folder, many files
+    (inbox / "材料.zip" / "培训方案.json").write_text("{}")
+    (inbox / "材料.zip" / "scan.zip").write_bytes(make_zip())
+    (inbox / "acc" / "材料.ZIP" / "理论").mkdir(parents=True)
+    (inbox / "acc" / "材料.ZIP" / "理论" / "a.jpg").write_bytes(b"\xff\xd8")
+    (inbox / "acc" / "材料.ZIP" / "b.zip").write_bytes(make_zip())
+    (inbox / "control.zip").write_bytes(make_zip())
+    with capture_logs() as logs:
+        for _ in range(3):
+            w.scan()
+            clock.advance(STALE + 1)
+            w.poll()
+    assert rec.relatives() == ["control.zip"]
+    assert [e for e in logs if e["event"] in ("watcher.ignored_too_deep", "watcher.stale_incomplete_zip")] == []
+    assert skipped_logs(logs) == [("acc/材料.ZIP", "folder_named_like_a_package"),
+                                  ("材料.zip", "folder_named_like_a_package")]
+
+
+def test_files_written_into_a_folder_named_like_a_package_are_ignored_real_observer(
+    inbox: Path, running
+) -> None:
+    # events (not only scans) must leave them alone: the periodic scan is an hour away
+    _, rec = running(quiet_period=0.2, scan_interval=3600)
+    data = make_zip()
+    (inbox / "unpacked.zip").mkdir()
+    (inbox / "unpacked.zip" / "a.zip").write_bytes(data)
+    (inbox / "acc" / "unpacked.zip").mkdir(parents=True)
+    (inbox / "acc" / "unpacked.zip" / "b.zip").write_bytes(data)
+    time.sleep(0.1)
+    (inbox / "control.zip").write_bytes(data)  # written last
+    with capture_logs() as logs:
+        assert wait_for(lambda: "control.zip" in rec.relatives())
+        time.sleep(0.5)
+    assert rec.relatives() == ["control.zip"]
+    assert [e for e in logs if e["event"] == "watcher.ignored_too_deep"] == []
+
+
+# --------------------------------------------------------------------------- 0-byte files
+
+
+def test_empty_file_is_handed_over_after_the_empty_wait(inbox: Path, make_fake, clock: FakeClock) -> None:
+    w, rec = make_fake(quiet_period=QUIET, stale_upload_timeout=STALE, empty_upload_wait=60.0)
+    (inbox / "acc").mkdir()
+    (inbox / "acc" / "empty.zip").write_bytes(b"")
+    grows = inbox / "grows.zip"
+    grows.write_bytes(b"")  # created; its client starts writing within the wait
+    w.scan()
+    data = make_zip()
+    with capture_logs() as logs:
+        clock.advance(QUIET)
+        assert w.poll() == []  # a client may have created them and not written yet
+        clock.advance(50.0 - QUIET)
+        grows.write_bytes(data)  # an ordinary upload now: the quiet period rules it
+        assert w.poll() == []
+        clock.advance(QUIET)
+        assert [(f.relative, f.size) for f in w.poll()] == [("grows.zip", len(data))]
+        clock.advance(60.0 - 50.0 - QUIET - 0.5)
+        assert w.poll() == []
+        clock.advance(0.5)
+        handed = w.poll()  # long before the stale-upload timeout
+        clock.advance(STALE)
+        w.scan()
+        assert w.poll() == []
+    assert [(f.relative, f.size) for f in handed] == [("acc/empty.zip", 0)]
+    assert rec.relatives() == ["grows.zip", "acc/empty.zip"]
+    [empty] = [e for e in logs if e["event"] == "watcher.empty_file"]
+    assert empty["log_level"] == "info" and empty["relative"] == "acc/empty.zip" and empty["account"] == "acc"
+    assert empty["version"] == handed[0].version and empty["waited_s"] == 60.0
+    assert [e for e in logs if e["event"] == "watcher.waiting_incomplete_zip"] == []
+
+
+def test_the_empty_wait_is_never_shorter_than_the_quiet_period(inbox: Path, make_fake, clock: FakeClock) -> None:
+    w, rec = make_fake(quiet_period=QUIET, empty_upload_wait=0.1)
+    assert w.empty_upload_wait == QUIET
+    (inbox / "empty.zip").write_bytes(b"")
+    w.scan()
+    clock.advance(QUIET / 2)
+    assert w.poll() == []
+    clock.advance(QUIET / 2)
+    assert rec.relatives() == [] and [f.relative for f in w.poll()] == ["empty.zip"]
+
+
+def test_empty_file_renamed_into_the_inbox_is_handed_at_once(inbox: Path, tmp_path: Path, clock: FakeClock) -> None:
+    """A real rename event, read with the fake clock: no time passes, yet it is handed."""
+    rec = Recorder()
+    w = InboxWatcher(inbox, rec, quiet_period=QUIET, stale_upload_timeout=STALE, scan_interval=3600, clock=clock)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "empty.zip").write_bytes(b"")
+    w.start()
+    try:
+        with capture_logs() as logs:
+            os.rename(outside / "empty.zip", inbox / "empty.zip")  # `mv`: the writer is done
+            assert wait_for(lambda: len(rec.files) == 1)
+        assert [(f.relative, f.size) for f in rec.snapshot()] == [("empty.zip", 0)]
+        [empty] = [e for e in logs if e["event"] == "watcher.empty_file"]
+        assert empty["waited_s"] == 0.0
+    finally:
+        w.stop()
 
 
 # --------------------------------------------------------------------------- real observer

@@ -191,7 +191,8 @@ class Composition:
                                                                      s.heartbeat_timeout_ms))
         return Ops(client=self.redis, namespace=s.namespace, store=store, inventory=inventory_of(store),
                    index=self.index, ledger=RedisLedger(self.redis, s.namespace), counters=self.counters,
-                   broker=broker, zone=self.zone, storage=s.storage, requeue_after=s.requeue_after)
+                   broker=broker, zone=self.zone, storage=s.storage, requeue_after=s.requeue_after,
+                   stale_upload_timeout=s.stale_upload_timeout)
 
     def redis_restore(self) -> RedisRestore | None:
         """What restores an emptied Redis from the store (pipeline/ops/recovery.py), on

@@ -74,6 +74,10 @@ def render_status(st: dict[str, Any]) -> str:
     oldest = inbox["oldest"]
     lines.append(f"inbox: {inbox['waiting']} waiting" + (
         f"; oldest {oldest['location']} since {oldest['since']} ({oldest['age_s']:.0f} s)" if oldest else ""))
+    skipped = inbox.get("skipped") or []
+    if skipped:  # nothing at all when none: the usual case stays short
+        lines.append(f"skipped in the inbox: {len(skipped)}")
+        lines += [f"  {e['relative']}  {e['kind']}  {e['note']}" for e in skipped]
     lines.append(f"in progress: {st['in_progress']['count']}")
     for c in st["in_progress"]["packages"]:
         lines.append(f"  {c['receipt_id']}  {c['name']}  from {c['source']}  since {c['received_at']}"

@@ -15,7 +15,15 @@ So the truth is always a fresh ``stat``:
   rejects it as PKG_CORRUPT);
 * a file renamed into the inbox (WinSCP's ``x.zip.filepart`` -> ``x.zip``, ``mv``) skips
   the quiet period if it is complete, since a rename means the writer is done;
+* a 0-byte file cannot be told from an upload not begun, so it waits ``empty_upload_wait``
+  (1 min, not the stale-upload timeout) and is then handed over (the reader rejects it);
+  renamed in, at once;
 * each version (relative path, size, mtime_ns) is handed to ``on_ready`` at most once.
+
+What the watcher skips is named once in the log (``watcher.skipped``) and listed by
+``pipeline status`` (:func:`skipped_in_inbox`): symlinks, FIFOs, sockets and devices,
+folders named like a package (``x.zip/``: an unpacked upload), hidden folders, and
+uploads under an in-progress name that nobody finished or renamed.
 
 A scan at start and every ``scan_interval`` seconds registers whatever the events missed
 and calls ``on_scan`` (the caller re-enqueues claims whose worker died there). The library
@@ -30,7 +38,7 @@ import stat as stat_mod
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +62,24 @@ from pipeline.check.package_reader import zip_end_record_present
 from pipeline.intake.uploads import IN_PROGRESS_PREFIXES, is_in_progress_name, version_id
 
 __all__ = [
+    "EMPTY_UPLOAD_WAIT",
+    "SKIPPED_KINDS",
+    "STALE_UPLOAD_TIMEOUT",
     "InboxFile",
     "InboxWatcher",
+    "SkippedEntry",
     "scan_inbox",
+    "skipped_in_inbox",
 ]
+
+#: seconds a ZIP without its end record may wait for its upload to resume (the default of
+#: ``InboxWatcher`` and of ``pipeline status``'s report of unfinished uploads)
+STALE_UPLOAD_TIMEOUT = 1800.0
+
+#: seconds a 0-byte file waits before it is handed over: long enough for a client that
+#: created the file to start writing, far shorter than the stale-upload timeout, since an
+#: empty file has no end record to wait for
+EMPTY_UPLOAD_WAIT = 60.0
 
 
 # Only what the watcher reacts to: not FileOpenedEvent / FileClosedNoWriteEvent (our own
@@ -93,6 +115,44 @@ def _is_hidden_dir(name: str) -> bool:
     return not name or name.startswith(IN_PROGRESS_PREFIXES)
 
 
+def _named_like_package(name: str) -> bool:
+    """A folder named ``x.zip``: an unpacked package (a Mac's or WinSCP's folder upload),
+    never a package and never an account."""
+    return name.lower().endswith(".zip")
+
+
+# --------------------------------------------------------------------------- skipped entries
+
+#: Why an entry of the inbox is skipped (stable snake_case values, shown by ``pipeline
+#: status`` and logged as ``watcher.skipped``), with what the operator should do about it.
+SKIPPED_KINDS: dict[str, str] = {
+    "symlink": "a symbolic link is never followed (it could point outside the inbox): "
+               "upload the ZIP file itself",
+    "not_a_file": "not a regular file (a FIFO, socket or device): there is nothing to read; remove it",
+    "folder_named_like_a_package": "a folder, not a ZIP file: the package was unpacked; its contents "
+                                   "are not looked at. Upload the package as one ZIP file, then remove the folder",
+    "hidden_folder": "a folder whose name starts with '.' or '~' is never looked into: "
+                     "packages go in inbox/ or inbox/<account>/",
+    "unfinished_upload": "an upload name (.x, ~x, *.part, *.filepart, *.tmp) unchanged for longer than the "
+                         "stale-upload timeout: the upload was never finished or renamed. Upload it again, "
+                         "or remove it",
+}
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """An entry of the inbox the watcher leaves out and the operator should hear about."""
+
+    relative: str  # path relative to the inbox root, "/"-separated
+    account: str  # "" at the top level, else the account folder's name
+    kind: str  # a key of SKIPPED_KINDS
+    mtime: float  # of the entry itself (lstat: never what a symlink points to), epoch seconds
+
+    @property
+    def note(self) -> str:
+        return SKIPPED_KINDS[self.kind]
+
+
 # --------------------------------------------------------------------------- scanning
 
 
@@ -113,22 +173,14 @@ def _locate(root: str, path: str) -> _Location | None:
         return None
     if any(_is_hidden_dir(p) for p in parts[:-1]):
         return None
+    # Under a folder named like a package (top or account level): not candidates, not
+    # too deep - the folder itself is reported once by the scan.
+    if any(_named_like_package(p) for p in parts[:-1][:2]):
+        return None
     relative = "/".join(parts)
     if len(parts) == 1:
         return _Location(relative, "", True)
     return _Location(relative, parts[0], len(parts) == 2)
-
-
-def _entry_file(entry: os.DirEntry[str], relative: str, account: str) -> InboxFile | None:
-    try:
-        if not entry.is_file(follow_symlinks=False):
-            return None
-        st = entry.stat(follow_symlinks=False)
-    except OSError:  # vanished meanwhile
-        return None
-    if not stat_mod.S_ISREG(st.st_mode):
-        return None
-    return InboxFile(Path(entry.path), relative, account, st.st_size, st.st_mtime_ns)
 
 
 def _scandir(path: str) -> list[os.DirEntry[str]]:
@@ -139,53 +191,100 @@ def _scandir(path: str) -> list[os.DirEntry[str]]:
         return []
 
 
-def _walk(root: Path) -> tuple[list[InboxFile], list[InboxFile]]:
-    """(candidates, files too deep to be packages). Symlinks are never followed."""
-    candidates: list[InboxFile] = []
-    too_deep: list[InboxFile] = []
-    with os.scandir(root) as it:  # a missing inbox is an error
-        top = list(it)
-    for entry in top:
-        if entry.is_dir(follow_symlinks=False):
-            if _is_hidden_dir(entry.name):
-                continue
-            account = entry.name
-            for sub in _scandir(entry.path):
-                if sub.is_dir(follow_symlinks=False):
-                    if not _is_hidden_dir(sub.name):
-                        _walk_deep(sub.path, f"{account}/{sub.name}", account, too_deep)
-                elif not is_in_progress_name(sub.name):
-                    f = _entry_file(sub, f"{account}/{sub.name}", account)
-                    if f is not None:
-                        candidates.append(f)
+@dataclass
+class _Walk:
+    """One walk of the inbox: what the watcher takes, warns about and skips. Symlinks are
+    never followed."""
+
+    now: float  # wall-clock time (mtimes are wall-clock): for the age of in-progress names
+    unfinished_after: float  # an in-progress name older than this is an unfinished upload
+    candidates: list[InboxFile] = field(default_factory=list)
+    too_deep: list[InboxFile] = field(default_factory=list)  # files deeper than one account level
+    skipped: list[SkippedEntry] = field(default_factory=list)
+
+    def run(self, root: Path) -> _Walk:
+        with os.scandir(root) as it:  # a missing inbox is an error
+            top = list(it)
+        for entry in top:
+            if not entry.is_dir(follow_symlinks=False):
+                self._file(entry, entry.name, "", self.candidates)
+            elif self._enter(entry, entry.name, "", package_level=True):
+                account = entry.name
+                for sub in _scandir(entry.path):
+                    rel = f"{account}/{sub.name}"
+                    if not sub.is_dir(follow_symlinks=False):
+                        self._file(sub, rel, account, self.candidates)
+                    elif self._enter(sub, rel, account, package_level=True):
+                        self._deep(sub.path, rel, account)
+        for found in (self.candidates, self.too_deep, self.skipped):
+            found.sort(key=lambda f: f.relative)
+        return self
+
+    def _deep(self, path: str, relative: str, account: str) -> None:
+        for entry in _scandir(path):
+            rel = f"{relative}/{entry.name}"
+            if not entry.is_dir(follow_symlinks=False):
+                self._file(entry, rel, account, self.too_deep)
+            elif self._enter(entry, rel, account, package_level=False):
+                self._deep(entry.path, rel, account)
+
+    def _enter(self, entry: os.DirEntry[str], relative: str, account: str, *, package_level: bool) -> bool:
+        """Whether to look into a folder; one that is skipped is recorded."""
+        if _is_hidden_dir(entry.name):
+            self._skip(entry, relative, account, "hidden_folder")
+            return False
+        # Only where a package could lie: deeper, everything is too deep anyway.
+        if package_level and _named_like_package(entry.name):
+            self._skip(entry, relative, account, "folder_named_like_a_package")
+            return False
+        return True
+
+    def _file(self, entry: os.DirEntry[str], relative: str, account: str, out: list[InboxFile]) -> None:
+        """A non-folder entry: appended to ``out`` when it is a regular file with a
+        finished name, else recorded as skipped if the operator should hear of it."""
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:  # vanished meanwhile
+            return
+        if stat_mod.S_ISLNK(st.st_mode):
+            self.skipped.append(SkippedEntry(relative, account, "symlink", st.st_mtime))
+        elif not stat_mod.S_ISREG(st.st_mode):
+            self.skipped.append(SkippedEntry(relative, account, "not_a_file", st.st_mtime))
         elif not is_in_progress_name(entry.name):
-            f = _entry_file(entry, entry.name, "")
-            if f is not None:
-                candidates.append(f)
-    candidates.sort(key=lambda f: f.relative)
-    too_deep.sort(key=lambda f: f.relative)
-    return candidates, too_deep
+            out.append(InboxFile(Path(entry.path), relative, account, st.st_size, st.st_mtime_ns))
+        elif self.now - st.st_mtime > self.unfinished_after:
+            # a young one is an upload in progress: normal, not worth a word
+            self.skipped.append(SkippedEntry(relative, account, "unfinished_upload", st.st_mtime))
+
+    def _skip(self, entry: os.DirEntry[str], relative: str, account: str, kind: str) -> None:
+        try:
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:  # vanished meanwhile: nothing to tell
+            return
+        self.skipped.append(SkippedEntry(relative, account, kind, mtime))
 
 
-def _walk_deep(path: str, relative: str, account: str, out: list[InboxFile]) -> None:
-    for entry in _scandir(path):
-        rel = f"{relative}/{entry.name}"
-        if entry.is_dir(follow_symlinks=False):
-            if not _is_hidden_dir(entry.name):
-                _walk_deep(entry.path, rel, account, out)
-        elif not is_in_progress_name(entry.name):
-            f = _entry_file(entry, rel, account)
-            if f is not None:
-                out.append(f)
+def _walk(root: Path, now: float | None = None, unfinished_after: float = STALE_UPLOAD_TIMEOUT) -> _Walk:
+    """The one walk of the inbox (candidates, files too deep, skipped entries)."""
+    return _Walk(time.time() if now is None else now, unfinished_after).run(root)
 
 
 def scan_inbox(inbox: Path) -> list[InboxFile]:
     """The candidate files in the inbox now, with their stat, sorted by relative path.
 
-    Top level and one account folder deep; in-progress names, hidden folders, symlinks
-    and non-regular files are left out. Paths are under ``inbox`` resolved.
+    Top level and one account folder deep; in-progress names, hidden folders, folders
+    named like a package, symlinks and non-regular files are left out. Paths are under
+    ``inbox`` resolved.
     """
-    return _walk(Path(inbox).resolve())[0]
+    return _walk(Path(inbox).resolve()).candidates
+
+
+def skipped_in_inbox(inbox: Path, now: float, unfinished_after: float) -> list[SkippedEntry]:
+    """What the watcher leaves out of the inbox and the operator should hear about, sorted
+    by relative path: symlinks and non-regular files (any depth), hidden folders, folders
+    named like a package (top or account level), and files under an in-progress name
+    whose mtime is more than ``unfinished_after`` seconds before ``now`` (wall-clock)."""
+    return _walk(Path(inbox).resolve(), now, unfinished_after).skipped
 
 
 # --------------------------------------------------------------------------- watcher
@@ -204,6 +303,7 @@ class _Candidate:
     zip_status: Any = _UNKNOWN
     logged_waiting: str | None = None  # version for which waiting_incomplete_zip was logged
     logged_unreadable: str | None = None
+    logged_empty: str | None = None  # version for which empty_file was logged
     failures: int = 0  # on_ready failures for the current version
     retry_at: float = 0.0  # clock time before which a failed hand-over is not retried
 
@@ -284,19 +384,23 @@ class InboxWatcher:
         on_ready: Callable[[InboxFile], None],
         *,
         quiet_period: float = 2.0,
-        stale_upload_timeout: float = 1800.0,
+        stale_upload_timeout: float = STALE_UPLOAD_TIMEOUT,
         scan_interval: float = 60.0,
         on_scan: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         logger: Any | None = None,
         rehand_after: float | None = None,
         may_rehand: Callable[[], bool] | None = None,
+        empty_upload_wait: float = EMPTY_UPLOAD_WAIT,
     ) -> None:
         self.inbox = Path(inbox).resolve()
         self._root = str(self.inbox)
         self._on_ready = on_ready
         self.quiet_period = float(quiet_period)
         self.stale_upload_timeout = float(stale_upload_timeout)
+        #: a 0-byte file unchanged this long is handed over; never before the quiet period,
+        #: which every other file waits too
+        self.empty_upload_wait = max(float(empty_upload_wait), self.quiet_period)
         self.scan_interval = float(scan_interval)
         #: a handed-over version still in the inbox this long after is handed over again
         #: at the next scan: its message (or Redis's record of it) may have been lost
@@ -318,6 +422,9 @@ class InboxWatcher:
         self._handed_at: dict[str, float] = {}  # relative -> clock time of its hand-over
         self._handed_seq = 0
         self._warned_deep: dict[str, str] = {}  # relative -> version warned about
+        # relative -> kind of the skipped entries logged, as of the last scan: an entry is
+        # named once, and again only after it was gone (or changed kind) at a scan
+        self._logged_skipped: dict[str, str] = {}
 
         self._observer: Any | None = None
         self._thread: threading.Thread | None = None
@@ -403,7 +510,9 @@ class InboxWatcher:
         the memory of files gone, then call ``on_scan``."""
         with self._lock:
             seq_before = self._handed_seq
-        files, too_deep = _walk(self.inbox)
+        # wall-clock time for the walk: an in-progress name's age is read off its mtime
+        walk = _walk(self.inbox, time.time(), self.stale_upload_timeout)
+        files, too_deep = walk.candidates, walk.too_deep
         now = self._clock()
         present = {f.relative: f for f in files}
         registered = 0
@@ -434,8 +543,13 @@ class InboxWatcher:
                 if deep_now.get(rel) != version:
                     del self._warned_deep[rel]
             waiting = len(self._candidates)
+            newly_skipped = [e for e in walk.skipped if self._logged_skipped.get(e.relative) != e.kind]
+            # only what this scan saw: an entry gone is forgotten, and named again if it returns
+            self._logged_skipped = {e.relative: e.kind for e in walk.skipped}
         for f in too_deep:
             self._warn_too_deep(f)
+        for e in newly_skipped:
+            self._log.warning("watcher.skipped", relative=e.relative, account=e.account, kind=e.kind, note=e.note)
         self._log.info("watcher.scan", files=len(files), new=registered, waiting=waiting)
         if self._on_scan is not None:
             try:
@@ -512,7 +626,9 @@ class InboxWatcher:
         look = self._settled(rel, cand, sig)
         if look is None:
             return None
-        f, stable_for, status = look
+        f, stable_for, status, moved_in = look
+        if f.size == 0:
+            return self._empty_file(rel, cand, f, stable_for, moved_in)
         if status is _UNKNOWN:
             status = self._read_zip_status(rel, cand, f, sig)
             if status is _UNKNOWN:
@@ -522,10 +638,10 @@ class InboxWatcher:
         return self._incomplete_zip(rel, cand, f, stable_for)
 
     def _settled(self, rel: str, cand: _Candidate,
-                 sig: tuple[int, int]) -> tuple[InboxFile, float, bool | None | object] | None:
-        """(the file, seconds unchanged, its known ZIP status) once it has been unchanged
-        for the quiet period or was renamed in; None while it is still being written, or
-        when this version was handed over already."""
+                 sig: tuple[int, int]) -> tuple[InboxFile, float, bool | None | object, bool] | None:
+        """(the file, seconds unchanged, its known ZIP status, renamed in) once it has been
+        unchanged for the quiet period or was renamed in; None while it is still being
+        written, or when this version was handed over already."""
         now = self._clock()
         with self._lock:
             if self._candidates.get(rel) is not cand:
@@ -549,7 +665,7 @@ class InboxWatcher:
             status = cand.zip_status
         if not moved_in and stable_for < self.quiet_period:
             return None
-        return f, stable_for, status
+        return f, stable_for, status, moved_in
 
     def _read_zip_status(self, rel: str, cand: _Candidate, f: InboxFile,
                          sig: tuple[int, int]) -> bool | None | object:
@@ -575,6 +691,22 @@ class InboxWatcher:
             if cand.sig == sig:
                 cand.zip_status = status
         return status
+
+    def _empty_file(self, rel: str, cand: _Candidate, f: InboxFile, stable_for: float,
+                    moved_in: bool) -> InboxFile | None:
+        """A 0-byte file: a client that created it but has not written yet, or an empty
+        upload. It has no end record to wait for, so instead of the stale-upload timeout it
+        waits ``empty_upload_wait`` (a rename means the writer is done: at once) and is then
+        handed over (and rejected by the reader)."""
+        if not moved_in and stable_for < self.empty_upload_wait:
+            return None
+        with self._lock:
+            first = cand.logged_empty != f.version
+            cand.logged_empty = f.version
+        if first:  # not again while a failed hand-over is retried
+            self._log.info("watcher.empty_file", relative=rel, account=f.account, version=f.version,
+                           waited_s=round(stable_for, 1))
+        return f
 
     def _incomplete_zip(self, rel: str, cand: _Candidate, f: InboxFile, stable_for: float) -> InboxFile | None:
         """A ZIP without its end record waits for its upload to resume, up to the

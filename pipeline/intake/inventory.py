@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from pipeline.check.documents import receipt_month
 from pipeline.check.files import hash_file
@@ -25,6 +26,9 @@ from pipeline.check.privacy import redact
 from pipeline.intake.uploads import Claim
 from pipeline.intake.local_store import LocalStore
 from pipeline.intake.store import StoreError
+
+if TYPE_CHECKING:  # imported where used: the watcher module brings in watchdog
+    from pipeline.intake.folder_watch import SkippedEntry
 
 RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
 AREAS = ("archive", "quarantine")
@@ -45,6 +49,10 @@ class Inventory(Protocol):
     kind: str
 
     def inbox(self) -> list[Waiting]: ...
+    def skipped(self, unfinished_after: float) -> list[SkippedEntry]:
+        """What the watcher leaves out of the inbox and the operator should hear about
+        (:func:`pipeline.intake.folder_watch.skipped_in_inbox`); an upload under an
+        in-progress name counts once unchanged for ``unfinished_after`` seconds."""
     def claims(self) -> list[Claim]: ...
     def locations(self, area: str) -> Iterator[str]:
         """Every decision location of ``area`` (``archive`` or ``quarantine``)."""
@@ -105,6 +113,13 @@ class LocalInventory:
             return []
         return [Waiting(f.relative, f.account, f.size, datetime.fromtimestamp(f.mtime_ns / 1e9, timezone.utc))
                 for f in scan_inbox(self.store.inbox)]
+
+    def skipped(self, unfinished_after: float) -> list[SkippedEntry]:
+        from pipeline.intake.folder_watch import skipped_in_inbox
+
+        if not self.store.inbox.is_dir():
+            return []
+        return skipped_in_inbox(self.store.inbox, time.time(), unfinished_after)
 
     def claims(self) -> list[Claim]:
         return self.store.pending_claims()
@@ -172,6 +187,11 @@ class S3Inventory:
             since = obj.last_modified or datetime.now(timezone.utc)
             out.append(Waiting(obj.object_name, where.account, int(obj.size or 0), since))
         return sorted(out, key=lambda w: w.location)
+
+    def skipped(self, unfinished_after: float) -> list[SkippedEntry]:
+        # A bucket holds objects only: no symlinks, FIFOs or folders to skip; keys too
+        # deep are the watcher's ``watcher.too_deep``.
+        return []
 
     def claims(self) -> list[Claim]:
         return self.store.pending_claims()

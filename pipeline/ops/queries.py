@@ -82,6 +82,11 @@ class Ops:
     storage: str
     #: a re-check's claim is sent again after this (the watcher's recovery)
     requeue_after: float
+    #: the watcher's stale-upload timeout (``PIPELINE_STALE_UPLOAD_TIMEOUT``): an upload
+    #: under an in-progress name unchanged this long is shown by status as never finished.
+    #: The default is the watcher's (folder_watch.STALE_UPLOAD_TIMEOUT), written out: that
+    #: module is imported only where used, since it brings in watchdog.
+    stale_upload_timeout: float = 1800.0
 
     def now(self) -> datetime:
         return datetime.now(self.zone)
@@ -144,6 +149,12 @@ class Ops:
                  "age_s": round((now - w.since).total_seconds(), 1)}
                 for w in sorted(self.inventory.inbox(), key=lambda w: w.since)]
 
+    def _skipped(self) -> list[dict[str, Any]]:
+        now = time.time()
+        return [{"relative": e.relative, "account": e.account, "kind": e.kind, "note": e.note,
+                 "age_s": round(now - e.mtime, 1)}
+                for e in self.inventory.skipped(self.stale_upload_timeout)]
+
     def gauges(self) -> dict[str, Any]:
         """What the metrics endpoint reads at each scrape."""
         waiting = self._waiting()
@@ -163,7 +174,8 @@ class Ops:
             "at": self.now().isoformat(timespec="seconds"),
             "storage": self.storage,
             "queues": self.broker.queue_depths(),
-            "inbox": {"waiting": len(waiting), "oldest": _shown(waiting[0] if waiting else None)},
+            "inbox": {"waiting": len(waiting), "oldest": _shown(waiting[0] if waiting else None),
+                      "skipped": [_shown(e) for e in self._skipped()]},
             "in_progress": {"count": len(claims), "packages": [_shown(c) for c in claims]},
             "decided": {"last_hour": self.index.count_since(now - 3600),
                         "last_day": self.index.count_since(now - 86400),
