@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -199,12 +200,11 @@ def victim_decided(p: Pipeline) -> bool:
     return any("victim" in str(e.get("source")) for e in events(p, "package.decided"))
 
 
-@pytest.mark.parametrize("point", ["before_release", "after_finalize"])
-def test_redis_killed_between_stored_and_mailed_loses_no_mail(tmp_path: Path, cleanup, point: str):
-    """Redis is SIGKILLed while a package is stored but not yet announced (its claim not yet
-    released, or released and the "decided" message not yet sent), and is still down when
-    the worker goes on: that message cannot be queued. The journal's announcement finds it:
-    every decision gets one mail."""
+@contextmanager
+def redis_and_smtp_of_the_test(tmp_path: Path, cleanup: list[Pipeline],
+                               **env: str) -> Iterator[tuple[Pipeline, Any, Any]]:
+    """`pipeline run` on a Redis the test kills and restarts (not the embedded one, which
+    its supervisor would restart at once), mailing to an SMTP server that counts the mails."""
     from tests.support.redisserver import RedisServer
     from tests.support.smtpserver import RecordingHandler, SmtpServer
 
@@ -213,13 +213,31 @@ def test_redis_killed_between_stored_and_mailed_loses_no_mail(tmp_path: Path, cl
     redis_server.start()
     try:
         p = start(tmp_path, REDIS_URL=redis_server.url, SMTP_URL=f"smtp://127.0.0.1:{server.port}",
-                  MAIL_FROM="回执 <receipts@test.example>", OPERATOR_EMAIL="operator@test.example",
-                  PIPELINE_FAULT_POINTS=f"{point}=sleep=6@victim")
+                  MAIL_FROM="回执 <receipts@test.example>", OPERATOR_EMAIL="operator@test.example", **env)
         cleanup.append(p)
-        sent = {"victim.zip": sample_package("victim"), "other.zip": sample_package("other"),
-                "broken.zip": b"not a zip"}
-        for name, blob in sent.items():
+        yield p, server, redis_server
+        assert p.stop() < 10
+    finally:
+        server.stop()
+        redis_server.stop()
+
+
+@pytest.mark.parametrize("point", ["before_release", "after_finalize"])
+def test_redis_killed_between_stored_and_mailed_loses_no_mail(tmp_path: Path, cleanup, point: str):
+    """Redis is SIGKILLed while a package is stored but not yet announced (its claim not yet
+    released, or released and the "decided" message not yet sent), and is still down when
+    the worker goes on: that message cannot be queued. The journal's announcement finds it:
+    every decision gets one mail."""
+    with redis_and_smtp_of_the_test(tmp_path, cleanup,
+                                    PIPELINE_FAULT_POINTS=f"{point}=sleep=6@victim") as (p, server, redis_server):
+        others = {"other.zip": sample_package("other"), "broken.zip": b"not a zip"}
+        for name, blob in others.items():
             drop(p, name, blob)
+        # mailed first: a mail attempt cut by the kill is the next test's matter (its claim
+        # holds the send for minutes), here only the victim is between stored and mailed
+        wait_until(lambda: len(server.messages) == len(others), 60, message="the others mailed")
+        sent = {**others, "victim.zip": sample_package("victim")}
+        drop(p, "victim.zip", sent["victim.zip"])
         wait_until(lambda: "victim.zip" in decision_files(p.data), 60, message="the victim stored")
         redis_server.kill()
         wait_until(lambda: victim_decided(p), 30, message="the victim's worker goes on while Redis is down")
@@ -233,10 +251,6 @@ def test_redis_killed_between_stored_and_mailed_loses_no_mail(tmp_path: Path, cl
         # nothing is left to announce
         wait_until(lambda: not list((p.data / "journal" / "announce").glob("*.json")), 30,
                    message="announcements settled")
-    finally:
-        server.stop()
-        redis_server.stop()
-    assert p.stop() < 10
 
 
 def test_redis_restarted_empty_restores_duplicates_and_mails_once(tmp_path: Path, cleanup):
@@ -246,17 +260,8 @@ def test_redis_restarted_empty_restores_duplicates_and_mails_once(tmp_path: Path
     bytes stay a duplicate, every upload is decided once and every decision mailed once."""
     import shutil
 
-    from tests.support.redisserver import RedisServer
-    from tests.support.smtpserver import RecordingHandler, SmtpServer
-
-    server, redis_server = SmtpServer(RecordingHandler()), RedisServer(tmp_path / "redis")
-    server.start()
-    redis_server.start()
-    try:
-        p = start(tmp_path, REDIS_URL=redis_server.url, SMTP_URL=f"smtp://127.0.0.1:{server.port}",
-                  MAIL_FROM="回执 <receipts@test.example>", OPERATOR_EMAIL="operator@test.example",
-                  PIPELINE_FAULT_POINTS="after_finalize=sleep=6@victim")
-        cleanup.append(p)
+    with redis_and_smtp_of_the_test(tmp_path, cleanup,
+                                    PIPELINE_FAULT_POINTS="after_finalize=sleep=6@victim") as (p, server, redis_server):
         same = sample_package("accepted-before")
         before = {"first.zip": same, "broken.zip": b"not a zip"}
         for name, blob in before.items():
@@ -285,10 +290,6 @@ def test_redis_restarted_empty_restores_duplicates_and_mails_once(tmp_path: Path
         assert len(lost) == 1 and lost[0]["level"] == "error"
         restored = [e for e in events(p, "redis.restored") if e["lost"]]
         assert len(restored) == 1 and restored[0]["acceptances"] == 2 and restored[0]["documents"] == 3
-    finally:
-        server.stop()
-        redis_server.stop()
-    assert p.stop() < 10
 
 
 def test_two_watchers_enqueue_each_upload_once(tmp_path: Path, cleanup):

@@ -534,6 +534,44 @@ def test_an_attempt_that_reached_data_before_redis_lost_its_data_is_unknown_not_
         assert [x.get("source") for x in logs if x["event"] == "mail.unknown"] == ["journal"]
 
 
+def test_redis_failing_just_before_data_leaves_the_mail_to_be_sent_later(store, server, tmp_path):
+    """Redis dies between the journal's "data" and the DATA command (an attempt in a
+    `pipeline run` whose Redis was killed): nothing was delivered, so the journal must not
+    make the mail "unknown" for ever; the next attempt sends it, once."""
+    import redis as redis_lib
+
+    from tests.support.redisserver import RedisServer
+
+    own = RedisServer(tmp_path / "redis")
+    own.start()
+    try:
+        client = redis_lib.Redis.from_url(own.url, decode_responses=True)
+        records = SendRecords(client, "pipeline")
+        outcome = stored(store, make_document())
+        rid = outcome["receipt_id"]
+        mailer = make_mailer(records, store, smtp_to(server.url), journal=store)
+        real_advance = records.advance
+
+        def redis_dies_before_data(receipt_id: str, holder: str, states: Any, state: str, **kw: Any) -> Any:
+            if state == "data":
+                own.kill()  # the real Redis goes away: the real advance fails
+            return real_advance(receipt_id, holder, states, state, **kw)
+
+        records.advance = redis_dies_before_data  # type: ignore[method-assign]
+        with pytest.raises(redis_lib.exceptions.ConnectionError):
+            mailer.deliver(outcome)
+        assert server.messages == []  # DATA was never sent
+        assert json.loads(store.get_record(f"mail/{rid}.json").data)["state"] == "retry"
+        records.advance = real_advance  # type: ignore[method-assign]
+        own.start()  # back, but empty: as after a loss
+        client.flushdb()
+        assert mailer.deliver(outcome) == "sent"
+        assert len(server.messages) == 1
+        assert mailer.deliver(outcome) == "sent" and len(server.messages) == 1  # a redelivery: not again
+    finally:
+        own.stop()
+
+
 def test_without_a_journal_record_a_fresh_redis_sends_normally(store, records, server):
     outcome = stored(store, make_document())
     mailer = make_mailer(records, store, smtp_to(server.url), journal=store)

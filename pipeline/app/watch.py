@@ -39,9 +39,15 @@ def handover(composition: Composition, logger: Any) -> Handover:
         record = composition.send_records.get(receipt_id)
         if record is None or record.get("state") in FINAL_STATES:
             return False
+        now, grace = time.time(), composition.settings.requeue_after
+        if record.get("state") in ("claimed", "data"):
+            # an attempt holds the send until its claim expires; past that its worker died
+            # or lost its message (Redis went away mid-attempt): the next attempt decides
+            # (a send past DATA becomes "unknown", never a second mail)
+            return now < float(record.get("expires") or 0) + grace
         # a retry waits at most mail_max_backoff_ms for its next attempt
-        quiet_for = time.time() - float(record.get("at") or 0)
-        return quiet_for < composition.settings.mail_max_backoff_ms / 1000 + composition.settings.requeue_after
+        quiet_for = now - float(record.get("at") or 0)
+        return quiet_for < composition.settings.mail_max_backoff_ms / 1000 + grace
 
     return Handover(composition.services, composition.send_ingest, logger, queue_idle=queue_idle,
                     announce=composition.send_decided, mail_in_flight=mail_in_flight)

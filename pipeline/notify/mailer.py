@@ -210,10 +210,18 @@ class Mailer:
         rid = mail.receipt_id
 
         def before_data() -> bool:
-            if self.journalled is not None and not self.transport.idempotent:
+            journal = None if self.transport.idempotent else self.journalled
+            if journal is not None:
                 # durable first: from here on a resend could deliver twice, whatever Redis keeps
-                self.journalled.write(rid, "data", message_id=mail.message_id)
-            return self.records.advance(rid, holder, ("claimed",), "data", expires_in=DATA_SECONDS)
+                journal.write(rid, "data", message_id=mail.message_id)
+            try:
+                return self.records.advance(rid, holder, ("claimed",), "data", expires_in=DATA_SECONDS)
+            except Exception:
+                # Redis failed before DATA was sent: nothing was delivered, so the journal
+                # must not keep this attempt from being made again
+                if journal is not None:
+                    self._journal(rid, "retry", log)
+                raise
 
         try:
             return self.transport.send(mail, before_data)
