@@ -342,14 +342,24 @@ def test_a_malformed_registry_is_refused_naming_the_line(tmp_path, text, line, w
         assert word in message, message
 
 
-def test_pipeline_run_stops_at_once_on_a_malformed_registry(tmp_path):
+@pytest.mark.parametrize("text, expected", [
+    (f'[[institution]]\nname = "{XINGHUO}"\nemial = ["x@y.example"]\n',
+     f"line 3: [[institution]] '{XINGHUO}': unknown key 'emial'"),
+    # a CR/LF in a name: before, it loaded and every mail to the institution failed for 1.5 days
+    (f'[[institution]]\nname = "{XINGHUO}\\r\\nBcc: x@evil.example"\nemail = ["a@x.example"]\n',
+     "line break or another control character"),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["office at xinghuo"]\n', "is not an e-mail address"),
+    (f'[[institution]]\nname = "{XINGHUO}"\nemail = ["a@x.example"]\naccounts = ["xh"]\n[[institution]]\n'
+     f'name = "{YUCAI}"\nemail = ["b@x.example"]\naccounts = ["xh"]\n', "account 'xh' is already listed"),
+])
+def test_pipeline_run_stops_at_once_on_a_malformed_registry(tmp_path, text, expected):
     path = tmp_path / "institutions.toml"
-    path.write_text(f'[[institution]]\nname = "{XINGHUO}"\nemial = ["x@y.example"]\n', encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
     env.update(PIPELINE_DATA_DIR=str(tmp_path / "data"), PIPELINE_INSTITUTIONS=str(path))
     done = subprocess.run([sys.executable, "-m", "pipeline", "run"], env=env, capture_output=True, timeout=60)
     assert done.returncode == 2
-    assert f"{path} line 3: [[institution]] '{XINGHUO}': unknown key 'emial'" in done.stderr.decode()
+    assert f"{path} line " in done.stderr.decode() and expected in done.stderr.decode(), done.stderr.decode()
     assert not (tmp_path / "data" / "redis").exists()  # nothing was started
 
 
