@@ -60,6 +60,7 @@ accounts = ["xinghuo"]
 [[institution]]
 name = "{YUCAI}"
 email = ["yucai@yucai.example"]
+accounts = ["yucai"]
 """
 REGISTRY = parse_registry(REGISTRY_TEXT, "registry.toml")
 ID_NUMBER, MOBILE = make_id_number("110101", date(1990, 3, 7), 123), "13812345678"  # both valid
@@ -282,15 +283,33 @@ def test_no_full_id_or_mobile_number_in_the_message_or_the_logs(tmp_path, redis_
 
 
 # -- the registry -------------------------------------------------------------------------
-def test_registry_matches_by_account_first_then_by_name():
-    assert REGISTRY.match("xinghuo", None).institution.name == XINGHUO
-    assert REGISTRY.match("xinghuo", None).by == "account"
-    by_name = REGISTRY.match("unknown-account", f" {YUCAI} ")
-    assert by_name.institution.name == YUCAI and by_name.by == "name"
-    assert REGISTRY.match("xinghuo", YUCAI).institution.name == XINGHUO  # the account wins
-    assert REGISTRY.match("", "别的机构") is None and REGISTRY.match(None, None) is None
-    mail = build(make_document(account="", institution=YUCAI))
-    assert mail.recipients == ("yucai@yucai.example",) and mail.match.by == "name"
+def test_the_receipt_follows_the_uploading_account_only():
+    assert REGISTRY.match("xinghuo").institution.name == XINGHUO
+    assert REGISTRY.match("xinghuo").by == "account"
+    assert REGISTRY.match("unknown-account") is None and REGISTRY.match("") is None and REGISTRY.match(None) is None
+    assert REGISTRY.named(f" {YUCAI} ").name == YUCAI and REGISTRY.named("别的机构") is None
+    # an upload from an account that is not registered, or from no account, whose plan names
+    # a registered institution: before, it was mailed to that institution (matched by name)
+    for account in ("stranger", ""):
+        mail = build(make_document(account=account, institution=YUCAI))
+        assert mail.recipients == (OPERATOR,) and mail.match is None and mail.named_other == YUCAI
+        text, html_body = bodies(parse(mail.as_bytes()))
+        assert f"培训方案写的是名册中已登记的机构“{YUCAI}”" in text and "回执没有发给该机构" in text
+        assert "回执没有发给该机构" in html_body
+
+
+def test_a_plan_naming_another_institution_goes_to_the_account_with_the_operator_in_copy():
+    mail = build(make_document(account="xinghuo", institution=YUCAI))
+    msg = parse(mail.as_bytes())
+    assert mail.recipients == ("office@xinghuo.example", "head@xinghuo.example", OPERATOR)
+    assert msg["Cc"] == OPERATOR and mail.plan_differs and mail.named_other == YUCAI
+    assert msg["Subject"].startswith(f"【回执】{XINGHUO} ")  # the account's institution
+    text, _ = bodies(msg)
+    assert f"培训方案中的机构名称“{YUCAI}”与上传账户（xinghuo）在机构名册中登记的机构“{XINGHUO}”不一致" in text
+    # the same name: no note, no copy
+    same = build(make_document(account="xinghuo", institution=f" {XINGHUO} "))
+    assert same.recipients == ("office@xinghuo.example", "head@xinghuo.example") and not same.plan_differs
+    assert "不一致" not in bodies(parse(same.as_bytes()))[0]
 
 
 def test_no_match_goes_to_the_operator_with_a_note():
@@ -441,7 +460,7 @@ def server() -> Iterator[SmtpServer]:
 def test_one_mail_per_decision_to_the_right_address_and_redelivery_sends_none(store, records, server):
     cases = [
         (make_document(), ["office@xinghuo.example", "head@xinghuo.example"], "已受理"),
-        (make_document(MULTI_ERRORS, account="", institution=YUCAI), ["yucai@yucai.example"], "未通过"),
+        (make_document(MULTI_ERRORS, account="yucai", institution=YUCAI), ["yucai@yucai.example"], "未通过"),
         (make_document(duplicate_of=new_receipt_id(NOW)), ["office@xinghuo.example", "head@xinghuo.example"],
          "重复提交"),
         (make_document(account="nobody", institution="某某培训学校"), [OPERATOR], "已受理"),
@@ -593,7 +612,7 @@ def test_without_a_journal_record_a_fresh_redis_sends_normally(store, records, s
                                           ("mail", "421 4.3.2 Service not available"),
                                           ("data", "452 4.3.1 Insufficient system storage")])
 def test_temporary_refusal_is_retried_and_arrives_once(store, records, stage, reply):
-    outcome = stored(store, make_document(account="", institution=YUCAI))
+    outcome = stored(store, make_document(account="yucai", institution=YUCAI))
     with SmtpServer(RefusingHandler(stage, reply, times=1)) as server:
         mailer = make_mailer(records, store, smtp_to(server.url))
         with pytest.raises(MailRetry):
@@ -605,7 +624,7 @@ def test_temporary_refusal_is_retried_and_arrives_once(store, records, stage, re
 
 
 def test_a_recipient_refused_for_good_is_not_retried(store, records):
-    outcome = stored(store, make_document(account="", institution=YUCAI))
+    outcome = stored(store, make_document(account="yucai", institution=YUCAI))
     with SmtpServer(RefusingHandler("rcpt", "550 5.1.1 No such user")) as server:
         mailer = make_mailer(records, store, smtp_to(server.url))
         with structlog.testing.capture_logs() as logs:
@@ -732,9 +751,14 @@ def test_pipeline_run_mails_each_decision_once(run_pipeline, tmp_path, monkeypat
         (data / "inbox" / "xinghuo").mkdir(parents=True, exist_ok=True)
         (data / "inbox" / "xinghuo" / "星火20261120.zip").write_bytes(sample_package("mail-e2e"))
         (data / "inbox" / "wrong.zip").write_bytes(rar())
-        wait_until(lambda: len(server.messages) >= 2, 60, message="two receipt mails")
+        # the plan of sample_package names 星火 (XINGHUO): uploaded from an unregistered
+        # account, and from 育才's account
+        for account, name in (("stranger", "冒名.zip"), ("yucai", "代报.zip")):
+            (data / "inbox" / account).mkdir(parents=True, exist_ok=True)
+            (data / "inbox" / account / name).write_bytes(sample_package(f"mail-e2e-{account}"))
+        wait_until(lambda: len(server.messages) >= 4, 60, message="four receipt mails")
         time.sleep(1.5)  # nothing more may come
-        assert len(server.messages) == 2
+        assert len(server.messages) == 4
         decided = {doc["package"]["name"]: doc for _, doc in decisions(data).values()}
         by_rid = {parse(m.content)["X-Receipt-Id"]: m for m in server.messages}
         accepted, rejected = decided["星火20261120.zip"], decided["wrong.zip"]
@@ -747,6 +771,14 @@ def test_pipeline_run_mails_each_decision_once(run_pipeline, tmp_path, monkeypat
         assert mail.rcpt_tos == (OPERATOR,)  # no account, no plan: the operator, with a note
         text, _ = bodies(parse(mail.content))
         assert "【致管理员】" in text and "PKG_NOT_ZIP" in text
+        impostor, proxy = by_rid[decided["冒名.zip"]["receipt_id"]], by_rid[decided["代报.zip"]["receipt_id"]]
+        assert impostor.rcpt_tos == (OPERATOR,)  # never to 星火, whose name the plan gives
+        assert "回执没有发给该机构" in bodies(parse(impostor.content))[0]
+        assert proxy.rcpt_tos == ("yucai@yucai.example", OPERATOR)  # the account's own, the operator in copy
+        events = pipeline.events()
+        assert [e["named_institution"] for e in events if e.get("event") == "mail.unmatched"
+                and e["receipt_id"] == decided["冒名.zip"]["receipt_id"]] == [XINGHUO]
+        assert [e["plan_institution"] for e in events if e.get("event") == "mail.institution_differs"] == [XINGHUO]
         sent = [e for e in pipeline.events() if e.get("event") == "mail.sent"]
         assert sorted(e["receipt_id"] for e in sent) == sorted(by_rid)
         assert pipeline.stop() < 10

@@ -135,10 +135,17 @@ class Mailer:
             raise
         log = log.bind(to=list(mail.recipients), message_id=mail.message_id,
                        matched_by=mail.match.by if mail.match else None)
+        document_source = (outcome.get("source") or "")
         if mail.match is None:
-            document_source = (outcome.get("source") or "")
-            log.warning("mail.unmatched", source=document_source,
-                        note="no institution in the registry matches: the receipt goes to the operator")
+            log.warning("mail.unmatched", source=document_source, named_institution=mail.named_other,
+                        note="the uploading account is not in the registry: the receipt goes to the operator"
+                             + (" (its plan names a registered institution, which was NOT mailed)"
+                                if mail.named_other else ""))
+        elif mail.plan_differs:
+            log.warning("mail.institution_differs", source=document_source,
+                        account_institution=mail.match.institution.name, plan_institution=mail.plan_institution,
+                        note="the plan names another institution than the uploading account's: the receipt "
+                             "goes to the account's institution, with the operator in copy")
         result = self._send(mail, holder, log)
         if isinstance(result, str):
             return result

@@ -41,6 +41,12 @@ class ReceiptMail:
     recipients: tuple[str, ...]  # the envelope recipients (To + Cc)
     message: EmailMessage
     match: Match | None
+    #: the registered institution the package's plan names when it is not the uploading
+    #: account's: flagged to the operator (the mail never goes to it)
+    named_other: str | None = None
+    #: the plan names another institution (``plan_institution``) than the account's
+    plan_differs: bool = False
+    plan_institution: str = ""
 
     @property
     def message_id(self) -> str:
@@ -103,7 +109,8 @@ class _Texts:
     notes: list[str]  # for the operator (no registry match) or about the Cc
 
 
-def _texts(doc: dict[str, Any], match: Match | None, operator: str) -> _Texts:
+def _texts(doc: dict[str, Any], match: Match | None, operator: str, plan_differs: bool = False,
+           named_other: str | None = None) -> _Texts:
     status = doc["status"]
     name = (match.institution.name if match else None) or doc.get("institution") or UNKNOWN_INSTITUTION
     package = doc["package"]["name"]
@@ -130,11 +137,18 @@ def _texts(doc: dict[str, Any], match: Match | None, operator: str) -> _Texts:
                  "全部修改后，重新压缩为一个 ZIP 文件（可先用 pipeline check 自查）；",
                  "上传新的压缩包。系统会重新检查，并发送新的回执。"]
     notes: list[str] = []
+    account = (doc.get("source") or {}).get("account") or "（无）"
     if match is None:
-        account = (doc.get("source") or {}).get("account") or "（无）"
         notes.append(f"【致管理员】此回执未能匹配到机构名册中的机构（上传账户：{account}；"
                      f"培训方案中的机构名称：{doc.get('institution') or '（无）'}），因此发给管理员。"
                      f"请核实后转告该机构，并在机构名册（PIPELINE_INSTITUTIONS）中登记其邮箱和账户。")
+        if named_other:
+            notes.append(f"【致管理员·请注意】培训方案写的是名册中已登记的机构“{named_other}”，但上传账户"
+                         f"（{account}）不属于该机构：回执没有发给该机构。请核实是谁上传的。")
+    elif plan_differs:
+        notes.append(f"【请注意】培训方案中的机构名称“{doc.get('institution')}”与上传账户（{account}）"
+                     f"在机构名册中登记的机构“{match.institution.name}”不一致。回执按上传账户发给贵机构，"
+                     f"并已抄送管理员。如材料不属于贵机构，或机构名称有误，请联系管理员（{operator}）。")
     elif status == REJECTED and is_internal(doc):
         notes.append("本邮件已抄送系统管理员。")
     return _Texts(redact(name), SUBJECT_WORD.get(status, status), redact(lead), [redact(s) for s in steps],
@@ -228,14 +242,19 @@ def attachment_names(document: dict[str, Any]) -> tuple[str, str]:
 def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_from: str, operator_email: str,
                        now: datetime) -> ReceiptMail:
     """The receipt mail of one stored decision document."""
-    match = registry.match_document(document)
+    match = registry.match_document(document)  # by the uploading account only
+    plan_name = (document.get("institution") or "").strip()
+    plan_differs = bool(match and plan_name and plan_name != match.institution.name)
+    named = registry.named(plan_name)
+    named_other = named.name if (named is not None and (match is None or named != match.institution)) else None
     doc = _masked(document)
     rid = doc["receipt_id"]
     sender = mailbox(mail_from)
     operator = mailbox(operator_email)
     to = [mailbox(a) for a in match.institution.emails] if match else [operator]
-    cc = [operator] if (match and is_internal(doc) and operator.addr_spec not in {a.addr_spec for a in to}) else []
-    t = _texts(doc, match, operator.addr_spec)
+    copy_operator = bool(match and (is_internal(doc) or plan_differs))
+    cc = [operator] if (copy_operator and operator.addr_spec not in {a.addr_spec for a in to}) else []
+    t = _texts(doc, match, operator.addr_spec, plan_differs, named_other)
     # one line whatever the package's plan holds: a line break in a header value is refused
     # by the mail library (every send would fail) and is how headers are injected
     subject = _one_line(f"【回执】{t.institution} 培训上报材料{t.status_word}（回执编号 {rid}）")
@@ -272,7 +291,9 @@ def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_fro
         if part.get_content_type() == "application/json":
             part.set_param("name", ascii_name)  # Content-Type name=: the short ASCII fallback
     recipients = tuple(dict.fromkeys(a.addr_spec for a in [*to, *cc]))
-    return ReceiptMail(receipt_id=rid, sender=sender.addr_spec, recipients=recipients, message=msg, match=match)
+    return ReceiptMail(receipt_id=rid, sender=sender.addr_spec, recipients=recipients, message=msg, match=match,
+                       named_other=named_other if match is None or plan_differs else None,
+                       plan_differs=plan_differs, plan_institution=_one_line(plan_name))
 
 
 def _one_line(text: str) -> str:

@@ -8,8 +8,11 @@ A TOML file (path in ``PIPELINE_INSTITUTIONS``) with one table per institution::
     accounts = ["xinghuo"]               # SFTP users / inbox subfolders / bucket prefixes
 
 A package is matched by the account it was uploaded from (``source.account`` of its
-document) first, then by the institution name its plan gives (``institution``); no
-match: the mail goes to the operator with a note (see :mod:`pipeline.notify.mailer`).
+document) only: the receipt goes to that account's institution, never to an institution
+a package merely names in its plan (anyone able to upload could otherwise make mail
+arrive at any institution). No match: the mail goes to the operator with a note. A plan
+naming another registered institution than the account's is flagged to the operator
+(see :mod:`pipeline.notify.message`).
 
 The registry is read once when a process starts. Anything wrong with it (TOML syntax,
 an unknown key, a missing or malformed address, an account or name listed twice) raises
@@ -58,10 +61,10 @@ class Institution:
 
 @dataclass(frozen=True)
 class Match:
-    """A registry entry a document was matched to, and how ("account" or "name")."""
+    """A registry entry a document was matched to, and how (always "account")."""
 
     institution: Institution
-    by: str
+    by: str = "account"
 
 
 @dataclass(frozen=True)
@@ -69,21 +72,25 @@ class Registry:
     institutions: tuple[Institution, ...] = ()
     origin: str = "(no registry)"
 
-    def match(self, account: str | None, name: str | None) -> Match | None:
-        """The institution of a package uploaded from ``account`` whose plan names
-        ``name``: by account first, then by name (exact, surrounding spaces ignored)."""
+    def match(self, account: str | None) -> Match | None:
+        """The institution of a package uploaded from ``account``, if it is registered."""
         if account:
             for inst in self.institutions:
                 if account in inst.accounts:
-                    return Match(inst, "account")
+                    return Match(inst)
+        return None
+
+    def named(self, name: str | None) -> Institution | None:
+        """The registered institution called ``name`` (exact, surrounding spaces ignored):
+        only to tell the operator what a package claims, never to address it."""
         if name and name.strip():
             for inst in self.institutions:
                 if inst.name == name.strip():
-                    return Match(inst, "name")
+                    return inst
         return None
 
     def match_document(self, document: dict[str, Any]) -> Match | None:
-        return self.match((document.get("source") or {}).get("account"), document.get("institution"))
+        return self.match((document.get("source") or {}).get("account"))
 
     def __len__(self) -> int:
         return len(self.institutions)
