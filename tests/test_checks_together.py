@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import zipfile
 import subprocess
 import sys
@@ -123,9 +124,14 @@ def test_check_command_json_lines_and_exit_codes(tmp_path: Path):
     assert docs[0]["policy_sha256"] == __import__("hashlib").sha256(policy.read_bytes()).hexdigest()
     assert [e["code"] for e in docs[1]["errors"]] == ["HIER_SECTION_MISSING"]
     assert all(schema_errors(d) == [] for d in docs)
-    assert run("--today", "2026-11-27", str(good)).returncode == 0
+    passed = run("--today", "2026-11-27", str(good))
+    assert passed.returncode == 0
+    # a self-check, never to be taken for a receipt: labelled so, and no receipt id
+    assert passed.stdout.startswith("自查结果（未上报，不是回执）：通过，可以上报\n")
+    assert "回执编号" not in passed.stdout and not re.search(r"R\d{8}-", passed.stdout)
     readable = run("--today", "2026-11-27", str(bad))
     assert "HIER_SECTION_MISSING" in readable.stdout and "实操" in readable.stdout and readable.returncode == 1
+    assert readable.stdout.startswith("自查结果（未上报，不是回执）：未通过") and "回执编号" not in readable.stdout
     assert run(str(tmp_path / "missing.zip")).returncode == 2
     assert run("--today", "yesterday", str(good)).returncode == 2
     assert run("--policy", str(tmp_path / "nope.toml"), str(good)).returncode == 2

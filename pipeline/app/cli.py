@@ -95,7 +95,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             else:
                 if n:
                     print()
-                print(render_text(document), flush=True)
+                print(render_text(document, self_check=True), flush=True)
     return worst
 
 

@@ -9,12 +9,21 @@ from pipeline.check.documents import group_by_path
 STATUS_LABEL = {"accepted": "已受理", "rejected": "未通过", "duplicate": "重复提交"}
 
 
-def render_text(document: dict[str, Any]) -> str:
+#: the heading of a self-check (``pipeline check``): nothing was reported, so no receipt id
+#: is shown; a clerk must never take a self-check for proof of submission
+SELF_CHECK_LABEL = {"accepted": "通过，可以上报", "rejected": "未通过，请按下列各项修改后再检查"}
+
+
+def render_text(document: dict[str, Any], *, self_check: bool = False) -> str:
+    """The document as text. ``self_check``: the report of ``pipeline check``, headed
+    自查结果（未上报）, without the receipt id a decision would have."""
     pkg = document["package"]
-    lines = [
-        f"回执编号 {document['receipt_id']}  结果：{STATUS_LABEL.get(document['status'], document['status'])}",
-        f"压缩包：{pkg['name']}（{pkg['size']} 字节，SHA-256 {pkg['sha256']}）",
-    ]
+    status = document["status"]
+    if self_check:
+        heading = f"自查结果（未上报，不是回执）：{SELF_CHECK_LABEL.get(status, STATUS_LABEL.get(status, status))}"
+    else:
+        heading = f"回执编号 {document['receipt_id']}  结果：{STATUS_LABEL.get(status, status)}"
+    lines = [heading, f"压缩包：{pkg['name']}（{pkg['size']} 字节，SHA-256 {pkg['sha256']}）"]
     if document.get("institution"):
         lines.append(f"培训机构：{document['institution']}  上报日期：{document.get('report_date') or '—'}")
     if document.get("trainings"):
@@ -41,5 +50,6 @@ def render_text(document: dict[str, Any]) -> str:
         lines.append(f"已忽略的系统文件 {len(document['ignored'])} 个（不影响结果）。")
     if document["status"] == "accepted":
         lines.append("")
-        lines.append(f"共 {len(document.get('manifest') or [])} 个文件已登记。")
+        files = len(document.get("manifest") or [])
+        lines.append(f"共 {files} 个文件，上报并受理后登记。" if self_check else f"共 {files} 个文件已登记。")
     return "\n".join(lines)

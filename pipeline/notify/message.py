@@ -134,7 +134,7 @@ def _texts(doc: dict[str, Any], match: Match | None, operator: str, plan_differs
         lead = (f"您于 {received} 上传的培训上报材料“{package}”未通过检查，共发现 {count} 项错误，"
                 f"材料未被受理。下面按文件列出每一项错误和修改方法。")
         steps = ["按本邮件列出的错误逐项修改（每项错误后的“→”是修改方法）；",
-                 "全部修改后，重新压缩为一个 ZIP 文件（可先用 pipeline check 自查）；",
+                 "全部修改后，重新压缩为一个 ZIP 文件；",
                  "上传新的压缩包。系统会重新检查，并发送新的回执。"]
     notes: list[str] = []
     account = (doc.get("source") or {}).get("account") or "（无）"
