@@ -179,6 +179,22 @@ def test_find_by_receipt_id_sha256_name_fragment_and_institution(running: Runnin
     nothing = running.cli("find", "no-such-package")
     assert nothing.returncode == 1 and "nothing found" in nothing.stdout
 
+    # a part of a receipt id, as a clerk quotes it on the phone
+    for fragment in (rid[-8:], rid[:14], rid[-8:].lower()):
+        found = running.cli_json("find", fragment)
+        assert rid in [d["receipt_id"] for d in found["decisions"]], fragment
+
+
+def test_find_into_a_reader_that_stops_early_prints_no_traceback(running: Running):
+    # `pipeline find zip | head -1`: the reader is gone before the command writes
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "find", "zip"], env=running.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
 
 def test_receipt_readable_and_raw(running: Running):
     path, doc = running.by_name("补交20261120.zip")

@@ -14,6 +14,7 @@ workers use: status, find, receipt, requeue, verify-archive, index.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from datetime import date, datetime
@@ -260,7 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, as the spec wants
         return int(exc.code or 0)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        # the reader went away (`pipeline find x | head`): it has what it wanted. Point
+        # stdout at /dev/null so the interpreter's last flush prints no traceback either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

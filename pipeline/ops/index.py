@@ -204,15 +204,16 @@ class DecisionIndex:
         return self._sorted(self.get_many([m.split(":", 1)[1] for m in members]))
 
     def search(self, fragment: str) -> list[dict[str, Any]]:
-        """Entries whose package name, institution, account or inbox location contains
+        """Entries whose receipt id, package name, institution, account or inbox location contains
         ``fragment`` (case-insensitive). A pass over the index in Redis (no document is read).
         The entries hold personal numbers masked, so a fragment holding one in full is
         looked for masked too (``张三610116198011113382`` finds ``张三610116********3382.zip``)."""
         needles = {fragment.casefold(), redact(fragment).casefold()}
         out = []
-        for _rid, raw in self.client.hscan_iter(self.docs_key, count=1000):
+        for rid, raw in self.client.hscan_iter(self.docs_key, count=1000):
             entry = json.loads(raw)
-            haystack = "\0".join(str(entry.get(k) or "") for k in ("name", "institution", "account", "source"))
+            # the receipt id too: clerks quote a part of it ("J850JCEC", "R20261206-J850")
+            haystack = "\0".join([rid, *(str(entry.get(k) or "") for k in ("name", "institution", "account", "source"))])
             if any(needle in haystack.casefold() for needle in needles):
                 out.append(entry)
         return self._sorted(self._with_successor(out))
