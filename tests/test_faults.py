@@ -157,17 +157,25 @@ def test_poison_package_is_quarantined_as_internal_and_others_go_on(tmp_path: Pa
 
 
 def test_sigterm_mid_package_then_restart(tmp_path: Path, cleanup):
-    p = start(tmp_path, PIPELINE_FAULT_POINTS="after_assess=sleep=4")
+    """A clean stop while a package is being decided: the stop releases its lease (a
+    minute long here), so after the restart it is taken up at once, not after the lease
+    ran out (before: `package.busy_elsewhere` until then)."""
+    p = start(tmp_path, PIPELINE_FAULT_POINTS="after_assess=sleep=30", PIPELINE_LEASE_SECONDS="60")
     cleanup.append(p)
     sent = {"slow.zip": sample_package("slow")}
     drop(p, "slow.zip", sent["slow.zip"])
     wait_until(lambda: events(p, "package.checking"), 30, message="the package being checked")
     assert p.stop() < 10
     assert not decision_files(p.data)  # stopped before its decision
+    released = events(p, "lease.released_at_stop")
+    assert len(released) == 1 and len(released[0]["versions"]) == 1
+    before_restart = len(p.events())
     p.extra_env.pop("PIPELINE_FAULT_POINTS")
     p.start()
     wait_until(lambda: all_decided(p, sent), 90, message="decision after the restart")
     assert assert_exactly_once(p, sent)["slow.zip"]["status"] == "accepted"
+    after = p.events()[before_restart:]
+    assert not [e for e in after if e.get("event") == "package.busy_elsewhere"]
     assert p.stop() < 10
 
 

@@ -22,6 +22,7 @@ from pipeline.app.compose import Composition
 from pipeline.app.logs import configure_logging
 from pipeline.app.settings import Settings, load_settings
 from pipeline.app.stopping import wait_for_stop
+from pipeline.intake.deciding import release_held_leases
 from pipeline.intake.scratch import remove_stale_scratch_at_start
 from workers.actors import PipelineActors
 from workers.queues import DECISIONS, MAIL, PACKAGES
@@ -71,7 +72,14 @@ def run(settings: Settings) -> int:
     log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads, mail_threads=settings.mail_threads)
     wait_for_stop()
     log.info("worker.stopping", pid=os.getpid())
+    # no new work from here: every worker thread of both workers is told at once (each
+    # Worker.stop would otherwise leave the other worker's threads taking messages)
+    for worker in workers:
+        for thread in worker.workers:
+            thread.stop()
     for worker in workers:
         worker.stop(timeout=3000)
+    # packages still being decided are cut short with the process: free them now
+    release_held_leases(booted.composition.services)
     booted.broker.close()
     return 0

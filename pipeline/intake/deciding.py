@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -30,6 +30,29 @@ from pipeline.intake.ledger import Ledger
 from pipeline.intake.scratch import worker_identity
 from pipeline.intake.store import Store
 from pipeline.intake.uploads import Claim, IngestRequest
+
+
+class HeldLeases:
+    """The leases this process holds right now (thread-safe), so that a clean stop can
+    release them: a package cut short by a stop is then taken up again at once, instead
+    of after its lease runs out (:func:`release_held_leases`)."""
+
+    def __init__(self) -> None:
+        self._held: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def add(self, version: str, holder: str) -> None:
+        with self._lock:
+            self._held.add((version, holder))
+
+    def discard(self, version: str, holder: str) -> None:
+        with self._lock:
+            self._held.discard((version, holder))
+
+    def take_all(self) -> list[tuple[str, str]]:
+        with self._lock:
+            held, self._held = sorted(self._held), set()
+        return held
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,8 @@ class Services:
     faults: FaultPoints = NO_FAULTS
     #: tells the operator of a full disk (once a minute); None: about ``work_dir`` only
     disk_reports: DiskFullReports | None = None
+    #: the leases held by this process's threads (released on a clean stop)
+    held_leases: HeldLeases = field(default_factory=HeldLeases)
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.zone)
@@ -102,6 +127,7 @@ def _lease(services: Services, version: str, holder: str) -> Iterator[bool]:
     if not ledger.acquire_lease(version, holder, seconds):
         yield False
         return
+    services.held_leases.add(version, holder)
     stop = threading.Event()
 
     def renew() -> None:
@@ -118,10 +144,27 @@ def _lease(services: Services, version: str, holder: str) -> Iterator[bool]:
     finally:
         stop.set()
         thread.join(timeout=5)
+        services.held_leases.discard(version, holder)
         try:
             ledger.release_lease(version, holder)
         except Exception:
             structlog.get_logger().warning("lease.release_failed", version=version)
+
+
+def release_held_leases(services: Services) -> list[str]:
+    """On a clean stop, after the worker threads were given their grace: release the
+    leases of packages still being worked on (their threads die with the process), so the
+    next worker takes them up at once. Returns the versions released."""
+    released = []
+    for version, holder in services.held_leases.take_all():
+        try:
+            services.ledger.release_lease(version, holder)
+            released.append(version)
+        except Exception:
+            structlog.get_logger().warning("lease.release_failed", version=version)
+    if released:
+        structlog.get_logger().info("lease.released_at_stop", versions=released)
+    return released
 
 
 def _outcome(claim: Claim, document: dict[str, Any], location: str) -> Outcome:
