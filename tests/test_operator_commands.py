@@ -146,6 +146,9 @@ def test_status_counts_match_what_was_dropped(running: Running):
     assert st["in_progress"] == {"count": 0, "packages": []}
     assert st["workers"]["alive"] == 2 and all(p["threads"] == 2 for p in st["workers"]["processes"])
     assert st["index"]["documents"] == 4
+    # one time zone, the pipeline's (China Standard Time by default), in every time shown
+    times = re.findall(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[^"]*)"', json.dumps(st))
+    assert len(times) >= 3 and all(t.endswith("+08:00") for t in times), times
     text = running.cli("status")
     assert text.returncode == 0 and "workers alive: 2" in text.stdout and "inbox: 1 waiting" in text.stdout
 

@@ -55,8 +55,12 @@ class BrokerView:
     live_clients: Callable[[], int]
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat(timespec="seconds") if ts else None
+def _iso(ts: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """``ts`` for people: in the pipeline's zone (``zone``) when given, so that one
+    answer never mixes UTC and local times."""
+    if ts is None:
+        return None
+    return (ts.astimezone(zone) if zone is not None else ts).isoformat(timespec="seconds")
 
 
 def _shown(item: dict[str, Any] | None) -> Any:
@@ -139,13 +143,13 @@ class Ops:
         for claim in self.inventory.claims():
             out.append({"receipt_id": claim.receipt_id, "name": claim.package_name,
                         "source": claim.source.location, "account": claim.source.account,
-                        "received_at": _iso(claim.received_at), "supersedes": claim.supersedes,
+                        "received_at": _iso(claim.received_at, self.zone), "supersedes": claim.supersedes,
                         "worker": self.ledger.lease_holder(claim.version)})
         return out
 
     def _waiting(self) -> list[dict[str, Any]]:
         now = datetime.now(timezone.utc)
-        return [{"location": w.location, "account": w.account, "size": w.size, "since": _iso(w.since),
+        return [{"location": w.location, "account": w.account, "size": w.size, "since": _iso(w.since, self.zone),
                  "age_s": round((now - w.since).total_seconds(), 1)}
                 for w in sorted(self.inventory.inbox(), key=lambda w: w.since)]
 
