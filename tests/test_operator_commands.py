@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import os
 import re
 import signal
@@ -312,3 +313,36 @@ def test_requeue_under_a_relaxed_policy_makes_one_new_decision_naming_the_old(ru
         (rar_rid, "decided", "rejected", ["PKG_NOT_ZIP"])]
     assert running.cli_json("requeue", "--code", "PKG_NOT_ZIP") == []
     wait_until(lambda: running.mails() == 6, 30, message="a receipt mail per new decision")
+
+
+def test_reading_commands_work_from_the_store_alone_with_the_pipeline_stopped(tmp_path: Path):
+    """find, receipt and verify-archive with no pipeline running (no Redis): they read the
+    stored documents, say which data folder, and leave no Redis behind. Before, they
+    failed with "REDIS_URL is not set"."""
+    from pipeline.intake.deciding import ingest
+    from pipeline.intake.ledger import MemoryLedger
+    from tests.support.stores import LocalHarness, small_zip
+
+    data = tmp_path / "var"
+    fs = LocalHarness(data, MemoryLedger())
+    outcome = ingest(fs.drop("xinghuo/星火20261120.zip", small_zip("stopped")), fs.services)
+    assert outcome is not None
+    rid = outcome.receipt_id
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PIPELINE_DATA_DIR")}
+
+    def cli(*args: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], env=env, cwd=cwd,
+                              capture_output=True, text=True, timeout=120)
+
+    found = cli("find", rid[-8:], "--json")  # the default data folder: ./var
+    assert found.returncode == 0, found.stderr
+    assert [d["receipt_id"] for d in json.loads(found.stdout)["decisions"]] == [rid]
+    assert f"reading the stored documents in {data}" in found.stderr
+    receipt = cli("receipt", rid)
+    assert receipt.returncode == 0 and f"回执编号 {rid}" in receipt.stdout
+    verified = cli("verify-archive", "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["checked"] == 1
+    # from another folder: the command says where it looked
+    elsewhere = cli("find", rid, cwd=tmp_path / "var" / "archive")
+    assert elsewhere.returncode == 2 and f"no pipeline data folder at {data / 'archive' / 'var'}" in elsewhere.stderr
+    assert not list(Path(tempfile.gettempdir()).glob("pipeline-scratch-redis-*"))  # the scratch Redis is gone

@@ -39,20 +39,39 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _open(quiet: bool = True) -> tuple[Any, Any]:
+def _open(quiet: bool = True, *, store_alone: bool = False) -> tuple[Any, Any]:
     """(the composition, its Ops); a command that cannot run (no Redis, say) ends here
     with exit status 2 and the reason on stderr. Log lines go to stderr; ``quiet``:
-    warnings and errors only (the progress and audit lines of the long commands are info)."""
+    warnings and errors only (the progress and audit lines of the long commands are info).
+
+    ``store_alone``: a command that only reads documents (find, receipt, verify-archive)
+    still works when the pipeline's Redis is not there (the pipeline stopped): it reads
+    the store, with the index built in a throw-away Redis, and says so on stderr."""
+    import atexit
+    import dataclasses
+
     from pipeline.app.compose import Composition
+    from pipeline.app.redis_server import ScratchRedis
     from pipeline.ops.queries import OpsError
 
     settings = load_settings_or_exit()
     configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
+    if settings.storage != "s3" and not settings.data_dir.is_dir():
+        raise SystemExit(_fail(f"no pipeline data folder at {settings.data_dir} (PIPELINE_DATA_DIR; "
+                               f"the default is ./var in the folder the command runs in)"))
     composition = Composition(settings)
     try:
         return composition, composition.ops()
     except OpsError as exc:
-        raise SystemExit(_fail(str(exc))) from exc
+        if not store_alone:
+            raise SystemExit(_fail(str(exc))) from exc
+    where = (f"the buckets of {settings.s3_endpoint}" if settings.storage == "s3" else str(settings.data_dir))
+    print(f"pipeline: the pipeline is not running (its Redis cannot be reached): reading the stored "
+          f"documents in {where} directly", file=sys.stderr)
+    scratch = ScratchRedis()
+    atexit.register(scratch.close)
+    alone = Composition(dataclasses.replace(settings, redis_url=scratch.url))
+    return alone, alone.ops()
 
 
 def _print_json(data: Any) -> None:
@@ -132,7 +151,7 @@ def render_found(found: dict[str, Any]) -> str:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    _, ops = _open()
+    _, ops = _open(store_alone=True)
     found = ops.find(args.query)
     _print_json(found) if args.json else print(render_found(found))
     return EXIT_OK if (found["decisions"] or found["in_progress"] or found["waiting"]) else EXIT_BAD
@@ -142,7 +161,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 def cmd_receipt(args: argparse.Namespace) -> int:
     from pipeline.check.report import render_text
 
-    _, ops = _open()
+    _, ops = _open(store_alone=True)
     found = ops.receipt(args.receipt_id)
     if found is None:
         print(f"pipeline receipt: no decision {args.receipt_id}", file=sys.stderr)
@@ -161,7 +180,7 @@ def cmd_receipt(args: argparse.Namespace) -> int:
 
 # -- verify-archive -----------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
-    _, ops = _open(quiet=False)
+    _, ops = _open(quiet=False, store_alone=True)
     if args.sample is not None and args.sample < 1:
         return _fail("--sample must be at least 1")
     areas = ("archive", "quarantine") if args.quarantine else ("archive",)

