@@ -531,7 +531,7 @@ def test_the_journal_keeps_a_sent_mail_from_being_sent_again_after_redis_lost_it
         assert mailer.deliver(outcome) == "sent"
     assert len(server.messages) == 1
     assert records.get(rid)["state"] == "sent"  # Redis learns it back from the journal
-    assert [x.get("source") for x in logs if x["event"] == "mail.already_done"] == ["journal"]
+    assert [x.get("known_from") for x in logs if x["event"] == "mail.already_done"] == ["journal"]
 
 
 def test_an_attempt_that_reached_data_before_redis_lost_its_data_is_unknown_not_resent(store, records,
@@ -560,7 +560,7 @@ def test_an_attempt_that_reached_data_before_redis_lost_its_data_is_unknown_not_
         assert len(server.messages) == 1  # never resent
         assert records.get(rid)["state"] == "unknown"
         assert json.loads(store.get_record(f"mail/{rid}.json").data)["state"] == "unknown"
-        assert [x.get("source") for x in logs if x["event"] == "mail.unknown"] == ["journal"]
+        assert [x.get("known_from") for x in logs if x["event"] == "mail.unknown"] == ["journal"]
 
 
 def test_redis_failing_just_before_data_leaves_the_mail_to_be_sent_later(store, server, tmp_path):

@@ -181,14 +181,14 @@ class Mailer:
         if state in FINAL_STATES:
             self.records.advance(rid, holder, ("claimed",), state, error=known.get("error", ""),
                                  message_id=known.get("message_id", ""))
-            log.info("mail.already_done", state=state, source="journal")
+            log.info("mail.already_done", state=state, known_from="journal")
             return state
         if state == "data" and not self.transport.idempotent:
             reason = "an attempt reached the DATA command before Redis lost the send's record; delivery is unknown"
             self.records.advance(rid, holder, ("claimed",), "unknown", error=reason)
             self._journal(rid, "unknown", log, error=reason)
             self._tell("unknown")
-            log.error("mail.unknown", reason=reason, source="journal",
+            log.error("mail.unknown", reason=reason, known_from="journal",
                       action="not resent: check the mail server's log for this receipt's Message-ID "
                              "and forward the receipt by hand if it never arrived")
             return "unknown"
