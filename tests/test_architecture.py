@@ -54,3 +54,15 @@ def test_only_the_settings_read_the_environment():
                     isinstance(node.value, ast.Name) and node.value.id == "os":
                 readers.append(path.relative_to(ROOT).as_posix())
     assert set(readers) == {"pipeline/app/settings.py"}
+
+
+def test_no_test_module_imports_another():
+    """Shared test helpers live in tests/support/ (docs/design.md): a test module that
+    imports another runs that module's import-time code and couples the two."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name}: {n}" for n in names if re.match(r"tests\.test_", n)]
+    assert offenders == []

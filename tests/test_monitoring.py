@@ -35,7 +35,7 @@ from pipeline.app.compose import Composition
 from pipeline.app.settings import load_settings
 from pipeline.check.catalogue import CATALOGUE
 from pipeline.ops.metrics import PipelineCollector, decision_increments
-from tests.test_deploy import SETTINGS_VARS, environment_of, example_env, resolved
+from tests.support.compose_files import SETTINGS_VARS, environment_of, example_env, resolved
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

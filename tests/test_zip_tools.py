@@ -24,7 +24,7 @@ from pipeline.check.package_reader import (
 )
 from pipeline.check.policy import load_policy
 from tests.support import zipcraft as zc
-from tests.test_package_reader import ROOT, assert_well_formed, codes, make_zip, read
+from tests.support.reading import ROOT, assert_well_formed, codes, make_zip, read
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 
