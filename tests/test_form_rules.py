@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from pipeline.check.catalogue import CATALOGUE, Problem, Severity
 from pipeline.check.rules.forms import CROSS_FORM_RULES
-from pipeline.check.contract import FORM_FILES
+from pipeline.check.contract import FILE_NAME_OF_FORM
 from pipeline.check.forms import FormSet, LoadedForm, TrainingForms
 from pipeline.check.identity import HINT_LEGACY_15, make_id_number
 from pipeline.check.layout import Training, TrainingFolder
@@ -128,10 +128,10 @@ def view_of(data: dict[str, Any], *, report_date: date | None = REPORT_DATE,
         forms = data[folder] if isinstance(data[folder], dict) else {}
         tforms.append(TrainingForms(
             folder=folder, training=by_folder.get(folder),
-            **{kind: (_form(kind, f"{ROOT}/{folder}/{FORM_FILES[kind]}", forms[kind]) if kind in forms else None)
+            **{kind: (_form(kind, f"{ROOT}/{folder}/{FILE_NAME_OF_FORM[kind]}", forms[kind]) if kind in forms else None)
                for kind in ("theory_outline", "practice_outline", "sign_in", "online_record",
                             "practice_equipment")}))
-    root = {key: (_form(kind, f"{ROOT}/{FORM_FILES[kind]}", data[key]) if key in data else None)
+    root = {key: (_form(kind, f"{ROOT}/{FILE_NAME_OF_FORM[kind]}", data[key]) if key in data else None)
             for key, kind in (("plan", "training_plan"), ("pledge", "integrity_pledge"),
                               ("trainers", "trainers"))}
     fs = FormSet(plan=root["plan"], pledge=root["pledge"], trainers=root["trainers"],

@@ -26,9 +26,9 @@ from pipeline.check.catalogue import Problem
 from pipeline.check.rules import default_checks
 from pipeline.check.view import PackageView, run_checks
 from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS, check_plan_readable
-from pipeline.check.rules.media import MEDIA_CHECKS
+from pipeline.check.rules.media import CHECKS_ON_MEDIA
 from pipeline.kit.form_docs import main as docs_main, render
-from pipeline.check.contract import ALL_FORM_TYPES, FORM_FILES, REQUIREMENTS
+from pipeline.check.contract import ALL_FORM_TYPES, FILE_NAME_OF_FORM, REQUIREMENTS
 from pipeline.check.forms import (SCHEMAS_DIR, FormSet, field_label,
                                   form_validator, load_schema, validate_form)
 from pipeline.check.rules.forms import check_forms_readable
@@ -305,7 +305,7 @@ def test_the_schema_check_runs_after_the_hierarchy_checks_and_before_the_media_c
     checks = list(default_checks())
     at = checks.index(check_forms_readable)
     assert checks[:at] == list(HIERARCHY_CHECKS)
-    assert checks[at + 1: at + 1 + len(MEDIA_CHECKS)] == list(MEDIA_CHECKS)
+    assert checks[at + 1: at + 1 + len(CHECKS_ON_MEDIA)] == list(CHECKS_ON_MEDIA)
 
 
 # ---------------------------------------------------------------------------------------
@@ -763,7 +763,7 @@ def test_docs_forms_md_is_the_generators_output():
 def test_docs_list_every_field_of_every_schema():
     text = render()
     for kind in ALL_FORM_TYPES:
-        assert f"### {FORM_FILES[kind]} — `{kind}`" in text
+        assert f"### {FILE_NAME_OF_FORM[kind]} — `{kind}`" in text
     for row in ("| `trainings[].occupation` | 培训职业（工种） | string | yes |",
                 "| `online_platform` | 线上培训平台 | string or null | when: 理论或实操培训方式含线上（online）时必填 |",
                 "| `sessions[].teacher.id_number` | 身份证号 | string | yes | non-empty |",

@@ -77,7 +77,7 @@ SECTIONS = ("理论", "实操")
 # ---------------------------------------------------------------------------------------
 # forms (spec section 4): type (the "form" field) <-> file name
 
-FORM_FILES: dict[str, str] = {
+FILE_NAME_OF_FORM: dict[str, str] = {
     "training_plan": PLAN_FORM,
     "integrity_pledge": PLEDGE_FORM,
     "trainers": TRAINERS_FORM,
@@ -89,10 +89,10 @@ FORM_FILES: dict[str, str] = {
 }
 ROOT_FORM_TYPES = ("training_plan", "integrity_pledge", "trainers")
 TRAINING_FORM_TYPES = ("theory_outline", "practice_outline", "sign_in", "online_record", "practice_equipment")
-ALL_FORM_TYPES = tuple(FORM_FILES)
-ROOT_FORM_FILES = tuple(FORM_FILES[t] for t in ROOT_FORM_TYPES)
+ALL_FORM_TYPES = tuple(FILE_NAME_OF_FORM)
+ROOT_FORM_FILES = tuple(FILE_NAME_OF_FORM[t] for t in ROOT_FORM_TYPES)
 #: the forms a training folder may hold (which are required depends on the plan's modes)
-TRAINING_FORM_FILES = tuple(FORM_FILES[t] for t in TRAINING_FORM_TYPES)
+TRAINING_FORM_FILES = tuple(FILE_NAME_OF_FORM[t] for t in TRAINING_FORM_TYPES)
 
 #: a form file larger than this is no form (its content is not read)
 MAX_FORM_BYTES = 16 * 1024 * 1024

@@ -80,7 +80,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.check.catalogue import Problem, problem
-from pipeline.check.contract import (FORM_FILES, MAX_FORM_BYTES, PLAN_FORM, REQUIREMENTS, TRAINING_FORM_TYPES,
+from pipeline.check.contract import (FILE_NAME_OF_FORM, MAX_FORM_BYTES, PLAN_FORM, REQUIREMENTS, TRAINING_FORM_TYPES,
                                      required_training_forms)
 from pipeline.check.layout import Layout, Training, read_json
 from pipeline.check.package_reader import ExtractedFile
@@ -99,7 +99,7 @@ SCHEMAS_DIR = FORMS_DIR
 
 @dataclass(frozen=True)
 class LoadedForm:
-    kind: str  # "training_plan", ... (the key of FORM_FILES)
+    kind: str  # "training_plan", ... (the key of FILE_NAME_OF_FORM)
     path: str  # full path inside the package, e.g. "机构20261120/育婴师初级/签到表.json"
     data: Any  # the parsed JSON; None when it could not be read (FORM_JSON reported)
     schema_valid: bool  # False when FORM_SCHEMA (or FORM_JSON) was reported for it
@@ -107,7 +107,7 @@ class LoadedForm:
     @property
     def name(self) -> str:
         """The form's file name, as messages name it (培训方案.json)."""
-        return FORM_FILES[self.kind]
+        return FILE_NAME_OF_FORM[self.kind]
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -161,7 +161,7 @@ class FormSet:
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of form type ``kind`` (read once)."""
-    if kind not in FORM_FILES:
+    if kind not in FILE_NAME_OF_FORM:
         raise KeyError(kind)
     return json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
 
@@ -570,10 +570,10 @@ def validate_form(kind: str, value: Any) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [("", f"表单内容应为 JSON 对象（{{…}}），实际为 {_show(value)}")]
     declared = value.get("form")
-    if isinstance(declared, str) and declared != kind and declared in FORM_FILES:
-        return [("/form", f"“表单类型”应为 \"{kind}\"（{FORM_FILES[kind]}），实际为 \"{declared}\"，"
-                          f"即这是一份“{FORM_FILES[declared]}”：请确认文件内容与文件名一致，"
-                          f"把它改名为“{FORM_FILES[declared]}”或换成正确的表单")]
+    if isinstance(declared, str) and declared != kind and declared in FILE_NAME_OF_FORM:
+        return [("/form", f"“表单类型”应为 \"{kind}\"（{FILE_NAME_OF_FORM[kind]}），实际为 \"{declared}\"，"
+                          f"即这是一份“{FILE_NAME_OF_FORM[declared]}”：请确认文件内容与文件名一致，"
+                          f"把它改名为“{FILE_NAME_OF_FORM[declared]}”或换成正确的表单")]
     issues: list[_Issue] = []
     for error in form_validator(kind).iter_errors(value):
         issues.extend(_issues(kind, error))
@@ -691,7 +691,7 @@ def _read_detail(file: ExtractedFile, detail: str) -> str:
 def _read(kind: str, file: ExtractedFile, problems: list[Problem],
           value: Any = None, parsed: bool = False) -> LoadedForm:
     """Read (unless ``parsed``) and validate one form, adding its problems."""
-    name = FORM_FILES[kind]
+    name = FILE_NAME_OF_FORM[kind]
     if not parsed:
         value, detail = read_json(file)
         if detail is not None:
@@ -723,9 +723,9 @@ def load_forms(layout: Layout) -> FormSet:
     plan = _plan(layout, problems)
     root: dict[str, LoadedForm | None] = {}
     for kind in ("integrity_pledge", "trainers"):
-        file = layout.file_at(FORM_FILES[kind])
+        file = layout.file_at(FILE_NAME_OF_FORM[kind])
         if file is None:
-            problems.append(problem("FORM_MISSING", layout.full(FORM_FILES[kind]), form=FORM_FILES[kind],
+            problems.append(problem("FORM_MISSING", layout.full(FILE_NAME_OF_FORM[kind]), form=FILE_NAME_OF_FORM[kind],
                                     reason=REQUIREMENTS[kind].reason, folder=root_label))
             root[kind] = None
         else:
@@ -743,14 +743,14 @@ def load_forms(layout: Layout) -> FormSet:
         training = folder.training or by_folder.get(folder.expected or "")
         forms: dict[str, LoadedForm | None] = {}
         for kind in TRAINING_FORM_TYPES:
-            relative = f"{name}/{FORM_FILES[kind]}"
+            relative = f"{name}/{FILE_NAME_OF_FORM[kind]}"
             file = layout.file_at(relative)
             if file is not None:
                 forms[kind] = _read(kind, file, problems)
                 continue
             forms[kind] = None
             if training is not None and kind in required:
-                problems.append(problem("FORM_MISSING", layout.full(relative), form=FORM_FILES[kind],
+                problems.append(problem("FORM_MISSING", layout.full(relative), form=FILE_NAME_OF_FORM[kind],
                                         reason=REQUIREMENTS[kind].reason, folder=name))
         trainings.append(TrainingForms(folder=name, training=training, **forms))
     return FormSet(plan=plan, pledge=root["integrity_pledge"], trainers=root["trainers"],

@@ -43,7 +43,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from pipeline.check.contract import (FORM_FILES, LEVELS, OFFLINE, ONLINE, PHOTO_EXTS, PLAN_FORM, PLEDGE_FORM,
+from pipeline.check.contract import (FILE_NAME_OF_FORM, LEVELS, OFFLINE, ONLINE, PHOTO_EXTS, PLAN_FORM, PLEDGE_FORM,
                                      PLEDGE_SCANS, SCREENSHOT_EXTS, SCREENSHOT_STEM, SECTIONS, TRAINERS_FORM,
                                      VIDEO_EXTS, media_name, required_training_forms)
 from pipeline.check.policy import MediaRules, load_policy
@@ -314,7 +314,7 @@ def sample_forms(institution: str, report_date: date, trainings: Sequence[tuple[
                              _trainees(trng, people, count))
         for kind, form in _training_forms(training, start, end, theory_mode, practice_mode,
                                           online_platform).items():
-            training_forms[f"{training.folder}/{FORM_FILES[kind]}"] = form
+            training_forms[f"{training.folder}/{FILE_NAME_OF_FORM[kind]}"] = form
     forms[TRAINERS_FORM] = _form("trainers", trainers=trainers)
     forms.update(training_forms)
     return forms
@@ -805,14 +805,14 @@ def _readme_section(folder: str, section: str, rules: MediaRules) -> str:
 
 def _readme_training_files(theory_mode: list[str], practice_mode: list[str], rules: MediaRules) -> list[str]:
     """A training folder's own files under the modes, one line each, as the example has them."""
-    lines = [f"{FORM_FILES[kind]}：{_README_FORM_NOTES[kind]}"
+    lines = [f"{FILE_NAME_OF_FORM[kind]}：{_README_FORM_NOTES[kind]}"
              for kind in required_training_forms(theory_mode, practice_mode)]
     if ONLINE in theory_mode + practice_mode:
         first, second = (f"{SCREENSHOT_STEM}{n}{_SCREENSHOT_EXT}" for n in (1, 2))
         lines.append(f"{first}、{second} …：线上培训平台截屏，可选，最多 {rules.screenshot_max_count} 张，"
                      f"每张不超过 {_mb(rules.screenshot_max_bytes)}")
     if OFFLINE in practice_mode:
-        lines.append(f"{FORM_FILES['practice_equipment']}：{_README_FORM_NOTES['practice_equipment']}")
+        lines.append(f"{FILE_NAME_OF_FORM['practice_equipment']}：{_README_FORM_NOTES['practice_equipment']}")
     return lines
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from pipeline.check import forms
-from pipeline.check.contract import ALL_FORM_TYPES, FORM_FILES, REQUIREMENTS
+from pipeline.check.contract import ALL_FORM_TYPES, FILE_NAME_OF_FORM, REQUIREMENTS
 from pipeline.check.forms import load_schema
 
 #: where the page lives, from the project's root
@@ -188,13 +188,13 @@ def render() -> str:
     ]
     for kind in ALL_FORM_TYPES:
         req = REQUIREMENTS[kind]
-        lines.append(f"| `{kind}` | {FORM_FILES[kind]} | {_cell(req.where)} | {_cell(req.when)} |")
+        lines.append(f"| `{kind}` | {FILE_NAME_OF_FORM[kind]} | {_cell(req.where)} | {_cell(req.when)} |")
     for kind in ALL_FORM_TYPES:
         schema = load_schema(kind)
         req = REQUIREMENTS[kind]
         lines += [
             "",
-            f"### {FORM_FILES[kind]} — `{kind}` ({schema['title']})",
+            f"### {FILE_NAME_OF_FORM[kind]} — `{kind}` ({schema['title']})",
             "",
             _cell(schema["description"]),
             "",

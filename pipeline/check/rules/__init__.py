@@ -12,11 +12,11 @@ from typing import Sequence
 
 from pipeline.check.rules.forms import CROSS_FORM_RULES, check_forms_readable
 from pipeline.check.rules.hierarchy import HIERARCHY_CHECKS
-from pipeline.check.rules.media import MEDIA_CHECKS
+from pipeline.check.rules.media import CHECKS_ON_MEDIA
 from pipeline.check.view import Check
 
 
 def default_checks() -> Sequence[Check]:
     """The checks of the contract, in reporting order: hierarchy, the forms' readability
     (FORM_MISSING / FORM_JSON / FORM_SCHEMA), media, then the cross-form rules."""
-    return (*HIERARCHY_CHECKS, check_forms_readable, *MEDIA_CHECKS, *CROSS_FORM_RULES)
+    return (*HIERARCHY_CHECKS, check_forms_readable, *CHECKS_ON_MEDIA, *CROSS_FORM_RULES)

@@ -30,7 +30,7 @@ from pipeline.check.policy import MediaRules
 from pipeline.check.view import PackageView
 
 __all__ = ["check_media", "judge", "judge_photo", "judge_screenshot", "judge_video", "format_duration",
-           "MEDIA_CHECKS"]
+           "CHECKS_ON_MEDIA"]
 
 
 def check_media(view: PackageView) -> Iterable[Problem]:
@@ -40,7 +40,7 @@ def check_media(view: PackageView) -> Iterable[Problem]:
         yield from judge(view.measurements[path], rules, path)
 
 
-MEDIA_CHECKS = (check_media,)
+CHECKS_ON_MEDIA = (check_media,)
 
 
 def judge(m: Measurement, rules: MediaRules, path: str) -> list[Problem]:
