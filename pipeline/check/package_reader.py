@@ -848,38 +848,49 @@ def _split_by_name(package_name: str) -> _SplitVolume | None:
     return _SplitVolume(f"文件名以“{match.group(0)}”结尾") if match else None
 
 
-def _split_by_end_record(f: IO[bytes], size: int) -> _SplitVolume | None:
+@dataclass(frozen=True)
+class _Tail:
+    """The last bytes of a file, where its end record is looked for."""
+
+    start: int  # the offset of ``data`` in the file
+    data: bytes
+    end_record: int | None  # the end record's position in ``data`` (by signature only)
+
+
+def _read_tail(f: IO[bytes], size: int) -> _Tail:
+    start = max(0, size - END_RECORD_SEARCH_BYTES)
+    f.seek(start)
+    data = f.read()
+    return _Tail(start, data, find_end_record(data))
+
+
+def _split_by_end_record(tail: _Tail) -> _SplitVolume | None:
     """For a file that does not start like a ZIP: an end record on another disk than the
     first makes it the last volume of a split archive (its first bytes continue the
     previous volume). Its offsets are not this file's, so only the disk numbers count."""
-    tail_start = max(0, size - END_RECORD_SEARCH_BYTES)
-    f.seek(tail_start)
-    tail = f.read()
-    pos = find_end_record(tail)
+    pos = tail.end_record
     if pos is None:
         return None
-    _, disk, cd_disk, _, _, _, _, _ = END_RECORD.unpack_from(tail, pos)
+    tail_bytes = tail.data
+    _, disk, cd_disk, _, _, _, _, _ = END_RECORD.unpack_from(tail_bytes, pos)
     locator = pos - ZIP64_LOCATOR.size
-    if disk == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == ZIP64_LOCATOR_SIG:
-        _, _, _, disks = ZIP64_LOCATOR.unpack_from(tail, locator)
+    if disk == 0xFFFF and locator >= 0 and tail_bytes[locator:locator + 4] == ZIP64_LOCATOR_SIG:
+        _, _, _, disks = ZIP64_LOCATOR.unpack_from(tail_bytes, locator)
         return _last_volume(disks - 1) if disks > 1 else None
     if disk not in (0, 0xFFFF) or cd_disk not in (0, 0xFFFF):
         return _last_volume(disk)
     return None
 
 
-def _prefixed_zip(f: IO[bytes], size: int) -> bool:
+def _prefixed_zip(f: IO[bytes], tail: _Tail) -> bool:
     """Whether the file is a whole ZIP with other bytes before it: its directory lies
     exactly as many bytes after where the end record says as the end record after where
     it should be (what readers that compute a "base offset" accept: Go, zipfile)."""
-    tail_start = max(0, size - END_RECORD_SEARCH_BYTES)
-    f.seek(tail_start)
-    tail = f.read()
-    pos = find_end_record(tail)
+    pos = tail.end_record
     if pos is None:
         return False
-    _, _, _, _, _, cd_size, cd_offset, _ = END_RECORD.unpack_from(tail, pos)
-    prefix = tail_start + pos - (cd_offset + cd_size)
+    _, _, _, _, _, cd_size, cd_offset, _ = END_RECORD.unpack_from(tail.data, pos)
+    prefix = tail.start + pos - (cd_offset + cd_size)
     return prefix > 0 and cd_size > 0 and _read_exact(f, cd_offset + prefix, 4) == CENTRAL_HEADER_SIG
 
 
@@ -888,10 +899,11 @@ def _not_a_zip(f: IO[bytes], size: int, label: str, package_name: str) -> Proble
     of a split archive (by its end record, or, when its bytes say nothing, its name).
     A ZIP behind other bytes stays PKG_NOT_ZIP (the contract wants one ZIP file, and
     readers disagree on such files), but the clerk is told what it is."""
-    volume = _split_by_end_record(f, size) if size else None
+    tail = _read_tail(f, size)  # once, for both questions
+    volume = _split_by_end_record(tail) if size else None
     if volume is None and label == "未知格式":
         volume = _split_by_name(package_name)
-        if volume is None and _prefixed_zip(f, size):
+        if volume is None and _prefixed_zip(f, tail):
             label = "开头附加了其他数据的 ZIP 压缩包"
     return _split_problem(volume) if volume else problem("PKG_NOT_ZIP", "", detected=label)
 
