@@ -130,13 +130,17 @@ def test_worker_killed_at_each_step_is_finished_once(tmp_path: Path, cleanup, po
     assert 1 <= len(killed) <= len(sent)
     assert len(list((p.data / "faults").glob(f"{point}-*"))) == len(sent)
     if point in ("after_decision", "before_release"):
-        # the recorded first decision was finished, not re-made: one receipt id per package
-        # (the line is logged just after the claim is released: wait for it)
-        wait_until(lambda: {e["source"] for e in events(p, "package.decided")} >= set(sent), 30,
-                   message="package.decided lines")
+        # the recorded first decision was finished, not re-made: one receipt id per package.
+        # A package killed at before_release may be finished by the journal's announcement
+        # (watcher.reannounced, then decision.announced) with its claim swept as done, and no
+        # package.decided line: its receipt id is then the announced one.
+        rids = {name: doc["receipt_id"] for name, doc in docs.items()}
+        wait_until(lambda: all(name in {e["source"] for e in events(p, "package.decided")}
+                               or rid in {e["receipt_id"] for e in events(p, "decision.announced")}
+                               for name, rid in rids.items()), 30, message="package.decided or announced lines")
         decided_lines = events(p, "package.decided")
-        for name, doc in docs.items():
-            assert {e["receipt_id"] for e in decided_lines if e["source"] == name} == {doc["receipt_id"]}
+        for name, rid in rids.items():
+            assert {e["receipt_id"] for e in decided_lines if e["source"] == name} <= {rid}
     assert p.stop() < 10
 
 
