@@ -55,7 +55,7 @@ def test_a_correct_package_passes_and_its_manifest_has_the_measurements(tmp_path
 
 def test_one_upload_reports_every_fault_of_every_kind(tmp_path: Path):
     b = PackageBuilder(trainings=[("育婴师", "初级", 20), ("车工", "中级", 10)], theory_mode=["offline", "online"])
-    b.remove("育婴师初级/理论/育婴师初级理论3.jpg")                                    # MEDIA_COUNT + NAME_SEQUENCE
+    b.remove("育婴师初级/理论/育婴师初级理论3.jpg")                                    # MEDIA_COUNT naming it
     b.replace("育婴师初级/理论/育婴师初级理论1.jpg", media.png())                       # IMG_FORMAT
     b.replace("育婴师初级/理论/育婴师初级理论2.jpg", media.jpeg(1024, 576))             # IMG_RESOLUTION
     b.replace("育婴师初级/实操/育婴师初级实操1.mp4", media.mp4(100))                    # VID_DURATION
@@ -68,7 +68,7 @@ def test_one_upload_reports_every_fault_of_every_kind(tmp_path: Path):
     b.replace("育婴师初级/线上培训截图1.png", media.gif())                              # IMG_FORMAT (screenshot)
     doc = check(b, tmp_path)
     assert doc["status"] == "rejected"
-    assert codes(doc) == sorted(["MEDIA_COUNT", "NAME_SEQUENCE", "IMG_FORMAT", "IMG_RESOLUTION", "VID_DURATION",
+    assert codes(doc) == sorted(["MEDIA_COUNT", "IMG_FORMAT", "IMG_RESOLUTION", "VID_DURATION",
                                  "VID_RESOLUTION", "VID_FORMAT", "IMG_CORRUPT", "NAME_PATTERN",
                                  "HIER_UNEXPECTED", "IMG_FORMAT"])
     assert [w["code"] for w in doc["warnings"]] == ["W_VIDEO_CODEC"]

@@ -279,9 +279,8 @@ def test_outline_teacher_number_reported_once_per_outline(data):
     assert p.pointer == "/sessions/0/teacher/id_number"
     assert (p.params["occurrences"], p.params["fault"]) == (3, "length")
     assert p.params["id_number"] == mask_id(bad)  # 17 characters, masked
-    # the same teacher is then not the trainer of the list either
-    teacher = only(run(view_of(data)), "FORM_TEACHER")
-    assert len(teacher) == 1 and teacher[0].params["sessions"] == [1, 2, 4]
+    # one fault, one error: the invalid number is not also "another teacher than the list's"
+    assert only(run(view_of(data)), "FORM_TEACHER") == []
 
 
 def test_sign_in_trainee_number_grouped_per_form(data):
@@ -567,6 +566,39 @@ def test_extra_trainee_in_one_session_counts(data):
     problems = run(view_of(data))
     assert [(p.code, p.pointer) for p in problems] == [("FORM_TRAINEES", "/sessions")]
     assert (problems[0].params["found"], problems[0].params["expected"]) == (4, 3)
+    # the count names who differs: the one found in some sessions only
+    assert "只出现在部分签到中的学员：插班生（440106********" in problems[0].message
+    assert "（第 6 次）" in problems[0].message and problems[0].params["fault"] == "count"
+
+
+def test_an_invalid_number_in_one_session_is_one_error_not_also_a_new_trainee(data):
+    row = data["育婴师初级"]["sign_in"]["sessions"][3]["trainees"][1]
+    row["id_number"] = row["id_number"][:-1]  # a digit dropped: the same person, mistyped
+    problems = run(view_of(data))
+    assert [(p.code, p.pointer) for p in problems] == [("FORM_ID_NUMBER", "/sessions/3/trainees/1/id_number")]
+
+
+def test_an_invalid_number_of_an_unknown_name_still_counts_as_a_person(data):
+    stranger = {"seq": 4, "name": "陌生人", "id_number": "44010619960202155", "signed": True}  # 17 characters
+    data["育婴师初级"]["sign_in"]["sessions"][0]["trainees"].append(stranger)
+    problems = run(view_of(data))
+    assert sorted(p.code for p in problems) == ["FORM_ID_NUMBER", "FORM_TRAINEES"]
+    count = only(problems, "FORM_TRAINEES")[0]
+    assert (count.params["found"], count.params["expected"]) == (4, 3) and "陌生人" in count.message
+
+
+def test_a_plan_number_the_schema_refuses_is_not_also_a_count_error(data):
+    data["plan"]["trainings"][0]["trainees"] = 0  # FORM_SCHEMA (minimum 1): that is the one error
+    assert only(run(view_of(data)), "FORM_TRAINEES") == []
+
+
+def test_online_count_names_who_is_not_on_the_sign_in_sheet(data):
+    extra = {**data["育婴师初级"]["online_record"]["trainees"][0], "name": "线上多出",
+             "id_number": make_id_number("440106", date(1997, 3, 3), 177)}
+    data["育婴师初级"]["online_record"]["trainees"].append(extra)
+    problems = run(view_of(data))
+    assert [(p.code, p.pointer) for p in problems] == [("FORM_TRAINEES", "/trainees")]
+    assert "不在签到表中的：线上多出（440106********" in problems[0].message
 
 
 def test_count_skipped_when_mode_does_not_apply(data):

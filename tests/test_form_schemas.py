@@ -341,35 +341,35 @@ SIGN_IN, ONLINE, EQUIP = f"{FOLDER}/签到表.json", f"{FOLDER}/线上培训记�
 BROKEN = [
     ("required", PLAN, _del("total_hours"), "/total_hours", "缺少“培训学时”"),
     ("required-nested", TRAINERS, _del("trainers/0/certificate/level"), "/trainers/0/certificate/level",
-     "缺少“培训教师”第 1 项的“职业资格/技能等级证书”的“证书等级”"),
+     "缺少第 1 名培训教师（王丽）的“职业资格/技能等级证书”的“证书等级”"),
     ("type-integer", PLAN, _set("trainings/0/trainees", "三"), "/trainings/0/trainees",
-     "“培训项目”第 1 项的“培训人数”应为整数，实际为 \"三\""),
+     "第 1 项培训的“培训人数”应为整数，实际为 \"三\""),
     ("type-object", PLAN, _set("institution", "新城区星火职业培训学校"), "/institution",
      "“培训单位”应为对象（{…}），实际为 \"新城区星火职业培训学校\""),
     ("type-boolean", SIGN_IN, _set("sessions/1/trainees/0/signed", "是"), "/sessions/1/trainees/0/signed",
-     "“签到记录”第 2 项的“学员签到”第 1 项的“签到”应为 true 或 false，实际为 \"是\""),
+     "第 2 次签到（2026-10-11）第 1 名学员（刘芳）的“签到”应为 true（是）或 false（否），实际为 \"是\""),
     ("type-optional-text", PLAN, _set("remarks", 5), "/remarks", "“备注”应为文本或 null，实际为 5（号码、编号等也须用英文双引号括起来，写成文本）"),
     ("minimum-integer", PLAN, _set("trainings/0/trainees", 0), "/trainings/0/trainees",
-     "“培训项目”第 1 项的“培训人数”应为不小于 1 的整数，实际为 0"),
+     "第 1 项培训的“培训人数”应为不小于 1 的整数，实际为 0"),
     ("minimum-teaching-years", TRAINERS, _set("trainers/1/teaching_years", -1), "/trainers/1/teaching_years",
-     "“培训教师”第 2 项的“教龄”应为不小于 0 的整数，实际为 -1"),
+     "第 2 名培训教师（张强）的“教龄”应为不小于 0 的整数，实际为 -1"),
     ("minimum-quantity", EQUIP, _set("consumables/0/quantity", 0), "/consumables/0/quantity",
-     "“实操培训耗材”第 1 项的“数量”应为不小于 1 的整数，实际为 0"),
+     "第 1 项耗材（纸尿裤（NB 码））的“数量”应为不小于 1 的整数，实际为 0"),
     ("minimum-seq", THEORY, _set("sessions/0/seq", 0), "/sessions/0/seq",
-     "“培训课次”第 1 项的“序号”应为不小于 1 的整数，实际为 0"),
+     "第 1 次课（2026-10-10）的“序号”应为不小于 1 的整数，实际为 0"),
     ("exclusive-minimum", PLAN, _set("total_hours", 0), "/total_hours", "“培训学时”应大于 0，实际为 0"),
     ("exclusive-minimum-session", PRACTICE, _set("sessions/2/hours", -2), "/sessions/2/hours",
-     "“培训课次”第 3 项的“培训学时”应大于 0，实际为 -2"),
+     "第 3 次课（2026-10-25）的“培训学时”应大于 0，实际为 -2"),
     ("minimum-online-hours", ONLINE, _set("trainees/0/hours", -1), "/trainees/0/hours",
-     "“培训学员”第 1 项的“学时”应不小于 0，实际为 -1"),
+     "第 1 名学员（刘芳）的“学时”应不小于 0，实际为 -1"),
     ("maximum", ONLINE, _set("trainees/2/completion_rate", 100.5), "/trainees/2/completion_rate",
-     "“培训学员”第 3 项的“培训完成率”应不大于 100，实际为 100.5"),
+     "第 3 名学员（赵敏）的“培训完成率”应不大于 100，实际为 100.5"),
     ("multiple-of", THEORY, _set("sessions/1/hours", 1.3), "/sessions/1/hours",
-     "“培训课次”第 2 项的“培训学时”应为 0.5 的整数倍（可以有半学时，如 1.5），实际为 1.3"),
+     "第 2 次课（2026-10-17）的“培训学时”应为 0.5 的整数倍（可以有半学时，如 1.5），实际为 1.3"),
     ("enum-gender", TRAINERS, _set("trainers/0/gender", "F"), "/trainers/0/gender",
-     "“培训教师”第 1 项的“性别”应为 男 或 女，实际为 \"F\""),
+     "第 1 名培训教师（王丽）的“性别”应为 男 或 女，实际为 \"F\""),
     ("enum-level", PLAN, _set("trainings/0/level", "五级"), "/trainings/0/level",
-     "“培训项目”第 1 项的“培训等级”应为 初级、中级、高级、技师 或 高级技师，实际为 \"五级\""),
+     "第 1 项培训的“培训等级”应为 初级、中级、高级、技师 或 高级技师，实际为 \"五级\""),
     ("enum-mode", PLAN, _set("theory_mode/0", "线上"), "/theory_mode/0",
      "“理论知识培训方式”第 1 项应为 \"online\"（线上）或 \"offline\"（线下），实际为 \"线上\""),
     ("unique-items", PLAN, _set("practice_mode", ["offline", "offline"]), "/practice_mode",
@@ -380,7 +380,7 @@ BROKEN = [
     ("min-items-textbooks", PLAN, _set("textbooks", []), "/textbooks", "“培训使用教材”至少应有 1 项，实际为空列表"),
     ("min-items-sessions", PRACTICE, _set("sessions", []), "/sessions", "“培训课次”至少应有 1 项，实际为空列表"),
     ("min-items-sign-in", SIGN_IN, _set("sessions/0/trainees", []), "/sessions/0/trainees",
-     "“签到记录”第 1 项的“学员签到”至少应有 1 项，实际为空列表"),
+     "第 1 次签到（2026-10-10）的“学员签到”至少应有 1 项，实际为空列表"),
     ("min-items-outline", ONLINE, _set("outline", []), "/outline", "“培训大纲目录”至少应有 1 项，实际为空列表"),
     ("min-items-equipment", EQUIP, _set("equipment", []), "/equipment", "“实操培训设备/仪器”至少应有 1 项，实际为空列表"),
     ("const-version", PLEDGE, _set("version", 2), "/version", "“表单版本”应为 1，实际为 2"),
@@ -390,17 +390,17 @@ BROKEN = [
     ("format-date", PLAN, _set("start_date", "2026/10/8"), "/start_date",
      "“培训开始日期”应为 YYYY-MM-DD 格式的日期（如 2026-10-08），实际为 \"2026/10/8\""),
     ("format-date-unreal", SIGN_IN, _set("sessions/3/date", "2026-09-31"), "/sessions/3/date",
-     "“签到记录”第 4 项的“培训日期” \"2026-09-31\" 不是真实存在的日期"),
+     "第 4 次签到（2026-09-31）的“培训日期” \"2026-09-31\" 不是真实存在的日期"),
     ("format-date-chinese", PLEDGE, _set("signed_date", "2026年11月13日"), "/signed_date",
      "“签署日期”应为 YYYY-MM-DD 格式的日期（如 2026-10-08），实际为 \"2026年11月13日\""),
     ("min-length", PLEDGE, _set("legal_representative", ""), "/legal_representative", "“法人代表”不能为空"),
     ("min-length-id", TRAINERS, _set("trainers/0/id_number", ""), "/trainers/0/id_number",
-     "“培训教师”第 1 项的“身份证号”不能为空"),
-    ("pattern-blank", ONLINE, _set("outline/1", "   "), "/outline/1", "“培训大纲目录”第 2 项不能只有空格"),
+     "第 1 名培训教师（王丽）的“身份证号”不能为空"),
+    ("pattern-blank", ONLINE, _set("outline/1", "   "), "/outline/1", "“培训大纲目录”第 2 条不能只有空格"),
     ("additional-properties", PLAN, _set("budget", 10000), "/budget",
      "不应有字段“budget”（表单模板中没有该字段，请删除或改用模板中的字段名）"),
     ("additional-properties-typo", THEORY, _set("sessions/0/teacher/idnumber", "x"), "/sessions/0/teacher/idnumber",
-     "“培训课次”第 1 项的“培训老师”中不应有字段“idnumber”（是否应为“id_number”（身份证号）？）"),
+     "第 1 次课（2026-10-10）的“培训老师”中不应有字段“idnumber”（是否应为“id_number”（身份证号）？）"),
     ("if-then-required", PLAN, _del("online_platform"), "/online_platform",
      "缺少“线上培训平台”（理论或实操培训方式含线上（online）时必填）"),
     ("if-then-empty", PLAN, _set("online_platform", ""), "/online_platform",
@@ -447,7 +447,9 @@ def test_each_rule_reports_one_form_schema_problem_with_pointer_and_chinese_mess
     found = only(problems_of(package(_mutated(path, mutate)), tmp_path))
     name = path.rsplit("/", 1)[-1]
     assert (found.code, found.path, found.pointer) == ("FORM_SCHEMA", f"{ROOT}/{path}", pointer)
-    assert (found.params["form"], found.params["location"]) == (name, f" {pointer}")
+    # the place is said in words; the pointer is data, never in the clerk's text
+    assert (found.params["form"], found.params["location"]) == (name, "")
+    assert pointer not in found.message and found.params["fault"]
     # the detail is the text itself: Chinese, built from the schema's field titles
     assert found.params["detail"] == detail and CJK.search(found.params["detail"])
     assert "is not" not in found.params["detail"] and "required property" not in found.params["detail"]
@@ -493,8 +495,8 @@ def test_a_wrong_type_is_one_problem_not_one_per_rule_of_the_value(tmp_path):
     forms[TRAINERS]["trainers"][0]["certificate"] = ["育婴师", "高级技师"]
     found = problems_of(package(forms), tmp_path)
     assert [(p.pointer, p.params["detail"]) for p in found] == [  # the details' wording: field titles
-        ("/trainers/0/gender", "“培训教师”第 1 项的“性别”应为文本，实际为 1（号码、编号等也须用英文双引号括起来，写成文本）"),
-        ("/trainers/0/certificate", "“培训教师”第 1 项的“职业资格/技能等级证书”应为对象（{…}），实际为 列表 […]"),
+        ("/trainers/0/gender", "第 1 名培训教师（王丽）的“性别”应为文本，实际为 1（号码、编号等也须用英文双引号括起来，写成文本）"),
+        ("/trainers/0/certificate", "第 1 名培训教师（王丽）的“职业资格/技能等级证书”应为对象（{…}），实际为 列表 […]"),
     ]
 
 
@@ -772,7 +774,11 @@ def test_docs_list_every_field_of_every_schema():
 
 
 def test_field_labels_come_from_the_schema_titles():
-    assert field_label("sign_in", ["sessions", 0, "trainees", 2, "id_number"]) == \
-        "“签到记录”第 1 项的“学员签到”第 3 项的“身份证号”"
+    # a list's item in the clerk's words (the list's x-item phrase), with its date or name
+    assert field_label("sign_in", ["sessions", 0, "trainees", 2, "id_number"]) == "第 1 次签到第 3 名学员的“身份证号”"
+    sheet = {"sessions": [{"date": "2026-10-24", "trainees": [{}, {}, {"name": "张三"}]}]}
+    assert field_label("sign_in", ["sessions", 0, "trainees", 2, "id_number"], sheet) == \
+        "第 1 次签到（2026-10-24）第 3 名学员（张三）的“身份证号”"
+    assert field_label("training_plan", ["theory_mode", 1]) == "“理论知识培训方式”第 2 项"  # no phrase: title
     assert field_label("training_plan", []) == "表单内容"
     assert field_label("trainers", ["nickname"]) == "“nickname”"

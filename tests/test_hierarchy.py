@@ -388,6 +388,36 @@ def test_level_alias_folder_names_the_right_spelling(tmp_path, alias):
     assert p.params["listed"] == []  # the spelling alone: it is a plan training
 
 
+@pytest.mark.parametrize("typo", ["育婴员初级", "育婴师初级班"])
+def test_a_misspelt_training_folder_is_one_error_with_its_right_name(tmp_path, typo):
+    b = PackageBuilder()
+    b.rename("育婴师初级", typo)  # its 16 photos and videos keep the plan's name
+    problems = problems_of(b, tmp_path)
+    assert codes(problems) == ["HIER_LEVEL2_UNKNOWN"]  # not MISSING, nor a NAME_PATTERN per file
+    p = problems[0]
+    assert (p.params["name"], p.params["spelling"], p.params["fault"]) == (typo, "育婴师初级", "respell")
+    assert p.hint == f"请把文件夹“{typo}”改名为“育婴师初级”，与培训方案一致。"
+
+
+def test_a_misspelt_folder_is_paired_by_its_file_names_among_several(tmp_path):
+    b = PackageBuilder(trainings=[("育婴师", "初级", 5), ("车工", "中级", 5)])
+    b.rename("育婴师初级", "育婴初级")
+    b.rename("车工中级", "车二中级")
+    problems = problems_of(b, tmp_path)
+    assert codes(problems) == ["HIER_LEVEL2_UNKNOWN", "HIER_LEVEL2_UNKNOWN"]
+    assert sorted((p.params["name"], p.params["spelling"]) for p in problems) == [
+        ("育婴初级", "育婴师初级"), ("车二中级", "车工中级")]
+
+
+def test_an_unrelated_folder_is_not_taken_for_a_missing_training(tmp_path):
+    b = PackageBuilder(trainings=[("育婴师", "初级", 5), ("车工", "中级", 5)])
+    b.remove("车工中级")
+    b.add("其他资料/说明.txt")
+    problems = problems_of(b, tmp_path)
+    assert codes(problems) == ["HIER_LEVEL2_UNKNOWN", "HIER_LEVEL2_MISSING"]
+    assert problems[0].params["spelling"] == ""
+
+
 def test_alias_folder_content_is_checked_against_the_right_spelling(tmp_path):
     b = PackageBuilder(trainings=[("车工", "中级", 5)])
     b.rename("车工中级", "车工四级")
@@ -596,27 +626,38 @@ def test_number_out_of_range_is_name_sequence(tmp_path):
     assert (p.params["repeated"], p.params["outside"], p.params["missing"]) == ([], [4], [3])
 
 
-def test_one_photo_too_few_is_media_count_and_names_the_missing_number(tmp_path):
+def test_one_photo_too_few_is_one_media_count_naming_the_missing_file(tmp_path):
     b = PackageBuilder()
     b.remove(b.media("实操", 3))
     problems = problems_of(b, tmp_path)
-    assert codes(problems) == ["MEDIA_COUNT", "NAME_SEQUENCE"]
-    count, seq = problems
-    assert count.path == seq.path == f"{ROOT}/育婴师初级/实操"
+    # one fault, one error: the count names the missing file; no NAME_SEQUENCE besides
+    assert codes(problems) == ["MEDIA_COUNT"]
+    count = problems[0]
+    assert count.path == f"{ROOT}/育婴师初级/实操"
     assert (count.params["media"], count.params["expected"], count.params["found"]) == ("photo", 5, 4)
-    assert seq.params["media"] == "photo" and seq.params["numbers"] == [1, 2, 4, 5]
-    # the sequence problem names the missing number, nothing else (the count is MEDIA_COUNT's)
-    assert (seq.params["repeated"], seq.params["outside"], seq.params["missing"]) == ([], [], [3])
+    assert (count.params["fault"], count.params["numbers"]) == ("missing", [3])
+    assert "缺少 “育婴师初级实操3.jpg”" in count.message and "请补上缺少的照片" in count.hint
 
 
-def test_extra_video_is_media_count_and_out_of_range(tmp_path):
+def test_extra_video_is_one_media_count_naming_the_extra_file(tmp_path):
     b = PackageBuilder()
     b.add_video("育婴师初级/理论/育婴师初级理论4.mp4")
     problems = problems_of(b, tmp_path)
-    assert codes(problems) == ["MEDIA_COUNT", "NAME_SEQUENCE"]
-    count, seq = problems
+    assert codes(problems) == ["MEDIA_COUNT"]
+    count = problems[0]
     assert (count.params["media"], count.params["expected"], count.params["found"]) == ("video", 3, 4)
-    assert seq.params["media"] == "video" and seq.params["outside"] == [4]
+    assert (count.params["fault"], count.params["numbers"]) == ("extra", [4])
+    assert "多出 “育婴师初级理论4.mp4”" in count.message
+
+
+def test_a_wrong_count_and_a_numbering_fault_of_other_files_are_both_reported(tmp_path):
+    b = PackageBuilder()
+    b.remove(b.media("实操", 3))
+    b.rename(b.media("实操", 5), "育婴师初级/实操/育婴师初级实操7.jpg")  # 1, 2, 4, 7: not the count's story
+    problems = problems_of(b, tmp_path)
+    assert codes(problems) == ["MEDIA_COUNT", "NAME_SEQUENCE"]
+    assert "fault" not in problems[0].params
+    assert (problems[1].params["outside"], problems[1].params["missing"]) == ([7], [3, 5])
 
 
 def test_section_without_any_photo_is_media_count_only(tmp_path):
@@ -633,7 +674,7 @@ def test_counts_follow_the_policy(tmp_path):
                            policy=with_media(photo_count=4, video_count=2))
     assert problems == []
     problems = problems_of(PackageBuilder(), tmp_path / "2", policy=with_media(photo_count=4))
-    assert codes(problems) == ["MEDIA_COUNT", "NAME_SEQUENCE"] * 2
+    assert codes(problems) == ["MEDIA_COUNT"] * 2  # each naming its fifth photo as the extra one
     count = problems[0].params
     assert (count["media"], count["expected"], count["found"]) == ("photo", 4, 5)
 

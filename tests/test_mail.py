@@ -4,6 +4,7 @@ against a real SMTP server (aiosmtpd, tests/support/smtpserver.py) with the real
 from __future__ import annotations
 
 import email
+import html as html_lib
 import io
 import json
 import logging
@@ -35,6 +36,7 @@ from pipeline.notify.mailer import Mailer, MailRetry
 from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, UnknownOutcome
 from pipeline.notify.records import SendRecords
 from pipeline.notify.message import build_receipt_mail
+from pipeline.check.report import TECHNICAL_HEADING
 from pipeline.intake.local_store import LocalStore
 from pipeline.check.files import write_atomic
 from pipeline.app.redis_server import free_loopback_port
@@ -165,11 +167,11 @@ def _error_section(text: str) -> dict[str, list[tuple[str, str]]]:
     for line in lines[start + 1:]:
         if not line.strip():
             break
-        if line.startswith("      → "):
+        if line.startswith("       → "):
             message, _ = grouped[path][-1]
-            grouped[path][-1] = (message, line[len("      → "):])
+            grouped[path][-1] = (message, line[len("       → "):])
         elif line.startswith("    "):
-            grouped[path].append((line.strip(), ""))
+            grouped[path].append((line.strip().split(". ", 1)[1], ""))
         elif line.startswith("  "):
             path = line.strip()
             assert path not in grouped, f"{path} listed twice: not grouped"
@@ -187,12 +189,21 @@ def test_rejected_mail_lists_every_error_grouped_by_file_with_its_hint():
     text, html_body = bodies(msg)
     expected: dict[str, list[tuple[str, str]]] = {}
     for e in document["errors"]:
-        expected.setdefault(e["path"] or "（整个压缩包）", []).append((f"[{e['code']}] {e['message']}", e["hint"]))
+        expected.setdefault(e["path"] or "（整个压缩包）", []).append((e["message"], e["hint"]))
     assert _error_section(text) == expected
+    # the clerk's part is words only; codes, pointers and the digest are in the operator's part
+    clerk, operator = text.split(TECHNICAL_HEADING)
+    for e in document["errors"]:
+        assert e["code"] not in clerk and e["code"] in operator
+        if e.get("pointer"):
+            assert e["pointer"] not in clerk and e["pointer"] in operator
+    assert "SHA-256" not in clerk and document["package"]["sha256"] in operator
+    html_clerk, html_operator = html_body.split(html_lib.escape(TECHNICAL_HEADING))
+    assert not any(e["code"] in html_clerk for e in document["errors"])
+    assert "SHA-256" not in html_clerk and document["package"]["sha256"] in html_operator
     assert len(expected[f"{ROOT}/育婴师初级/理论"]) == 2
     assert "共发现 6 项错误" in text and "下一步" in text and "上传新的压缩包" in text
     assert "提示（1 项）" in text and "HEVC" in text
-    import html as html_lib
     for e in document["errors"]:
         assert html_lib.escape(e["message"]) in html_body and html_lib.escape(e["hint"]) in html_body
     for path in expected:

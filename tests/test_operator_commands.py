@@ -205,7 +205,7 @@ def test_receipt_readable_and_raw(running: Running):
     text = running.cli("receipt", doc["receipt_id"])
     assert text.returncode == 0
     assert f"回执编号 {doc['receipt_id']}" in text.stdout and "未通过" in text.stdout
-    assert "[W_PLEDGE_SCAN]" in text.stdout and str(path.parent / "补交20261120.zip") in text.stdout
+    assert "1. W_PLEDGE_SCAN" in text.stdout and str(path.parent / "补交20261120.zip") in text.stdout
     raw = running.cli("receipt", doc["receipt_id"], "--json")
     assert json.loads(raw.stdout) == doc
     assert running.cli("receipt", "R20991231-00000000").returncode == 1

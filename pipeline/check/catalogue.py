@@ -124,6 +124,36 @@ _PKG_LIMIT_CAUSES = {
 }
 
 
+#: FORM_SCHEMA's hint by the JSON Schema keyword the value breaks (``fault``)
+_FIX_VALUE = Cause("请按上面的要求改正该项的值。")
+_FORM_SCHEMA_CAUSES = {
+    "required": Cause("请补填该项：字段名须与示例包中的表单模板完全一致（英文字段名、英文双引号），值不能为空。"),
+    "additionalProperties": Cause("请删除该字段，或改成示例包中表单模板里的字段名（字段名须一字不差）。"),
+    "enum": Cause("请从上面列出的可选值中选一个，照原样填写。"),
+    "const": Cause("请照上面的要求原样填写该项。"),
+    "type": Cause("文本须用英文双引号括起来（如 \"张三\"）；数字、true、false 不加引号（如 20、true）。"),
+    "minimum": _FIX_VALUE, "maximum": _FIX_VALUE, "exclusiveMinimum": _FIX_VALUE,
+    "exclusiveMaximum": _FIX_VALUE, "multipleOf": _FIX_VALUE, "nonfinite": _FIX_VALUE,
+    "pattern": Cause("请按上面的格式要求改正该项（日期写作 2026-10-24 这样的格式）。"),
+    "format": Cause("请按上面的格式要求改正该项（日期写作 2026-10-24 这样的格式）。"),
+    "minLength": Cause("该项不能为空，请补填。"),
+    "maxLength": Cause("请缩短该项内容。"),
+    "minItems": Cause("请至少填写一项。"),
+    "maxItems": Cause("请删去多余的项。"),
+    "uniqueItems": Cause("请删去重复的项。"),
+    "form_kind": Cause("请确认文件内容与文件名一致。"),
+}
+
+#: FORM_TRAINEES's hint by what is wrong (``fault``)
+_FORM_TRAINEES_CAUSES = {
+    "not_signed": Cause("每名学员每次课都须签到。如该学员确已到课，请补签后把“签到”改为 true；"
+                        "如未到课，请与管理员联系，不要替学员签到。"),
+    "repeated": Cause("同一次签到中每名学员只能出现一次：请删除重复的一行，或核对其中一人的身份证号。"),
+    "count": Cause("请核对学员名单，使其人数与培训方案中的培训人数一致；如培训人数填错，请改正培训方案。"),
+    "online_incomplete": Cause("线上培训须全部学员完成（完成率 100%）并在平台签到：请在学员完成后重新导出线上培训记录。"),
+}
+
+
 P, H, M, F, W = Family.PACKAGE, Family.HIERARCHY, Family.MEDIA, Family.FORM, Family.WARNING
 
 _TYPES: tuple[ProblemType, ...] = (
@@ -172,7 +202,8 @@ _TYPES: tuple[ProblemType, ...] = (
                 "“{example}”文件夹；也可以直接把压缩包改名为“{example}.zip”。")}),
     _t("HIER_LEVEL2_UNKNOWN", H, "未列入方案的培训文件夹",
        "文件夹“{name}”不是培训方案中所列的任何培训（职业+等级）。{suggestion}",
-       "二级文件夹应命名为“职业（工种）+等级”，与培训方案一致，如“育婴师初级”。"),
+       "二级文件夹应命名为“职业（工种）+等级”，与培训方案一致，如“育婴师初级”。",
+       causes={"respell": Cause("请把文件夹“{name}”改名为“{spelling}”，与培训方案一致。")}),
     _t("HIER_LEVEL2_MISSING", H, "缺少培训文件夹",
        "培训方案中的培训“{name}”没有对应的文件夹。",
        "请在顶层文件夹中新建名为“{name}”的文件夹，放入该培训的材料。"),
@@ -190,8 +221,10 @@ _TYPES: tuple[ProblemType, ...] = (
        "“{folder}”中的{kind}序号应为 1 至 {max} 各一次，实际为：{found}。",
        "请按 1 至 {max} 的顺序为{kind}编号，每个序号只用一次。"),
     _t("MEDIA_COUNT", H, "照片/视频数量",
-       "“{folder}”中应有{kind} {expected} {unit}，实际为 {found} {unit}。",
-       "请补齐或删减{kind}，使数量恰好为 {expected} {unit}。"),
+       "“{folder}”中应有{kind} {expected} {unit}，实际为 {found} {unit}{detail}。",
+       "请补齐或删减{kind}，使数量恰好为 {expected} {unit}。",
+       causes={"missing": Cause("请补上缺少的{kind}，并按上面的文件名命名。"),
+               "extra": Cause("请删除多出的{kind}，使数量恰好为 {expected} {unit}。")}),
     # -- media (spec section 3) ----------------------------------------------------------
     _t("IMG_FORMAT", M, "照片格式",
        "照片“{name}”的实际格式为 {detected}，不是 {expected}。",
@@ -231,7 +264,8 @@ _TYPES: tuple[ProblemType, ...] = (
        "或用示例包中的模板重新填写；用记事本保存时编码选择“UTF-8”，不要另存为 ANSI/GBK。"),
     _t("FORM_SCHEMA", F, "表单内容不符合格式",
        "表单“{form}”{location}：{detail}。",
-       "请对照示例包中的表单模板修改该项：字段名与模板一致，必填项不能为空。"),
+       "请对照示例包中的表单模板修改该项：字段名与模板一致，必填项不能为空。",
+       causes=_FORM_SCHEMA_CAUSES),
     _t("FORM_ID_NUMBER", F, "身份证号",
        "表单“{form}”{location}的身份证号 {id_number} 有误：{reason}。",
        "请对照身份证核对并改正（18 位，最后一位可为 X；港澳台居民填写居住证号码，外国人填写永久居留身份证号码）。"),
@@ -252,7 +286,8 @@ _TYPES: tuple[ProblemType, ...] = (
        "请在“培训教师.json”中补充该教师，或使大纲中的姓名、身份证号与“培训教师.json”一致。"),
     _t("FORM_TRAINEES", F, "学员",
        "表单“{form}”{location}的学员信息有误：{reason}。",
-       "请核对学员名单：人数与培训方案一致，同一次签到中每名学员只出现一次，全部学员完成签到和线上学习。"),
+       "请核对学员名单：人数与培训方案一致，同一次签到中每名学员只出现一次，全部学员完成签到和线上学习。",
+       causes=_FORM_TRAINEES_CAUSES),
     _t("FORM_SIGNIN", F, "签到",
        "表单“{form}”中 {date} 有培训课次，但签到表中没有该日期的签到记录。",
        "请补充该日期的签到记录。"),

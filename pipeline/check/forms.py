@@ -90,7 +90,7 @@ from schemas import FORMS_DIR
 
 __all__ = [
     "SCHEMAS_DIR", "LoadedForm", "TrainingForms", "FormSet",
-    "load_schema", "form_validator", "validate_form", "field_label", "json_pointer", "load_forms",
+    "load_schema", "form_validator", "validate_form", "schema_issues", "field_label", "json_pointer", "load_forms",
 ]
 
 #: where the schemas live: ``schemas/forms/<form>.schema.json`` (the ``schemas`` package's data)
@@ -231,20 +231,44 @@ def _node(kind: str, path: Iterable[str | int]) -> Any:
     return node
 
 
-def field_label(kind: str, path: Iterable[str | int]) -> str:
-    """How messages name the value at ``path`` of a form, from the schema's titles:
-    ``["trainings", 0, "trainees"]`` -> ``“培训项目”第 1 项的“培训人数”``; an unknown
-    key is quoted as written (masked); the empty path is ``表单内容``."""
+def field_label(kind: str, path: Iterable[str | int], document: Any = None) -> str:
+    """How messages name the value at ``path`` of a form, in the clerk's words, from the
+    schema: a list's item by the list's ``x-item`` phrase (``第 4 次签到``) and, when the
+    ``document`` is given, the item's ``x-item-shows`` value (its date or the person's
+    name); a field by its ``title``. ``["sessions", 3, "trainees", 5, "name"]`` ->
+    ``第 4 次签到（2026-10-30）第 6 名学员（乔志强）的“姓名”``. A list without a phrase
+    says ``“培训项目”第 1 项``; an unknown key is quoted as written (masked); the empty
+    path is ``表单内容``."""
     parts: list[str] = []
     node: Any = load_schema(kind)
+    value: Any = document
     for segment in path:
+        array = _resolve(kind, node) if node is not None else {}
         node = _child(kind, node, segment) if node is not None else None
         if isinstance(segment, int):
-            if parts:
+            value = value[segment] if isinstance(value, list) and 0 <= segment < len(value) else None
+            phrase = array.get("x-item")
+            if phrase:
+                shown = value.get(array.get("x-item-shows", "")) if isinstance(value, dict) else None
+                text = phrase.format(n=segment + 1)
+                if isinstance(shown, str) and shown.strip():
+                    text += f"（{_cut(_mask(shown.strip()))}）"
+                if parts and parts[-1].startswith("“"):
+                    parts.pop()  # the phrase names the list already
+                    if parts and not parts[-1].startswith("“"):
+                        parts[-1] += text  # 第 4 次签到第 6 名学员, one place
+                    else:
+                        parts.append(text)
+                elif parts:
+                    parts[-1] += text
+                else:
+                    parts.append(text)
+            elif parts:
                 parts[-1] += f"第 {segment + 1} 项"
             else:
                 parts.append(f"第 {segment + 1} 项")
         else:
+            value = value.get(segment) if isinstance(value, dict) else None
             parts.append(f"“{_title(kind, node) or _mask(segment)}”")
     return "的".join(parts) or "表单内容"
 
@@ -259,7 +283,7 @@ def json_pointer(path: Iterable[str | int]) -> str:
 
 _ECHO_LIMIT = 30
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-_TYPE_NAMES = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "true 或 false",
+_TYPE_NAMES = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "true（是）或 false（否）",
                "object": "对象（{…}）", "array": "列表（[…]）", "null": "null"}
 #: how enum values in English are explained
 _ENUM_LABELS = {"online": "线上", "offline": "线下"}
@@ -381,11 +405,12 @@ class _Error:
     path: tuple[str | int, ...]  # where the value at fault is
     value: Any  # the keyword's value in the schema (the limit, the enum, ...)
     instance: Any  # the value at fault
+    document: Any = None  # the whole form, for the names and dates of list items
 
     @property
     def subject(self) -> str:
         """How the message names the value at fault."""
-        return field_label(self.kind, self.path)
+        return field_label(self.kind, self.path, self.document)
 
     @property
     def actual(self) -> str:
@@ -398,7 +423,7 @@ class _Error:
 def _detail_required(e: _Error) -> list[_Issue]:
     reason = _then_reason(e.kind, e.error)
     reason = f"（{reason}）" if reason else ""
-    return [_Issue(e.path + (name,), f"缺少{field_label(e.kind, e.path + (name,))}{reason}", "required")
+    return [_Issue(e.path + (name,), f"缺少{field_label(e.kind, e.path + (name,), e.document)}{reason}", "required")
             for name in e.value if isinstance(e.instance, dict) and name not in e.instance]
 
 
@@ -522,9 +547,9 @@ _DETAILS: dict[str, Callable[[_Error], list[_Issue]]] = {
 }
 
 
-def _issues(kind: str, error: Any) -> list[_Issue]:
+def _issues(kind: str, error: Any, document: Any) -> list[_Issue]:
     """The issue(s) of one jsonschema error, each with its Chinese detail."""
-    e = _Error(kind, error, tuple(error.absolute_path), error.validator_value, error.instance)
+    e = _Error(kind, error, tuple(error.absolute_path), error.validator_value, error.instance, document)
     return _DETAILS.get(error.validator, _detail_other)(e)
 
 
@@ -567,18 +592,24 @@ _HIDES = {  # at one path, an issue of the key keyword hides those of the listed
 def validate_form(kind: str, value: Any) -> list[tuple[str, str]]:
     """Every way ``value`` breaks the schema of form type ``kind``, as (JSON pointer,
     Chinese detail) in document order; empty when it is valid."""
+    return [(pointer, detail) for pointer, detail, _ in schema_issues(kind, value)]
+
+
+def schema_issues(kind: str, value: Any) -> list[tuple[str, str, str]]:
+    """:func:`validate_form` with each issue's JSON Schema keyword (``required``, ``enum``,
+    ...): the cause that chooses the hint."""
     if not isinstance(value, dict):
-        return [("", f"表单内容应为 JSON 对象（{{…}}），实际为 {_show(value)}")]
+        return [("", f"表单内容应为 JSON 对象（{{…}}），实际为 {_show(value)}", "type")]
     declared = value.get("form")
     if isinstance(declared, str) and declared != kind and declared in FILE_NAME_OF_FORM:
         return [("/form", f"“表单类型”应为 \"{kind}\"（{FILE_NAME_OF_FORM[kind]}），实际为 \"{declared}\"，"
                           f"即这是一份“{FILE_NAME_OF_FORM[declared]}”：请确认文件内容与文件名一致，"
-                          f"把它改名为“{FILE_NAME_OF_FORM[declared]}”或换成正确的表单")]
+                          f"把它改名为“{FILE_NAME_OF_FORM[declared]}”或换成正确的表单", "form_kind")]
     issues: list[_Issue] = []
     for error in form_validator(kind).iter_errors(value):
-        issues.extend(_issues(kind, error))
+        issues.extend(_issues(kind, error, value))
     for path, number in _non_finite(value):
-        issues.append(_Issue(path, f"{field_label(kind, path)}应为有效的数字，实际为 {_num(number)}"
+        issues.append(_Issue(path, f"{field_label(kind, path, value)}应为有效的数字，实际为 {_num(number)}"
                                    "（JSON 中没有 NaN、Infinity，数值也不能超出范围）", "nonfinite"))
     by_path: dict[tuple[str | int, ...], list[_Issue]] = {}
     for issue in issues:
@@ -599,7 +630,7 @@ def validate_form(kind: str, value: Any) -> list[tuple[str, str]]:
                 seen_details.add(issue.detail)
                 kept.append(issue)
     kept.sort(key=lambda i: _order(kind, i.path))
-    return [(_mask(json_pointer(i.path)), i.detail) for i in kept]
+    return [(_mask(json_pointer(i.path)), i.detail, i.keyword) for i in kept]
 
 
 # ---------------------------------------------------------------------------------------
@@ -697,10 +728,11 @@ def _read(kind: str, file: ExtractedFile, problems: list[Problem],
         if detail is not None:
             problems.append(problem("FORM_JSON", file.path, form=name, detail=_read_detail(file, detail)))
             return LoadedForm(kind, file.path, None, False)
-    found = validate_form(kind, value)
-    for pointer, detail in found:
-        problems.append(problem("FORM_SCHEMA", file.path, pointer=pointer, form=name,
-                                location=f" {pointer}" if pointer else "", detail=detail))
+    found = schema_issues(kind, value)
+    for pointer, detail, keyword in found:
+        # the place is said in words in the detail; the pointer stays in the data
+        problems.append(problem("FORM_SCHEMA", file.path, pointer=pointer, form=name, location="",
+                                detail=detail, fault=keyword))
     return LoadedForm(kind, file.path, value, not found)
 
 

@@ -38,7 +38,10 @@ Decisions (the spec leaves them open):
   level, that spelling with the level alias replaced (``育婴师五级`` → ``育婴师初级``) and
   whitespace removed; otherwise (``新建文件夹``) None: the folder is not a training and
   its content is not looked at. Media names inside are judged against the expected name,
-  so an alias folder costs one error, not one per file.
+  so an alias folder costs one error, not one per file. A misspelt folder
+  (``育婴员初级`` for the plan's ``育婴师初级``) is taken for the training it clearly stands
+  for — its photos are named after that training, or it is the only unmatched folder
+  and that the only training without one — and judged against that name likewise.
 - **Plan.** Read leniently (UTF-8, BOM tolerated, at most 16 MiB); only a JSON object
   counts. Rows of ``trainings`` without string occupation and level are skipped; the
   form checks validate the plan strictly and report those.
@@ -451,6 +454,33 @@ def _media_number(name: str, expected: str | None, section: str) -> int | None:
     return None
 
 
+def _misnamed_trainings(names: list[str], expected_of: dict[str, str | None], planned: list[str],
+                        dirs: dict[str, set[str]], files_in: dict[str, list[ExtractedFile]]) -> dict[str, str]:
+    """The plan training each misspelt training folder stands for, when that is clear:
+    its photos and videos are named after a training without a folder
+    (``育婴员初级/理论/育婴师初级理论1.jpg``), or it is the only folder matching no training
+    and exactly one training has none (and it looks like a training folder: occupation +
+    level, or 理论/实操 inside). Its content is then judged against that name, so a typo in
+    one folder name is one error, not one per file (see the module doc)."""
+    missing = [t for t in planned if t not in expected_of.values()]
+    unmatched = [n for n in names if n not in planned and expected_of[n] not in planned]
+    if not missing or not unmatched:
+        return {}
+    paired: dict[str, str] = {}
+    for name in unmatched:
+        stems = [f.path.rsplit("/", 1)[-1] for section in SECTIONS for f in files_in.get(f"{name}/{section}", ())]
+        named_after = {t for t in missing for stem in stems if any(stem.startswith(t + s) for s in SECTIONS)}
+        if len(named_after) == 1:
+            paired[name] = named_after.pop()
+    left = [t for t in missing if t not in paired.values()]
+    rest = [n for n in unmatched if n not in paired]
+    if len(left) == 1 and len(rest) == 1:
+        name = rest[0]
+        if expected_of[name] is not None or any(s in dirs.get(name, ()) for s in SECTIONS):
+            paired[name] = left[0]
+    return paired
+
+
 def build_layout(contents: PackageContents, zip_name: str) -> Layout:
     """The layout of a readable package; ``zip_name`` is the ZIP's file name."""
     prefix, root_name, root_ok, top_entries, wrapper = _find_root(contents, zip_name)
@@ -478,9 +508,12 @@ def build_layout(contents: PackageContents, zip_name: str) -> Layout:
 
     folders: dict[str, TrainingFolder] = {}
     media: list[MediaFile] = []
-    for name in sorted(dirs.get("", ())):
+    names = sorted(dirs.get("", ()))
+    expected_of = {name: name if name in by_folder else canonical_training(name) for name in names}
+    expected_of.update(_misnamed_trainings(names, expected_of, list(by_folder), dirs, files_in))
+    for name in names:
         training = by_folder.get(name)
-        expected = name if training else canonical_training(name)
+        expected = expected_of[name]
         sections = tuple(s for s in SECTIONS if s in dirs.get(name, ()))
         folders[name] = TrainingFolder(name, training, expected, sections)
         for section in sections:

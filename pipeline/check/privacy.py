@@ -57,6 +57,7 @@ a person's mistyped number.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Any, Iterator
@@ -299,6 +300,13 @@ def redact_value(value: Any) -> Any:
         return [redact_value(v) for v in value]
     if isinstance(value, tuple):
         return tuple(redact_value(v) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and value == int(value):
+        # a number written in a form where a count or hours belong may be a phone number
+        # all the same (13800138000 as a JSON number): it leaves masked, as text
+        digits = str(int(value))
+        masked = redact(digits)
+        return value if masked == digits else masked
     return value
 
 

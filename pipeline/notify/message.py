@@ -16,9 +16,10 @@ from email.utils import format_datetime, parseaddr
 from pathlib import PurePosixPath
 from typing import Any
 
-from pipeline.check.documents import ACCEPTED, DUPLICATE, REJECTED, dumps, group_by_path
+from pipeline.check.documents import ACCEPTED, DUPLICATE, REJECTED, dumps, upload_note
 from pipeline.check.privacy import redact, redact_whole
-from pipeline.check.report import STATUS_LABEL, render_text
+from pipeline.check.report import (STATUS_LABEL, TECHNICAL_HEADING, numbered_problems, render_technical,
+                                   render_text, technical_rows)
 from pipeline.notify.registry import Match, Registry, valid_address
 
 SUBJECT_WORD = STATUS_LABEL  # 已受理 | 未通过 | 重复提交
@@ -122,7 +123,7 @@ def _texts(doc: dict[str, Any], match: Match | None, operator: str, plan_differs
         steps = ["无需其他操作。", "如需更正已受理的材料，请联系管理员并提供回执编号。"]
     elif status == DUPLICATE:
         lead = (f"您于 {received} 上传的“{package}”与此前已受理的回执 {doc.get('duplicate_of')} "
-                f"的压缩包内容完全相同（SHA-256 一致），按重复提交处理，未再次登记。"
+                f"的压缩包内容完全相同（逐字节一致），按重复提交处理，未再次登记。"
                 f"原回执 {doc.get('duplicate_of')} 仍然有效。")
         steps = ["无需再次上传。", "如需更正材料，请修改后重新压缩，上传新的压缩包。"]
     elif is_internal(doc):
@@ -157,13 +158,13 @@ def _texts(doc: dict[str, Any], match: Match | None, operator: str, plan_differs
 
 def _text_body(doc: dict[str, Any], t: _Texts) -> str:
     lines = [*t.notes, *([""] if t.notes else []), f"{t.institution}：", "", "您好！", t.lead, ""]
-    lines += ["—— 回执详情 ——", render_text(doc)]
+    lines += ["—— 回执详情 ——", render_text(doc, technical=False)]
     if doc["status"] == ACCEPTED:
         lines.append(f"文件：{counts_line(file_counts(doc))}")
     lines += ["", "下一步："]
     lines += [f"  {n}. {step}" for n, step in enumerate(t.next_steps, 1)]
     lines += ["", "附件是本次检查的完整记录（JSON），请与压缩包一并保存。",
-              "本邮件由系统自动发送。"]
+              "本邮件由系统自动发送。", "", *render_technical(doc)]
     return "\n".join(lines) + "\n"
 
 
@@ -190,9 +191,9 @@ def _html_body(doc: dict[str, Any], t: _Texts, subject: str) -> str:
         rows.append(("原回执", f"<b>{e(doc['duplicate_of'])}</b>"))
     if doc.get("supersedes"):
         rows.append(("取代回执", f"<b>{e(doc['supersedes'])}</b>（重新检查）"))
+    if note := upload_note(doc):  # a folder or loose files, packed by the pipeline (issue 15)
+        rows.append(("上传方式", e(note)))
     rows.append(("接收时间", e(_local_time(doc.get("received_at")))))
-    rows.append(("SHA-256", f"<span style=\"font-family:monospace;font-size:13px;word-break:break-all\">"
-                            f"{e(pkg['sha256'])}</span>"))
     out = ["<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{e(subject)}</title></head>",
@@ -209,25 +210,26 @@ def _html_body(doc: dict[str, Any], t: _Texts, subject: str) -> str:
     out += [f'<tr><td style="{_CELL}color:#666;white-space:nowrap">{k}</td><td style="{_CELL}">{v}</td></tr>'
             for k, v in rows]
     out.append("</table>")
-    for title, key in (("错误", "errors"), ("提示", "warnings")):
-        problems = doc.get(key) or []
-        if not problems:
-            continue
-        out.append(f'<h3 style="font-size:17px;margin:20px 0 8px">{title}（{len(problems)} 项）</h3>')
-        for path, items in group_by_path(problems).items():
-            out.append(f'<div style="margin:12px 0 4px;font-weight:bold;word-break:break-all">{e(path)}</div>')
-            out.append('<ul style="margin:0;padding-left:20px">')
-            for p in items:
-                where = f" {e(p['pointer'])}" if p.get("pointer") else ""
-                hint = (f'<br><span style="color:#1a5fb4">→ {e(p["hint"])}</span>' if p.get("hint") else "")
-                out.append(f'<li style="margin:4px 0"><span style="color:#888;font-size:13px">[{e(p["code"])}]'
-                           f"{where}</span> {e(p['message'])}{hint}</li>")
-            out.append("</ul>")
+    shown_title = None
+    for title, count, path, items in numbered_problems(doc):
+        if title != shown_title:
+            out.append(f'<h3 style="font-size:17px;margin:20px 0 8px">{title}（{count} 项）</h3>')
+            shown_title = title
+        out.append(f'<div style="margin:12px 0 4px;font-weight:bold;word-break:break-all">{e(path)}</div>')
+        out.append(f'<ol start="{items[0][0]}" style="margin:0;padding-left:28px">')
+        for _, p in items:
+            hint = (f'<br><span style="color:#1a5fb4">→ {e(p["hint"])}</span>' if p.get("hint") else "")
+            out.append(f'<li style="margin:4px 0">{e(p["message"])}{hint}</li>')
+        out.append("</ol>")
     out.append('<h3 style="font-size:17px;margin:20px 0 8px">下一步</h3><ol style="padding-left:20px">')
     out += [f"<li>{e(step)}</li>" for step in t.next_steps]
     out.append("</ol>")
     out.append('<p style="color:#888;font-size:13px">附件是本次检查的完整记录（JSON），请与压缩包一并保存。'
-               "本邮件由系统自动发送。</p></div></body></html>")
+               "本邮件由系统自动发送。</p>")
+    out.append(f'<div style="margin-top:24px;padding-top:8px;border-top:1px solid #dddddd;color:#888888;'
+               f'font-size:12px;font-family:monospace;word-break:break-all">{e(TECHNICAL_HEADING)}')
+    out += [f"<br>{e(label)} {e(value)}" for label, value in technical_rows(doc)]
+    out.append("</div></div></body></html>")
     return "\n".join(out) + "\n"
 
 

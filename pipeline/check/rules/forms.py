@@ -93,6 +93,8 @@ from __future__ import annotations
 
 import math
 import re
+import dataclasses
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable, Iterator
 
@@ -639,10 +641,16 @@ def check_teachers(view: Any) -> Iterator[Problem]:
     trainers = _usable(fs.trainers) if fs else None
     if fs is None or trainers is None or not isinstance(trainers.obj.get("trainers"), list):
         return
+    today = getattr(view, "today", None) or date.today()
     names_by_id: dict[str, list[str]] = {}
     ids_by_name: dict[str, list[str]] = {}
+    #: teachers whose number FORM_ID_NUMBER reports: one fault, one error, so neither they
+    #: nor an outline's teacher with an invalid number are compared by number here
+    invalid_names: set[str] = set()
     for _, row in _rows(trainers.obj.get("trainers")):
         key, name = _id_key(row.get("id_number")), _text(row.get("name"))
+        if key and name and not validate_id_number(key, today).ok:
+            invalid_names.add(name)
         if key:
             names_by_id.setdefault(key, []).append(name or "")
         if name and key:
@@ -656,6 +664,8 @@ def check_teachers(view: Any) -> Iterator[Problem]:
                     continue
                 key, name = _id_key(teacher.get("id_number")), _text(teacher.get("name"))
                 if key is None or name is None:
+                    continue
+                if name in invalid_names or not validate_id_number(key, today).ok:
                     continue
                 known = names_by_id.get(key)
                 if known is None:
@@ -684,37 +694,95 @@ def check_teachers(view: Any) -> Iterator[Problem]:
 # FORM_TRAINEES
 
 
-def _distinct(rows: Iterable[dict[str, Any]]) -> int | None:
-    """Number of distinct 身份证号, or None when some entry has none (cannot be counted)."""
-    keys: set[str] = set()
-    for row in rows:
+@dataclass
+class _Person:
+    """One trainee of a form, known by a valid 身份证号: their name and where they appear."""
+
+    key: str
+    name: str
+    places: list[int] = dataclasses.field(default_factory=list)  # session indexes (sign-in) or row indexes
+
+    def shown(self) -> str:
+        return f"{_echo(self.name)}（{mask_id(self.key)}）" if self.name else mask_id(self.key)
+
+
+def _people(rows: Iterable[tuple[int, dict[str, Any]]], today: date) -> dict[str, _Person] | None:
+    """The trainees of ``rows`` ((place, row) pairs) by their 身份证号, or None when some row
+    has none (nobody can be counted).
+
+    One fault, one error: a row whose number is invalid (FORM_ID_NUMBER says so) is not a
+    new person when its name is a listed person's (the usual case: a digit dropped in one
+    session); otherwise it counts once per distinct name."""
+    people: dict[str, _Person] = {}
+    invalid: list[tuple[int, str]] = []
+    for place, row in rows:
         key = _id_key(row.get("id_number"))
         if key is None:
             return None
-        keys.add(key)
-    return len(keys)
+        name = _text(row.get("name")) or ""
+        if not validate_id_number(key, today).ok:
+            invalid.append((place, name))
+            continue
+        person = people.setdefault(key, _Person(key, name))
+        person.places.append(place)
+    names = {p.name for p in people.values() if p.name}
+    for place, name in invalid:
+        if name in names:
+            continue
+        names.add(name)
+        people[f"invalid:{name}:{place}"] = _Person("", name, [place])
+    return people
 
 
-def _count_problem(form: LoadedForm, pointer: str, found: int | None, training: Training | None,
-                   what: str) -> Iterator[Problem]:
+def _listed(people: Iterable[_Person], describe: Callable[[_Person], str]) -> str:
+    chosen = list(people)
+    shown = "、".join(describe(p) for p in chosen[:_MAX_LISTED])
+    return shown + (f"等 {len(chosen)} 人" if len(chosen) > _MAX_LISTED else "")
+
+
+def _sessions_text(places: Iterable[int]) -> str:
+    return "、".join(str(i + 1) for i in sorted(set(places)))
+
+
+def _count_problem(form: LoadedForm, pointer: str, people: dict[str, _Person] | None, training: Training | None,
+                   what: str, differ: str) -> Iterator[Problem]:
+    """FORM_TRAINEES when the number of people differs from the plan's, naming who
+    differs (``differ``: already worded, may be empty). A plan number below 1 is the
+    schema's error, not a second one here."""
     expected = training.trainees if training else None
-    if found is None or not isinstance(expected, int) or found == expected:
+    if people is None or not isinstance(expected, int) or expected < 1 or len(people) == expected:
         return
+    found = len(people)
     yield _problem("FORM_TRAINEES", form, pointer, location="",
                    reason=f"{what}共有 {found} 名学员（按身份证号计），培训方案中“{training.folder}”"
-                          f"的培训人数为 {expected} 人",
-                   found=found, expected=expected)
+                          f"的培训人数为 {expected} 人{differ}",
+                   found=found, expected=expected, fault="count")
 
 
-def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool) -> Iterator[Problem]:
+def _sign_in_differ(people: dict[str, _Person], sessions: int, expected: int) -> str:
+    """Who makes the sign-in sheet's count differ: the people missing from some sessions
+    (the likely extra or replaced ones), or, when everyone attended every session, a
+    pointer to the plan's number."""
+    partial = sorted((p for p in people.values() if len(set(p.places)) < sessions),
+                     key=lambda p: (len(set(p.places)), p.places))
+    if partial:
+        return "；只出现在部分签到中的学员：" + _listed(
+            partial, lambda p: f"{p.shown()}（第 {_sessions_text(p.places)} 次）")
+    if len(people) > expected:
+        return "；每名学员都参加了每次签到，请核对培训方案中的培训人数"
+    return ""
+
+
+def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool, today: date
+                      ) -> Iterator[Problem]:
     sessions = form.obj.get("sessions")
-    everyone: list[dict[str, Any]] = []
+    everyone: list[tuple[int, dict[str, Any]]] = []
     for i, session in _rows(sessions):
         day = _date(session.get("date"))
         when = f"（{day.isoformat()}）" if day else ""
         first_at: dict[str, int] = {}
         for j, row in _rows(session.get("trainees")):
-            everyone.append(row)
+            everyone.append((i, row))
             where = f"第 {i + 1} 次签到{when}第 {j + 1} 名学员{_trainee(row)}"
             key = _id_key(row.get("id_number"))
             if key is not None:
@@ -723,17 +791,37 @@ def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool) 
                                    location=where,
                                    reason=f"身份证号与本次签到第 {first_at[key] + 1} 名学员重复",
                                    duplicate_of=f"/sessions/{i}/trainees/{first_at[key]}/id_number",
-                                   **_named(row))
+                                   fault="repeated", **_named(row))
                 else:
                     first_at[key] = j
             if row.get("signed") is False:
                 yield _problem("FORM_TRAINEES", form, f"/sessions/{i}/trainees/{j}/signed",
-                               location=where, reason="未签到（signed 为 false）", signed=False, **_named(row))
+                               location=where, reason="“签到”填的是 false，即未签到", signed=False,
+                               fault="not_signed", **_named(row))
     if count and isinstance(sessions, list):
-        yield from _count_problem(form, "/sessions", _distinct(everyone), training, "签到表中")
+        people = _people(everyone, today)
+        expected = training.trainees if training else None
+        differ = (_sign_in_differ(people, len({i for i, _ in _rows(sessions)}), expected)
+                  if people is not None and isinstance(expected, int) else "")
+        yield from _count_problem(form, "/sessions", people, training, "签到表中", differ)
 
 
-def _online_trainees(form: LoadedForm, training: Training | None, count: bool) -> Iterator[Problem]:
+def _online_differ(people: dict[str, _Person], signed_in: dict[str, _Person] | None) -> str:
+    """Who makes the online record's count differ: compared with the sign-in sheet."""
+    if not signed_in:
+        return ""
+    extra = [p for k, p in people.items() if p.key and k not in signed_in]
+    absent = [p for k, p in signed_in.items() if p.key and k not in people]
+    parts = []
+    if extra:
+        parts.append("不在签到表中的：" + _listed(extra, _Person.shown))
+    if absent:
+        parts.append("签到表中有、线上培训记录中没有的：" + _listed(absent, _Person.shown))
+    return "；" + "；".join(parts) if parts else ""
+
+
+def _online_trainees(form: LoadedForm, training: Training | None, count: bool, today: date,
+                     signed_in: dict[str, _Person] | None) -> Iterator[Problem]:
     trainees = form.obj.get("trainees")
     first_at: dict[str, int] = {}
     for j, row in _rows(trainees):
@@ -743,7 +831,8 @@ def _online_trainees(form: LoadedForm, training: Training | None, count: bool) -
             if key in first_at:
                 yield _problem("FORM_TRAINEES", form, f"/trainees/{j}/id_number", location=where,
                                reason=f"身份证号与第 {first_at[key] + 1} 名学员重复",
-                               duplicate_of=f"/trainees/{first_at[key]}/id_number", **_named(row))
+                               duplicate_of=f"/trainees/{first_at[key]}/id_number", fault="repeated",
+                               **_named(row))
             else:
                 first_at[key] = j
         reasons: list[str] = []
@@ -751,19 +840,21 @@ def _online_trainees(form: LoadedForm, training: Training | None, count: bool) -
         facts: dict[str, Any] = _named(row)
         rate = _number(row.get("completion_rate"))
         if rate is not None and abs(rate - 100) > TOLERANCE:
-            reasons.append(f"完成率为 {_num(rate)}%，应为 100%")
+            reasons.append(f"“培训完成率”为 {_num(rate)}%，应为 100%")
             pointer = f"/trainees/{j}/completion_rate"
             facts["completion_rate"] = rate
         if row.get("signed_in") is False:
-            reasons.append("未在平台签到（signed_in 为 false）")
+            reasons.append("“在线签到”填的是 false，即未在平台签到")
             pointer = pointer or f"/trainees/{j}/signed_in"
             facts["signed_in"] = False
         if reasons:
-            yield _problem("FORM_TRAINEES", form, pointer, location=where, reason="；".join(reasons), **facts)
+            yield _problem("FORM_TRAINEES", form, pointer, location=where, reason="；".join(reasons),
+                           fault="online_incomplete", **facts)
     if count and isinstance(trainees, list):
         rows = [row for row in trainees if isinstance(row, dict)]
-        found = _distinct(rows) if len(rows) == len(trainees) else None
-        yield from _count_problem(form, "/trainees", found, training, "线上培训记录中")
+        people = _people(enumerate(rows), today) if len(rows) == len(trainees) else None
+        differ = _online_differ(people, signed_in) if people is not None else ""
+        yield from _count_problem(form, "/trainees", people, training, "线上培训记录中", differ)
 
 
 def check_trainees(view: Any) -> Iterator[Problem]:
@@ -774,13 +865,17 @@ def check_trainees(view: Any) -> Iterator[Problem]:
         return
     theory, practice = _modes(view)
     modes = set(theory) | set(practice)
+    today = getattr(view, "today", None) or date.today()
     for tf in _training_forms(fs):
         training = _training_of(view, tf)
         sign_in, online = _usable(tf.sign_in), _usable(tf.online_record)
+        signed_in: dict[str, _Person] | None = None
         if sign_in:
-            yield from _sign_in_trainees(sign_in, training, "offline" in modes)
+            yield from _sign_in_trainees(sign_in, training, "offline" in modes, today)
+            signed_in = _people(((i, row) for i, session in _rows(sign_in.obj.get("sessions"))
+                                 for _, row in _rows(session.get("trainees"))), today)
         if online:
-            yield from _online_trainees(online, training, "online" in modes)
+            yield from _online_trainees(online, training, "online" in modes, today, signed_in)
 
 
 # ---------------------------------------------------------------------------------------

@@ -171,11 +171,11 @@ def check_training_folders(view: PackageView) -> Iterator[Problem]:
             continue
         # spelling: the right spelling the suggestion names; listed: the plan's
         # trainings it lists (both raw, beside the worded suggestion)
-        spelling, listed = "", []
+        spelling, listed, facts = "", [], {}
         if lay.plan_has_trainings:
             if tf.expected is not None and tf.expected != name and tf.expected in planned:
                 suggestion = f"应写作“{tf.expected}”。"
-                spelling = tf.expected
+                spelling, facts = tf.expected, {"fault": "respell"}
             elif tf.expected is not None and tf.expected != name:
                 suggestion = (f"按规范应写作“{tf.expected}”，但培训方案中也没有该培训；"
                               f"方案中的培训为：{_quote_list(planned)}。")
@@ -191,7 +191,7 @@ def check_training_folders(view: PackageView) -> Iterator[Problem]:
         else:
             continue  # no plan to judge against
         yield problem("HIER_LEVEL2_UNKNOWN", lay.full(name), name=name, suggestion=suggestion,
-                      spelling=spelling, listed=listed)
+                      spelling=spelling, listed=listed, **facts)
     spelled = {tf.expected for tf in lay.folders.values()}
     for folder in planned:
         if folder not in spelled:
@@ -368,18 +368,42 @@ def check_media_names(view: PackageView) -> Iterator[Problem]:
                 yield problem("NAME_PATTERN", f.path, name=name, reason="；".join(reasons),
                               example=example, **facts)
             for kind in (PHOTO, VIDEO):
-                if count[kind] != wanted[kind]:
-                    yield problem("MEDIA_COUNT", lay.full(folder), folder=folder, kind=KIND_LABEL[kind],
-                                  expected=wanted[kind], found=count[kind], unit=KIND_UNIT[kind],
-                                  media=kind)
-            for kind in (PHOTO, VIDEO):
                 # a file without extension may be meant as either kind
                 fault = _sequence_fault(sorted(named[kind]), wanted[kind],
                                         sum(1 for m in misnamed if m[2] in (kind, None)))
-                if fault:
+                said = _count_says_it(fault, count[kind], wanted[kind])
+                if count[kind] != wanted[kind]:
+                    detail, facts = "", {}
+                    if said is not None:
+                        differing, cause = said
+                        names = "、".join(f"“{expected}{section}{n}{'.jpg' if kind == PHOTO else '.mp4'}”"
+                                         for n in differing)
+                        detail = f"，{'缺少' if cause == 'missing' else '多出'} {names}"
+                        facts = {"fault": cause, "numbers": differing}
+                    yield problem("MEDIA_COUNT", lay.full(folder), folder=folder, kind=KIND_LABEL[kind],
+                                  expected=wanted[kind], found=count[kind], unit=KIND_UNIT[kind],
+                                  media=kind, detail=detail, **facts)
+                if fault and said is None:
                     found, facts = fault
                     yield problem("NAME_SEQUENCE", lay.full(folder), folder=folder, kind=KIND_LABEL[kind],
                                   max=wanted[kind], found=found, media=kind, **facts)
+
+
+def _count_says_it(fault: tuple[str, dict[str, list[int]]] | None, count: int, wanted: int
+                   ) -> tuple[list[int], str] | None:
+    """One fault, one error: when a wrong count and the numbering describe the same files
+    (a photo missing: 1-4 of 5; one too many: 6 of 5), MEDIA_COUNT names them and no
+    NAME_SEQUENCE is added. Returns (those numbers, ``missing`` | ``extra``), else None."""
+    if fault is None:
+        return None
+    facts = fault[1]
+    if count < wanted and not facts["repeated"] and not facts["outside"] \
+            and len(facts["missing"]) == wanted - count:
+        return facts["missing"], "missing"
+    if count > wanted and not facts["repeated"] and not facts["missing"] \
+            and len(facts["outside"]) == count - wanted:
+        return facts["outside"], "extra"
+    return None
 
 
 def _sequence_fault(numbers: list[int], top: int, misnamed: int) -> tuple[str, dict[str, list[int]]] | None:
