@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The terminal shows the lines; the rotating JSON log file under the data folder keeps them
+# (every process's, rotated at 20 MB, 5 kept): grep it, or feed it to jq (docs/operations.md).
 run: install
-	$(BIN)/pipeline run
+	PIPELINE_LOG_FILE="$${PIPELINE_LOG_FILE:-$${PIPELINE_DATA_DIR:-var}/logs/pipeline.log}" $(BIN)/pipeline run
 
 test: install sftp-deps
 	$(BIN)/lint-imports --no-cache

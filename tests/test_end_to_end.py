@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import time
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    p = Pipeline(tmp_path / "data", tmp_path / "pipeline.log")
+    # the rotating log file under the data folder, as `make run` keeps it
+    p = Pipeline(tmp_path / "data", tmp_path / "pipeline.log",
+                 env={"PIPELINE_LOG_FILE": str(tmp_path / "data" / "logs" / "pipeline.log")})
     p.start()
     yield p
     if p.proc and p.proc.poll() is None:
@@ -88,7 +91,25 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     wait_until(lambda: not any((data / "work").iterdir()), 10, message="clean work area")
     decided = [e for e in pipeline.events() if e.get("event") == "package.decided"]
     assert len(decided) == 5 and all(e.get("receipt_id") and e.get("source") for e in decided)
+    # every line about one package carries the same source (as the inbox names it) and,
+    # once known, the same receipt id: the watcher's, the worker's, the announcement's, the mail's
+    wait_until(lambda: sum(e.get("event") == "mail.sent" for e in _file_events(data)) >= 5, 30,
+               message="five receipts mailed")
+    lines = [e for e in _file_events(data) if e.get("source") == "xinghuo/星火20261120.zip"]
+    events = {e["event"] for e in lines}
+    assert {"watcher.enqueued", "package.decided", "decision.announced", "mail.sent"} <= events, events
+    assert {e["receipt_id"] for e in lines if e.get("receipt_id")} == {original["receipt_id"]}
+    assert not [e for e in _file_events(data) if str(e.get("source", "")).startswith("inbox/")]
+    assert {e.get("process") for e in _file_events(data)} >= {"supervisor", "watcher", "worker"}
     assert pipeline.stop() < 10
+
+
+def _file_events(data: Path) -> list[dict]:
+    """The JSON lines of the log file under the data folder (every process writes it)."""
+    out = []
+    for line in (data / "logs" / "pipeline.log").read_text(encoding="utf-8").splitlines():
+        out.append(json.loads(line))  # every line is one JSON object: no interleaving
+    return out
 
 
 def test_restart_processes_waiting_packages_and_dead_children_come_back(pipeline: Pipeline):

@@ -106,14 +106,16 @@ class PipelineActors:
         self._services.index.record(document, outcome["location"],
                                     count=decision_increments(document, outcome.get("duration_s")))
         structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
-                                    status=outcome["status"], location=outcome["location"])
+                                    source=outcome.get("source"), status=outcome["status"],
+                                    location=outcome["location"])
         self.send_receipt.send(outcome)
 
     def _send_receipt(self, outcome: dict[str, Any]) -> None:
         """Mail the receipt of a stored decision, exactly once (pipeline/notify/mailer.py).
         Raises on a definite failure, so Dramatiq retries; an unknown outcome is logged,
         never resent."""
-        with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"]):
+        # every mail line carries the package's source as the package.* lines write it
+        with structlog.contextvars.bound_contextvars(receipt_id=outcome["receipt_id"], source=outcome.get("source")):
             state = self._services.mailer.deliver(outcome)
             if state in FINAL_STATES:
                 announcements.settle(self._services.services.store, outcome["receipt_id"])
@@ -121,7 +123,8 @@ class PipelineActors:
     def _receipt_mail_failed(self, message: dict[str, Any], retry_info: dict[str, Any]) -> None:
         """A receipt could not be sent after all retries: tell the operator."""
         outcome = message["args"][0]
-        structlog.get_logger().error("mail.gave_up", receipt_id=outcome["receipt_id"], status=outcome["status"],
+        structlog.get_logger().error("mail.gave_up", receipt_id=outcome["receipt_id"], source=outcome.get("source"),
+                                     status=outcome["status"],
                                      location=outcome["location"], retries=retry_info.get("retries"),
                                      action="fix the mail settings, then forward the receipt by hand")
         self._services.counters.mail("gave_up")

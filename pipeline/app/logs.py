@@ -11,8 +11,10 @@ whole.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
@@ -40,9 +42,90 @@ def _redact_personal_numbers(_logger: Any, _name: str, event_dict: dict[str, Any
     return redact_whole(_plain(event_dict))
 
 
+class LogFile:
+    """The log file every process of one ``pipeline run`` appends JSON lines to, beside
+    its terminal output (``PIPELINE_LOG_FILE``).
+
+    Many processes write it: each line is one ``write`` on a file opened with O_APPEND
+    (lines never interleave), and the file is reopened when it was renamed under us —
+    :func:`rotate_log_file`, which the supervisor alone runs, renames it aside."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._inode: tuple[int, int] | None = None
+
+    def _open(self) -> int:
+        try:
+            st = os.stat(self.path)
+            current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            current = None
+        if self._fd is None or current != self._inode:
+            if self._fd is not None:
+                os.close(self._fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            st = os.fstat(self._fd)
+            self._inode = (st.st_dev, st.st_ino)
+        return self._fd
+
+    def write(self, line: str) -> None:
+        data = (line.rstrip("\n") + "\n").encode("utf-8", "replace")
+        with self._lock:
+            try:
+                os.write(self._open(), data)
+            except OSError:
+                pass  # a full or vanished disk must not stop the pipeline; stderr still has it
+
+
+def rotate_log_file(path: Path, max_bytes: int = 20 * 1024 * 1024, keep: int = 5) -> bool:
+    """``path`` renamed to ``path.1`` (``.1`` to ``.2`` …, the ``keep``-th dropped) once it
+    is larger than ``max_bytes``; the writers reopen the new file on their next line.
+    True when it rotated."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    for n in range(keep - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{n}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{n + 1}"))
+    path.replace(path.with_name(f"{path.name}.1"))
+    return True
+
+
+def _tee(log_file: LogFile) -> Any:
+    """A processor writing each (already masked) line as JSON to ``log_file`` and
+    passing it on to the terminal's renderer."""
+    render = structlog.processors.JSONRenderer(ensure_ascii=False)
+
+    def tee(logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        log_file.write(str(render(logger, name, dict(event_dict))))
+        return event_dict
+    return tee
+
+
+class _FileHandler(logging.Handler):
+    """Dramatiq's and other libraries' lines into the log file, as JSON."""
+
+    def __init__(self, log_file: LogFile) -> None:
+        super().__init__()
+        self.log_file = log_file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.log_file.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,
-                      process_name: str | None = None) -> None:
-    """Configure structlog (and the stdlib root logger, for Dramatiq's own lines)."""
+                      process_name: str | None = None, log_file: Path | None = None) -> None:
+    """Configure structlog (and the stdlib root logger, for Dramatiq's own lines).
+    ``log_file``: also append every line, as JSON, to that file (:class:`LogFile`)."""
     stream = stream or sys.stderr
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     numeric = logging.getLevelName(level.upper())
@@ -57,8 +140,10 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
         shared.append(_add_process(process_name))
     renderer: Any = (structlog.processors.JSONRenderer(ensure_ascii=False) if as_json
                      else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+    file = LogFile(log_file) if log_file else None
+    teed = [_tee(file)] if file else []
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, _redact_personal_numbers, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, _redact_personal_numbers, *teed, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # WriteLogger: one write of line + newline (print() makes two, and lines of
         # processes sharing one stderr got glued together between them)
@@ -75,6 +160,15 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
     ))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if file:
+        to_file = _FileHandler(file)
+        to_file.setFormatter(structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.processors.format_exc_info, _redact_personal_numbers,
+                        structlog.processors.JSONRenderer(ensure_ascii=False)],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        ))
+        root.handlers.append(to_file)
     root.setLevel(max(numeric, logging.INFO) if numeric < logging.INFO else numeric)
     _log_what_python_would_print()
 

@@ -20,6 +20,7 @@ import structlog
 
 from pipeline.app.redis_server import (embedded_redis_argv, embedded_url_file, free_loopback_port,
                                      wait_for_redis)
+from pipeline.app.logs import rotate_log_file
 from pipeline.app.settings import Settings
 from pipeline.check.files import write_atomic
 
@@ -102,6 +103,8 @@ class Supervisor:
             (self.settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
         url = self._prepare_redis()
         child_env = {**self.env, "REDIS_URL": url, "PIPELINE_DATA_DIR": str(self.settings.data_dir)}
+        if self.settings.log_file:
+            child_env["PIPELINE_LOG_FILE"] = str(self.settings.log_file)
         self.children = [Child("watcher", _python_cli("watch"), child_env)]
         self.children += [Child(f"worker-{n + 1}", _python_cli("worker"), child_env)
                           for n in range(self.settings.worker_processes)]
@@ -115,6 +118,8 @@ class Supervisor:
                  threads=self.settings.worker_threads, redis=url)
         while not self.stopping.wait(0.5):
             self._restart_dead()
+            if self.settings.log_file:
+                rotate_log_file(self.settings.log_file)  # the supervisor alone rotates it
         return self._shutdown()
 
     def _where_to_drop(self) -> str:

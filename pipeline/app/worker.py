@@ -37,7 +37,8 @@ class BootedWorker:
 
 def boot(settings: Settings) -> BootedWorker:
     """Compose a worker process: logging, registry, stale scratch, broker, actors."""
-    configure_logging(settings.log_format, settings.log_level, process_name="worker")
+    configure_logging(settings.log_format, settings.log_level, process_name="worker",
+                      log_file=settings.log_file)
     composition = Composition(settings)
     _ = composition.registry  # read now: a malformed registry stops start-up (RegistryError names the line)
     # Once per process, before any actor runs: every way of starting workers
