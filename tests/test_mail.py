@@ -41,7 +41,7 @@ from pipeline.intake.local_store import LocalStore
 from pipeline.check.files import write_atomic
 from pipeline.app.redis_server import free_loopback_port
 from tests.support.waiting import wait_until
-from tests.support.packages import sample_package
+from tests.support.packages import PackageBuilder, sample_package
 from tests.support.smtpserver import (DropAfterDataHandler, RecordingHandler, RefusingHandler, SmtpServer,
                               password_authenticator, self_signed_tls)
 from tests.support.running import Pipeline, decisions
@@ -767,9 +767,10 @@ def test_pipeline_run_mails_each_decision_once(run_pipeline, tmp_path, monkeypat
         for account, name in (("stranger", "冒名.zip"), ("yucai", "代报.zip")):
             (data / "inbox" / account).mkdir(parents=True, exist_ok=True)
             (data / "inbox" / account / name).write_bytes(sample_package(f"mail-e2e-{account}"))
-        wait_until(lambda: len(server.messages) >= 4, 60, message="four receipt mails")
+        (data / "inbox" / "xinghuo" / "五处错误.zip").write_bytes(five_faults_package())
+        wait_until(lambda: len(server.messages) >= 5, 60, message="five receipt mails")
         time.sleep(1.5)  # nothing more may come
-        assert len(server.messages) == 4
+        assert len(server.messages) == 5
         decided = {doc["package"]["name"]: doc for _, doc in decisions(data).values()}
         by_rid = {parse(m.content)["X-Receipt-Id"]: m for m in server.messages}
         accepted, rejected = decided["星火20261120.zip"], decided["wrong.zip"]
@@ -792,7 +793,45 @@ def test_pipeline_run_mails_each_decision_once(run_pipeline, tmp_path, monkeypat
         assert [e["plan_institution"] for e in events if e.get("event") == "mail.institution_differs"] == [XINGHUO]
         sent = [e for e in pipeline.events() if e.get("event") == "mail.sent"]
         assert sorted(e["receipt_id"] for e in sent) == sorted(by_rid)
+        _the_clerk_reads_five_faults_in_words(decided["五处错误.zip"], by_rid[decided["五处错误.zip"]["receipt_id"]])
         assert pipeline.stop() < 10
+
+
+def five_faults_package() -> bytes:
+    """A package with five different faults, as a clerk makes them: a photo missing, a video
+    misnamed, one digit dropped from one trainee's ID in one session, a trainee not signed
+    in, a teacher's phone one digit short."""
+    b = PackageBuilder(tag="five-faults")
+    b.remove(b.media("理论", 5))
+    b.rename(b.media("实操", 3, ".mp4"), f"{b.folder()}/实操/实操视频3.mp4")
+    sign_in = b.forms[f"{b.folder()}/签到表.json"]
+    dropped = sign_in["sessions"][3]["trainees"][5]
+    dropped["id_number"] = dropped["id_number"][:-1]
+    sign_in["sessions"][1]["trainees"][2]["signed"] = False
+    teacher = b.forms["培训教师.json"]["trainers"][0]
+    teacher["phone"] = teacher["phone"][:-1]
+    return b.zip_bytes()
+
+
+def _the_clerk_reads_five_faults_in_words(document: dict[str, Any], mail: Any) -> None:
+    """Issue 15: five faults, five errors, each said in words; codes, pointers and the
+    SHA-256 only in the operator's part."""
+    assert sorted(e["code"] for e in document["errors"]) == sorted(
+        ["MEDIA_COUNT", "NAME_PATTERN", "FORM_ID_NUMBER", "FORM_TRAINEES", "FORM_PHONE"])  # no cascade
+    assert mail.rcpt_tos == ("office@xinghuo.example", "head@xinghuo.example")
+    text, html_body = bodies(parse(mail.content))
+    clerk, operator = text.split(TECHNICAL_HEADING)
+    sign_in = document["errors"][[e["code"] for e in document["errors"]].index("FORM_ID_NUMBER")]
+    for word in ("缺少 “育婴师初级理论5.jpg”", "实操视频3.mp4", "第 4 次签到", "第 6 名学员", "第 2 次签到",
+                 "“签到”填的是 false，即未签到", "第 1 名培训教师", "共发现 5 项错误"):
+        assert word in clerk, word
+    for engineer in ("SHA-256", "[", "/sessions", "signed 为", "pipeline check", "FORM_", "MEDIA_COUNT"):
+        assert engineer not in clerk, engineer
+    assert document["package"]["sha256"] in operator and sign_in["pointer"] in operator
+    assert all(e["code"] in operator for e in document["errors"])
+    assert not leaks(text) and not leaks(html_body)
+    html_clerk = html_body.split(html_lib.escape(TECHNICAL_HEADING))[0]
+    assert "FORM_" not in html_clerk and "/sessions" not in html_clerk and "SHA-256" not in html_clerk
 
 
 @pytest.mark.slow
