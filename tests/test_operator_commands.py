@@ -346,3 +346,26 @@ def test_reading_commands_work_from_the_store_alone_with_the_pipeline_stopped(tm
     elsewhere = cli("find", rid, cwd=tmp_path / "var" / "archive")
     assert elsewhere.returncode == 2 and f"no pipeline data folder at {data / 'archive' / 'var'}" in elsewhere.stderr
     assert not list(Path(tempfile.gettempdir()).glob("pipeline-scratch-redis-*"))  # the scratch Redis is gone
+
+
+def test_every_command_help_lists_the_settings_it_reads():
+    """Issue 15: an operator looks at --help first; every setting is explained somewhere."""
+    from pipeline.app.cli import build_parser
+    from pipeline.app.settings import ENV_NAMES
+    from pipeline.app.settings_help import COMMAND_SETTINGS, SETTING_HELP
+
+    assert set(SETTING_HELP) == set(ENV_NAMES)  # every setting has its line, nothing else
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in ("run", "watch", "worker", "status", "find", "receipt", "requeue", "verify-archive"):
+        text = subprocess.run([sys.executable, "-m", "pipeline", name, "--help"], capture_output=True, text=True,
+                              timeout=60).stdout
+        assert "settings (environment variables" in text, name
+        for env in COMMAND_SETTINGS.get(name, ("PIPELINE_DATA_DIR", "REDIS_URL", "PIPELINE_STORAGE")):
+            assert env in text, (name, env)
+    run_help = commands["run"].format_help()
+    assert all(env in run_help for env in ENV_NAMES) and "[default: var]" in run_help
+    for secret in ("S3_SECRET_KEY", "SMTP_URL"):  # no value is ever shown for a secret
+        line = next(line for line in run_help.splitlines() if line.strip().startswith(secret))
+        assert "[default" not in line
+    assert "settings: none" in commands["check"].format_help()
+    assert "docs/operations.md" in commands["status"].format_help()  # --json and its keys

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 from pipeline.app.logs import configure_logging
 from pipeline.app.ops_cli import add_ops_commands
 from pipeline.app.settings import Settings, load_settings_or_exit, process_environment
+from pipeline.app.settings_help import settings_epilog
 from pipeline.notify.registry import RegistryError, load_registry
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -46,7 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings_or_exit()
     _check_registry(settings)
-    configure_logging(settings.log_format, settings.log_level, process_name="supervisor")
+    configure_logging(settings.log_format, settings.log_level, process_name="supervisor",
+                      log_file=settings.log_file)
     return run_supervisor(settings, process_environment())
 
 
@@ -63,7 +65,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from pipeline.app.compose import Composition
 
     settings = load_settings_or_exit()
-    configure_logging(settings.log_format, settings.log_level, process_name="watcher")
+    configure_logging(settings.log_format, settings.log_level, process_name="watcher",
+                      log_file=settings.log_file)
     return watch.run(Composition(settings))
 
 
@@ -252,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--practice", choices=sorted(_MODES), default="offline", help="practice training mode")
     example.set_defaults(func=cmd_example)
     add_ops_commands(sub, _parse_day)
+    for name, command in sub.choices.items():  # every command's --help lists the settings it reads
+        command.epilog = settings_epilog(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
