@@ -5,6 +5,7 @@ must change this table)."""
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -97,8 +98,8 @@ RENDERED = {
     'FORM_JSON': ({'form': '培训方案.json', 'detail': 'JSON 格式错误（第 3 行第 5 列）'},
         '表单“培训方案.json”无法读取：JSON 格式错误（第 3 行第 5 列）。',
         '表单须为 UTF-8 编码的 JSON 文件：请按提示的行和列改正（引号、逗号、冒号和括号须用英文半角符号），或用示例包中的模板重新填写；用记事本保存时编码选择“UTF-8”，不要另存为 ANSI/GBK。'),
-    'FORM_SCHEMA': ({'form': '培训方案.json', 'location': ' /trainings/0/trainees', 'detail': '“培训人数”应为整数'},
-        '表单“培训方案.json” /trainings/0/trainees：“培训人数”应为整数。',
+    'FORM_SCHEMA': ({'form': '培训方案.json', 'location': '', 'detail': '第 1 项培训的“培训人数”应为整数'},
+        '表单“培训方案.json”：第 1 项培训的“培训人数”应为整数。',
         '请对照示例包中的表单模板修改该项：字段名与模板一致，必填项不能为空。'),
     'FORM_ID_NUMBER': ({'form': '签到表.json', 'location': '第 1 次签到第 2 名学员（张三）', 'id_number': '110101********1234', 'reason': '校验码不符'},
         '表单“签到表.json”第 1 次签到第 2 名学员（张三）的身份证号 110101********1234 有误：校验码不符。',
@@ -295,3 +296,15 @@ def test_parameters_are_masked_like_the_message():
                 reason="校验码不符")
     assert p.params["id_number"] == "110101********1234"
     assert "199003071234" not in p.message
+
+
+_CODE_LIKE = re.compile(r"\b[A-Z]{2,}_[A-Z_]{2,}\b")
+_POINTER_LIKE = re.compile(r"(?:/[a-z_]+)+/\d+|/[a-z_]+_[a-z_]+")
+
+
+def test_no_message_or_hint_speaks_to_engineers():
+    """Issue 15: the clerk reads words; codes and JSON pointers are data, not text."""
+    for params, message, hint in [*RENDERED.values(), *RENDERED_CAUSES.values()]:
+        for text in (message, hint):
+            assert not _CODE_LIKE.search(text) and not _POINTER_LIKE.search(text), text
+            assert "SHA-256" not in text and "pipeline " not in text, text
