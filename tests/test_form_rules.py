@@ -10,7 +10,6 @@ phone numbers) or may only read cut short is checked in the message text here.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
 from types import SimpleNamespace
 from typing import Any

@@ -636,7 +636,7 @@ def test_one_photo_too_few_is_one_media_count_naming_the_missing_file(tmp_path):
     assert count.path == f"{ROOT}/育婴师初级/实操"
     assert (count.params["media"], count.params["expected"], count.params["found"]) == ("photo", 5, 4)
     assert (count.params["fault"], count.params["numbers"]) == ("missing", [3])
-    assert "缺少 “育婴师初级实操3.jpg”" in count.message and "请补上缺少的照片" in count.hint
+    assert "缺少“育婴师初级实操3.jpg”" in count.message and "请补上缺少的照片" in count.hint
 
 
 def test_extra_video_is_one_media_count_naming_the_extra_file(tmp_path):
@@ -647,7 +647,7 @@ def test_extra_video_is_one_media_count_naming_the_extra_file(tmp_path):
     count = problems[0]
     assert (count.params["media"], count.params["expected"], count.params["found"]) == ("video", 3, 4)
     assert (count.params["fault"], count.params["numbers"]) == ("extra", [4])
-    assert "多出 “育婴师初级理论4.mp4”" in count.message
+    assert "多出“育婴师初级理论4.mp4”" in count.message
 
 
 def test_a_wrong_count_and_a_numbering_fault_of_other_files_are_both_reported(tmp_path):

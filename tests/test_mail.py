@@ -822,7 +822,7 @@ def _the_clerk_reads_five_faults_in_words(document: dict[str, Any], mail: Any) -
     text, html_body = bodies(parse(mail.content))
     clerk, operator = text.split(TECHNICAL_HEADING)
     sign_in = document["errors"][[e["code"] for e in document["errors"]].index("FORM_ID_NUMBER")]
-    for word in ("缺少 “育婴师初级理论5.jpg”", "实操视频3.mp4", "第 4 次签到", "第 6 名学员", "第 2 次签到",
+    for word in ("缺少“育婴师初级理论5.jpg”", "实操视频3.mp4", "第 4 次签到", "第 6 名学员", "第 2 次签到",
                  "“签到”填的是 false，即未签到", "第 1 名培训教师", "共发现 5 项错误"):
         assert word in clerk, word
     for engineer in ("SHA-256", "[", "/sessions", "signed 为", "pipeline check", "FORM_", "MEDIA_COUNT"):

@@ -204,12 +204,13 @@ def _iso(day: date | None) -> str | None:
 
 
 def _trainee(row: dict[str, Any]) -> str:
-    """"张三（110101********1234）" as messages name a trainee."""
-    name = _text(row.get("name")) or ""
+    """"（张三，110101********1234）" as messages name a trainee after their place
+    (第 3 名学员（张三，…）), like :func:`_who` names a teacher."""
+    name = _echo(_text(row.get("name")) or "")
     number = row.get("id_number")
     if isinstance(number, str) and number.strip():
-        return f"{_echo(name)}（{_masked_id(number)}）"
-    return _echo(name)
+        return f"（{name}，{_masked_id(number)}）" if name else f"（{_masked_id(number)}）"
+    return f"（{name}）" if name else ""
 
 
 def _problem(code: str, source: LoadedForm, pointer: str | None = None, /, **params: Any) -> Problem:

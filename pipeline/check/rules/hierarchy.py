@@ -378,7 +378,7 @@ def check_media_names(view: PackageView) -> Iterator[Problem]:
                         differing, cause = said
                         names = "、".join(f"“{expected}{section}{n}{'.jpg' if kind == PHOTO else '.mp4'}”"
                                          for n in differing)
-                        detail = f"，{'缺少' if cause == 'missing' else '多出'} {names}"
+                        detail = f"，{'缺少' if cause == 'missing' else '多出'}{names}"
                         facts = {"fault": cause, "numbers": differing}
                     yield problem("MEDIA_COUNT", lay.full(folder), folder=folder, kind=KIND_LABEL[kind],
                                   expected=wanted[kind], found=count[kind], unit=KIND_UNIT[kind],
