@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# test processes (pytest-xdist); the suite waits on real processes more than it computes
+TEST_PROCESSES ?= 3
 
 .PHONY: install run test test-fast bench soak clean sftp-deps
 
@@ -21,11 +23,11 @@ run: install
 
 test: install sftp-deps
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES)
 
 test-fast: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n $(TEST_PROCESSES)
 
 # The SFTP tests run Debian's real sshd with nss_wrapper (tests/support/sftpserver.py). The .debs are
 # unpacked into build/sftp-deps/root, not installed: no ssh service is started, no system

@@ -366,10 +366,15 @@ def test_minio_init_makes_buckets_account_and_policies(fake_mc: tuple[Path, dict
     # what docs/s3.md says the pipeline needs
     assert {"s3:ListBucket", "s3:ListenBucketNotification"} <= granted["arn:aws:s3:::in-b"]
     assert {"s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= granted["arn:aws:s3:::in-b/*"]
+    # folders and loose files uploaded key by key are packed into one ZIP put into the inbox (issue 15)
+    assert "s3:PutObject" in granted["arn:aws:s3:::in-b/*"]
+    assert "s3:ListBucketMultipartUploads" in granted["arn:aws:s3:::in-b"]
     for bucket in ("ar-b", "qu-b"):
         assert "s3:ListBucket" in granted[f"arn:aws:s3:::{bucket}"]
         assert {"s3:PutObject", "s3:GetObject"} <= granted[f"arn:aws:s3:::{bucket}/*"]
     assert "s3:DeleteObject" not in granted["arn:aws:s3:::ar-b/*"], "archived packages are never deleted"
+    # the journal's records (announcements, mail states) are removed once settled: only they
+    assert granted["arn:aws:s3:::ar-b/journal/*"] == {"s3:DeleteObject"}
 
     institution = json.loads((tmp_path / "policies" / "institution-upload.json").read_text())
     (statement,) = institution["Statement"]

@@ -472,7 +472,9 @@ def test_regression_plan_values_are_masked_in_hierarchy_messages(tmp_path: Path)
     zip_path = tmp_path / f"{ROOT}.zip"
     zip_path.write_bytes(build_zip(sorted(files.items())))
     findings = assess(zip_path, zip_path.name, POLICY, tmp_path / "work", TODAY)
-    assert {"HIER_ROOT_NAME", "HIER_LEVEL2_MISSING", "HIER_LEVEL2_UNKNOWN"} <= {p.code for p in findings.problems}
+    # the folder 育婴师初级 is taken for the plan's training (named by a mobile number): one error,
+    # HIER_LEVEL2_UNKNOWN naming the plan's spelling, masked
+    assert {"HIER_ROOT_NAME", "HIER_LEVEL2_UNKNOWN"} <= {p.code for p in findings.problems}
     shown = [(p.code, text) for p in findings.problems for text in (p.message, p.hint or "", p.pointer or "", p.path)
              if "110101195001010009" in text or "13812345678" in text]
     assert shown == []

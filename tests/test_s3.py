@@ -235,7 +235,10 @@ def test_s3_settings_are_validated():
 def test_inbox_key_rule():
     assert parse_inbox_key("inbox/a.zip").account == ""
     assert parse_inbox_key("inbox/xinghuo/材料 1.zip").account == "xinghuo"
-    assert parse_inbox_key("inbox/x/y/deep.zip").in_scope is False
+    # a ZIP in a "subfolder" is taken like one at account level; other deeper keys are not (issue 15)
+    assert parse_inbox_key("inbox/x/y/deep.zip").in_scope is True
+    assert parse_inbox_key("inbox/x/y/deep.zip").account == "x"
+    assert parse_inbox_key("inbox/x/y/培训方案.json").in_scope is False
     for ignored in ("outbox/a.zip", "inbox/", "inbox/acct/", "inbox//a.zip", "inbox/a.zip.part",
                     "inbox/acct/a.filepart", "inbox/a.tmp", "inbox/.a.zip", "inbox/~a.zip",
                     "inbox/.trash/a.zip", "inboxa.zip"):
@@ -247,7 +250,7 @@ def test_watcher_hands_over_each_version_once_and_ignores_in_progress_names(moto
     client = moto_s3.client()
     for key in ("inbox/a.zip", "inbox/acct/b.zip", "inbox/c.zip.part", "inbox/acct/d.zip.filepart",
                 "inbox/.hidden.zip", "inbox/~lock.zip", "inbox/x.tmp", "inbox/.trash/e.zip",
-                "inbox/acct/deep/f.zip", "other/g.zip"):
+                "inbox/acct/deep/f.zip", "inbox/acct/folder/f.json", "other/g.zip"):
         put(client, b.inbox, key, key.encode())
     handed: list[IngestRequest] = []
     with structlog.testing.capture_logs() as logs:
@@ -255,16 +258,17 @@ def test_watcher_hands_over_each_version_once_and_ignores_in_progress_names(moto
                                 use_notifications=False, logger=structlog.get_logger())
         watcher.scan()
         watcher.scan()
-        assert sorted(r.location for r in handed) == ["inbox/a.zip", "inbox/acct/b.zip"]
+        assert sorted(r.location for r in handed) == ["inbox/a.zip", "inbox/acct/b.zip", "inbox/acct/deep/f.zip"]
         a = next(r for r in handed if r.location == "inbox/a.zip")
         assert (a.size, a.stamp) == (len(b"inbox/a.zip"), object_stamp(client.stat_object(b.inbox, "inbox/a.zip")))
         put(client, b.inbox, "inbox/a.zip", b"a new upload under the same name")
         watcher.scan()
         watcher.scan()
-    assert [r.location for r in handed].count("inbox/a.zip") == 2 and len(handed) == 3
+    assert [r.location for r in handed].count("inbox/a.zip") == 2 and len(handed) == 4
     assert handed[-1].version != a.version
-    deep = [e for e in logs if e["event"] == "watcher.too_deep"]
-    assert [e["key"] for e in deep] == ["inbox/acct/deep/f.zip"]  # warned once, not handed over
+    # a folder's other keys are one upload, waiting to be packed (issue 15): named once, never handed over
+    waiting = [e for e in logs if e["event"] == "watcher.upload_waiting"]
+    assert [(e["relative"], e["kind"], e["files"]) for e in waiting] == [("acct/folder", "folder", 1)]
 
 
 def test_a_failed_hand_over_is_retried_at_the_next_scan(moto_s3: MotoS3):

@@ -144,8 +144,15 @@ def test_the_same_bytes_under_two_names_is_a_duplicate_of_the_first(store: Store
     assert (first.status, second.status) == ("accepted", "duplicate")
     stored = {d.location: d for d in store.stored_decisions()}
     dup = stored[second.location]
-    assert dup.area == "quarantine" and dup.zip_bytes == blob and dup.zip_name == "two.zip"
+    assert dup.area == "quarantine" and store.package_bytes(dup) == blob
     assert dup.document["duplicate_of"] == first.receipt_id and schema_errors(dup.document) == []
+    # held without a second copy: a hard link beside its document (folders), a reference (S3)
+    assert store.stored_copies(blob) == 1
+    if store.kind == "fs":
+        assert dup.zip_name == "two.zip" and dup.document["stored_as"]["held_as"] == "hard_link"
+    else:
+        assert dup.document["stored_as"]["held_as"] == "reference" and list(dup.files) == ["receipt.json"]
+    assert dup.document["stored_as"]["same_bytes_as"] == f"{first.location}/one.zip"
     assert_settled(store)
 
 

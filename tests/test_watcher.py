@@ -252,8 +252,10 @@ def test_scan_inbox_lists_candidates_only(inbox: Path, tmp_path: Path) -> None:
     (inbox / "link.zip").symlink_to(outside)
 
     files = scan_inbox(inbox)
-    assert [f.relative for f in files] == ["top.zip", "xinghuo/材料.ZIP"]
-    top, acc = files
+    # a ZIP in a subfolder of an account is taken like one at account level (issue 15)
+    assert [f.relative for f in files] == ["top.zip", "xinghuo/deeper/deep.zip", "xinghuo/材料.ZIP"]
+    assert files[1].account == "xinghuo"
+    top, acc = files[0], files[2]
     assert top.account == "" and top.size == 7 and top.path == inbox / "top.zip"
     assert acc.account == "xinghuo" and acc.size == 3
     assert acc.mtime_ns == (inbox / "xinghuo" / "材料.ZIP").stat().st_mtime_ns
@@ -389,7 +391,7 @@ def test_same_path_new_content_is_handed_again(inbox: Path, make_fake, clock: Fa
     assert rec.files[0].mtime_ns != rec.files[1].mtime_ns
 
 
-def test_account_subfolder_gives_account_and_deeper_files_are_only_warned(
+def test_account_subfolder_gives_account_and_zips_in_a_subfolder_are_taken_too(
     inbox: Path, make_fake, clock: FakeClock
 ) -> None:
     w, rec = make_fake(quiet_period=QUIET)
@@ -402,11 +404,10 @@ def test_account_subfolder_gives_account_and_deeper_files_are_only_warned(
             w.scan()
             clock.advance(QUIET)
             w.poll()
-    assert [(f.relative, f.account) for f in rec.files] == [("xinghuo/材料.ZIP", "xinghuo")]
-    assert rec.files[0].path == inbox / "xinghuo" / "材料.ZIP"
-    deep = [e for e in logs if e["event"] == "watcher.ignored_too_deep"]
-    assert len(deep) == 1 and deep[0]["relative"] == "xinghuo/2024/deep.zip"
-    assert deep[0]["log_level"] == "warning"
+    assert sorted((f.relative, f.account) for f in rec.files) == [
+        ("xinghuo/2024/deep.zip", "xinghuo"), ("xinghuo/材料.ZIP", "xinghuo")]
+    assert {f.path for f in rec.files} == {inbox / "xinghuo" / "材料.ZIP", inbox / "xinghuo" / "2024" / "deep.zip"}
+    assert not [e for e in logs if e["event"] == "watcher.skipped"]
 
 
 def test_in_progress_names_are_never_handed(inbox: Path, make_fake, clock: FakeClock) -> None:
@@ -555,7 +556,8 @@ def make_skipped_entries(inbox: Path, outside: Path) -> dict[str, str]:
     (inbox / "acc" / "dirlink").symlink_to(outside, target_is_directory=True)
     os.mkfifo(inbox / "pipe.zip")
     os.mkfifo(inbox / "acc" / "pipe.zip")
-    for folder in (inbox / "unpacked.zip", inbox / "acc" / "Unpacked.ZIP"):
+    # (at the account level such a folder is a folder upload: tests/test_folder_uploads.py)
+    for folder in (inbox / "unpacked.zip",):
         (folder / "report").mkdir(parents=True)
         (folder / "report" / "photo.jpg").write_bytes(b"\xff\xd8" + os.urandom(100))
         (folder / "inner.zip").write_bytes(make_zip())  # a complete ZIP: still not a candidate
@@ -567,7 +569,7 @@ def make_skipped_entries(inbox: Path, outside: Path) -> dict[str, str]:
     expected = {
         "link.zip": "symlink", "acc/dirlink": "symlink",
         "pipe.zip": "not_a_file", "acc/pipe.zip": "not_a_file",
-        "unpacked.zip": "folder_named_like_a_package", "acc/Unpacked.ZIP": "folder_named_like_a_package",
+        "unpacked.zip": "folder_named_like_a_package",
         ".hidden": "hidden_folder", "~backup": "hidden_folder", "acc/.git": "hidden_folder",
         "old.zip.part": "unfinished_upload", "acc/old.zip.filepart": "unfinished_upload",
         "old.tmp": "unfinished_upload", ".old.zip": "unfinished_upload", "~old.zip": "unfinished_upload",
@@ -628,7 +630,7 @@ def test_each_skipped_entry_is_logged_once_and_again_after_it_returns(
         assert e["log_level"] == "warning" and e["note"] == SKIPPED_KINDS[str(e["kind"])]
         assert e["account"] == (str(e["relative"]).split("/")[0] if "/" in str(e["relative"]) else "")
     assert rec.files == []  # nothing skipped was handed over
-    assert not [e for e in logs if e["event"] == "watcher.ignored_too_deep"]
+    assert not [e for e in logs if e["event"] == "watcher.packed"]
 
     # gone at a scan: forgotten; back: named again, and only the ones that came back
     (inbox / "pipe.zip").unlink()
@@ -675,9 +677,6 @@ def test_files_in_a_folder_named_like_a_package_are_neither_taken_nor_warned(
     (inbox / "材料.zip").mkdir()  # an unpacked upload: one folder, many files
     (inbox / "材料.zip" / "培训方案.json").write_text("{}")
     (inbox / "材料.zip" / "scan.zip").write_bytes(make_zip())
-    (inbox / "acc" / "材料.ZIP" / "理论").mkdir(parents=True)
-    (inbox / "acc" / "材料.ZIP" / "理论" / "a.jpg").write_bytes(b"\xff\xd8")
-    (inbox / "acc" / "材料.ZIP" / "b.zip").write_bytes(make_zip())
     (inbox / "control.zip").write_bytes(make_zip())
     with capture_logs() as logs:
         for _ in range(3):
@@ -685,9 +684,8 @@ def test_files_in_a_folder_named_like_a_package_are_neither_taken_nor_warned(
             clock.advance(STALE + 1)
             w.poll()
     assert rec.relatives() == ["control.zip"]
-    assert [e for e in logs if e["event"] in ("watcher.ignored_too_deep", "watcher.stale_incomplete_zip")] == []
-    assert skipped_logs(logs) == [("acc/材料.ZIP", "folder_named_like_a_package"),
-                                  ("材料.zip", "folder_named_like_a_package")]
+    assert [e for e in logs if e["event"] in ("watcher.stale_incomplete_zip", "watcher.packed")] == []
+    assert skipped_logs(logs) == [("材料.zip", "folder_named_like_a_package")]
 
 
 def test_files_written_into_a_folder_named_like_a_package_are_ignored_real_observer(
@@ -698,15 +696,13 @@ def test_files_written_into_a_folder_named_like_a_package_are_ignored_real_obser
     data = make_zip()
     (inbox / "unpacked.zip").mkdir()
     (inbox / "unpacked.zip" / "a.zip").write_bytes(data)
-    (inbox / "acc" / "unpacked.zip").mkdir(parents=True)
-    (inbox / "acc" / "unpacked.zip" / "b.zip").write_bytes(data)
     time.sleep(0.1)
     (inbox / "control.zip").write_bytes(data)  # written last
     with capture_logs() as logs:
         assert wait_for(lambda: "control.zip" in rec.relatives())
         time.sleep(0.5)
     assert rec.relatives() == ["control.zip"]
-    assert [e for e in logs if e["event"] == "watcher.ignored_too_deep"] == []
+    assert [e for e in logs if e["event"] == "watcher.packed"] == []
 
 
 # --------------------------------------------------------------------------- 0-byte files
@@ -846,15 +842,15 @@ def test_account_folder_created_after_start(inbox: Path, running) -> None:
     _, rec = running(quiet_period=0.2, scan_interval=3600)
     (inbox / "xinghuo").mkdir()
     (inbox / "xinghuo" / "2024").mkdir()
-    (inbox / "xinghuo" / "2024" / "deep.zip").write_bytes(make_zip())  # too deep: ignored
+    (inbox / "xinghuo" / "2024" / "deep.zip").write_bytes(make_zip())  # a ZIP in a subfolder: taken too
     time.sleep(0.1)
     (inbox / "xinghuo" / "材料.ZIP").write_bytes(make_zip())
-    assert wait_for(lambda: len(rec.files) == 1)
+    assert wait_for(lambda: len(rec.files) == 2)
     time.sleep(0.4)
-    assert len(rec.files) == 1
-    f = rec.snapshot()[0]
-    assert (f.relative, f.account) == ("xinghuo/材料.ZIP", "xinghuo")
-    assert f.path == inbox / "xinghuo" / "材料.ZIP"
+    assert len(rec.files) == 2
+    assert sorted((f.relative, f.account, f.path) for f in rec.snapshot()) == [
+        ("xinghuo/2024/deep.zip", "xinghuo", inbox / "xinghuo" / "2024" / "deep.zip"),
+        ("xinghuo/材料.ZIP", "xinghuo", inbox / "xinghuo" / "材料.ZIP")]
 
 
 def test_close_after_write_restarts_the_quiet_period(inbox: Path, clock: FakeClock) -> None:

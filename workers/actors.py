@@ -20,7 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from pipeline.intake import announcements
 from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal
-from pipeline.intake.uploads import IngestRequest
+from pipeline.intake.uploads import IngestRequest, readable
 from pipeline.notify.mailer import FINAL_STATES, MAIL_MAX_RETRIES, MAIL_TIME_LIMIT_MS, Mailer
 from pipeline.ops.index import DecisionIndex
 from pipeline.ops.metrics import Counters, decision_increments
@@ -78,7 +78,7 @@ class PipelineActors:
         """Decide one upload; announce the decision."""
         parsed = IngestRequest.from_json(request)
         started = time.monotonic()
-        with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
+        with structlog.contextvars.bound_contextvars(source=readable(parsed.location), version=parsed.version):
             try:
                 outcome = ingest(parsed, self._services.services)
             except PackageBusy as busy:
@@ -94,7 +94,7 @@ class PipelineActors:
         """An upload's processing failed after all retries: quarantine it as INTERNAL."""
         parsed = IngestRequest.from_json(message["args"][0])
         reason = (message.get("options", {}).get("traceback") or "").strip().splitlines()[-1:] or ["unknown"]
-        with structlog.contextvars.bound_contextvars(source=parsed.location, version=parsed.version):
+        with structlog.contextvars.bound_contextvars(source=readable(parsed.location), version=parsed.version):
             outcome = quarantine_internal(parsed, self._services.services, reason=reason[0][:500])
             if outcome is not None:
                 self.package_decided.send(outcome.to_json())

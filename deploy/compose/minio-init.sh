@@ -49,13 +49,14 @@ cat >"$TMP/pipeline-policy.json" <<JSON
       "Sid": "InboxBucket",
       "Effect": "Allow",
       "Action": ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation",
-                 "s3:GetBucketVersioning", "s3:ListenBucketNotification"],
+                 "s3:GetBucketVersioning", "s3:ListenBucketNotification", "s3:ListBucketMultipartUploads"],
       "Resource": ["arn:aws:s3:::$INBOX"]
     },
     {
       "Sid": "InboxObjects",
       "Effect": "Allow",
-      "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+      "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                 "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
       "Resource": ["arn:aws:s3:::$INBOX/*"]
     },
     {
@@ -69,6 +70,18 @@ cat >"$TMP/pipeline-policy.json" <<JSON
       "Effect": "Allow",
       "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
       "Resource": ["arn:aws:s3:::$ARCHIVE/*", "arn:aws:s3:::$QUARANTINE/*"]
+    },
+    {
+      "Sid": "JournalRecords",
+      "Effect": "Allow",
+      "Action": ["s3:DeleteObject"],
+      "Resource": ["arn:aws:s3:::$ARCHIVE/journal/*"]
+    },
+    {
+      "Sid": "QuarantineRetention",
+      "Effect": "Allow",
+      "Action": ["s3:DeleteObject"],
+      "Resource": ["arn:aws:s3:::$QUARANTINE/*"]
     }
   ]
 }

@@ -189,7 +189,8 @@ class Composition:
         broker = BrokerView(queue_depths=lambda: queue_depths(self.redis, s.broker_namespace),
                             live_clients=lambda: live_broker_clients(self.redis, s.broker_namespace,
                                                                      s.heartbeat_timeout_ms))
-        return Ops(client=self.redis, namespace=s.namespace, store=store, inventory=inventory_of(store),
+        return Ops(client=self.redis, namespace=s.namespace, store=store,
+                   inventory=inventory_of(store, s.folder_quiet_period),
                    index=self.index, ledger=RedisLedger(self.redis, s.namespace), counters=self.counters,
                    broker=broker, zone=self.zone, storage=s.storage, requeue_after=s.requeue_after,
                    stale_upload_timeout=s.stale_upload_timeout)
@@ -202,7 +203,7 @@ class Composition:
             return None
         s = self.settings
         return RedisRestore(client=ledger.client, namespace=s.namespace, store=self.store,
-                            inventory=inventory_of(self.store), ledger=ledger,
+                            inventory=inventory_of(self.store, self.settings.folder_quiet_period), ledger=ledger,
                             index=DecisionIndex(ledger.client, s.namespace), clock=lambda: datetime.now(self.zone))
 
     def serve_metrics(self) -> Any:

@@ -6,6 +6,7 @@
     pipeline receipt RID [--json]
     pipeline requeue RID... | [--since YYYY-MM-DD] [--code CODE]...  [--dry-run [--policy FILE]] [--wait S] [--json]
     pipeline verify-archive [--sample N] [--quarantine] [--json]
+    pipeline prune-quarantine --older-than DAYS [--dry-run] [--json]
     pipeline index [--rebuild] [--json]
 
 Exit status: 0 done; 1 the answer is bad news (nothing found, a fixity mismatch, a
@@ -71,6 +72,7 @@ def _open(quiet: bool = True, *, store_alone: bool = False) -> tuple[Any, Any]:
     scratch = ScratchRedis()
     atexit.register(scratch.close)
     alone = Composition(dataclasses.replace(settings, redis_url=scratch.url))
+    alone.scratch_redis = True  # type: ignore[attr-defined]  # the index is a throw-away one
     return alone, alone.ops()
 
 
@@ -93,6 +95,10 @@ def render_status(st: dict[str, Any]) -> str:
     oldest = inbox["oldest"]
     lines.append(f"inbox: {inbox['waiting']} waiting" + (
         f"; oldest {oldest['location']} since {oldest['since']} ({oldest['age_s']:.0f} s)" if oldest else ""))
+    for u in inbox.get("uploads") or []:  # folder uploads and loose files, each one upload (issue 15)
+        when = ("being packed" if u["kind"] == "packing" else "still being uploaded" if u["taken_in_s"] is None
+                else f"taken in ~{u['taken_in_s']:.0f} s if nothing changes")
+        lines.append(f"  {u['kind']}  {u['location']}  {u['files']} files  {when}")
     skipped = inbox.get("skipped") or []
     if skipped:  # nothing at all when none: the usual case stays short
         lines.append(f"skipped in the inbox: {len(skipped)}")
@@ -193,13 +199,49 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 print(f"UNREADABLE  {p['location']}: {p['detail']}")
             elif p["problem"] == "missing":
                 print(f"MISSING     {p['receipt_id']}  {p['zip']}")
+            elif p["problem"] == "broken_reference":
+                print(f"BROKEN REF  {p['receipt_id']}  {p['zip']}: {p['detail']}")
             else:
                 print(f"MISMATCH    {p['receipt_id']}  {p['zip']}\n"
                       f"            receipt: {p['expected_size']} bytes sha256 {p['expected_sha256']}\n"
                       f"            on disk: {p['actual_size']} bytes sha256 {p['actual_sha256']}")
         print(f"checked {result['checked']} of {result['stored']} stored in {' + '.join(result['areas'])}: "
-              f"{result['ok']} ok, {len(result['problems'])} problem(s)")
+              f"{result['ok']} ok, {len(result['problems'])} problem(s)"
+              + (f"; {result['removed_by_retention']} ZIP(s) removed by retention not checked"
+                 if result.get("removed_by_retention") else ""))
     return EXIT_BAD if result["problems"] else EXIT_OK
+
+
+# -- prune-quarantine ---------------------------------------------------------------------
+def cmd_prune(args: argparse.Namespace) -> int:
+    if args.older_than < 0:
+        return _fail("prune-quarantine: --older-than must be 0 or more days")
+    composition, ops = _open(quiet=args.dry_run, store_alone=True)
+    result = ops.prune_quarantine(args.older_than, dry_run=args.dry_run)
+    if args.json:
+        _print_json(result)
+    else:
+        word = "WOULD REMOVE" if args.dry_run else "REMOVED"
+        for r in result["items"]:
+            print(f"{word:<13}{r['receipt_id']}  {r['status']:<9}  decided {r['decided_at']}  {r['zip']}  "
+                  f"{r['bytes']} bytes freed" + ("" if r["bytes"] == r["size"] else f" (of {r['size']}: "
+                                                 "a hard link, the archive keeps the bytes)"))
+        for p in result["problems"]:
+            print(f"UNREADABLE   {p['location']}: {p['detail']}")
+        print(("would remove" if args.dry_run else "removed") + f" {result['removed']} ZIP(s) from the quarantine "
+              f"decided before {result['cutoff']}, {result['bytes']} bytes "
+              + ("to free" if args.dry_run else "freed") + f"; {result['kept']} newer kept; documents kept, "
+              "archive untouched")
+    if not args.dry_run and result["removed"] and not _pipeline_redis(composition):
+        print("pipeline: the pipeline's Redis was not reachable: run `pipeline index --rebuild` once it runs "
+              "again, so that `find` shows the removals", file=sys.stderr)
+    return EXIT_OK
+
+
+def _pipeline_redis(composition: Any) -> bool:
+    """Whether ``composition`` talks to the pipeline's own Redis (not a scratch one made
+    for a command with the pipeline stopped)."""
+    return not getattr(composition, "scratch_redis", False)
 
 
 # -- requeue ------------------------------------------------------------------------------
@@ -273,7 +315,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def add_ops_commands(sub: Any, parse_day: Callable[[str], Any]) -> None:
     status = sub.add_parser("status", help="queues, inbox, in progress, decided, workers alive")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="the same as JSON (every key: docs/operations.md)")
     status.set_defaults(func=cmd_status)
 
     find = sub.add_parser("find", help="decisions by receipt id, SHA-256 (or a prefix of 12+), "
@@ -307,6 +349,15 @@ def add_ops_commands(sub: Any, parse_day: Callable[[str], Any]) -> None:
     verify.add_argument("--quarantine", action="store_true", help="check the quarantine too")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=cmd_verify)
+
+    prune = sub.add_parser("prune-quarantine", help="retention: remove quarantined ZIPs (rejected, duplicate) "
+                                                    "decided more than DAYS days ago; documents stay, "
+                                                    "the archive is never touched (--dry-run first)")
+    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS",
+                       help="remove ZIPs of decisions decided more than this many days ago")
+    prune.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
+    prune.add_argument("--json", action="store_true")
+    prune.set_defaults(func=cmd_prune)
 
     index = sub.add_parser("index", help="the decision index: its state, or --rebuild it from the documents")
     index.add_argument("--rebuild", action="store_true")

@@ -59,13 +59,42 @@ class Source:
     kind: str  # "fs" | "s3" | "check"
     location: str
     account: str = ""
+    #: how the upload came when it was not one ZIP file (pipeline/intake/folder_uploads.py):
+    #: "folder" (a folder, packed by the pipeline as a stored ZIP, bytes kept) or "files"
+    #: (loose files uploaded together, packed into one ZIP); "" for a ZIP as uploaded
+    uploaded_as: str = ""
+    #: the uploaded folder's name ("folder" only)
+    uploaded_name: str = ""
+    #: how many files were packed ("folder" and "files")
+    uploaded_files: int = 0
 
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "location": self.location, "account": self.account}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "location": self.location, "account": self.account}
+        if self.uploaded_as:  # the keys are present only for a packed upload
+            data.update(uploaded_as=self.uploaded_as, uploaded_name=self.uploaded_name,
+                        uploaded_files=self.uploaded_files)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Source":
-        return cls(kind=data["kind"], location=data["location"], account=data.get("account", ""))
+        return cls(kind=data["kind"], location=data["location"], account=data.get("account", ""),
+                   uploaded_as=data.get("uploaded_as", ""), uploaded_name=data.get("uploaded_name", ""),
+                   uploaded_files=int(data.get("uploaded_files") or 0))
+
+
+def upload_note(document: dict[str, Any]) -> str | None:
+    """One line for the clerk when the upload was not one ZIP file (``source.uploaded_as``),
+    shown by the readable receipt and the mail; None for an ordinary ZIP."""
+    source = document.get("source") or {}
+    name = (document.get("package") or {}).get("name", "")
+    files = source.get("uploaded_files") or 0
+    if source.get("uploaded_as") == "folder":
+        return (f"本次是以文件夹方式上传的（文件夹“{source.get('uploaded_name', '')}”，共 {files} 个文件），"
+                f"系统已把文件夹原样打包为“{name}”（文件内容不变）后检查。以后请直接上传 ZIP 压缩包。")
+    if source.get("uploaded_as") == "files":
+        return (f"本次上传的是 {files} 个零散文件（没有放在文件夹里，也没有压缩），系统已把它们一起打包为"
+                f"“{name}”后检查。请把整个上报文件夹（“机构名称+上报日期”）压缩成一个 ZIP 文件后重新上传。")
+    return None
 
 
 @dataclass

@@ -29,7 +29,7 @@ from pipeline.intake.faults import NO_FAULTS, FaultPoints
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.scratch import worker_identity
 from pipeline.intake.store import Store
-from pipeline.intake.uploads import Claim, IngestRequest
+from pipeline.intake.uploads import Claim, IngestRequest, readable
 
 
 class HeldLeases:
@@ -169,7 +169,7 @@ def release_held_leases(services: Services) -> list[str]:
 
 def _outcome(claim: Claim, document: dict[str, Any], location: str) -> Outcome:
     return Outcome(receipt_id=document["receipt_id"], status=document["status"], location=location,
-                   version=claim.version, source=claim.source.location,
+                   version=claim.version, source=readable(claim.request.location),
                    errors=len(document["errors"]), warnings=len(document["warnings"]))
 
 
@@ -194,15 +194,50 @@ def _claim(request: IngestRequest, services: Services) -> Claim | None:
     return services.store.claim(request, lambda: mint_receipt_id(services), services.now())
 
 
-def decide(claim: Claim, services: Services, work_dir: Path) -> dict[str, Any]:
-    """Assess the claimed package and build its document (not yet recorded)."""
+def known_duplicate(claim: Claim, zip_path: Path, services: Services, log: Any = None) -> dict[str, Any] | None:
+    """The document of a package whose bytes were accepted before, decided from its
+    SHA-256 alone without running the checks; None when it is not one (or cannot be
+    told yet: then the checks run and the acceptance race below decides).
+
+    Only an upload whose size some accepted package had (``Ledger.accepted_size``) is
+    hashed here first, so other packages pay no extra pass over their bytes. The
+    acceptance read is the ledger's earliest one, restored from the store after Redis
+    lost its data (pipeline/ops/recovery.py); while that restore runs, nothing is
+    known and the package takes the long way."""
+    size = zip_path.stat().st_size
+    if not services.ledger.accepted_size(size):
+        return None
+    size, sha256 = package_fingerprint(zip_path)
+    first = services.ledger.known_acceptance(sha256)
+    if first is None or first == claim.receipt_id:
+        # not accepted; or accepted as this very claim by an attempt that died before
+        # recording its decision: the checks run again and the acceptance stands
+        return None
+    (log or structlog.get_logger()).info("package.duplicate_known", duplicate_of=first, sha256=sha256, size=size)
+    findings = Findings(package_name=claim.package_name, package_size=size, package_sha256=sha256,
+                        policy_sha256=services.policy.sha256)
+    return build_document(findings, receipt_id=claim.receipt_id, source=claim.source,
+                          received_at=claim.received_at, decided_at=services.now(),
+                          duplicate_of=first, supersedes=claim.supersedes)
+
+
+def decide(claim: Claim, services: Services, work_dir: Path, log: Any = None) -> dict[str, Any]:
+    """The claimed package's document (not yet recorded): a duplicate of bytes accepted
+    before is known from its SHA-256 (:func:`known_duplicate`); any other package is
+    assessed, every check run."""
+    log = log or structlog.get_logger()
     zip_path = services.store.local_package(claim, work_dir)
+    known = known_duplicate(claim, zip_path, services, log)
+    if known is not None:
+        return known
+    log.info("package.checking", size=claim.request.size)
     now = services.now()
     findings = assess(zip_path, claim.package_name, services.policy, work_dir / "package", now.date(),
                       checks=services.checks)
     duplicate_of = None
     if not findings.errors:
-        first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id)
+        first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id,
+                                                 size=findings.package_size)
         if first is None:
             # Redis came back empty and the acceptances are being restored from the archive
             # (pipeline/ops/recovery.py): deciding now could accept these bytes twice
@@ -227,13 +262,13 @@ def ingest(request: IngestRequest, services: Services) -> Outcome | None:
         if cause is None:
             raise
         (services.disk_reports or DiskFullReports(services.work_dir)).report(cause)
-        structlog.get_logger().warning("package.waiting_for_space", source=request.location,
+        structlog.get_logger().warning("package.waiting_for_space", source=readable(request.location),
                                        version=request.version, error=f"{type(cause).__name__}: {cause}"[:300])
         raise PackageBusy(DISK_FULL_RETRY_SECONDS) from exc
 
 
 def _ingest(request: IngestRequest, services: Services) -> Outcome | None:
-    log = structlog.get_logger().bind(version=request.version, source=request.location)
+    log = structlog.get_logger().bind(version=request.version, source=readable(request.location))
     started = time.monotonic()
     claim = _claim(request, services)
     if claim is None:
@@ -254,12 +289,11 @@ def _ingest(request: IngestRequest, services: Services) -> Outcome | None:
             services.store.abandon(claim)
             return None
         if document is None:
-            log.info("package.checking", size=request.size)
             work_dir = services.work_dir / f"{worker_identity()}-{claim.version}"
             try:
                 # bound for the lines the checks log (media.progress) in this thread
                 with structlog.contextvars.bound_contextvars(receipt_id=claim.receipt_id):
-                    candidate = decide(claim, services, work_dir)
+                    candidate = decide(claim, services, work_dir, log)
                 services.faults.hit("after_assess", request.location)
                 document = services.ledger.record_decision(claim.version, candidate)
             finally:
@@ -280,7 +314,7 @@ def _ingest(request: IngestRequest, services: Services) -> Outcome | None:
 def quarantine_internal(request: IngestRequest, services: Services, reason: str) -> Outcome | None:
     """The package's processing kept failing: quarantine it as INTERNAL, unless a
     decision was already recorded (then that one is finished: the first stands)."""
-    log = structlog.get_logger().bind(version=request.version, source=request.location)
+    log = structlog.get_logger().bind(version=request.version, source=readable(request.location))
     claim = _claim(request, services)
     if claim is None:
         log.error("package.internal_nothing_to_quarantine", reason=reason)

@@ -103,7 +103,8 @@ class DiskFullReports:
                   f"free space on the file system of {where or self.work_dir}")
         action += (f". What can go: scratch left by dead workers in {self.work_dir} ({scratch} bytes now; "
                    "removed by itself when a worker starts), old mails in the outbox, old quarantined "
-                   "packages (after their institutions uploaded again; keep their errors.json). "
+                   "packages (after their institutions uploaded again: `pipeline prune-quarantine --older-than DAYS "
+                   "--dry-run`, then without --dry-run; it keeps their documents). "
                    "Nothing is rejected meanwhile: packages wait in claimed/ and the inbox, and "
                    f"resume within {DISK_FULL_RETRY_SECONDS:.0f} s of space coming back")
         return {"where": str(where), "error": f"{type(cause).__name__}: {cause}"[:300], "free_bytes": free,

@@ -21,6 +21,16 @@ object is not yet released), ``after_finalize`` (stored, follow-up message not s
 an attempt failed and Dramatiq queued its retry, before the failed message is
 acknowledged: a kill there leaves two copies of the message, the retry and the
 redelivered original.
+
+The watcher's packing of a folder upload or of loose files (pipeline/intake/folder_uploads.py)
+has its own points, hit with the group's inbox path as the source: ``pack_after_take``
+(the sources moved into the holder, no ZIP yet), ``pack_after_zip`` (the ZIP written and
+verified, not published), ``pack_after_link`` (linked into the account folder, the
+holder's copy not yet dropped), ``pack_before_cleanup`` (published, the holder and the
+moved sources not yet removed). The bucket watcher's packing (pipeline/intake/bucket_uploads.py)
+hits ``pack_after_zip`` (the ZIP written in the work area and verified, not put),
+``pack_after_put`` (put into the inbox bucket, its sources not yet deleted) and
+``pack_before_cleanup`` (the sources deleted, the ledger's packing record not yet dropped).
 """
 
 from __future__ import annotations
@@ -33,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POINTS = ("after_claim", "after_assess", "after_decision", "before_release", "after_finalize",
-          "after_retry_enqueued")
+          "after_retry_enqueued", "pack_after_take", "pack_after_zip", "pack_after_link", "pack_before_cleanup",
+          "pack_after_put")
 ACTIONS = ("kill", "kill-once", "raise", "raise-once", "sleep")
 
 

@@ -59,6 +59,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from pipeline.check.package_reader import zip_end_record_present
+from pipeline.intake.faults import NO_FAULTS, FaultPoints
+from pipeline.intake.folder_uploads import (FOLDER_QUIET_PERIOD, PACKING_DIR, Group, Member, Packer, PackingState,
+                                            is_archive_name, is_busy_name, looks_like_archive, scan_folder)
 from pipeline.intake.uploads import IN_PROGRESS_PREFIXES, is_in_progress_name, version_id
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "SkippedEntry",
     "scan_inbox",
     "skipped_in_inbox",
+    "uploads_in_inbox",
 ]
 
 #: seconds a ZIP without its end record may wait for its upload to resume (the default of
@@ -129,8 +133,9 @@ SKIPPED_KINDS: dict[str, str] = {
     "symlink": "a symbolic link is never followed (it could point outside the inbox): "
                "upload the ZIP file itself",
     "not_a_file": "not a regular file (a FIFO, socket or device): there is nothing to read; remove it",
-    "folder_named_like_a_package": "a folder, not a ZIP file: the package was unpacked; its contents "
-                                   "are not looked at. Upload the package as one ZIP file, then remove the folder",
+    "folder_named_like_a_package": "a folder named like a ZIP at the top level of the inbox, where folders are "
+                                   "accounts: an unpacked package; its contents are not looked at. Upload the "
+                                   "package as one ZIP file (or the folder into an account folder), then remove it",
     "hidden_folder": "a folder whose name starts with '.' or '~' is never looked into: "
                      "packages go in inbox/ or inbox/<account>/",
     "unfinished_upload": "an upload name (.x, ~x, *.part, *.filepart, *.tmp) unchanged for longer than the "
@@ -193,55 +198,67 @@ def _scandir(path: str) -> list[os.DirEntry[str]]:
 
 @dataclass
 class _Walk:
-    """One walk of the inbox: what the watcher takes, warns about and skips. Symlinks are
-    never followed."""
+    """One walk of the inbox: what the watcher takes, groups, warns about and skips.
+    Symlinks are never followed."""
 
     now: float  # wall-clock time (mtimes are wall-clock): for the age of in-progress names
     unfinished_after: float  # an in-progress name older than this is an unfinished upload
     candidates: list[InboxFile] = field(default_factory=list)
-    too_deep: list[InboxFile] = field(default_factory=list)  # files deeper than one account level
+    groups: list[Group] = field(default_factory=list)  # folder uploads and loose files (folder_uploads.py)
     skipped: list[SkippedEntry] = field(default_factory=list)
+    _loose: dict[str, list[Member]] = field(default_factory=dict)  # level ("" or account) -> loose files
+    _busy: dict[str, float] = field(default_factory=dict)  # level -> mtime of a young in-progress name there
 
     def run(self, root: Path) -> _Walk:
         with os.scandir(root) as it:  # a missing inbox is an error
             top = list(it)
         for entry in top:
             if not entry.is_dir(follow_symlinks=False):
-                self._file(entry, entry.name, "", self.candidates)
-            elif self._enter(entry, entry.name, "", package_level=True):
+                self._file(entry, entry.name, "")
+            elif entry.name == PACKING_DIR:
+                continue  # the watcher's own packings in progress (listed by pipeline status)
+            elif self._enter(entry, entry.name, "", top_level=True):
                 account = entry.name
                 for sub in _scandir(entry.path):
                     rel = f"{account}/{sub.name}"
                     if not sub.is_dir(follow_symlinks=False):
-                        self._file(sub, rel, account, self.candidates)
-                    elif self._enter(sub, rel, account, package_level=True):
-                        self._deep(sub.path, rel, account)
-        for found in (self.candidates, self.too_deep, self.skipped):
+                        self._file(sub, rel, account)
+                    elif self._enter(sub, rel, account, top_level=False):
+                        self._folder(sub, rel, account)
+        for level, members in self._loose.items():
+            members.sort(key=lambda m: m.relative)
+            self.groups.append(Group("files", level, level, tuple(members), level in self._busy,
+                                     max([m.mtime_ns / 1e9 for m in members] + [self._busy.get(level, 0.0)])))
+        for found in (self.candidates, self.groups, self.skipped):
             found.sort(key=lambda f: f.relative)
         return self
 
-    def _deep(self, path: str, relative: str, account: str) -> None:
-        for entry in _scandir(path):
-            rel = f"{relative}/{entry.name}"
-            if not entry.is_dir(follow_symlinks=False):
-                self._file(entry, rel, account, self.too_deep)
-            elif self._enter(entry, rel, account, package_level=False):
-                self._deep(entry.path, rel, account)
+    def _folder(self, entry: os.DirEntry[str], relative: str, account: str) -> None:
+        """A folder below an account: a folder upload, or ZIPs to take one by one."""
+        found = scan_folder(entry.path, relative, account, self.now, self.unfinished_after)
+        for path, rel, size, mtime_ns in found.zips:
+            self.candidates.append(InboxFile(Path(path), rel, account, size, mtime_ns))
+        for rel, kind, mtime in found.odd:
+            self.skipped.append(SkippedEntry(rel, account, kind, mtime))
+        if found.group is not None:
+            self.groups.append(found.group)
 
-    def _enter(self, entry: os.DirEntry[str], relative: str, account: str, *, package_level: bool) -> bool:
+    def _enter(self, entry: os.DirEntry[str], relative: str, account: str, *, top_level: bool) -> bool:
         """Whether to look into a folder; one that is skipped is recorded."""
         if _is_hidden_dir(entry.name):
             self._skip(entry, relative, account, "hidden_folder")
             return False
-        # Only where a package could lie: deeper, everything is too deep anyway.
-        if package_level and _named_like_package(entry.name):
+        # At the top level a folder is an account: one named like a package is an upload.
+        if top_level and _named_like_package(entry.name):
             self._skip(entry, relative, account, "folder_named_like_a_package")
             return False
         return True
 
-    def _file(self, entry: os.DirEntry[str], relative: str, account: str, out: list[InboxFile]) -> None:
-        """A non-folder entry: appended to ``out`` when it is a regular file with a
-        finished name, else recorded as skipped if the operator should hear of it."""
+    def _file(self, entry: os.DirEntry[str], relative: str, account: str) -> None:
+        """A non-folder entry at the top or account level: a candidate when it is a
+        regular file with a finished name that is an archive (by name or bytes), a loose
+        file when it is no archive, else recorded as skipped if the operator should hear
+        of it."""
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError:  # vanished meanwhile
@@ -251,10 +268,15 @@ class _Walk:
         elif not stat_mod.S_ISREG(st.st_mode):
             self.skipped.append(SkippedEntry(relative, account, "not_a_file", st.st_mtime))
         elif not is_in_progress_name(entry.name):
-            out.append(InboxFile(Path(entry.path), relative, account, st.st_size, st.st_mtime_ns))
+            if looks_like_archive(entry.path, entry.name):
+                self.candidates.append(InboxFile(Path(entry.path), relative, account, st.st_size, st.st_mtime_ns))
+            else:
+                self._loose.setdefault(account, []).append(Member(entry.name, st.st_size, st.st_mtime_ns))
         elif self.now - st.st_mtime > self.unfinished_after:
             # a young one is an upload in progress: normal, not worth a word
             self.skipped.append(SkippedEntry(relative, account, "unfinished_upload", st.st_mtime))
+        elif is_busy_name(entry.name):  # loose files beside an upload in progress wait for it
+            self._busy[account] = max(self._busy.get(account, 0.0), st.st_mtime)
 
     def _skip(self, entry: os.DirEntry[str], relative: str, account: str, kind: str) -> None:
         try:
@@ -265,7 +287,7 @@ class _Walk:
 
 
 def _walk(root: Path, now: float | None = None, unfinished_after: float = STALE_UPLOAD_TIMEOUT) -> _Walk:
-    """The one walk of the inbox (candidates, files too deep, skipped entries)."""
+    """The one walk of the inbox (candidates, groups, skipped entries)."""
     return _Walk(time.time() if now is None else now, unfinished_after).run(root)
 
 
@@ -277,6 +299,13 @@ def scan_inbox(inbox: Path) -> list[InboxFile]:
     ``inbox`` resolved.
     """
     return _walk(Path(inbox).resolve()).candidates
+
+
+def uploads_in_inbox(inbox: Path, now: float, unfinished_after: float) -> tuple[list[Group], list[PackingState]]:
+    """The folder uploads and sets of loose files waiting in the inbox (each becomes one
+    packed ZIP once quiet), and the packings under way: what ``pipeline status`` lists."""
+    root = Path(inbox).resolve()
+    return _walk(root, now, unfinished_after).groups, Packer(root, structlog.get_logger()).states()
 
 
 def skipped_in_inbox(inbox: Path, now: float, unfinished_after: float) -> list[SkippedEntry]:
@@ -306,6 +335,18 @@ class _Candidate:
     logged_empty: str | None = None  # version for which empty_file was logged
     failures: int = 0  # on_ready failures for the current version
     retry_at: float = 0.0  # clock time before which a failed hand-over is not retried
+
+
+@dataclass
+class _GroupCandidate:
+    group: Group
+    since: float  # clock time since which the group's files are unchanged
+    failures: int = 0  # packings that failed (a full disk, say)
+    retry_at: float = 0.0
+
+
+#: seconds between walks of the inbox for folder uploads and loose files while any wait
+GROUP_WALK_INTERVAL = 0.5
 
 
 class _Handler(FileSystemEventHandler):
@@ -392,6 +433,8 @@ class InboxWatcher:
         rehand_after: float | None = None,
         may_rehand: Callable[[], bool] | None = None,
         empty_upload_wait: float = EMPTY_UPLOAD_WAIT,
+        folder_quiet_period: float = FOLDER_QUIET_PERIOD,
+        faults: FaultPoints = NO_FAULTS,
     ) -> None:
         self.inbox = Path(inbox).resolve()
         self._root = str(self.inbox)
@@ -402,6 +445,9 @@ class InboxWatcher:
         #: which every other file waits too
         self.empty_upload_wait = max(float(empty_upload_wait), self.quiet_period)
         self.scan_interval = float(scan_interval)
+        #: a folder upload or a set of loose files unchanged this long is packed and taken
+        #: (never before the quiet period)
+        self.folder_quiet_period = max(float(folder_quiet_period), self.quiet_period)
         #: a handed-over version still in the inbox this long after is handed over again
         #: at the next scan: its message (or Redis's record of it) may have been lost
         self.rehand_after = rehand_after
@@ -421,7 +467,11 @@ class InboxWatcher:
         self._handed: dict[str, tuple[str, int]] = {}
         self._handed_at: dict[str, float] = {}  # relative -> clock time of its hand-over
         self._handed_seq = 0
-        self._warned_deep: dict[str, str] = {}  # relative -> version warned about
+        # folder uploads and loose files (pipeline/intake/folder_uploads.py), by Group.ident
+        self._groups: dict[str, _GroupCandidate] = {}
+        self._group_dirty = True  # an event outside the plain candidates: walk again soon
+        self._next_group_walk = 0.0
+        self._packer = Packer(self.inbox, self._log, faults)
         # relative -> kind of the skipped entries logged, as of the last scan: an entry is
         # named once, and again only after it was gone (or changed kind) at a scan
         self._logged_skipped: dict[str, str] = {}
@@ -512,7 +562,7 @@ class InboxWatcher:
             seq_before = self._handed_seq
         # wall-clock time for the walk: an in-progress name's age is read off its mtime
         walk = _walk(self.inbox, time.time(), self.stale_upload_timeout)
-        files, too_deep = walk.candidates, walk.too_deep
+        files = walk.candidates
         now = self._clock()
         present = {f.relative: f for f in files}
         registered = 0
@@ -538,16 +588,12 @@ class InboxWatcher:
                 cur = present.get(rel)
                 if seq <= seq_before and (cur is None or cur.version != version):
                     del self._handed[rel]
-            deep_now = {f.relative: f.version for f in too_deep}
-            for rel, version in list(self._warned_deep.items()):
-                if deep_now.get(rel) != version:
-                    del self._warned_deep[rel]
             waiting = len(self._candidates)
             newly_skipped = [e for e in walk.skipped if self._logged_skipped.get(e.relative) != e.kind]
             # only what this scan saw: an entry gone is forgotten, and named again if it returns
             self._logged_skipped = {e.relative: e.kind for e in walk.skipped}
-        for f in too_deep:
-            self._warn_too_deep(f)
+        self._track_groups(walk.groups, now)
+        self._resume_packings()
         for e in newly_skipped:
             self._log.warning("watcher.skipped", relative=e.relative, account=e.account, kind=e.kind, note=e.note)
         self._log.info("watcher.scan", files=len(files), new=registered, waiting=waiting)
@@ -571,6 +617,7 @@ class InboxWatcher:
     def poll(self) -> list[InboxFile]:
         """Examine every candidate now; hand over (and return) those that became ready."""
         with self._poll_lock:
+            self._group_step()
             with self._lock:
                 items = list(self._candidates.items())
             ready: list[tuple[_Candidate, InboxFile]] = []
@@ -609,6 +656,87 @@ class InboxWatcher:
                 )
                 handed.append(f)
             return handed
+
+    # ------------------------------------------------------------------ folders, loose files
+
+    def _track_groups(self, groups: list[Group], now: float) -> None:
+        """Remember each group with the clock time since which it is unchanged."""
+        fresh: list[Group] = []
+        with self._lock:
+            seen = {g.ident: g for g in groups}
+            for ident in [i for i in self._groups if i not in seen]:
+                del self._groups[ident]
+            for g in groups:
+                known = self._groups.get(g.ident)
+                if known is None:
+                    self._groups[g.ident] = _GroupCandidate(g, since=now)
+                    fresh.append(g)
+                elif known.group.signature != g.signature or g.busy:
+                    known.group, known.since, known.failures, known.retry_at = g, now, 0, 0.0
+                else:
+                    known.group = g  # the same files: only last_change may differ
+        for g in fresh:
+            self._log.info("watcher.upload_waiting", relative=g.relative, account=g.account, kind=g.kind,
+                           files=len(g.members), folder_quiet_period=self.folder_quiet_period)
+
+    def _group_step(self) -> None:
+        """Walk the inbox again when something outside the plain candidates moved (at most
+        every GROUP_WALK_INTERVAL s), then pack every group quiet long enough."""
+        now = self._clock()
+        with self._lock:
+            due = (self._group_dirty or bool(self._groups)) and now >= self._next_group_walk
+            if due:
+                self._group_dirty = False
+                self._next_group_walk = now + GROUP_WALK_INTERVAL
+        if due:
+            walk = _walk(self.inbox, time.time(), self.stale_upload_timeout)
+            with self._lock:
+                for f in walk.candidates:  # ZIPs in subfolders, ZIP bytes under another name
+                    handed = self._handed.get(f.relative)
+                    if f.relative not in self._candidates and (handed is None or handed[0] != f.version):
+                        self._candidates[f.relative] = _Candidate(f.path, f.relative, f.account, since=now,
+                                                                  sig=(f.size, f.mtime_ns))
+            self._track_groups(walk.groups, now)
+        with self._lock:
+            ready = [gc for gc in self._groups.values() if self._group_ready(gc, now)]
+        for gc in ready:
+            self._pack(gc, now)
+
+    def _group_ready(self, gc: _GroupCandidate, now: float) -> bool:
+        g = gc.group
+        if g.busy or not g.members or gc.retry_at > now:
+            return False
+        wait = self.folder_quiet_period
+        if any(m.size == 0 for m in g.members):  # an empty file may be an upload not begun
+            wait = max(wait, self.empty_upload_wait)
+        return now - gc.since >= wait
+
+    def _pack(self, gc: _GroupCandidate, now: float) -> None:
+        g = gc.group
+        try:
+            relative = self._packer.pack(g)
+        except Exception as exc:
+            with self._lock:
+                gc.failures += 1
+                gc.retry_at = now + min(ENQUEUE_RETRY_MAX_SECONDS, 2.0 ** gc.failures)
+            self._log.exception("watcher.pack_failed", relative=g.relative, kind=g.kind, error=str(exc))
+            return
+        with self._lock:
+            if self._groups.get(g.ident) is gc:
+                del self._groups[g.ident]
+            self._group_dirty = True
+        if relative is not None:
+            self._touch(str(self.inbox / relative), moved=True)  # complete: taken at once
+
+    def _resume_packings(self) -> None:
+        """Finish packings a crash (of this or another watcher) cut short."""
+        try:
+            published = self._packer.resume()
+        except Exception as exc:
+            self._log.exception("watcher.pack_failed", relative=PACKING_DIR, kind="resume", error=str(exc))
+            return
+        for relative in published:
+            self._touch(str(self.inbox / relative), moved=True)
 
     def _drop(self, rel: str, cand: _Candidate, *, gone: bool) -> None:
         with self._lock:
@@ -775,11 +903,10 @@ class InboxWatcher:
         loc = _locate(self._root, path)
         if loc is None:
             return
-        if not loc.in_scope:
-            if closed or moved:
-                sig = self._stat_sig(Path(path))
-                if sig is not None:
-                    self._warn_too_deep(InboxFile(Path(path), loc.relative, loc.account, *sig))
+        if not loc.in_scope or not is_archive_name(loc.relative.rpartition("/")[2]):
+            # inside a folder below an account, or a loose file: the group walk sees it
+            # (a loose file holding a ZIP's bytes is registered by that walk too)
+            self._group_dirty = True
             return
         now = self._clock()
         sig = None
@@ -833,18 +960,10 @@ class InboxWatcher:
 
     def _register_tree(self, dir_path: str) -> None:
         """A folder appeared (created or moved in): register what it already holds."""
+        self._group_dirty = True
         loc = _locate(self._root, os.path.join(dir_path, "x"))
         if loc is None or not loc.in_scope:
-            return  # deeper folders: their files are only warned about by the scan
+            return  # deeper folders: folder uploads or ZIPs in a subfolder, found by the group walk
         for entry in _scandir(dir_path):
             if entry.is_file(follow_symlinks=False):
                 self._touch(entry.path)
-
-    def _warn_too_deep(self, f: InboxFile) -> None:
-        with self._lock:
-            if self._warned_deep.get(f.relative) == f.version:
-                return
-            self._warned_deep[f.relative] = f.version
-        self._log.warning(
-            "watcher.ignored_too_deep", relative=f.relative, account=f.account, size=f.size, version=f.version
-        )

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 from pipeline.intake import announcements
 from pipeline.intake.deciding import Services, stuck_requests
-from pipeline.intake.uploads import IngestRequest
+from pipeline.intake.uploads import IngestRequest, readable
 
 
 class Handover:
@@ -41,10 +41,10 @@ class Handover:
         """Send ``request`` unless this version was sent before (by any watcher)."""
         if self.services.ledger.mark_enqueued(request.version, time.time(), self.services.requeue_after):
             self.send(request.to_json())
-            self.log.info("watcher.enqueued", source=request.location, account=request.account,
+            self.log.info("watcher.enqueued", source=readable(request.location), account=request.account,
                           size=request.size, version=request.version)
         else:
-            self.log.info("watcher.already_enqueued", source=request.location, version=request.version)
+            self.log.info("watcher.already_enqueued", source=readable(request.location), version=request.version)
 
     def recover(self, list_inbox: Callable[[], Iterable[IngestRequest]]) -> None:
         """Re-send stuck requests: orphaned claims always; inbox versions (``list_inbox()``,
@@ -56,7 +56,7 @@ class Handover:
                  if self.queue_idle() else [])
         for request in stuck_requests(self.services, inbox, time.time()):
             self.send(request.to_json())
-            self.log.warning("watcher.requeued", source=request.location, version=request.version)
+            self.log.warning("watcher.requeued", source=readable(request.location), version=request.version)
         self.recover_announcements()
 
     def recover_announcements(self) -> None:

@@ -43,6 +43,14 @@ class Waiting:
     account: str
     size: int
     since: datetime  # last written (mtime) or uploaded (LastModified), UTC
+    #: "file" (one upload file), "folder" (a folder upload), "files" (loose files, taken
+    #: together) or "packing" (being packed into one ZIP now): pipeline/intake/folder_uploads.py
+    kind: str = "file"
+    files: int = 1
+    #: seconds until a folder or loose files are taken if nothing changes (an estimate from
+    #: the newest mtime: the watcher counts from when it saw the last change); None: a
+    #: file, or an upload still in progress inside
+    taken_in_s: float | None = None
 
 
 class Inventory(Protocol):
@@ -99,20 +107,45 @@ def stored_package(names: list[str], name: str) -> str | None:
     return files[0] if len(files) == 1 else None
 
 
+#: the default of ``PIPELINE_STALE_UPLOAD_TIMEOUT`` (pipeline/intake/folder_watch.py)
+STALE_UPLOAD_TIMEOUT = 1800.0
+
+
+def group_location(kind: str, relative: str, files: int) -> str:
+    """How a folder upload or a set of loose files is shown: ``xinghuo/星火20261120/`` or
+    ``xinghuo/（24 个零散文件）``."""
+    if kind == "folder":
+        return f"{relative}/"
+    return f"{relative}/（{files} 个零散文件）" if relative else f"（{files} 个零散文件）"
+
+
 class LocalInventory:
     kind = "fs"
 
-    def __init__(self, store: LocalStore) -> None:
+    def __init__(self, store: LocalStore, folder_quiet_period: float = 10.0) -> None:
         self.store = store
+        self.folder_quiet_period = folder_quiet_period
         self._areas = {"archive": store.archive, "quarantine": store.quarantine}
 
     def inbox(self) -> list[Waiting]:
-        from pipeline.intake.folder_watch import scan_inbox
+        """Upload files, and folder uploads and loose files (each one upload once packed)."""
+        from pipeline.intake.folder_watch import scan_inbox, uploads_in_inbox
 
         if not self.store.inbox.is_dir():
             return []
-        return [Waiting(f.relative, f.account, f.size, datetime.fromtimestamp(f.mtime_ns / 1e9, timezone.utc))
-                for f in scan_inbox(self.store.inbox)]
+        out = [Waiting(f.relative, f.account, f.size, datetime.fromtimestamp(f.mtime_ns / 1e9, timezone.utc))
+               for f in scan_inbox(self.store.inbox)]
+        now = time.time()
+        groups, packing = uploads_in_inbox(self.store.inbox, now, STALE_UPLOAD_TIMEOUT)
+        for g in groups:
+            taken_in = None if g.busy else round(max(0.0, self.folder_quiet_period - (now - g.last_change)), 1)
+            out.append(Waiting(group_location(g.kind, g.relative, len(g.members)), g.account, g.size,
+                               datetime.fromtimestamp(g.last_change, timezone.utc), g.kind, len(g.members),
+                               taken_in))
+        for p in packing:
+            out.append(Waiting(group_location(p.kind, p.relative, p.files), p.account, 0,
+                               datetime.fromtimestamp(p.since, timezone.utc), "packing", p.files, 0.0))
+        return out
 
     def skipped(self, unfinished_after: float) -> list[SkippedEntry]:
         from pipeline.intake.folder_watch import skipped_in_inbox
@@ -171,27 +204,62 @@ class LocalInventory:
 class S3Inventory:
     kind = "s3"
 
-    def __init__(self, store: Any) -> None:  # pipeline.intake.s3_store.S3Store
+    def __init__(self, store: Any, folder_quiet_period: float = 10.0) -> None:  # pipeline.intake.s3_store.S3Store
         self.store = store
         self.client = store.client
+        self.folder_quiet_period = folder_quiet_period
         self._areas = {"archive": store.archive_bucket, "quarantine": store.quarantine_bucket}
 
+    def _listing(self, unfinished_after: float) -> Any:
+        from pipeline.intake.bucket_uploads import sniff_object, sort_listing
+
+        bucket, prefix = self.store.inbox_bucket, self.store.inbox_prefix
+        objects = [o for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)
+                   if not o.is_dir and o.object_name]
+        return sort_listing(objects, prefix, time.time(), unfinished_after,
+                            lambda obj: sniff_object(self.client, bucket, obj))
+
     def inbox(self) -> list[Waiting]:
+        """Upload objects, and folders uploaded key by key and loose objects (each one
+        upload once packed, pipeline/intake/bucket_uploads.py), and the packings under way."""
         from pipeline.intake.s3_store import parse_inbox_key
 
+        prefix = self.store.inbox_prefix
+        listing = self._listing(STALE_UPLOAD_TIMEOUT)
+        packings = self.store.ledger.packing_records()
         out = []
-        for obj in self.client.list_objects(self.store.inbox_bucket, prefix=self.store.inbox_prefix, recursive=True):
-            where = parse_inbox_key(obj.object_name or "", self.store.inbox_prefix)
-            if obj.is_dir or where is None or not where.in_scope:
-                continue
+        for obj in listing.candidates:
+            if obj.object_name in packings:
+                continue  # shown as being packed
+            where = parse_inbox_key(obj.object_name or "", prefix)
             since = obj.last_modified or datetime.now(timezone.utc)
-            out.append(Waiting(obj.object_name, where.account, int(obj.size or 0), since))
+            out.append(Waiting(obj.object_name, where.account if where else "", int(obj.size or 0), since))
+        now = time.time()
+        being_packed = {str(record.get("group")) for record in packings.values()}
+        for g in listing.groups:
+            if g.key in being_packed:
+                continue  # shown as being packed
+            taken_in = None if g.busy else round(max(0.0, self.folder_quiet_period - (now - g.last_change)), 1)
+            out.append(Waiting(prefix + group_location(g.kind, g.relative, len(g.members)), g.account, g.size,
+                               datetime.fromtimestamp(g.last_change, timezone.utc), g.kind, len(g.members),
+                               taken_in))
+        for target, record in sorted(packings.items()):
+            files = int(record.get("files") or 0)
+            out.append(Waiting(prefix + group_location(str(record.get("kind")), str(record.get("relative")), files),
+                               str(record.get("account") or ""), 0,
+                               datetime.fromtimestamp(float(record.get("since") or now), timezone.utc),
+                               "packing", files, 0.0))
         return sorted(out, key=lambda w: w.location)
 
     def skipped(self, unfinished_after: float) -> list[SkippedEntry]:
-        # A bucket holds objects only: no symlinks, FIFOs or folders to skip; keys too
-        # deep are the watcher's ``watcher.too_deep``.
-        return []
+        """In-progress names (``*.part``, ``.x``…) unchanged for longer than
+        ``unfinished_after``: uploads never finished. A bucket holds objects only: no
+        symlinks, FIFOs or folders to skip, and every other key is taken (a folder's keys
+        are packed, pipeline/intake/bucket_uploads.py)."""
+        from pipeline.intake.folder_watch import SkippedEntry
+
+        return [SkippedEntry(rel, account, "unfinished_upload", mtime)
+                for rel, account, mtime in self._listing(unfinished_after).unfinished]
 
     def claims(self) -> list[Claim]:
         return self.store.pending_claims()
@@ -272,5 +340,6 @@ class S3Inventory:
         return target
 
 
-def inventory_of(store: Any) -> Inventory:
-    return LocalInventory(store) if isinstance(store, LocalStore) else S3Inventory(store)
+def inventory_of(store: Any, folder_quiet_period: float = 10.0) -> Inventory:
+    return (LocalInventory(store, folder_quiet_period) if isinstance(store, LocalStore)
+            else S3Inventory(store, folder_quiet_period))

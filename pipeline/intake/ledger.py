@@ -8,6 +8,9 @@ the first one decided:
 - ``lease:<version>``    which worker is processing a claimed package right now (expires)
 - ``decision:<version>`` the final document of a package version: the first is final
 - ``accepted:<sha256>``  the receipt that first accepted these bytes (duplicate detection)
+- ``accepted-sizes``     (a set) the byte sizes of accepted packages: an upload of another
+  size cannot be a duplicate, so only one of a size found here is hashed before its
+  checks, to be decided ``duplicate`` at once (pipeline/intake/deciding.py)
 - ``epoch``              the id of this Redis's data, set once duplicate detection was
   restored from the archive (pipeline/ops/recovery.py); while it is missing (a fresh or
   emptied Redis) no acceptance is recorded, so bytes accepted before are never accepted
@@ -47,16 +50,30 @@ class Ledger(Protocol):
     def record_decision(self, version: str, document: dict[str, Any]) -> dict[str, Any]:
         """Store ``document`` unless a decision exists; return the one that stands."""
     def decision(self, version: str) -> dict[str, Any] | None: ...
-    def first_acceptance(self, sha256: str, receipt_id: str) -> str | None:
+    def first_acceptance(self, sha256: str, receipt_id: str, size: int | None = None) -> str | None:
         """Record ``receipt_id`` as the acceptance of ``sha256`` unless one exists;
         return the receipt id that stands. None while the acceptances are not restored
-        (no epoch: ask again later)."""
+        (no epoch: ask again later). ``size`` (the package's bytes) is added to the
+        accepted sizes either way."""
+    def accepted_size(self, size: int) -> bool:
+        """Whether a package of exactly ``size`` bytes was accepted (False while the
+        acceptances are not restored): only then can an upload be a duplicate worth
+        hashing before its checks."""
+    def known_acceptance(self, sha256: str) -> str | None:
+        """The receipt that accepted these bytes, read only; None if none, or while the
+        acceptances are not restored."""
     def record_claim(self, version: str, claim: dict[str, Any]) -> dict[str, Any]:
         """Store ``claim`` unless a claim of ``version`` exists; return the one that stands."""
     def claim_record(self, version: str) -> dict[str, Any] | None: ...
     def drop_claim(self, version: str) -> None: ...
     def claim_records(self) -> dict[str, dict[str, Any]]:
         """Every claim record: version -> claim."""
+    def record_packing(self, target: str, record: dict[str, Any]) -> dict[str, Any]:
+        """S3 packings (pipeline/intake/bucket_uploads.py): store ``record`` unless a
+        packing into the inbox key ``target`` is recorded; return the one that stands."""
+    def packing_records(self) -> dict[str, dict[str, Any]]:
+        """Every packing record: target key -> record."""
+    def drop_packing(self, target: str) -> None: ...
 
 
 _RENEW = """
@@ -67,7 +84,12 @@ return 0
 """
 _FIRST_ACCEPTANCE = """
 if redis.call('exists', KEYS[2]) == 0 then return false end
+if ARGV[2] ~= '' then redis.call('sadd', KEYS[3], ARGV[2]) end
 if redis.call('set', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
+return redis.call('get', KEYS[1])
+"""
+_KNOWN_ACCEPTANCE = """
+if redis.call('exists', KEYS[2]) == 0 then return false end
 return redis.call('get', KEYS[1])
 """
 _RELEASE = """
@@ -85,6 +107,7 @@ class RedisLedger:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._first_acceptance = client.register_script(_FIRST_ACCEPTANCE)
+        self._known_acceptance = client.register_script(_KNOWN_ACCEPTANCE)
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "pipeline") -> "RedisLedger":
@@ -157,13 +180,32 @@ class RedisLedger:
     def set_epoch(self, epoch: str) -> None:
         self.client.set(self.epoch_key, epoch)
 
-    def first_acceptance(self, sha256: str, receipt_id: str) -> str | None:
-        result = self._first_acceptance(keys=[self._k("accepted", sha256), self.epoch_key], args=[receipt_id])
+    @property
+    def sizes_key(self) -> str:
+        return f"{self.prefix}accepted-sizes"
+
+    def first_acceptance(self, sha256: str, receipt_id: str, size: int | None = None) -> str | None:
+        result = self._first_acceptance(keys=[self._k("accepted", sha256), self.epoch_key, self.sizes_key],
+                                        args=[receipt_id, "" if size is None else str(size)])
         return str(result) if result is not None else None
 
-    def restore_acceptance(self, sha256: str, receipt_id: str) -> None:
-        """Record an acceptance found in the archive (earliest first), unless one stands."""
+    def restore_acceptance(self, sha256: str, receipt_id: str, size: int | None = None) -> None:
+        """Record an acceptance found in the archive (earliest first), unless one stands,
+        and its size among the accepted sizes."""
         self.client.set(self._k("accepted", sha256), receipt_id, nx=True)
+        if size is not None:
+            self.client.sadd(self.sizes_key, str(size))
+
+    def accepted_size(self, size: int) -> bool:
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.exists(self.epoch_key)
+            pipe.sismember(self.sizes_key, str(size))
+            has_epoch, member = pipe.execute()
+        return bool(has_epoch) and bool(member)
+
+    def known_acceptance(self, sha256: str) -> str | None:
+        result = self._known_acceptance(keys=[self._k("accepted", sha256), self.epoch_key])
+        return str(result) if result is not None else None
 
     def acceptance(self, sha256: str) -> str | None:
         """The receipt that accepted these bytes, if any (read only: ``requeue --dry-run``)."""
@@ -190,6 +232,23 @@ class RedisLedger:
 
     def claim_records(self) -> dict[str, dict[str, Any]]:
         return {version: json.loads(raw) for version, raw in self.client.hscan_iter(self._claims_key)}
+
+    # The bucket packer's records (pipeline/intake/bucket_uploads.py), one hash like the claims.
+    @property
+    def _packings_key(self) -> str:
+        return f"{self.prefix}packings"
+
+    def record_packing(self, target: str, record: dict[str, Any]) -> dict[str, Any]:
+        if self.client.hsetnx(self._packings_key, target, json.dumps(record, ensure_ascii=False)):
+            return record
+        raw = self.client.hget(self._packings_key, target)
+        return json.loads(raw) if raw is not None else record
+
+    def packing_records(self) -> dict[str, dict[str, Any]]:
+        return {target: json.loads(raw) for target, raw in self.client.hscan_iter(self._packings_key)}
+
+    def drop_packing(self, target: str) -> None:
+        self.client.hdel(self._packings_key, target)
 
 
 class MemoryLedger:
@@ -254,8 +313,18 @@ class MemoryLedger:
     def decision(self, version: str) -> dict[str, Any] | None:
         return self._get(f"decision:{version}")
 
-    def first_acceptance(self, sha256: str, receipt_id: str) -> str | None:
+    def first_acceptance(self, sha256: str, receipt_id: str, size: int | None = None) -> str | None:
+        if size is not None:
+            with self._lock:
+                self._data.setdefault("accepted-sizes", set()).add(size)
         self._setnx(f"accepted:{sha256}", receipt_id)
+        return self._get(f"accepted:{sha256}")
+
+    def accepted_size(self, size: int) -> bool:
+        with self._lock:
+            return size in self._data.get("accepted-sizes", set())
+
+    def known_acceptance(self, sha256: str) -> str | None:
         return self._get(f"accepted:{sha256}")
 
     def acceptance(self, sha256: str) -> str | None:
@@ -277,3 +346,16 @@ class MemoryLedger:
         with self._lock:
             items = [(k, v) for k, v in self._data.items() if k.startswith("claim:")]
         return {k[len("claim:"):]: json.loads(json.dumps(v)) for k, v in items}
+
+    def record_packing(self, target: str, record: dict[str, Any]) -> dict[str, Any]:
+        self._setnx(f"packing:{target}", json.loads(json.dumps(record)))
+        return json.loads(json.dumps(self._get(f"packing:{target}")))
+
+    def packing_records(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            items = [(k, v) for k, v in self._data.items() if k.startswith("packing:")]
+        return {k[len("packing:"):]: json.loads(json.dumps(v)) for k, v in items}
+
+    def drop_packing(self, target: str) -> None:
+        with self._lock:
+            self._data.pop(f"packing:{target}", None)

@@ -14,11 +14,17 @@ from typing import Any, Callable
 
 import structlog
 
-from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
+from pipeline.check.documents import ACCEPTED, DUPLICATE, Source, document_filename, dumps, receipt_month
 from pipeline.check.files import fsync_dir, hash_file, write_atomic, write_if_absent
-from pipeline.intake.store import JournalRecord, StoreError, check_journal_name
-from pipeline.intake.uploads import Claim, IngestRequest, claim_record, readable, safe_package_name
+from pipeline.check.privacy import redact
+from pipeline.intake.store import (HARD_LINK, REFERENCE, JournalRecord, StoreError, check_journal_name,
+                                   package_among, with_stored_as)
+from pipeline.intake.uploads import Claim, IngestRequest, claim_record, readable, safe_package_name, upload_origin
 
+
+#: os.link failures that mean "no hard link here" (another file system, too many links,
+#: a file system without links): the duplicate is then held by reference
+_NO_LINK = frozenset({errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 #: a claim folder without its record is removed once it is this old (seconds); younger,
 #: a claimer may be between creating the folder and writing the record into it (and
@@ -125,7 +131,8 @@ class LocalStore:
             return None  # a newer upload replaced it; that version has its own message
         folder.mkdir(parents=True, exist_ok=True)
         claim = Claim(request=request, receipt_id=mint_receipt_id(),
-                      source=Source("fs", f"inbox/{readable(request.location)}", readable(request.account)),
+                      source=Source("fs", f"inbox/{readable(request.location)}", readable(request.account),
+                                    **upload_origin(source_path)),  # a folder packed by the watcher
                       package_name=safe_package_name(request.location), received_at=now)
         created = write_if_absent(meta, claim_record(claim))  # a racing claimer's record, if first, is the one
         try:
@@ -246,17 +253,111 @@ class LocalStore:
         between the two (a fault point of the reliability tests)."""
         target = self.decision_dir(document)
         target.mkdir(parents=True, exist_ok=True)
-        write_atomic(target / document_filename(document), dumps(document))
         package = self._claim_paths(claim.version)[2]
         final_zip = target / claim.package_name
-        if package.exists():
-            move_verified(package, final_zip)
-        elif not final_zip.exists():
-            raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
+        if document["status"] == DUPLICATE and document.get("duplicate_of"):
+            self._store_duplicate(claim, document, target, package, final_zip)
+        else:
+            write_atomic(target / document_filename(document), dumps(document))
+            if package.exists():
+                move_verified(package, final_zip)
+            elif not final_zip.exists():
+                raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
         if before_release is not None:
             before_release()
         self._release(claim)
         return str(target.relative_to(self.data_dir))
+
+    def _archived_package(self, receipt_id: str, document: dict[str, Any]) -> tuple[Path, str] | None:
+        """The archived ZIP of the acceptance ``receipt_id`` if it is stored and claims
+        ``document``'s bytes (its receipt's size and SHA-256): (its path, its location
+        for ``stored_as``, the name masked). None: not stored (yet), or not those bytes."""
+        folder = self.archive / receipt_month(receipt_id) / receipt_id
+        try:
+            accepted = json.loads((folder / "receipt.json").read_text(encoding="utf-8"))
+            names = [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+        except (OSError, ValueError):
+            return None
+        package = accepted.get("package") or {}
+        if (accepted.get("status") != ACCEPTED
+                or (package.get("size"), package.get("sha256")) != (document["package"]["size"],
+                                                                    document["package"]["sha256"])):
+            return None
+        name = package_among(names, str(package.get("name") or ""))
+        if name is None:
+            return None
+        location = folder.relative_to(self.data_dir).as_posix()
+        return folder / name, f"{location}/{redact(name)}"
+
+    def _store_duplicate(self, claim: Claim, document: dict[str, Any], target: Path, package: Path,
+                         final_zip: Path) -> None:
+        """Store a duplicate without a second copy of its bytes, when the archived ZIP of
+        the receipt it duplicates is there and verifies: a hard link to it (the folder
+        holds the ZIP, the disk holds it once), or, where no link can be made (another
+        file system), a reference in the document and no ZIP. Else (the acceptance is not
+        stored yet, or its ZIP does not verify) as any decision: the ZIP moved in whole.
+        The claimed ZIP is removed only once the document saying where its bytes are is
+        written. Safe to repeat after a crash at any point."""
+        doc_path = target / document_filename(document)
+        original = self._archived_package(document["duplicate_of"], document)
+        if final_zip.exists():
+            # a repeat: the bytes are here already, as a link (verified before it was made)
+            # or as a verified copy; the claimed ZIP, if still there, holds the same bytes
+            linked = original is not None and os.path.samefile(final_zip, original[0])
+            write_atomic(doc_path, dumps(with_stored_as(document, original[1] if original else None,
+                                                        HARD_LINK if linked else None)))
+            if package.exists():
+                package.unlink()
+                fsync_dir(package.parent)
+            return
+        if not package.exists():
+            # a repeat after the claimed ZIP was let go: held by reference, said so already
+            try:
+                stored = json.loads(doc_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                stored = {}
+            if (stored.get("stored_as") or {}).get("held_as") == REFERENCE and original is not None:
+                return
+            raise StoreError(f"package of claim {claim.version} is neither claimed nor stored in {target}")
+        if original is None or hash_file(original[0]) != (document["package"]["size"], document["package"]["sha256"]):
+            write_atomic(doc_path, dumps(document))
+            move_verified(package, final_zip)
+            return
+        try:
+            os.link(original[0], final_zip)
+            fsync_dir(target)
+            held = HARD_LINK
+        except OSError as exc:
+            if exc.errno not in _NO_LINK:
+                raise
+            held = REFERENCE
+        write_atomic(doc_path, dumps(with_stored_as(document, original[1], held)))
+        package.unlink()
+        fsync_dir(package.parent)
+
+    # -- retention (pipeline/ops/retention.py) ---------------------------------------------
+    def remove_quarantined(self, location: str, file_name: str, document: dict[str, Any],
+                           dry_run: bool = False) -> int | None:
+        """Write ``document`` (marked ``package_removed``) into the quarantine folder
+        ``location``, then remove the ZIP ``file_name``. Bytes freed (0 for a hard link
+        whose bytes the archive also holds), or None when there is no such ZIP."""
+        folder = self._inside(location)
+        if not folder.is_relative_to(self.quarantine.resolve()) or folder == self.quarantine.resolve():
+            raise StoreError(f"{location!r} is not a decision folder of the quarantine")
+        zip_path = folder / file_name
+        if zip_path.parent != folder or file_name in ("receipt.json", "errors.json"):
+            raise StoreError(f"{file_name!r} is not a package of {location!r}")
+        try:
+            st = zip_path.lstat()
+        except FileNotFoundError:
+            return None
+        freed = st.st_size if st.st_nlink == 1 else 0
+        if dry_run:
+            return freed
+        write_atomic(folder / document_filename(document), dumps(document))
+        zip_path.unlink(missing_ok=True)
+        fsync_dir(folder)
+        return freed
 
     def _inside(self, location: str) -> Path:
         """The folder of a decision ``location``, refusing anything outside the store."""

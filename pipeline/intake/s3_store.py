@@ -28,6 +28,12 @@ decision, as a re-upload on disk does (it has a new mtime).
 4. delete the claimed object from the inbox (by version id when the bucket is versioned);
 5. drop the claim record.
 
+A ``duplicate`` whose earlier receipt's archived ZIP is there and verifies (size, its
+``x-amz-meta-sha256``, and the ETags where both are MD5s of the bytes) skips steps 2-3:
+its document says ``"stored_as": {"same_bytes_as": "<archive bucket>/<YYYY-MM>/<receipt
+id>/<name>", "held_as": "reference"}`` and its folder holds no second copy; the inbox
+object is deleted only after that document is written.
+
 A re-run after a crash anywhere finds what is done (a copy that verifies is not made
 again, a missing inbox object is not deleted again) and finishes the rest. A package that
 is neither in the inbox nor verified at its destination raises :class:`StoreError`: a
@@ -56,11 +62,13 @@ from minio.commonconfig import REPLACE, CopySource
 from minio.datatypes import Object
 from minio.error import S3Error
 
-from pipeline.check.documents import ACCEPTED, Source, document_filename, dumps, receipt_month
+from pipeline.check.documents import ACCEPTED, DUPLICATE, Source, document_filename, dumps, receipt_month
+from pipeline.check.privacy import redact
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.uploads import Claim, IngestRequest, safe_package_name
-from pipeline.intake.store import JournalRecord, StoreError, check_journal_name
-from pipeline.intake.uploads import is_in_progress_name
+from pipeline.intake.store import (REFERENCE, JournalRecord, StoreError, check_journal_name, package_among,
+                                   with_stored_as)
+from pipeline.intake.uploads import ORIGIN_TAIL, is_in_progress_name, origin_from_tail
 
 __all__ = ["CHUNK_SIZE", "INBOX_PREFIX", "InboxKey", "S3Store", "parse_inbox_key"]
 
@@ -72,6 +80,8 @@ JOURNAL_PREFIX = "journal/"
 CHUNK_SIZE = 1 << 20
 #: user metadata of an archived or quarantined ZIP: the SHA-256 of its bytes
 SHA256_META = "x-amz-meta-sha256"
+#: user metadata of a ZIP the watcher packed (pipeline/intake/bucket_uploads.py): its group key
+PACKED_META = "x-amz-meta-pipeline-packed"
 #: S3 error codes that mean "no such object (version)": an answer, not a failure
 _GONE = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
@@ -95,8 +105,10 @@ def parse_inbox_key(key: str, prefix: str = INBOX_PREFIX) -> InboxKey | None:
     None (never a package, never warned about): keys outside ``prefix``, "folder" markers
     and empty segments (``inbox/a/``, ``inbox//a.zip``), in-progress names (``*.part``,
     ``*.filepart``, ``*.tmp``, ``.x``, ``~x``) and anything under a hidden "folder"
-    (``inbox/.trash/x.zip``). Deeper keys (``inbox/a/b/x.zip``) come back with
-    ``in_scope=False``: the watcher warns about them once and leaves them alone.
+    (``inbox/.trash/x.zip``). A deeper key naming a ZIP (``inbox/a/b/x.zip``: ZIPs put in a
+    "subfolder") is a package of account ``a`` too (issue 15); other deeper keys (a folder
+    uploaded key by key) come back with ``in_scope=False``: the watcher warns about them
+    once and leaves them alone, and ``pipeline status`` lists them as skipped.
     """
     if not key.startswith(prefix):
         return None
@@ -106,7 +118,7 @@ def parse_inbox_key(key: str, prefix: str = INBOX_PREFIX) -> InboxKey | None:
     if any(p.startswith((".", "~")) for p in parts[:-1]):
         return None
     account = parts[0] if len(parts) > 1 else ""
-    return InboxKey(key, account, parts[-1], len(parts) <= 2)
+    return InboxKey(key, account, parts[-1], len(parts) <= 2 or parts[-1].lower().endswith(".zip"))
 
 
 def normalize_etag(etag: str | None) -> str:
@@ -226,11 +238,34 @@ class S3Store:
             record = self.ledger.claim_record(request.version)
             return Claim.from_json(record) if record is not None else None
         claim = Claim(request=request, receipt_id=mint_receipt_id(),
-                      source=Source("s3", f"{self.inbox_bucket}/{request.location}", where.account),
+                      source=Source("s3", f"{self.inbox_bucket}/{request.location}", where.account,
+                                    **self._upload_origin(request, obj)),  # a folder packed by the watcher
                       package_name=safe_package_name(request.location), received_at=now)
         record = {**claim.to_json(), "object_version_id": _version_id(obj.version_id)}
         # Set-if-absent: a racing claimer's record, if first, is the one every attempt uses.
         return Claim.from_json(self.ledger.record_claim(request.version, record))
+
+    def _upload_origin(self, request: IngestRequest, obj: Object) -> dict[str, Any]:
+        """How the upload came (:func:`pipeline.intake.uploads.upload_origin`): read off the
+        ZIP comment in its last bytes (one ranged GET) when the watcher packed it (its
+        ``x-amz-meta-pipeline-packed`` metadata, pipeline/intake/bucket_uploads.py)."""
+        if not (obj.metadata or {}).get(PACKED_META) or not request.size:
+            return {}
+        offset = max(0, request.size - ORIGIN_TAIL)
+        try:
+            response = self.client.get_object(self.inbox_bucket, request.location, offset=offset,
+                                              length=request.size - offset, version_id=_version_id(obj.version_id),
+                                              request_headers={"If-Match": f'"{stamp_etag(request.stamp)}"'})
+        except S3Error as exc:
+            if exc.code in _GONE or exc.code == "PreconditionFailed":
+                return {}
+            raise
+        try:
+            tail = response.read(decode_content=False)
+        finally:
+            response.close()
+            response.release_conn()
+        return origin_from_tail(tail)
 
     def local_package(self, claim: Claim, work_dir: Path) -> Path:
         """Download the claimed version into ``work_dir/package.zip``, streaming in 1 MiB
@@ -384,13 +419,19 @@ class S3Store:
         Returns ``<bucket>/<YYYY-MM>/<receipt id>``."""
         request = claim.request
         bucket, prefix = self.decision_bucket(document), self.decision_prefix(document)
-        data = dumps(document)
-        self.client.put_object(bucket, prefix + document_filename(document), io.BytesIO(data), len(data),
-                               content_type="application/json; charset=utf-8")
         version_id = self._object_version(claim)
         target = prefix + claim.package_name
         sha256 = document["package"]["sha256"]
-        if not self._copy_verifies(bucket, target, request, sha256):
+        reference = None
+        if (document["status"] == DUPLICATE and document.get("duplicate_of")
+                and not self._copy_verifies(bucket, target, request, sha256)):
+            reference = self._archived_reference(document["duplicate_of"], request, document["package"]["size"],
+                                                 sha256)
+        data = dumps(with_stored_as(document, reference, REFERENCE if reference else None))
+        # the document first: it says where the bytes are before the upload is let go
+        self.client.put_object(bucket, prefix + document_filename(document), io.BytesIO(data), len(data),
+                               content_type="application/json; charset=utf-8")
+        if reference is None and not self._copy_verifies(bucket, target, request, sha256):
             if self._inbox_object(request, version_id, same_bytes_will_do=True) is None:
                 raise StoreError(f"package of claim {claim.version} ({claim.source.location}) is neither "
                                  f"in the inbox nor verified at {bucket}/{target}")
@@ -415,6 +456,57 @@ class S3Store:
             self.client.remove_object(self.inbox_bucket, request.location, version_id=version_id)
         self.ledger.drop_claim(claim.version)
         return f"{bucket}/{prefix.rstrip('/')}"
+
+    def _archived_reference(self, receipt_id: str, request: IngestRequest, size: int, sha256: str) -> str | None:
+        """``<archive bucket>/<YYYY-MM>/<receipt id>/<masked name>`` of the archived ZIP of
+        the acceptance ``receipt_id``, if it is stored and verifies as this upload's bytes:
+        its receipt names this size and SHA-256, the object has this size and carries this
+        SHA-256 (set when it was stored, after its own verification), and where both ETags
+        are MD5s of the bytes they are equal. None: store a copy instead."""
+        prefix = f"{receipt_month(receipt_id)}/{receipt_id}"
+        try:
+            accepted = self.read_document(f"{self.archive_bucket}/{prefix}")
+        except (StoreError, ValueError):
+            return None
+        package = accepted.get("package") or {}
+        if accepted.get("status") != ACCEPTED or (package.get("size"), package.get("sha256")) != (size, sha256):
+            return None
+        names = [(o.object_name or "").rpartition("/")[2]
+                 for o in self.client.list_objects(self.archive_bucket, prefix=prefix + "/") if not o.is_dir]
+        name = package_among(names, str(package.get("name") or ""))
+        if name is None:
+            return None
+        obj = self._stat(self.archive_bucket, f"{prefix}/{name}")
+        if obj is None or obj.size != size or (obj.metadata.get(SHA256_META) or "").strip() != sha256:
+            return None
+        etag, claimed = normalize_etag(obj.etag), stamp_etag(request.stamp)
+        if _plain_md5(etag) and _plain_md5(claimed) and not _encrypted(obj.metadata) and etag != claimed:
+            return None
+        return f"{self.archive_bucket}/{prefix}/{redact(name)}"
+
+    # -- retention (pipeline/ops/retention.py) ---------------------------------------------
+    def remove_quarantined(self, location: str, file_name: str, document: dict[str, Any],
+                           dry_run: bool = False) -> int | None:
+        """Write ``document`` (marked ``package_removed``) into the quarantine folder
+        ``location`` (``<quarantine bucket>/<YYYY-MM>/<receipt id>``), then delete the ZIP
+        object ``file_name``. Bytes freed, or None when there is no such object. (A
+        versioned bucket keeps the bytes as a noncurrent version until its lifecycle rule
+        expires them.)"""
+        bucket, _, prefix = location.partition("/")
+        if bucket != self.quarantine_bucket or not prefix or "/" in file_name \
+                or file_name in ("receipt.json", "errors.json"):
+            raise StoreError(f"{location}/{file_name} is not a package in the quarantine")
+        key = f"{prefix}/{file_name}"
+        obj = self._stat(bucket, key)
+        if obj is None:
+            return None
+        if dry_run:
+            return int(obj.size or 0)
+        data = dumps(document)
+        self.client.put_object(bucket, f"{prefix}/{document_filename(document)}", io.BytesIO(data), len(data),
+                               content_type="application/json; charset=utf-8")
+        self.client.remove_object(bucket, key)
+        return int(obj.size or 0)
 
     def read_document(self, location: str) -> dict[str, Any]:
         """The document of the decision at ``location`` (``<bucket>/<YYYY-MM>/<receipt id>``,

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.check.documents import Source
@@ -120,3 +121,48 @@ def safe_package_name(location: str) -> str:
     if name in ("", ".", "..") or name.startswith("."):
         name = "package" + name
     return name
+
+
+#: the ZIP comment of a ZIP the pipeline packed from a folder or from loose files
+#: (pipeline/intake/folder_uploads.py), followed by ASCII JSON: ``uploaded_as``,
+#: ``uploaded_name``, ``uploaded_files``
+PACKED_MARKER = b"pipeline-packed:"
+
+
+def packed_comment(uploaded_as: str, uploaded_name: str, uploaded_files: int) -> bytes:
+    return PACKED_MARKER + json.dumps({"uploaded_as": uploaded_as, "uploaded_name": uploaded_name,
+                                       "uploaded_files": uploaded_files}, ensure_ascii=True).encode("ascii")
+
+
+def upload_origin(path: Path) -> dict[str, Any]:
+    """How the upload at ``path`` came, for its ``Source``: ``{}`` for a file as uploaded,
+    else ``uploaded_as``/``uploaded_name``/``uploaded_files`` read off the ZIP comment of
+    a ZIP the pipeline packed (the comment is the last bytes of the file: one small read)."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - ORIGIN_TAIL))
+            tail = fh.read()
+    except OSError:
+        return {}
+    return origin_from_tail(tail)
+
+
+#: how many last bytes of an upload :func:`origin_from_tail` needs
+ORIGIN_TAIL = 4096
+
+
+def origin_from_tail(tail: bytes) -> dict[str, Any]:
+    """:func:`upload_origin` of the last :data:`ORIGIN_TAIL` bytes of an upload (the S3
+    store reads them with a ranged GET)."""
+    at = tail.rfind(PACKED_MARKER)
+    end = tail.rfind(b"PK\x05\x06", 0, at if at >= 0 else None)
+    if at < 0 or end < 0 or end + 22 != at:  # the comment follows the end record directly
+        return {}
+    try:
+        data = json.loads(tail[at + len(PACKED_MARKER):].decode("ascii"))
+        origin = {"uploaded_as": str(data["uploaded_as"]), "uploaded_name": str(data["uploaded_name"]),
+                  "uploaded_files": int(data["uploaded_files"])}
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return {}
+    return origin if origin["uploaded_as"] in ("folder", "files") else {}

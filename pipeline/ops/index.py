@@ -91,6 +91,10 @@ def summary(document: Mapping[str, Any], location: str) -> dict[str, Any]:
         "warnings": len(document.get("warnings") or []),
         "duplicate_of": document.get("duplicate_of"),
         "supersedes": document.get("supersedes"),
+        # how the ZIP is held when not as a copy of its own (a duplicate), and when
+        # retention removed it (pipeline/ops/retention.py)
+        "stored_as": document.get("stored_as"),
+        "package_removed_at": (document.get("package_removed") or {}).get("at"),
     }
 
 

@@ -28,16 +28,17 @@ from typing import Any, Callable, Iterator
 import redis
 import structlog
 
-from pipeline.check.documents import REJECTED, Source, new_receipt_id
+from pipeline.check.documents import ACCEPTED, REJECTED, Source, new_receipt_id
 from pipeline.check.privacy import redact, redact_whole
 from pipeline.check.progress import ProgressLog
 from pipeline.intake.ledger import RedisLedger
-from pipeline.intake.store import StoreError
+from pipeline.intake.store import REFERENCE, StoreError
 from pipeline.intake.uploads import Claim, IngestRequest
 from pipeline.ops import presence
 from pipeline.ops.index import DecisionIndex, summary
 from pipeline.intake.inventory import RECEIPT_ID, Inventory, documents
 from pipeline.ops.metrics import Counters
+from pipeline.ops.retention import prune_quarantine
 
 _HEX = re.compile(r"^[0-9a-fA-F]{12,64}$")
 
@@ -129,8 +130,21 @@ class Ops:
         """The entry with where its ZIP and document are, masked (the ZIP's path is shown
         with the masked name; no listing of the folder is needed for that)."""
         fake_doc = {"status": entry["status"]}
-        return _shown({**entry, "zip": self.inventory.zip_ref(entry["location"], entry["name"]),
+        return _shown({**entry, "zip": self._zip_shown(entry["location"], entry["name"], entry),
                        "document": self.inventory.document_ref(entry["location"], fake_doc)})
+
+    def _zip_shown(self, location: str, name: str, facts: dict[str, Any]) -> str:
+        """Where the ZIP of a decision is, for people: its path; the archived ZIP a
+        duplicate held by reference names; or that retention removed it. ``facts``: the
+        document or its index entry (``stored_as``, ``package_removed``/``_at``)."""
+        removed_at = facts.get("package_removed_at") or (facts.get("package_removed") or {}).get("at")
+        if removed_at:
+            return f"(removed by retention at {removed_at}; the document stays)"
+        stored_as = facts.get("stored_as") or {}
+        if stored_as.get("held_as") == REFERENCE:
+            ref_location, _, ref_name = str(stored_as.get("same_bytes_as") or "").rpartition("/")
+            return f"{self.inventory.zip_ref(ref_location, ref_name)} (same bytes, held by reference)"
+        return self.inventory.zip_ref(location, name)
 
     def _package_file(self, location: str, name: str) -> str:
         """The stored ZIP's own file name in the decision folder (the document's ``name``
@@ -150,7 +164,8 @@ class Ops:
     def _waiting(self) -> list[dict[str, Any]]:
         now = datetime.now(timezone.utc)
         return [{"location": w.location, "account": w.account, "size": w.size, "since": _iso(w.since, self.zone),
-                 "age_s": round((now - w.since).total_seconds(), 1)}
+                 "age_s": round((now - w.since).total_seconds(), 1), "kind": w.kind, "files": w.files,
+                 "taken_in_s": w.taken_in_s}
                 for w in sorted(self.inventory.inbox(), key=lambda w: w.since)]
 
     def _skipped(self) -> list[dict[str, Any]]:
@@ -179,6 +194,7 @@ class Ops:
             "storage": self.storage,
             "queues": self.broker.queue_depths(),
             "inbox": {"waiting": len(waiting), "oldest": _shown(waiting[0] if waiting else None),
+                      "uploads": [_shown(w) for w in waiting if w["kind"] != "file"],
                       "skipped": [_shown(e) for e in self._skipped()]},
             "in_progress": {"count": len(claims), "packages": [_shown(c) for c in claims]},
             "decided": {"last_hour": self.index.count_since(now - 3600),
@@ -230,7 +246,7 @@ class Ops:
             return None
         name = self._package_file(location, document["package"]["name"])
         return {"location": location, "document": _shown(document),
-                "zip": redact(self.inventory.zip_ref(location, name)),
+                "zip": redact(self._zip_shown(location, name, document)),
                 "document_path": self.inventory.document_ref(location, document),
                 "superseded_by": self.index.client.hget(self.index.superseded_key, receipt_id)}
 
@@ -243,6 +259,7 @@ class Ops:
             locations = sorted(random.sample(locations, sample))
         progress = ProgressLog("verify.progress", len(locations))
         problems: list[dict[str, Any]] = []
+        removed = 0
         for location in locations:
             try:
                 document = self.inventory.read(location)
@@ -251,12 +268,19 @@ class Ops:
                 progress.step()
                 continue
             package = document["package"]
-            name = self._package_file(location, package["name"])
-            found = self.inventory.hash_zip(location, name)
+            if document.get("package_removed"):  # retention removed it on purpose
+                removed += 1
+                progress.step()
+                continue
+            zip_location, name, broken = self._bytes_of(location, document)
+            found = self.inventory.hash_zip(zip_location, name) if broken is None else None
             base = {"receipt_id": document["receipt_id"], "location": location,
-                    "zip": redact(self.inventory.zip_ref(location, name)),
+                    "zip": redact(self.inventory.zip_ref(zip_location, name)),
                     "expected_sha256": package["sha256"], "expected_size": package["size"]}
-            if found is None:
+            if broken is not None or (found is None and zip_location != location):
+                problems.append({**base, "problem": "broken_reference",
+                                 "detail": broken or "the archived ZIP it names is missing"})
+            elif found is None:
                 problems.append({**base, "problem": "missing"})
             elif found != (package["size"], package["sha256"]):
                 problems.append({**base, "problem": "mismatch", "actual_size": found[0], "actual_sha256": found[1]})
@@ -266,8 +290,35 @@ class Ops:
                                          receipt_id=p.get("receipt_id"), zip=p.get("zip"),
                                          expected_sha256=p.get("expected_sha256"),
                                          actual_sha256=p.get("actual_sha256"), detail=p.get("detail"))
-        return {"areas": list(areas), "stored": total, "checked": len(locations),
-                "ok": len(locations) - len(problems), "problems": problems}
+        return {"areas": list(areas), "stored": total, "checked": len(locations) - removed,
+                "ok": len(locations) - removed - len(problems), "removed_by_retention": removed,
+                "problems": problems}
+
+    def _bytes_of(self, location: str, document: dict[str, Any]) -> tuple[str, str, str | None]:
+        """(location, file name) of the ZIP holding a decision's bytes, and what is wrong
+        with its reference (None: nothing). A duplicate held by reference
+        (``stored_as.held_as`` = ``reference``) has them in the archived ZIP of the
+        receipt it duplicates; that must be the ZIP it names."""
+        stored_as = document.get("stored_as") or {}
+        if stored_as.get("held_as") != REFERENCE:
+            return location, self._package_file(location, document["package"]["name"]), None
+        ref_location, _, ref_name = str(stored_as.get("same_bytes_as") or "").rpartition("/")
+        original = document.get("duplicate_of")
+        expected = self.inventory.locate(original) if isinstance(original, str) and RECEIPT_ID.match(original) else None
+        try:
+            accepted = self.inventory.read(ref_location) if ref_location and ref_location == expected else {}
+        except (StoreError, OSError, ValueError):
+            accepted = {}
+        if accepted.get("status") != ACCEPTED or accepted.get("receipt_id") != original:
+            return ref_location or location, ref_name, (
+                f"names {stored_as.get('same_bytes_as')!r}, which is not the stored acceptance {original}")
+        return ref_location, self._package_file(ref_location, ref_name), None
+
+    # -- retention --------------------------------------------------------------------------
+    def prune_quarantine(self, older_than_days: float, *, dry_run: bool) -> dict[str, Any]:
+        """``pipeline prune-quarantine``: pipeline/ops/retention.py."""
+        return prune_quarantine(inventory=self.inventory, store=self.store, index=self.index, now=self.now,
+                                older_than_days=older_than_days, dry_run=dry_run)
 
     # -- requeue ----------------------------------------------------------------------------
     def _requeue_key(self, receipt_id: str) -> str:

@@ -8,7 +8,8 @@ pipeline process to find a Redis without the key ``<ns>:epoch`` restores it:
 1. it takes a lock in Redis (one restorer at a time; the others go on watching),
 2. reads every stored decision once: each is upserted into the decision index
    (pipeline/ops/index.py), and the earliest acceptance of each package's bytes is
-   recorded again (``accepted:<sha256>``, duplicate detection),
+   recorded again (``accepted:<sha256>`` and its size in ``accepted-sizes``, duplicate
+   detection),
 3. writes a new epoch id to the journal (``redis-epoch``) and then to Redis.
 
 The journal's epoch tells a loss from a first start: a Redis without an epoch while the
@@ -90,6 +91,7 @@ class RedisRestore:
         started = time.monotonic()
         progress = ProgressLog("redis.restore_progress", None, every=1000, seconds=10.0)
         earliest: dict[str, tuple[float, str]] = {}
+        sizes: dict[str, int | None] = {}
 
         def read_all() -> Iterator[tuple[str, dict[str, Any]]]:
             for location, document in documents(self.inventory):
@@ -101,11 +103,12 @@ class RedisRestore:
                     when = (decided_ts(document), document["receipt_id"])
                     if sha256 and (sha256 not in earliest or when < earliest[sha256]):
                         earliest[sha256] = when
+                        sizes[sha256] = (document.get("package") or {}).get("size")
                 yield location, document
 
         indexed = self.index.rebuild(read_all(), clock=self.clock)
         for sha256, (_, receipt_id) in earliest.items():
-            self.ledger.restore_acceptance(sha256, receipt_id)
+            self.ledger.restore_acceptance(sha256, receipt_id, sizes.get(sha256))
         epoch = f"{self.clock().isoformat(timespec='seconds')}-{uuid.uuid4().hex[:12]}"
         # the journal first: a crash between the two writes shows as a loss next time
         # (a false alarm, and the same harmless restore), never as a quiet first start

@@ -34,10 +34,12 @@ RAR = b"Rar!\x1a\x07\x01\x00" + bytes(range(256)) * 8
 
 def small_zip(tag: str) -> bytes:
     """A ZIP the reader accepts (the stores' tests run no content checks); each ``tag``
-    gives other bytes."""
+    gives other bytes, the same ``tag`` the same bytes (a fixed time stamp: the clock's
+    would differ between two calls two seconds apart)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("report/readme.txt", f"package {tag}".encode())
+        zf.writestr(zipfile.ZipInfo("report/readme.txt", date_time=(2026, 11, 20, 9, 0, 0)),
+                    f"package {tag}".encode())
     return buf.getvalue()
 
 
@@ -126,6 +128,23 @@ class StoreHarness:
         again: equal snapshots mean nothing was touched in between."""
         raise NotImplementedError
 
+    def package_bytes(self, decision: StoredDecision) -> bytes:
+        """The package's bytes as its decision folder holds them: its own ZIP (a copy or a
+        hard link), or, for a duplicate held by reference, the archived ZIP its document
+        names (``stored_as.same_bytes_as``)."""
+        held = decision.document.get("stored_as") or {}
+        if held.get("held_as") != "reference":
+            return decision.zip_bytes
+        location = held["same_bytes_as"].rpartition("/")[0]
+        [original] = [d for d in self.stored_decisions() if d.location == location]
+        assert original.area == "archive" and original.document["receipt_id"] == decision.document["duplicate_of"]
+        return original.zip_bytes
+
+    def stored_copies(self, data: bytes) -> int:
+        """How many times ``data`` is stored in the archive and the quarantine (a hard
+        link to stored bytes is no second copy)."""
+        raise NotImplementedError
+
     def let_time_pass(self) -> None:
         """Wait until a rewrite of anything would change its stamp in :meth:`stored_state`."""
 
@@ -203,6 +222,16 @@ class LocalHarness(StoreHarness):
                 # a rewrite (temp + rename) is a new inode
                 out[p.relative_to(root).as_posix()] = (st.st_ino, st.st_size, st.st_mtime_ns)
         return out
+
+
+    def stored_copies(self, data: bytes) -> int:
+        inodes = set()
+        for area in ("archive", "quarantine"):
+            for p in (self.store.data_dir / area).glob("*/*/*"):
+                if p.is_file() and p.suffix != ".json" and p.read_bytes() == data:
+                    st = p.stat()
+                    inodes.add((st.st_dev, st.st_ino))
+        return len(inodes)
 
 
 class S3Harness(StoreHarness):
@@ -295,3 +324,7 @@ class S3Harness(StoreHarness):
 
     def let_time_pass(self) -> None:
         time.sleep(1.05)  # Last-Modified has whole seconds
+
+    def stored_copies(self, data: bytes) -> int:
+        return sum(1 for d in self.stored_decisions() for n, b in d.files.items()
+                   if not n.endswith(".json") and b == data)
