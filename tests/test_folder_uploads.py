@@ -11,6 +11,7 @@ import email
 import hashlib
 import io
 import json
+from datetime import datetime, timedelta
 import os
 import subprocess
 import sys
@@ -168,7 +169,15 @@ def test_a_folder_zips_in_a_subfolder_and_loose_files_each_get_one_answer(
     assert loose_doc["status"] == "rejected"
     assert loose_doc["source"]["uploaded_as"] == "files"
     assert loose_doc["source"]["uploaded_files"] == len(flat)
+    # the time in its name is the configured zone's (+08:00 by default), like every time shown
+    stamp = datetime.strptime(loose_doc["package"]["name"].split("散装文件")[1][:15], "%Y%m%d-%H%M%S")
+    received = datetime.fromisoformat(loose_doc["received_at"])
+    assert received.utcoffset() == timedelta(hours=8)
+    assert timedelta(0) <= received.replace(tzinfo=None) - stamp < timedelta(minutes=5)
     assert "HIER_ROOT_NAME" in {e["code"] for e in loose_doc["errors"]}
+    # ... in words for what the clerk did: loose files, no ZIP of theirs to rename
+    root_name = next(e for e in loose_doc["errors"] if e["code"] == "HIER_ROOT_NAME")
+    assert root_name["message"].startswith("上传的是零散的文件") and "改名" not in root_name["hint"]
     assert "PKG_NOT_ZIP" not in {e["code"] for e in loose_doc["errors"]}
     (loose_dir,) = [f for f, d in decisions(p.data).values() if d == loose_doc]
     assert stored_members(loose_dir) == flat

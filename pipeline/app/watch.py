@@ -11,6 +11,7 @@ import structlog
 
 from pipeline.app.compose import Composition
 from pipeline.app.stopping import wait_for_stop
+from pipeline.check.documents import local_zone
 from pipeline.intake.bucket_uploads import BucketPacker
 from pipeline.intake.bucket_watch import BucketWatcher
 from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox
@@ -71,6 +72,7 @@ def folder_watcher(composition: Composition, logger: Any) -> InboxWatcher:
 
     return InboxWatcher(s.inbox_dir, offer, quiet_period=s.quiet_period, stale_upload_timeout=s.stale_upload_timeout,
                         folder_quiet_period=s.folder_quiet_period, faults=composition.faults,
+                        zone=local_zone(s.utc_offset_hours),
                         scan_interval=s.scan_interval, on_scan=recover, logger=logger,
                         rehand_after=s.requeue_after, may_rehand=hand.queue_idle)
 
@@ -92,7 +94,8 @@ def bucket_watcher(composition: Composition, logger: Any, hand: Handover | None 
     # folders and loose files uploaded key by key: packed into one ZIP each (issue 15),
     # the ZIP written under the work area (local, like the workers' scratch)
     packer = BucketPacker(store.client, store.inbox_bucket, store.inbox_prefix, store.ledger, s.work_dir, logger,
-                          faults=composition.faults, stale_multipart_after=s.stale_upload_timeout)
+                          faults=composition.faults, stale_multipart_after=s.stale_upload_timeout,
+                          zone=local_zone(s.utc_offset_hours))
     return BucketWatcher(store.client, store.inbox_bucket, store.inbox_prefix, hand.offer,
                          scan_interval=s.scan_interval, use_notifications=True,
                          on_scan=recover, logger=logger, packer=packer,

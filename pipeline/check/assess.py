@@ -17,9 +17,11 @@ from pipeline.check.policy import Policy
 
 
 def assess(zip_path: Path, package_name: str, policy: Policy, work_dir: Path, today: date,
-           checks: Sequence[Check] | None = None) -> Findings:
+           checks: Sequence[Check] | None = None, uploaded_as: str = "") -> Findings:
     """Findings on the ZIP at ``zip_path``. ``work_dir`` is scratch space owned by this
-    call: it is created, used for the extracted members, and removed again."""
+    call: it is created, used for the extracted members, and removed again.
+    ``uploaded_as``: how the upload came when the pipeline packed it ("folder", "files";
+    the document's ``source.uploaded_as``), so the messages speak of what the clerk did."""
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
         contents = read_package(zip_path, work_dir, policy.zip, package_name=package_name)
@@ -33,7 +35,8 @@ def assess(zip_path: Path, package_name: str, policy: Policy, work_dir: Path, to
         )
         if contents.problems:  # fatal: nothing inside can be trusted
             return findings
-        view = PackageView(name=package_name, contents=contents, policy=policy, today=today)
+        view = PackageView(name=package_name, contents=contents, policy=policy, today=today,
+                           uploaded_as=uploaded_as)
         findings.problems.extend(run_checks(view, default_checks() if checks is None else checks))
         _describe(findings, view)
         return findings

@@ -31,6 +31,9 @@ class PackageView:
     contents: PackageContents
     policy: Policy
     today: date  # the day of checking, for the date rules
+    #: "files" when the pipeline packed loose files into this ZIP, "folder" for a folder
+    #: uploaded as such, "" for a ZIP as uploaded (pipeline/intake/folder_uploads.py)
+    uploaded_as: str = ""
 
     @cached_property
     def layout(self) -> Layout:

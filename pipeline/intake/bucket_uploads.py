@@ -54,6 +54,7 @@ import hashlib
 import json
 import socket
 import time
+from datetime import datetime, tzinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ from minio.error import S3Error
 
 from pipeline.check.contract import JUNK_FOLDER
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
-from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, PackError, ZipEntry, final_name, head_is_archive,
+from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, CHINA_STANDARD_TIME, PackError, ZipEntry, final_name, head_is_archive,
                                             is_archive_name, is_busy_name, is_junk, write_stored_zip)
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.s3_store import PACKED_META
@@ -259,8 +260,9 @@ class BucketPacker:
 
     def __init__(self, client: Minio, bucket: str, prefix: str, ledger: Ledger, work_dir: Path, logger: Any,
                  faults: FaultPoints = NO_FAULTS, holder: str | None = None,
-                 stale_multipart_after: float = 1800.0) -> None:
+                 stale_multipart_after: float = 1800.0, zone: tzinfo = CHINA_STANDARD_TIME) -> None:
         self.client = client
+        self.zone = zone  # of the time in a loose-files ZIP's name
         self.bucket = bucket
         self.prefix = prefix
         self.ledger = ledger
@@ -352,7 +354,8 @@ class BucketPacker:
             base = group.name
             stem, suffix = (base[:-4], base[-4:]) if base.lower().endswith(".zip") else (base, ".zip")
         else:
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(max(m.last_modified for m in group.members)))
+            stamp = datetime.fromtimestamp(max(m.last_modified for m in group.members), self.zone) \
+                .strftime("%Y%m%d-%H%M%S")
             stem, suffix = f"{group.account}散装文件{stamp}", ".zip"
         for n in range(1, 1000):
             yield f"{level}{stem}{suffix}" if n == 1 else f"{level}{stem}（{n}）{suffix}"

@@ -233,7 +233,7 @@ def decide(claim: Claim, services: Services, work_dir: Path, log: Any = None) ->
     log.info("package.checking", size=claim.request.size)
     now = services.now()
     findings = assess(zip_path, claim.package_name, services.policy, work_dir / "package", now.date(),
-                      checks=services.checks)
+                      checks=services.checks, uploaded_as=claim.source.uploaded_as)
     duplicate_of = None
     if not findings.errors:
         first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id,

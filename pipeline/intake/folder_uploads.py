@@ -58,6 +58,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,9 @@ from pipeline.check.contract import JUNK_FILE_NAMES, JUNK_FOLDER, JUNK_PREFIXES
 from pipeline.check.files import fsync_dir, write_atomic
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
 from pipeline.intake.uploads import IN_PROGRESS_SUFFIXES, packed_comment, readable
+
+#: the default zone of names shown to people (the settings' PIPELINE_UTC_OFFSET_HOURS wins)
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 __all__ = [
     "FOLDER_QUIET_PERIOD",
@@ -358,8 +362,11 @@ def zip_digests(path: Path) -> list[tuple[str, str]]:
 class Packer:
     """Packs groups (see the module docstring), crash-safe, and finishes cut-short ones."""
 
-    def __init__(self, inbox: Path, logger: Any, faults: FaultPoints = NO_FAULTS) -> None:
+    def __init__(self, inbox: Path, logger: Any, faults: FaultPoints = NO_FAULTS,
+                 zone: tzinfo = CHINA_STANDARD_TIME) -> None:
         self.inbox = Path(inbox)
+        #: the zone of the time in a loose-files ZIP's name (the configured one: shown to people)
+        self.zone = zone
         self.root = self.inbox / PACKING_DIR
         self._log = logger
         self._faults = faults  # the reliability tests' crash points (pipeline/intake/faults.py)
@@ -544,7 +551,7 @@ class Packer:
             base = Path(intent["relative"]).name
             stem, suffix = (base[:-4], base[-4:]) if base.lower().endswith(".zip") else (base, ".zip")
         else:
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(float(intent["created"])))
+            stamp = datetime.fromtimestamp(float(intent["created"]), self.zone).strftime("%Y%m%d-%H%M%S")
             stem, suffix = f"{intent['account']}散装文件{stamp}", ".zip"
         package = holder / "package.zip"
         for n in range(1, 1000):

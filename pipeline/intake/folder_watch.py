@@ -37,6 +37,7 @@ import os
 import stat as stat_mod
 import threading
 import time
+from datetime import tzinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -435,6 +436,7 @@ class InboxWatcher:
         empty_upload_wait: float = EMPTY_UPLOAD_WAIT,
         folder_quiet_period: float = FOLDER_QUIET_PERIOD,
         faults: FaultPoints = NO_FAULTS,
+        zone: tzinfo | None = None,
     ) -> None:
         self.inbox = Path(inbox).resolve()
         self._root = str(self.inbox)
@@ -471,7 +473,7 @@ class InboxWatcher:
         self._groups: dict[str, _GroupCandidate] = {}
         self._group_dirty = True  # an event outside the plain candidates: walk again soon
         self._next_group_walk = 0.0
-        self._packer = Packer(self.inbox, self._log, faults)
+        self._packer = Packer(self.inbox, self._log, faults, **({"zone": zone} if zone else {}))
         # relative -> kind of the skipped entries logged, as of the last scan: an entry is
         # named once, and again only after it was gone (or changed kind) at a scan
         self._logged_skipped: dict[str, str] = {}

@@ -132,10 +132,12 @@ def check_root_name(view: PackageView) -> Iterator[Problem]:
     if not reasons:
         return
     # a ZIP made from the folder's contents (no level-1 folder): its own name stands in,
-    # and the fix is to compress the folder itself (or to rename the ZIP)
+    # and the fix is to compress the folder itself (or to rename the ZIP); loose files the
+    # pipeline packed: no ZIP of the clerk's to rename, the fix is to zip the folder
     yield problem("HIER_ROOT_NAME", lay.root_path, name=lay.root_name, reason="；".join(reasons),
                   example=_example_root(view), faults=faults, flat=lay.flat,
-                  fault="flat_archive" if lay.flat else "folder_name",
+                  fault=("loose_files" if lay.flat and view.uploaded_as == "files"
+                         else "flat_archive" if lay.flat else "folder_name"),
                   date=lay.name_date or "", institution=lay.name_institution or "",
                   plan_institution=expected or "")
 
