@@ -137,6 +137,15 @@ RENDERED = {
     'INTERNAL': ({},
         '系统处理该压缩包时发生内部错误，材料已妥善保存，工作人员会尽快处理。',
         '无需重新上传；如有疑问请联系管理员并提供回执编号。'),
+    'FORM_WORKBOOK': ({'name': '表单.xlsx', 'detail': '工作簿中含有宏'},
+        '工作簿“表单.xlsx”无法读取：工作簿中含有宏。',
+        '请用 Excel 或 WPS 打开后“另存为”Excel 工作簿（.xlsx）格式，或用上报模板（表单.xlsx）重新填写。'),
+    'FORM_DUPLICATE': ({'form': '签到表', 'workbook': '表单.xlsx'},
+        '表单“签到表”既有 JSON 文件，又在“表单.xlsx”中有同名工作表，无法确定以哪一份为准。',
+        '请只保留一份：删除“签到表.json”，或删除工作簿中的“签到表”工作表。'),
+    'W_WORKBOOK_SHEET': ({'name': '表单.xlsx', 'sheet': 'Sheet1', 'expected': '理论培训大纲、实操培训大纲、签到表、线上培训记录、实操设备设施'},
+        '工作簿“表单.xlsx”中的工作表“Sheet1”不是本层文件夹的表单，已忽略。',
+        '本层文件夹的工作簿只需包含这些工作表：理论培训大纲、实操培训大纲、签到表、线上培训记录、实操设备设施；其他工作表可以删除。'),
 }
 
 
@@ -263,6 +272,24 @@ RENDERED_CAUSES = {
     ('FORM_TRAINEES', 'online_incomplete'): ({'form': '签到表.json', 'location': '第 2 次签到（2026-10-26）第 3 名学员（龙桂兰，610116********3382）', 'reason': '“签到”填的是 false，即未签到', 'fault': 'online_incomplete'},
         '表单“签到表.json”第 2 次签到（2026-10-26）第 3 名学员（龙桂兰，610116********3382）的学员信息有误：“签到”填的是 false，即未签到。',
         '线上培训须全部学员完成（完成率 100%）并在平台签到：请在学员完成后重新导出线上培训记录。'),
+    ('FORM_WORKBOOK', 'not_xlsx'): ({'name': '表单.xlsx', 'detail': '它不是 .xlsx 格式的工作簿', 'fault': 'not_xlsx'},
+        '工作簿“表单.xlsx”无法读取：它不是 .xlsx 格式的工作簿。',
+        '请用 Excel 或 WPS 打开该文件，选择“另存为”，文件类型选“Excel 工作簿（*.xlsx）”，不要设置打开密码，文件名仍为“表单.xlsx”。'),
+    ('FORM_WORKBOOK', 'macro'): ({'name': '表单.xlsx', 'detail': '它不是 .xlsx 格式的工作簿', 'fault': 'macro'},
+        '工作簿“表单.xlsx”无法读取：它不是 .xlsx 格式的工作簿。',
+        '请“另存为”不含宏的 Excel 工作簿（*.xlsx），不要使用 .xlsm 或启用宏的工作簿。'),
+    ('FORM_WORKBOOK', 'external_link'): ({'name': '表单.xlsx', 'detail': '它不是 .xlsx 格式的工作簿', 'fault': 'external_link'},
+        '工作簿“表单.xlsx”无法读取：它不是 .xlsx 格式的工作簿。',
+        '请删除引用其他文件的公式或链接（数据 → 编辑链接 → 断开链接），把内容直接填写在表中后保存。'),
+    ('FORM_WORKBOOK', 'formula'): ({'name': '表单.xlsx', 'detail': '它不是 .xlsx 格式的工作簿', 'fault': 'formula'},
+        '工作簿“表单.xlsx”无法读取：它不是 .xlsx 格式的工作簿。',
+        '请在 Excel 或 WPS 中打开并保存一次（让公式算出结果），或把公式改为直接填写的内容。'),
+    ('FORM_WORKBOOK', 'limit'): ({'name': '表单.xlsx', 'detail': '它不是 .xlsx 格式的工作簿', 'fault': 'limit'},
+        '工作簿“表单.xlsx”无法读取：它不是 .xlsx 格式的工作簿。',
+        '请只在模板的各工作表中填写上报内容，删除多余的工作表、行和图片后保存。'),
+    ('FORM_ID_NUMBER', 'excel_number'): ({'form': '签到表', 'location': '第 7 行“身份证号”（D7）', 'id_number': '6.10116E+17', 'reason': '在 Excel 中被存成了数字，最后几位已经丢失，无法还原', 'fault': 'excel_number'},
+        '表单“签到表”第 7 行“身份证号”（D7）的身份证号 6.1011*E+17 有误：在 Excel 中被存成了数字，最后几位已经丢失，无法还原。',
+        '请先把这一列设为“文本”格式（选中该列，右键 → 设置单元格格式 → 文本），再对照身份证重新输入完整的 18 位号码；已经变成数字的号码无法恢复，不要在原数字上修改。'),
 }
 
 

@@ -27,7 +27,17 @@ def spec_codes() -> set[str]:
         pytest.fail(f"spec not found at {SPEC}")
     text = SPEC.read_text(encoding="utf-8")
     section7 = text[text.index("## 7. Error codes"):text.index("## 8.")]
-    return set(re.findall(r"`((?:PKG|HIER|NAME|MEDIA|IMG|VID|FORM|W)_[A-Z0-9_]+|INTERNAL)`", section7))
+    codes = set(re.findall(r"`((?:PKG|HIER|NAME|MEDIA|IMG|VID|FORM|W)_[A-Z0-9_]+|INTERNAL)`", section7))
+    # v1.1 sections the pipeline implements add the codes they list ("Codes of this section")
+    for heading in IMPLEMENTED_V11_SECTIONS:
+        section = text[text.index(heading):]
+        line = next(line for line in section.splitlines() if line.startswith("Codes of this section"))
+        codes |= set(re.findall(r"`([A-Z_]+)`", line))
+    return codes
+
+
+#: spec v1.1 sections built so far (section 10, integrity across packages: issue 17)
+IMPLEMENTED_V11_SECTIONS = ("## 9. Forms in a workbook",)
 
 
 def test_catalogue_is_exactly_the_spec_codes():

@@ -1,0 +1,537 @@
+"""Reading the forms of a ``表单.xlsx`` workbook (spec section 9): each sheet to the form's
+JSON, with the cell of every value, so that every problem the schemas and rules find can
+name its sheet and cell.
+
+The sheets are read as :mod:`pipeline.check.sheets` lays them out, **by labels and header
+names**, never by fixed cells: inserted rows and columns, hidden columns, reordered sheets,
+trailing empty rows, merged label cells and stray spaces or full-width characters in
+labels do not matter. Values are taken as the clerk meant them: Excel dates and text dates
+(``2026-11-20``, ``2026/11/20``, ``2026年11月20日``), whole numbers, 是/否 and √/×, the Chinese
+choices. What cannot be taken stays as written, so the schema reports it at its cell —
+never a guess: an 18-digit ID that Excel stored as a number (``6.10116E+17``) has lost its
+last digits and is reported as such (``FORM_ID_NUMBER``, fault ``excel_number``), with no
+digit made up.
+
+A workbook is a ZIP of XML, so before openpyxl (read-only, streaming; XML through
+defusedxml: no entity expansion, no external entities) opens it, its directory is held to
+limits (entries, sizes, ratios) and refused (``FORM_WORKBOOK``) when it is no ``.xlsx`` (an
+``.xls``/``.et`` or an encrypted file renamed: an OLE compound file), holds macros or
+external links, has formulas without stored values, or more rows or cells than allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipeline.check.catalogue import Problem, problem
+from pipeline.check.contract import FORM_OF_SHEET, SHEET_OF_FORM
+from pipeline.check.sheets import (BOOLEAN, CHOICE, CHOICE_LABELS, CHOICES, DATE, INTEGER, NUMBER, TEXT, Cell,
+                                   SheetModel, Table, sheet_model)
+
+__all__ = ["WorkbookLimits", "SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION"]
+
+#: the version the schemas know (the sheet does not carry it)
+FORM_VERSION = 1
+
+#: the ZIP signature, and an OLE compound file's (.xls, .et, or an encrypted .xlsx)
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass(frozen=True)
+class WorkbookLimits:
+    """What a workbook may hold before anything reads its XML."""
+
+    max_entries: int = 500
+    max_total_bytes: int = 64 * 1024 * 1024  # uncompressed
+    max_ratio: int = 200  # per entry of over 1 MiB uncompressed
+    max_rows: int = 20_000  # per sheet
+    max_cells: int = 1_000_000  # in all
+
+
+@dataclass
+class SheetForm:
+    """One form as read from its sheet."""
+
+    kind: str
+    sheet: str
+    value: dict[str, Any]
+    #: JSON pointer -> cell (``D7``) of every value read, every entry (its first cell) and
+    #: every list (its header's first cell); "" -> the title's cell
+    cells: dict[str, str] = field(default_factory=dict)
+    #: pointers whose problem the reader reported itself (no second one from the rules)
+    reported: set[str] = field(default_factory=set)
+
+    def cell_of(self, pointer: str) -> str:
+        """The cell of ``pointer`` or of its nearest ancestor that has one."""
+        while pointer:
+            if pointer in self.cells:
+                return self.cells[pointer]
+            pointer = pointer.rsplit("/", 1)[0]
+        return self.cells.get("", "A1")
+
+
+@dataclass
+class WorkbookRead:
+    forms: dict[str, SheetForm] = field(default_factory=dict)  # by form type
+    problems: list[Problem] = field(default_factory=list)
+    ignored_sheets: list[str] = field(default_factory=list)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_label(text: Any) -> str:
+    """A label or header as compared: NFKC (full-width to half-width), no whitespace, no
+    trailing colon or required-marker star."""
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFKC", str(text))
+    s = _SPACES.sub("", s)
+    return s.strip("*：:")
+
+
+# ---------------------------------------------------------------------------------------
+# the ZIP and the XML before openpyxl
+
+
+def _refusal(path: str, fault: str, detail: str) -> Problem:
+    return problem("FORM_WORKBOOK", path, name=path.rsplit("/", 1)[-1], detail=detail, fault=fault)
+
+
+def _vet(file: Path, shown: str, limits: WorkbookLimits) -> Problem | None:
+    """FORM_WORKBOOK for a file that must not be opened, else None."""
+    with open(file, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(_OLE_MAGIC):
+        return _refusal(shown, "not_xlsx", "它不是 .xlsx 格式（可能是 .xls、WPS 的 .et，或设置了打开密码的工作簿）")
+    if not head.startswith(_ZIP_MAGIC):
+        return _refusal(shown, "not_xlsx", "它不是 .xlsx 格式的工作簿")
+    try:
+        with zipfile.ZipFile(file) as zf:
+            infos = zf.infolist()
+            names = {i.filename.lower() for i in infos}
+            if len(infos) > limits.max_entries:
+                return _refusal(shown, "limit", f"工作簿内部有 {len(infos)} 个部件，超过上限 {limits.max_entries} 个")
+            total = sum(i.file_size for i in infos)
+            if total > limits.max_total_bytes:
+                return _refusal(shown, "limit", f"工作簿解压后 {total // (1024 * 1024)} MB，超过上限 "
+                                                f"{limits.max_total_bytes // (1024 * 1024)} MB")
+            for i in infos:
+                if i.file_size > 1024 * 1024 and i.file_size > limits.max_ratio * max(i.compress_size, 1):
+                    return _refusal(shown, "limit", "工作簿内部有压缩比异常的部件（疑似压缩炸弹）")
+            if "xl/workbook.xml" not in names:
+                return _refusal(shown, "not_xlsx", "它不是 .xlsx 格式的工作簿（缺少工作簿部件）")
+            if any(n.endswith("vbaproject.bin") for n in names):
+                return _refusal(shown, "macro", "工作簿中含有宏")
+            if any(n.startswith("xl/externallinks/") for n in names):
+                return _refusal(shown, "external_link", "工作簿中含有指向其他文件的外部链接")
+            for info in infos:  # no DTD anywhere: entity expansion and external entities refused
+                if info.filename.lower().endswith((".xml", ".rels")) and _declares_dtd(zf, info.filename):
+                    return _refusal(shown, "not_xlsx", "工作簿的内部文件含有不允许的 XML 声明（DOCTYPE）")
+            sheets = [i for i in infos if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
+            for info in sheets:
+                found = _scan_sheet_xml(zf, info.filename, limits)
+                if found:
+                    return _refusal(shown, *found)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        return _refusal(shown, "not_xlsx", f"工作簿已损坏，无法打开（{type(exc).__name__}）")
+    return None
+
+
+def _declares_dtd(zf: zipfile.ZipFile, name: str) -> bool:
+    """A DOCTYPE (entities live there) before the root element of an XML part. Excel, WPS
+    and LibreOffice write none; defusedxml refuses them too, this says so before parsing."""
+    with zf.open(name) as fh:
+        head = fh.read(4096)
+    return b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper()
+
+
+#: a cell holding a formula and no stored value (none, or an empty <v/>): a program wrote the
+#: formula and nothing ever calculated it
+_FORMULA_WITHOUT_VALUE = re.compile(
+    rb"<(?:\w+:)?c\b[^>]*>\s*<(?:\w+:)?f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*"
+    rb"(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>")
+_ROW = re.compile(rb"<(?:\w+:)?row\b")
+_CELL = re.compile(rb"<(?:\w+:)?c\b")
+
+
+def _scan_sheet_xml(zf: zipfile.ZipFile, name: str, limits: WorkbookLimits) -> tuple[str, str] | None:
+    """(fault, detail) when a sheet's XML has a formula without a stored value or more rows
+    or cells than allowed. Streams the XML in chunks (a pattern across a chunk boundary is
+    found in the overlap)."""
+    rows = cells = 0
+    tail = b""
+    with zf.open(name) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            data = tail + chunk
+            rows += len(_ROW.findall(chunk))
+            cells += len(_CELL.findall(chunk))
+            if _FORMULA_WITHOUT_VALUE.search(data):
+                return "formula", "工作簿中有公式没有保存计算结果（如从其他程序导出、未经 Excel 计算）"
+            if rows > limits.max_rows:
+                return "limit", f"一张工作表超过 {limits.max_rows} 行"
+            if cells > limits.max_cells:
+                return "limit", f"工作表的单元格超过 {limits.max_cells} 个"
+            tail = data[-4096:]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# values
+
+
+_TEXT_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
+_TRUE = {"是", "√", "✓", "✔", "true", "yes", "y", "1", "对", "已签到", "已签"}
+_FALSE = {"否", "×", "✗", "✘", "x", "false", "no", "n", "0", "未签到", "未签"}
+_CHOICE_OF_LABEL = {label: value for value, label in CHOICE_LABELS.items()}
+_SPLIT_CHOICES = re.compile(r"[、,，;；/／\s]+")
+#: a number this large in an ID column was an 18-digit ID typed into a General cell:
+#: Excel keeps 15 significant digits, the rest is lost
+_LOST_DIGITS_FROM = 1e15
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _number_text(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _convert(cell: Cell, value: Any) -> tuple[Any, str | None]:
+    """(JSON value, None) or (the value as written, the fault: ``excel_number``) of one
+    non-empty cell."""
+    if isinstance(value, str):
+        value = value.strip()
+    kind = cell.kind
+    if kind == DATE:
+        if isinstance(value, datetime):
+            return value.date().isoformat(), None
+        if isinstance(value, date):
+            return value.isoformat(), None
+        if isinstance(value, str):
+            m = _TEXT_DATE.match(unicodedata.normalize("NFKC", value))
+            if m:
+                try:
+                    return date(int(m[1]), int(m[2]), int(m[3])).isoformat(), None
+                except ValueError:
+                    return value, None  # 2026-02-30: the schema says it is no real date
+        return _plain(value), None
+    if kind in (INTEGER, NUMBER):
+        if isinstance(value, bool):
+            return value, None
+        if isinstance(value, (int, float)):
+            return (int(value) if float(value).is_integer() else value), None
+        if isinstance(value, str):
+            text = unicodedata.normalize("NFKC", value).replace(",", "")
+            try:
+                number = float(text)
+            except ValueError:
+                return value, None
+            return (int(number) if number.is_integer() else number), None
+        return _plain(value), None
+    if kind == BOOLEAN:
+        if isinstance(value, bool):
+            return value, None
+        key = unicodedata.normalize("NFKC", str(value)).strip().lower()
+        if key in _TRUE:
+            return True, None
+        if key in _FALSE:
+            return False, None
+        return _plain(value), None
+    if kind == CHOICE:
+        text = unicodedata.normalize("NFKC", str(_plain(value))).strip()
+        return _CHOICE_OF_LABEL.get(text, text), None
+    if kind == CHOICES:
+        parts = [p for p in _SPLIT_CHOICES.split(unicodedata.normalize("NFKC", str(_plain(value)))) if p]
+        return [_CHOICE_OF_LABEL.get(p, p) for p in parts], None
+    # TEXT
+    if isinstance(value, bool):
+        return ("是" if value else "否"), None
+    if isinstance(value, (int, float)):
+        if cell.as_text and abs(value) >= _LOST_DIGITS_FROM:
+            return _number_text(value), "excel_number"
+        return _number_text(value), None
+    if isinstance(value, (datetime, date)):
+        return (value.date() if isinstance(value, datetime) else value).isoformat(), None
+    if isinstance(value, time):
+        return value.isoformat(), None
+    return str(value), None
+
+
+def _plain(value: Any) -> Any:
+    """A cell value as JSON can hold it (what the schema will judge)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return value
+
+
+def _put(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+
+
+def _pointer(*parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+# ---------------------------------------------------------------------------------------
+# one sheet
+
+
+@dataclass
+class _Row:
+    number: int  # 1-based
+    cells: list[tuple[str, Any]]  # (coordinate, value) of the non-empty cells, left to right
+    by_column: dict[int, tuple[str, Any]]  # column index (1-based) -> (coordinate, value)
+
+
+def _rows(ws: Any) -> list[_Row]:
+    out: list[_Row] = []
+    for row in ws.iter_rows():
+        cells = [(c.coordinate, c.value) for c in row
+                 if getattr(c, "coordinate", None) and not _is_empty(c.value)]
+        if not cells:
+            continue
+        by_column = {c.column: (c.coordinate, c.value) for c in row
+                     if getattr(c, "coordinate", None) and not _is_empty(c.value)}
+        out.append(_Row(row[0].row if hasattr(row[0], "row") else len(out) + 1, cells, by_column))
+    return out
+
+
+def _column_letter(coordinate: str) -> str:
+    return re.match(r"[A-Z]+", coordinate)[0]  # type: ignore[index]
+
+
+class _SheetReader:
+    def __init__(self, model: SheetModel, rows: list[_Row], path: str) -> None:
+        self.model = model
+        self.rows = rows
+        self.path = path  # the workbook's path in the package, for problems
+        self.form = SheetForm(model.kind, model.sheet, {"form": model.kind, "version": FORM_VERSION})
+        self.problems: list[Problem] = []
+        self.form.cells[""] = rows[0].cells[0][0] if rows else "A1"
+
+    def read(self) -> tuple[SheetForm, list[Problem]]:
+        headers = self._find_headers()
+        inside: set[int] = set()
+        ordered = sorted(headers.items(), key=lambda item: item[1][0])
+        for n, (table, (start, columns)) in enumerate(ordered):
+            end = ordered[n + 1][1][0] - 1 if n + 1 < len(ordered) else len(self.rows)
+            # a table's rows end where the next table's title (or header) row is
+            end = min([end] + [i for i in range(start + 1, end) if self._is_title_row(i)])
+            inside.update(range(start, end))
+            self._read_table(table, start, end, columns)
+        self._read_fields(inside)
+        return self.form, self.problems
+
+    # -- where things are --------------------------------------------------------------
+    def _texts(self, index: int) -> list[str]:
+        return [normalise_label(v) for _, v in self.rows[index].cells]
+
+    def _is_title_row(self, index: int) -> bool:
+        first = normalise_label(self.rows[index].cells[0][1])
+        titles = {normalise_label(t.title) for t in self.model.tables if not t.plain}
+        return first in titles and len(self.rows[index].cells) == 1
+
+    def _find_headers(self) -> dict[Table, tuple[int, dict[int, Cell]]]:
+        """Each table's header row (index into the rows) and its columns by column index:
+        the row holding all of the table's required headers (most of them for a short
+        table), the nearest one under the table's title row when several tables share
+        headers (the equipment and the consumables)."""
+        found: dict[Table, tuple[int, dict[int, Cell]]] = {}
+        for table in self.model.tables:
+            cells = list(table.columns) + (list(table.inner.columns) if table.inner else [])
+            wanted = {normalise_label(c.label): c for c in cells}
+            needed = {normalise_label(c.label) for c in cells if c.required} or set(wanted)
+            title = normalise_label(table.title)
+            candidates = []
+            for i, row in enumerate(self.rows):
+                texts = {normalise_label(v): col for col, (_, v) in row.by_column.items()}
+                if needed <= set(texts):
+                    columns = {texts[name]: cell for name, cell in wanted.items() if name in texts}
+                    after_title = table.plain or any(normalise_label(self.rows[j].cells[0][1]) == title
+                                                     for j in range(max(0, i - 2), i))
+                    candidates.append((not after_title, i, columns))
+            taken = {start for start, _ in found.values()}
+            for _, i, columns in sorted(candidates, key=lambda c: (c[0], c[1])):
+                if i not in taken:
+                    found[table] = (i, columns)
+                    break
+        return found
+
+    # -- values ------------------------------------------------------------------------
+    def _value(self, cell: Cell, coordinate: str, raw: Any, pointer: str) -> Any:
+        value, fault = _convert(cell, raw)
+        self.form.cells[pointer] = coordinate
+        if fault == "excel_number":
+            self.form.reported.add(pointer)
+            row = re.sub(r"[A-Z]+", "", coordinate)
+            self.problems.append(problem(
+                "FORM_ID_NUMBER", self.path, pointer=pointer, form=self.model.sheet,
+                location=f"第 {row} 行“{cell.label}”（{coordinate}）",
+                id_number=f"{float(raw):.5E}", reason="在 Excel 中被存成了数字，最后几位已经丢失，无法还原",
+                fault="excel_number", sheet=self.model.sheet, cell=coordinate))
+        return value
+
+    def _read_fields(self, inside: set[int]) -> None:
+        labels = {normalise_label(c.label): c for c in self.model.fields}
+        for i, row in enumerate(self.rows):
+            if i in inside:
+                continue
+            columns = sorted(row.by_column)
+            for n, col in enumerate(columns):
+                coordinate, text = row.by_column[col]
+                cell = labels.get(normalise_label(text))
+                if cell is None or _pointer(*cell.path) in self.form.cells:
+                    continue
+                pointer = _pointer(*cell.path)
+                right = [c for c in columns[n + 1:] if normalise_label(row.by_column[c][1]) not in labels]
+                value_col = col + 1
+                self.form.cells[pointer] = f"{_column_name(value_col)}{row.number}"
+                if right:
+                    value_coordinate, raw = row.by_column[right[0]]
+                    _put(self.form.value, cell.path, self._value(cell, value_coordinate, raw, pointer))
+                elif _blank_is_empty_text(cell):
+                    _put(self.form.value, cell.path, "")
+
+    def _read_table(self, table: Table, start: int, end: int, columns: dict[int, Cell]) -> None:
+        header = self.rows[start]
+        self.form.cells[_pointer(*table.path)] = header.cells[0][0]
+        outer = [c for c in table.columns]
+        inner_cells = list(table.inner.columns) if table.inner else []
+        entries: list[dict[str, Any]] = []
+        for i in range(start + 1, end):
+            row = self.rows[i]
+            own = {col: row.by_column[col] for col in columns if col in row.by_column}
+            if not own:
+                continue
+            if table.plain:
+                (coordinate, raw), = list(own.values())[:1]
+                pointer = _pointer(*table.path, len(entries))
+                entries.append(self._value(table.columns[0], coordinate, raw, pointer))
+                continue
+            outer_here = {col: v for col, v in own.items() if columns[col] in outer}
+            starts_entry = bool(outer_here) or not entries or table.inner is None
+            if starts_entry and table.inner is not None and entries and outer_here:
+                # same outer values as the entry above: the same session, continued
+                previous = entries[-1]
+                same = all(_convert(columns[col], raw)[0] == _get(previous, columns[col].path)
+                           for col, (_, raw) in outer_here.items())
+                starts_entry = not same
+            if starts_entry:
+                entry: dict[str, Any] = {}
+                index = len(entries)
+                entries.append(entry)
+                self.form.cells[_pointer(*table.path, index)] = row.cells[0][0]
+                for col, (coordinate, raw) in outer_here.items() if table.inner else own.items():
+                    cell = columns[col]
+                    _put(entry, cell.path, self._value(cell, coordinate, raw,
+                                                       _pointer(*table.path, index, *cell.path)))
+                self._remember_columns(table.path + (str(index),), outer, columns, row.number, entry)
+                if table.inner:
+                    entry[table.inner.path[-1]] = []
+            if table.inner is not None:
+                index = len(entries) - 1
+                inner_list = entries[-1].setdefault(table.inner.path[-1], [])
+                j = len(inner_list)
+                item: dict[str, Any] = {}
+                base = (*table.path, index, *table.inner.path, j)
+                self.form.cells[_pointer(*base)] = row.cells[0][0]
+                for col, (coordinate, raw) in own.items():
+                    cell = columns[col]
+                    if cell in inner_cells:
+                        _put(item, cell.path, self._value(cell, coordinate, raw, _pointer(*base, *cell.path)))
+                self._remember_columns(tuple(map(str, base)), inner_cells, columns, row.number, item)
+                inner_list.append(item)
+        _put(self.form.value, table.path, entries)
+
+    def _remember_columns(self, base: tuple[str, ...], cells: Iterable[Cell], columns: dict[int, Cell],
+                          row_number: int, entry: dict[str, Any] | None = None) -> None:
+        """The cell of every column of this row, empty ones too: a missing value is
+        reported at the cell where it belongs. An empty optional text is "" (a blank cell
+        on the paper form)."""
+        for col, cell in columns.items():
+            if cell in cells:
+                self.form.cells.setdefault(_pointer(*base, *cell.path), f"{_column_name(col)}{row_number}")
+                if entry is not None and _blank_is_empty_text(cell) and _get(entry, cell.path) is None:
+                    _put(entry, cell.path, "")
+
+
+def _blank_is_empty_text(cell: Cell) -> bool:
+    """An optional text whose cell is blank reads as "" (the schemas take absent, null and
+    "" alike; "" is what the paper form's blank means)."""
+    return cell.kind == TEXT and not cell.required
+
+
+def _get(entry: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(entry, dict):
+            return None
+        entry = entry.get(key)  # type: ignore[assignment]
+    return entry
+
+
+def _column_name(index: int) -> str:
+    name = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+# ---------------------------------------------------------------------------------------
+# the workbook
+
+
+def read_workbook(file: Path, path: str, kinds: Iterable[str],
+                  limits: WorkbookLimits = WorkbookLimits()) -> WorkbookRead:
+    """The forms of the workbook at ``file`` (``path``: its path in the package, for the
+    problems) whose sheets are among ``kinds`` (the forms of its folder's level). Never
+    raises for a bad workbook."""
+    out = WorkbookRead()
+    refused = _vet(file, path, limits)
+    if refused is not None:
+        out.problems.append(refused)
+        return out
+    import openpyxl  # imported here: only packages with a workbook pay for it
+
+    wanted = set(kinds)
+    try:
+        book = openpyxl.load_workbook(file, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # a workbook openpyxl cannot open is the package's fault
+        out.problems.append(_refusal(path, "not_xlsx", f"工作簿无法打开（{type(exc).__name__}）"))
+        return out
+    try:
+        for ws in book.worksheets:
+            name = normalise_label(ws.title)
+            kind = FORM_OF_SHEET.get(name)
+            if kind is None or kind not in wanted:
+                out.ignored_sheets.append(ws.title)
+                if name != normalise_label("填写说明"):
+                    out.problems.append(problem("W_WORKBOOK_SHEET", path, name=path.rsplit("/", 1)[-1], sheet=ws.title,
+                                                expected="、".join(SHEET_OF_FORM[k] for k in kinds)))
+                continue
+            if kind in out.forms:
+                continue  # the same sheet twice (培训方案 and 培训方案 ): the first counts
+            form, problems = _SheetReader(sheet_model(kind), _rows(ws), path).read()
+            form.sheet = ws.title
+            out.forms[kind] = form
+            out.problems.extend(problems)
+    finally:
+        book.close()
+    return out
+
