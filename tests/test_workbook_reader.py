@@ -100,9 +100,10 @@ def test_what_cannot_be_taken_stays_as_written_for_the_schema_to_report(tmp_path
 def test_an_id_excel_stored_as_a_number_is_reported_never_guessed(tmp_path: Path):
     found = read(tmp_path, sign_in_book(id_b=6.10122199711049e17))
     (p,) = found.problems
-    assert (p.code, p.params["fault"], p.params["sheet"], p.params["cell"]) == (
-        "FORM_ID_NUMBER", "excel_number", "签到表", "E8")
-    assert p.pointer == "/sessions/0/trainees/1/id_number" and "第 8 行“身份证号”（E8）" in p.message
+    assert (p.code, p.params["fault"], p.sheet, p.cell) == ("FORM_ID_NUMBER", "excel_number", "签到表", "E8")
+    assert p.pointer == "/sessions/0/trainees/1/id_number" and "第 8 行“身份证号”" in p.message
+    assert p.message.endswith("位置：“签到表”工作表 E8 单元格。")
+    assert {"sheet": "签到表", "cell": "E8"}.items() <= p.to_json().items()
     assert "文本" in p.hint and ID_B not in p.message
     form = found.forms["sign_in"]
     assert "/sessions/0/trainees/1/id_number" in form.reported  # the rules will not report it again
@@ -111,7 +112,7 @@ def test_an_id_excel_stored_as_a_number_is_reported_never_guessed(tmp_path: Path
 
 def test_an_unknown_sheet_is_a_warning_and_the_instructions_sheet_is_not(tmp_path: Path):
     found = read(tmp_path, sign_in_book(extra_sheet="Sheet2"))
-    assert [(p.code, p.params["sheet"]) for p in found.problems] == [("W_WORKBOOK_SHEET", "Sheet2")]
+    assert [(p.code, p.params["sheet_name"]) for p in found.problems] == [("W_WORKBOOK_SHEET", "Sheet2")]
     found = read(tmp_path, sign_in_book(extra_sheet="填写说明"))
     assert found.problems == []
     # a level-1 sheet in a training folder's workbook is not read there

@@ -53,7 +53,7 @@ def _describe(findings: Findings, view: PackageView) -> None:
         entry: dict[str, Any] = {"path": f.path, "size": f.size, "sha256": f.sha256}
         if f.path in measured:
             entry.update(measured[f.path].manifest_fields())
-        elif f.path.lower().endswith(".json"):
+        elif f.path.lower().endswith((".json", ".xlsx")):  # forms: JSON files or 表单.xlsx (spec 9)
             entry["kind"] = "form"
         findings.manifest.append(entry)
     if "layout" not in view.__dict__:

@@ -86,6 +86,9 @@ class Problem:
     hint: str | None = None
     pointer: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: a form read from a workbook (spec section 9): the sheet and the cell of the value
+    sheet: str | None = None
+    cell: str | None = None
 
     @property
     def fatal(self) -> bool:
@@ -95,6 +98,10 @@ class Problem:
         out: dict[str, Any] = {"code": self.code, "severity": self.severity.value, "path": self.path}
         if self.pointer is not None:
             out["pointer"] = self.pointer
+        if self.sheet is not None:
+            out["sheet"] = self.sheet
+        if self.cell is not None:
+            out["cell"] = self.cell
         out["message"] = self.message
         if self.hint:
             out["hint"] = self.hint
@@ -312,7 +319,7 @@ _TYPES: tuple[ProblemType, ...] = (
        "表单“{form}”既有 JSON 文件，又在“{workbook}”中有同名工作表，无法确定以哪一份为准。",
        "请只保留一份：删除“{form}.json”，或删除工作簿中的“{form}”工作表。"),
     _t("W_WORKBOOK_SHEET", W, "多余的工作表",
-       "工作簿“{name}”中的工作表“{sheet}”不是本层文件夹的表单，已忽略。",
+       "工作簿“{name}”中的工作表“{sheet_name}”不是本层文件夹的表单，已忽略。",
        "本层文件夹的工作簿只需包含这些工作表：{expected}；其他工作表可以删除。", Severity.WARNING),
     # -- warnings -------------------------------------------------------------------------
     _t("W_PLEDGE_SCAN", W, "缺少盖章承诺书扫描件",
@@ -350,10 +357,13 @@ _FORMATTER = _Lenient()
 
 
 def problem(code: str, path: str = "", *, pointer: str | None = None,
-            severity: Severity | None = None, **params: Any) -> Problem:
+            severity: Severity | None = None, sheet: str | None = None, cell: str | None = None,
+            **params: Any) -> Problem:
     """Build the Problem for ``code``; ``params`` fill the message and hint templates.
 
     ``severity`` overrides the catalogue default (the policy may demote or promote rules).
+    ``sheet`` and ``cell``: the value's place in a workbook (spec section 9); the message
+    then ends by naming them, as a clerk finds them in Excel (位置：“签到表”工作表 D7 单元格).
     """
     kind = CATALOGUE[code]
     template, hint = kind.wording(params)
@@ -372,12 +382,17 @@ def problem(code: str, path: str = "", *, pointer: str | None = None,
     def masked(text: str) -> str:
         return mask_known(redact(text), known)
 
+    message = _FORMATTER.format(template, **shown)
+    if sheet is not None and cell is not None:
+        message += f"位置：“{sheet}”工作表 {cell} 单元格。"
     return Problem(
         code=code,
         severity=severity or kind.severity,
         path=masked(path),
         pointer=masked(pointer) if pointer else pointer,
-        message=masked(_FORMATTER.format(template, **shown)),
+        sheet=masked(sheet) if sheet else sheet,
+        cell=cell,
+        message=masked(message),
         hint=masked(_FORMATTER.format(hint, **shown)) or None,
         params=MappingProxyType(mask_known(redact_value(shown), known)),
     )

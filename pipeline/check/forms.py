@@ -80,12 +80,13 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.check.catalogue import Problem, problem
-from pipeline.check.contract import (FILE_NAME_OF_FORM, MAX_FORM_BYTES, PLAN_FORM, REQUIREMENTS, TRAINING_FORM_TYPES,
-                                     required_training_forms)
+from pipeline.check.contract import (FILE_NAME_OF_FORM, MAX_FORM_BYTES, PLAN_FORM, REQUIREMENTS, SHEET_OF_FORM,
+                                     TRAINING_FORM_TYPES, WORKBOOK_FILE, required_training_forms)
 from pipeline.check.layout import Layout, Training, read_json
 from pipeline.check.package_reader import ExtractedFile
 from pipeline.check.privacy import ID_FIELDS, PERSONAL_FIELDS, mask_field, mask_id, mask_phone, redact
-from schemas import FORMS_DIR
+from pipeline.check.form_schemas import SCHEMAS_DIR, load_schema
+from pipeline.check.workbook import SheetForm, WorkbookRead, read_workbook
 
 
 __all__ = [
@@ -93,8 +94,6 @@ __all__ = [
     "load_schema", "form_validator", "validate_form", "schema_issues", "field_label", "json_pointer", "load_forms",
 ]
 
-#: where the schemas live: ``schemas/forms/<form>.schema.json`` (the ``schemas`` package's data)
-SCHEMAS_DIR = FORMS_DIR
 
 
 @dataclass(frozen=True)
@@ -103,11 +102,22 @@ class LoadedForm:
     path: str  # full path inside the package, e.g. "机构20261120/育婴师初级/签到表.json"
     data: Any  # the parsed JSON; None when it could not be read (FORM_JSON reported)
     schema_valid: bool  # False when FORM_SCHEMA (or FORM_JSON) was reported for it
+    #: read from a sheet of 表单.xlsx (spec section 9): the sheet, with the cell of every
+    #: value (``path`` is then the workbook's)
+    sheet: SheetForm | None = None
 
     @property
     def name(self) -> str:
-        """The form's file name, as messages name it (培训方案.json)."""
-        return FILE_NAME_OF_FORM[self.kind]
+        """The form as messages name it: its file name (培训方案.json), or its sheet's name
+        (培训方案) when read from a workbook."""
+        return self.sheet.sheet if self.sheet is not None else FILE_NAME_OF_FORM[self.kind]
+
+    def place(self, pointer: str | None) -> dict[str, str]:
+        """``sheet`` and ``cell`` of the value at ``pointer`` for :func:`problem`, when the
+        form was read from a workbook; else nothing."""
+        if self.sheet is None:
+            return {}
+        return {"sheet": self.sheet.sheet, "cell": self.sheet.cell_of(pointer or "")}
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -158,12 +168,7 @@ class FormSet:
 # schemas
 
 
-@lru_cache(maxsize=None)
-def load_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of form type ``kind`` (read once)."""
-    if kind not in FILE_NAME_OF_FORM:
-        raise KeyError(kind)
-    return json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+
 
 
 def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:
@@ -736,8 +741,49 @@ def _read(kind: str, file: ExtractedFile, problems: list[Problem],
     return LoadedForm(kind, file.path, value, not found)
 
 
+def _from_sheet(kind: str, sheet: SheetForm, path: str, problems: list[Problem]) -> LoadedForm:
+    """Validate a form read from a workbook's sheet, every problem at its cell. A value the
+    reader reported itself (an ID stored as a number) is not reported again."""
+    found = [issue for issue in schema_issues(kind, sheet.value) if issue[0] not in sheet.reported]
+    for pointer, detail, keyword in found:
+        problems.append(problem("FORM_SCHEMA", path, pointer=pointer, form=sheet.sheet, location="",
+                                detail=detail, fault=keyword, sheet=sheet.sheet, cell=sheet.cell_of(pointer)))
+    return LoadedForm(kind, path, sheet.value, not found, sheet=sheet)
+
+
+def _workbook_path(layout: Layout, folder: str) -> str:
+    return layout.full(f"{folder}/{WORKBOOK_FILE}" if folder else WORKBOOK_FILE)
+
+
+def _one_form(kind: str, file: ExtractedFile | None, book: WorkbookRead | None, book_path: str,
+              problems: list[Problem]) -> LoadedForm | None:
+    """The form of ``kind`` from its JSON file or from its sheet (FORM_DUPLICATE when both:
+    the JSON file counts), or None when neither is there."""
+    sheet = book.forms.get(kind) if book is not None else None
+    if file is not None and sheet is not None:
+        problems.append(problem("FORM_DUPLICATE", file.path, form=SHEET_OF_FORM[kind], workbook=WORKBOOK_FILE))
+    if file is not None:
+        return _read(kind, file, problems)
+    if sheet is not None:
+        return _from_sheet(kind, sheet, book_path, problems)
+    return None
+
+
+def _missing_reason(kind: str, book: WorkbookRead | None) -> str:
+    reason = REQUIREMENTS[kind].reason
+    if book is not None and not any(p.code == "FORM_WORKBOOK" for p in book.problems):
+        reason += f"；{WORKBOOK_FILE} 中也没有“{SHEET_OF_FORM[kind]}”工作表"
+    return reason
+
+
 def _plan(layout: Layout, problems: list[Problem]) -> LoadedForm | None:
     file = layout.file_at(PLAN_FORM)
+    book = layout.root_workbook
+    if file is None and book is not None and "training_plan" in book.forms:
+        return _from_sheet("training_plan", book.forms["training_plan"], _workbook_path(layout, ""), problems)
+    if file is not None and book is not None and "training_plan" in book.forms:
+        problems.append(problem("FORM_DUPLICATE", file.path, form=SHEET_OF_FORM["training_plan"],
+                                workbook=WORKBOOK_FILE))
     if file is None:
         return None  # FORM_MISSING: reported by the hierarchy check
     if layout.plan_problem is not None:
@@ -752,16 +798,17 @@ def load_forms(layout: Layout) -> FormSet:
     forms are required where). Never raises for a bad package."""
     problems: list[Problem] = []
     root_label = layout.root_name
+    book = layout.root_workbook
+    if book is not None:
+        problems.extend(book.problems)
     plan = _plan(layout, problems)
     root: dict[str, LoadedForm | None] = {}
     for kind in ("integrity_pledge", "trainers"):
         file = layout.file_at(FILE_NAME_OF_FORM[kind])
-        if file is None:
+        root[kind] = _one_form(kind, file, book, _workbook_path(layout, ""), problems)
+        if root[kind] is None:
             problems.append(problem("FORM_MISSING", layout.full(FILE_NAME_OF_FORM[kind]), form=FILE_NAME_OF_FORM[kind],
-                                    reason=REQUIREMENTS[kind].reason, folder=root_label))
-            root[kind] = None
-        else:
-            root[kind] = _read(kind, file, problems)
+                                    reason=_missing_reason(kind, book), folder=root_label))
 
     plan_usable = layout.plan is not None
     required = required_training_forms(layout.theory_mode, layout.practice_mode) if plan_usable else ()
@@ -773,17 +820,19 @@ def load_forms(layout: Layout) -> FormSet:
         if not folder.is_training:
             continue
         training = folder.training or by_folder.get(folder.expected or "")
+        book_file = layout.file_at(f"{name}/{WORKBOOK_FILE}")
+        folder_book = (read_workbook(book_file.local_path, book_file.path, TRAINING_FORM_TYPES)
+                       if book_file is not None else None)
+        if folder_book is not None:
+            problems.extend(folder_book.problems)
         forms: dict[str, LoadedForm | None] = {}
         for kind in TRAINING_FORM_TYPES:
             relative = f"{name}/{FILE_NAME_OF_FORM[kind]}"
-            file = layout.file_at(relative)
-            if file is not None:
-                forms[kind] = _read(kind, file, problems)
-                continue
-            forms[kind] = None
-            if training is not None and kind in required:
+            forms[kind] = _one_form(kind, layout.file_at(relative), folder_book, _workbook_path(layout, name),
+                                    problems)
+            if forms[kind] is None and training is not None and kind in required:
                 problems.append(problem("FORM_MISSING", layout.full(relative), form=FILE_NAME_OF_FORM[kind],
-                                        reason=REQUIREMENTS[kind].reason, folder=name))
+                                        reason=_missing_reason(kind, folder_book), folder=name))
         trainings.append(TrainingForms(folder=name, training=training, **forms))
     return FormSet(plan=plan, pledge=root["integrity_pledge"], trainers=root["trainers"],
                    trainings=tuple(trainings), problems=tuple(problems))

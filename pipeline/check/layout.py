@@ -57,8 +57,10 @@ from typing import Any, Mapping
 
 from pipeline.check.catalogue import Problem, format_size, problem
 from pipeline.check.contract import (LEVEL_ALIASES, LEVELS, MAX_FORM_BYTES, MAX_FORM_DEPTH, PHOTO, PHOTO_EXTS,
-                                     PLAN_FORM, PLEDGE_SCANS, ROOT_FORM_FILES, SECTIONS, VIDEO, VIDEO_EXTS)
+                                     PLAN_FORM, PLEDGE_SCANS, ROOT_FORM_FILES, ROOT_FORM_TYPES, SECTIONS, VIDEO,
+                                     VIDEO_EXTS, WORKBOOK_FILE)
 from pipeline.check.package_reader import ExtractedFile, PackageContents
+from pipeline.check.workbook import WorkbookRead, read_workbook
 
 __all__ = [
     "Layout", "MediaFile", "Training", "TrainingFolder", "build_layout", "canonical_training",
@@ -301,6 +303,8 @@ class Layout:
     _by_key: Mapping[str, ExtractedFile] = field(repr=False, compare=False)
     _dirs: Mapping[str, tuple[str, ...]] = field(repr=False, compare=False)
     _files_in: Mapping[str, tuple[ExtractedFile, ...]] = field(repr=False, compare=False)
+    #: the level-1 表单.xlsx as read (spec section 9), None without one
+    root_workbook: WorkbookRead | None = field(default=None, repr=False, compare=False)
 
     @property
     def flat(self) -> bool:
@@ -390,7 +394,7 @@ def _find_root(contents: PackageContents, zip_name: str) -> tuple[str, str, bool
             return f"{only}/{inner[0]}/", inner[0], False, top_entries, only + "/"
         if not holds_sections(only):
             return only + "/", only, True, top_entries, None
-    root_keys = {name_key(n) for n in (*ROOT_FORM_FILES, *PLEDGE_SCANS)}
+    root_keys = {name_key(n) for n in (*ROOT_FORM_FILES, *PLEDGE_SCANS, WORKBOOK_FILE)}
     level1_content = any(name_key(p) in root_keys for p in top_files) or any(
         holds_sections(d) for d in top_dirs)
     level1_dirs = [d for d in top_dirs if looks_level1(d)]
@@ -496,7 +500,16 @@ def build_layout(contents: PackageContents, zip_name: str) -> Layout:
     name_institution, name_date, report_date = parsed if parsed else (None, None, None)
 
     plan_file = by_path.get(PLAN_FORM) or by_key.get(name_key(PLAN_FORM))
-    plan, plan_problem = _read_plan(plan_file, prefix.rstrip("/"), root_name)
+    # spec section 9: the level-1 forms may be the sheets of 表单.xlsx (read once, here:
+    # the plan decides the trainings; the forms loader takes the other sheets from it)
+    book_file = by_path.get(WORKBOOK_FILE) or by_key.get(name_key(WORKBOOK_FILE))
+    root_workbook = (read_workbook(book_file.local_path, book_file.path, ROOT_FORM_TYPES)
+                     if book_file is not None else None)
+    plan_sheet = root_workbook.forms.get("training_plan") if root_workbook else None
+    if plan_file is None and plan_sheet is not None:
+        plan, plan_problem = plan_sheet.value, None
+    else:
+        plan, plan_problem = _read_plan(plan_file, prefix.rstrip("/"), root_name)
     inst = plan.get("institution") if plan else None
     plan_institution = inst.get("name") if isinstance(inst, dict) else None
     if not isinstance(plan_institution, str) or not plan_institution:
@@ -539,4 +552,5 @@ def build_layout(contents: PackageContents, zip_name: str) -> Layout:
         _by_path=by_path, _by_key=by_key,
         _dirs={k: tuple(sorted(v)) for k, v in dirs.items()},
         _files_in={k: tuple(sorted(v, key=lambda f: f.path)) for k, v in files_in.items()},
+        root_workbook=root_workbook,
     )

@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipeline.check.contract import ALL_FORM_TYPES, SHEET_OF_FORM
-from pipeline.check.forms import load_schema
+from pipeline.check.form_schemas import load_schema
 from pipeline.check.privacy import PERSONAL_FIELDS
 
 #: closed choices written in English in the JSON, shown in Chinese on the sheet
@@ -38,6 +38,9 @@ CHOICE_LABELS = {"online": "线上", "offline": "线下"}
 BOOLEAN_LABELS = {True: "是", False: "否"}
 #: the fields the sheet does not show
 IMPLIED_FIELDS = ("form", "version")
+#: the first sheet of the workbooks the pipeline writes (pipeline/kit/workbook.py): plain
+#: instructions, no form; the reader passes over it without a warning
+INSTRUCTIONS_SHEET = "填写说明"
 
 TEXT, DATE, INTEGER, NUMBER, BOOLEAN, CHOICE, CHOICES = "text", "date", "integer", "number", "boolean", "choice", "choices"
 

@@ -31,8 +31,8 @@ from typing import Any, Iterable
 
 from pipeline.check.catalogue import Problem, problem
 from pipeline.check.contract import FORM_OF_SHEET, SHEET_OF_FORM
-from pipeline.check.sheets import (BOOLEAN, CHOICE, CHOICE_LABELS, CHOICES, DATE, INTEGER, NUMBER, TEXT, Cell,
-                                   SheetModel, Table, sheet_model)
+from pipeline.check.sheets import (BOOLEAN, CHOICE, CHOICE_LABELS, CHOICES, DATE, INSTRUCTIONS_SHEET, INTEGER, NUMBER,
+                                   TEXT, Cell, SheetModel, Table, sheet_model)
 
 __all__ = ["WorkbookLimits", "SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION"]
 
@@ -382,9 +382,9 @@ class _SheetReader:
             row = re.sub(r"[A-Z]+", "", coordinate)
             self.problems.append(problem(
                 "FORM_ID_NUMBER", self.path, pointer=pointer, form=self.model.sheet,
-                location=f"第 {row} 行“{cell.label}”（{coordinate}）",
+                location=f"第 {row} 行“{cell.label}”",
                 id_number=f"{float(raw):.5E}", reason="在 Excel 中被存成了数字，最后几位已经丢失，无法还原",
-                fault="excel_number", sheet=self.model.sheet, cell=coordinate))
+                fault="excel_number", sheet=self.model.sheet, cell=coordinate))  # the sheet as modelled
         return value
 
     def _read_fields(self, inside: set[int]) -> None:
@@ -521,8 +521,8 @@ def read_workbook(file: Path, path: str, kinds: Iterable[str],
             kind = FORM_OF_SHEET.get(name)
             if kind is None or kind not in wanted:
                 out.ignored_sheets.append(ws.title)
-                if name != normalise_label("填写说明"):
-                    out.problems.append(problem("W_WORKBOOK_SHEET", path, name=path.rsplit("/", 1)[-1], sheet=ws.title,
+                if name != normalise_label(INSTRUCTIONS_SHEET):
+                    out.problems.append(problem("W_WORKBOOK_SHEET", path, name=path.rsplit("/", 1)[-1], sheet_name=ws.title,
                                                 expected="、".join(SHEET_OF_FORM[k] for k in kinds)))
                 continue
             if kind in out.forms:

@@ -214,10 +214,11 @@ def _trainee(row: dict[str, Any]) -> str:
 
 
 def _problem(code: str, source: LoadedForm, pointer: str | None = None, /, **params: Any) -> Problem:
-    """``problem()`` on ``source`` (its path; its file name as ``form`` unless given);
-    ``problem()`` masks what it renders."""
+    """``problem()`` on ``source`` (its path; its name as ``form`` unless given; the sheet
+    and cell of ``pointer`` when it was read from a workbook); ``problem()`` masks what it
+    renders."""
     params.setdefault("form", source.name)
-    return problem(code, source.path, pointer=pointer, **params)
+    return problem(code, source.path, pointer=pointer, **source.place(pointer), **params)
 
 
 # ---------------------------------------------------------------------------------------
@@ -402,7 +403,10 @@ def check_id_numbers(view: Any) -> Iterator[Problem]:
     today = getattr(view, "today", None) or date.today()
     for form in _id_forms(fs):
         seen: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}  # number -> [(pointer, location, facts)]
+        reported = form.sheet.reported if form.sheet is not None else set()
         for value, pointer, location, facts in _id_occurrences(form):
+            if pointer in reported:
+                continue  # an ID Excel stored as a number: the reader said so (one fault, one error)
             if isinstance(value, str) and value.strip():
                 seen.setdefault(value, []).append((pointer, location, facts))
         for value, places in seen.items():

@@ -52,7 +52,7 @@ from pipeline.check.catalogue import Problem, problem
 from pipeline.check.view import PackageView
 from pipeline.check.contract import (IMAGE_LIKE_EXTS, PHOTO, PHOTO_EXTS, PLEDGE_SCANS, ROOT_FORM_FILES,
                                      SCREENSHOT_EXTS, SCREENSHOT_STEM, SECTIONS, TRAINING_FORM_FILES, VIDEO,
-                                     VIDEO_EXTS, VIDEO_LIKE_EXTS)
+                                     VIDEO_EXTS, VIDEO_LIKE_EXTS, WORKBOOK_FILE)
 from pipeline.check.layout import Layout, TrainingFolder, name_key, split_ext
 from pipeline.check.package_reader import ExtractedFile
 
@@ -151,7 +151,7 @@ def check_plan_readable(view: PackageView) -> Iterator[Problem]:
 def check_root_files(view: PackageView) -> Iterator[Problem]:
     """HIER_UNEXPECTED for files at level 1 the spec does not list; W_PLEDGE_SCAN."""
     lay = view.layout
-    allowed = {name_key(n) for n in (*ROOT_FORM_FILES, *PLEDGE_SCANS)}
+    allowed = {name_key(n) for n in (*ROOT_FORM_FILES, *PLEDGE_SCANS, WORKBOOK_FILE)}
     for f in lay.files_in(""):
         if name_key(lay.relative(f)) not in allowed:
             yield problem("HIER_UNEXPECTED", f.path, name=lay.relative(f))
@@ -240,7 +240,7 @@ def check_training_contents(view: PackageView) -> Iterator[Problem]:
     misnamed screenshots), no subfolder in a section (HIER_UNEXPECTED)."""
     lay = view.layout
     rules = view.policy.media
-    forms = {name_key(n) for n in TRAINING_FORM_FILES}
+    forms = {name_key(n) for n in (*TRAINING_FORM_FILES, WORKBOOK_FILE)}
     for tf in _training_folders(lay):
         for section in SECTIONS:
             if section not in tf.sections:
