@@ -23,11 +23,11 @@ run: install
 
 test: install sftp-deps
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadgroup
 
 test-fast: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -m "not slow" -n $(TEST_PROCESSES)
+	$(BIN)/pytest -q -m "not slow" -n $(TEST_PROCESSES) --dist loadgroup
 
 # The SFTP tests run Debian's real sshd with nss_wrapper (tests/support/sftpserver.py). The .debs are
 # unpacked into build/sftp-deps/root, not installed: no ssh service is started, no system

@@ -29,7 +29,9 @@ from tests.support.waiting import wait_until
 from tests.support.packages import sample_package
 from tests.support.running import Pipeline
 
-pytestmark = pytest.mark.slow
+# slow; and run one after another on one test process (make test's --dist loadgroup): they
+# kill and time out real processes, and two of them at once on two cores starve each other
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 
 #: quick recovery of a killed worker's message (Dramatiq's maintenance) and of claims
 #: whose message was lost (the watcher's scan), so the tests take seconds, not minutes

@@ -265,6 +265,7 @@ def test_the_operator_sees_a_folder_and_loose_files_waiting(
 # --------------------------------------------------------------------------- crash safety
 
 
+@pytest.mark.xdist_group("faults")  # kills processes on a timer: with the fault tests, one at a time
 def test_a_watcher_killed_at_every_step_of_a_packing_gives_one_answer_and_loses_nothing(
         tmp_path: Path, pipelines: list[Pipeline], smtp: SmtpServer) -> None:
     """Each fault point kills the watcher (SIGKILL) once per upload; ``pipeline run``

@@ -175,3 +175,13 @@ def test_entity_tricks_in_the_xml_are_refused_not_expanded(tmp_path: Path):
             dst.writestr(info, data)
     fault, message = _refused(tmp_path, out.getvalue())
     assert fault == "not_xlsx" and "DOCTYPE" in message
+
+
+def test_a_template_sheet_nothing_was_typed_in_is_an_absent_form(tmp_path: Path):
+    from pipeline.kit.workbook import write_template
+
+    file = write_template(tmp_path / "表单.xlsx", "2")
+    found = read_workbook(file, PATH, ("theory_outline", "practice_outline", "sign_in", "online_record",
+                                       "practice_equipment"))
+    assert found.forms == {} and found.problems == []
+    assert found.empty_sheets == ["理论培训大纲", "实操培训大纲", "签到表", "线上培训记录", "实操设备设施"]

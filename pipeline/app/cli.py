@@ -6,6 +6,9 @@
     pipeline check     the checks offline: no Redis, store or mail
     pipeline media     what photos and videos measure as, and their problems (JSON lines)
     pipeline example   write a complete example package (folder, ZIP, README.txt)
+    pipeline template  write the empty form workbooks (表单.xlsx) clerks fill in Excel or WPS
+    pipeline forms     convert forms: to-xlsx (JSON forms of a folder -> one 表单.xlsx),
+                       to-json (a 表单.xlsx -> its forms as JSON files, every problem at its cell)
 
 For operators (pipeline/app/ops_cli.py, docs/operations.md), on the Redis and store the
 workers use: status, find, receipt, requeue, verify-archive, index.
@@ -204,7 +207,8 @@ def cmd_example(args: argparse.Namespace) -> int:
     practice = _MODES[args.practice]
     try:
         folder, zip_path = write_example(Path(args.dir), institution=institution, report_date=report_date,
-                                         trainings=trainings, theory_mode=theory, practice_mode=practice)
+                                         trainings=trainings, theory_mode=theory, practice_mode=practice,
+                                         workbook=args.workbook)
     except FileExistsError as exc:
         return usage(f"{exc}; nothing was written (choose another DIR or move it away)")
     except OSError as exc:
@@ -216,6 +220,86 @@ def cmd_example(args: argparse.Namespace) -> int:
     print(f"  说明 guide:    {folder.parent / 'README.txt'}")
     print("下一步 / next step: 检查压缩包 (check the ZIP):")
     print(f"  pipeline check {zip_path}")
+    return EXIT_OK
+
+
+# -- template / forms -----------------------------------------------------------------------
+def cmd_template(args: argparse.Namespace) -> int:
+    from pipeline.kit.workbook import write_templates
+
+    try:
+        paths = write_templates(Path(args.dir))
+    except FileExistsError as exc:
+        print(f"pipeline template: {exc}; nothing was written (choose another DIR or move it away)", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"pipeline template: cannot write into {args.dir}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print("表单模板已生成 / form templates written:")
+    for path in paths:
+        print(f"  {path}")
+    print(f"说明 / how to use them: {paths[-1]}")
+    return EXIT_OK
+
+
+def cmd_forms_to_json(args: argparse.Namespace) -> int:
+    """The forms of a workbook as JSON files (what the checks read from it), the reader's
+    problems printed with their sheet and cell; exit 1 when it holds problems."""
+    import json
+
+    from pipeline.check.contract import ALL_FORM_TYPES, FILE_NAME_OF_FORM
+    from pipeline.check.workbook import read_workbook
+
+    def usage(message: str) -> int:
+        print(f"pipeline forms to-json: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    book, folder = Path(args.workbook), Path(args.dir)
+    if not book.is_file():
+        return usage(f"no such workbook: {book}")
+    found = read_workbook(book, book.name, ALL_FORM_TYPES)
+    for p in found.problems:
+        print(f"{p.message}" + (f"\n  → {p.hint}" if p.hint else ""), file=sys.stderr)
+    existing = [FILE_NAME_OF_FORM[k] for k in found.forms if (folder / FILE_NAME_OF_FORM[k]).exists()]
+    if existing and not args.force:
+        return usage(f"{'、'.join(existing)} already in {folder}; nothing was written (--force replaces them)")
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, form in found.forms.items():
+        (folder / FILE_NAME_OF_FORM[kind]).write_text(json.dumps(form.value, ensure_ascii=False, indent=2) + "\n",
+                                                      encoding="utf-8")
+        print(folder / FILE_NAME_OF_FORM[kind])
+    return EXIT_OK if not any(p.severity.value == "error" for p in found.problems) else 1
+
+
+def cmd_forms_to_xlsx(args: argparse.Namespace) -> int:
+    from pipeline.kit.workbook import read_json_forms, write_workbook
+
+    def usage(message: str) -> int:
+        print(f"pipeline forms to-xlsx: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    folder, out = Path(args.dir), Path(args.out)
+    if not folder.is_dir():
+        return usage(f"no such folder: {folder}")
+    if out.suffix.lower() != ".xlsx":
+        return usage(f"the workbook's name must end in .xlsx: {out}")
+    if out.exists() and not args.force:
+        return usage(f"{out} already exists; nothing was written (--force replaces it)")
+    try:
+        forms = read_json_forms(folder)
+    except ValueError as exc:
+        return usage(str(exc))
+    if not forms:
+        return usage(f"no form in {folder} (the forms are 培训方案.json, 签到表.json, …)")
+    try:
+        write_workbook(out, forms)
+    except ValueError as exc:
+        return usage(str(exc))
+    except OSError as exc:
+        return usage(f"cannot write {out}: {exc}")
+    from pipeline.check.contract import SHEET_OF_FORM
+
+    print(f"{out}: {'、'.join(SHEET_OF_FORM[k] for k in forms)}")
     return EXIT_OK
 
 
@@ -253,7 +337,29 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_argument("--online", action="store_true", help="theory training online (same as --theory online)")
     modes.add_argument("--theory", choices=sorted(_MODES), default="offline", help="theory training mode")
     example.add_argument("--practice", choices=sorted(_MODES), default="offline", help="practice training mode")
+    example.add_argument("--workbook", action="store_true",
+                         help="the forms as one 表单.xlsx per folder (Excel/WPS) instead of JSON files")
     example.set_defaults(func=cmd_example)
+    template = sub.add_parser("template", help="write the empty form workbooks (表单.xlsx) of both folder levels")
+    template.add_argument("dir", metavar="DIR", nargs="?", default="表单模板",
+                          help="where to write (created if needed; default: 表单模板)")
+    template.set_defaults(func=cmd_template)
+    forms = sub.add_parser("forms", help="convert forms between JSON files and a workbook")
+    conversions = forms.add_subparsers(dest="conversion", required=True)
+    to_xlsx = conversions.add_parser("to-xlsx", help="the JSON forms of a folder as one workbook (表单.xlsx)")
+    to_xlsx.add_argument("dir", metavar="DIR", help="a folder holding JSON forms (培训方案.json, 签到表.json, …)")
+    to_xlsx.add_argument("out", metavar="OUT.xlsx", help="the workbook to write")
+    to_xlsx.add_argument("--force", action="store_true", help="replace OUT.xlsx if it exists")
+    to_xlsx.set_defaults(func=cmd_forms_to_xlsx)
+    to_xlsx.epilog = settings_epilog("forms")
+    to_xlsx.formatter_class = argparse.RawDescriptionHelpFormatter
+    to_json = conversions.add_parser("to-json", help="the forms of a workbook (表单.xlsx) as JSON files")
+    to_json.add_argument("workbook", metavar="表单.xlsx", help="the workbook to read")
+    to_json.add_argument("dir", metavar="DIR", help="where to write the JSON forms (created if needed)")
+    to_json.add_argument("--force", action="store_true", help="replace JSON forms already in DIR")
+    to_json.set_defaults(func=cmd_forms_to_json)
+    to_json.epilog = settings_epilog("forms")
+    to_json.formatter_class = argparse.RawDescriptionHelpFormatter
     add_ops_commands(sub, _parse_day)
     for name, command in sub.choices.items():  # every command's --help lists the settings it reads
         command.epilog = settings_epilog(name)

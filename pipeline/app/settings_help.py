@@ -78,7 +78,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "watch": _STORE + _WATCH,
     "worker": _STORE + _WORK,
     # offline tools: their options say everything, no setting is read
-    "check": (), "media": (), "example": (),
+    "check": (), "media": (), "example": (), "template": (), "forms": (),
     "requeue": _STORE + ("PIPELINE_POLICY",),
 }
 

@@ -56,6 +56,9 @@ def _describe(findings: Findings, view: PackageView) -> None:
         elif f.path.lower().endswith((".json", ".xlsx")):  # forms: JSON files or 表单.xlsx (spec 9)
             entry["kind"] = "form"
         findings.manifest.append(entry)
+    if "forms" in view.__dict__:
+        findings.forms_read = [{"path": form.path, "sheet": form.sheet.sheet, "form": form.kind, "data": form.data}
+                               for form in view.forms.all() if form.sheet is not None]
     if "layout" not in view.__dict__:
         return
     layout = view.layout

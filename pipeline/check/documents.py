@@ -111,6 +111,9 @@ class Findings:
     manifest: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: the forms read from workbook sheets, as JSON (spec section 9: downstream systems get
+    #: JSON whatever the institution sent): path, sheet, form type, data
+    forms_read: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -150,6 +153,8 @@ def build_document(findings: Findings, *, receipt_id: str, source: Source, recei
     }
     if supersedes is not None:
         document["supersedes"] = supersedes
+    if findings.forms_read:  # present only when a workbook was read
+        document["forms_read"] = findings.forms_read
     return masked_document(document)
 
 

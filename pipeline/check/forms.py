@@ -771,7 +771,9 @@ def _one_form(kind: str, file: ExtractedFile | None, book: WorkbookRead | None, 
 
 def _missing_reason(kind: str, book: WorkbookRead | None) -> str:
     reason = REQUIREMENTS[kind].reason
-    if book is not None and not any(p.code == "FORM_WORKBOOK" for p in book.problems):
+    if book is not None and SHEET_OF_FORM[kind] in book.empty_sheets:
+        reason += f"；{WORKBOOK_FILE} 中的“{SHEET_OF_FORM[kind]}”工作表还没有填写"
+    elif book is not None and not any(p.code == "FORM_WORKBOOK" for p in book.problems):
         reason += f"；{WORKBOOK_FILE} 中也没有“{SHEET_OF_FORM[kind]}”工作表"
     return reason
 

@@ -51,8 +51,8 @@ class WorkbookLimits:
     max_entries: int = 500
     max_total_bytes: int = 64 * 1024 * 1024  # uncompressed
     max_ratio: int = 200  # per entry of over 1 MiB uncompressed
-    max_rows: int = 20_000  # per sheet
-    max_cells: int = 1_000_000  # in all
+    max_rows: int = 100_000  # per sheet (2,000 trainees × 40 sessions)
+    max_cells: int = 2_000_000  # in all
 
 
 @dataclass
@@ -82,6 +82,7 @@ class WorkbookRead:
     forms: dict[str, SheetForm] = field(default_factory=dict)  # by form type
     problems: list[Problem] = field(default_factory=list)
     ignored_sheets: list[str] = field(default_factory=list)
+    empty_sheets: list[str] = field(default_factory=list)  # form sheets nothing was typed in
 
 
 _SPACES = re.compile(r"\s+")
@@ -323,9 +324,17 @@ class _SheetReader:
         self.path = path  # the workbook's path in the package, for problems
         self.form = SheetForm(model.kind, model.sheet, {"form": model.kind, "version": FORM_VERSION})
         self.problems: list[Problem] = []
+        self.values_read = 0  # none: the sheet was left as the template had it
         self.form.cells[""] = rows[0].cells[0][0] if rows else "A1"
 
-    def read(self) -> tuple[SheetForm, list[Problem]]:
+    def read(self) -> tuple[SheetForm | None, list[Problem]]:
+        """The form and the problems found reading it; no form for a sheet where nothing
+        was typed (a template sheet left untouched is an absent form, not one full of
+        empty fields)."""
+        form, problems = self._read()
+        return (form if self.values_read else None), problems
+
+    def _read(self) -> tuple[SheetForm, list[Problem]]:
         headers = self._find_headers()
         inside: set[int] = set()
         ordered = sorted(headers.items(), key=lambda item: item[1][0])
@@ -375,6 +384,7 @@ class _SheetReader:
 
     # -- values ------------------------------------------------------------------------
     def _value(self, cell: Cell, coordinate: str, raw: Any, pointer: str) -> Any:
+        self.values_read += 1
         value, fault = _convert(cell, raw)
         self.form.cells[pointer] = coordinate
         if fault == "excel_number":
@@ -393,16 +403,22 @@ class _SheetReader:
             if i in inside:
                 continue
             columns = sorted(row.by_column)
+            used: set[int] = set()  # value cells of this row: never labels themselves
             for n, col in enumerate(columns):
                 coordinate, text = row.by_column[col]
                 cell = labels.get(normalise_label(text))
-                if cell is None or _pointer(*cell.path) in self.form.cells:
+                if col in used or cell is None or _pointer(*cell.path) in self.form.cells:
                     continue
                 pointer = _pointer(*cell.path)
-                right = [c for c in columns[n + 1:] if normalise_label(row.by_column[c][1]) not in labels]
+                # the value: the cell right of the label, whatever it holds (a value may read
+                # like a label); else, for a label merged over two cells, the next one that
+                # is no label
+                right = ([col + 1] if col + 1 in row.by_column else
+                         [c for c in columns[n + 1:] if normalise_label(row.by_column[c][1]) not in labels])
                 value_col = col + 1
                 self.form.cells[pointer] = f"{_column_name(value_col)}{row.number}"
                 if right:
+                    used.add(right[0])
                     value_coordinate, raw = row.by_column[right[0]]
                     _put(self.form.value, cell.path, self._value(cell, value_coordinate, raw, pointer))
                 elif _blank_is_empty_text(cell):
@@ -411,64 +427,70 @@ class _SheetReader:
     def _read_table(self, table: Table, start: int, end: int, columns: dict[int, Cell]) -> None:
         header = self.rows[start]
         self.form.cells[_pointer(*table.path)] = header.cells[0][0]
-        outer = [c for c in table.columns]
-        inner_cells = list(table.inner.columns) if table.inner else []
-        entries: list[dict[str, Any]] = []
+        inner_ids = {id(c) for c in table.inner.columns} if table.inner else set()
+        # per column: its cell, whether it belongs to the outer entry, its pointer suffix
+        # and letter (computed once: a sign-in sheet has tens of thousands of rows)
+        plan = [(col, cell, id(cell) not in inner_ids, _pointer(*cell.path), _column_name(col))
+                for col, cell in sorted(columns.items())]
+        outer_plan = [p for p in plan if p[2]]
+        inner_plan = [p for p in plan if not p[2]]
+        list_pointer = _pointer(*table.path)
+        inner_key = table.inner.path[-1] if table.inner else ""
+        entries: list[Any] = []
         for i in range(start + 1, end):
             row = self.rows[i]
-            own = {col: row.by_column[col] for col in columns if col in row.by_column}
-            if not own:
+            by_column = row.by_column
+            if not any(col in by_column for col, *_ in plan):
                 continue
+            first = row.cells[0][0]
             if table.plain:
-                (coordinate, raw), = list(own.values())[:1]
-                pointer = _pointer(*table.path, len(entries))
-                entries.append(self._value(table.columns[0], coordinate, raw, pointer))
+                col = plan[0][0]
+                if col in by_column:
+                    coordinate, raw = by_column[col]
+                    entries.append(self._value(plan[0][1], coordinate, raw, f"{list_pointer}/{len(entries)}"))
                 continue
-            outer_here = {col: v for col, v in own.items() if columns[col] in outer}
-            starts_entry = bool(outer_here) or not entries or table.inner is None
+            outer_here = [(p, by_column[p[0]]) for p in outer_plan if p[0] in by_column]
+            starts_entry = table.inner is None or not entries or bool(outer_here)
             if starts_entry and table.inner is not None and entries and outer_here:
-                # same outer values as the entry above: the same session, continued
+                # the same outer values as the entry above: the same session, continued
                 previous = entries[-1]
-                same = all(_convert(columns[col], raw)[0] == _get(previous, columns[col].path)
-                           for col, (_, raw) in outer_here.items())
-                starts_entry = not same
+                starts_entry = not all(_convert(p[1], raw)[0] == _get(previous, p[1].path)
+                                       for p, (_, raw) in outer_here)
             if starts_entry:
                 entry: dict[str, Any] = {}
-                index = len(entries)
+                base = f"{list_pointer}/{len(entries)}"
                 entries.append(entry)
-                self.form.cells[_pointer(*table.path, index)] = row.cells[0][0]
-                for col, (coordinate, raw) in outer_here.items() if table.inner else own.items():
-                    cell = columns[col]
-                    _put(entry, cell.path, self._value(cell, coordinate, raw,
-                                                       _pointer(*table.path, index, *cell.path)))
-                self._remember_columns(table.path + (str(index),), outer, columns, row.number, entry)
-                if table.inner:
-                    entry[table.inner.path[-1]] = []
+                self.form.cells[base] = first
+                for (col, cell, _, suffix, letter) in outer_plan:
+                    pointer = base + suffix
+                    if col in by_column:
+                        coordinate, raw = by_column[col]
+                        _put(entry, cell.path, self._value(cell, coordinate, raw, pointer))
+                    else:
+                        self._empty(entry, cell, pointer, f"{letter}{row.number}")
+                if table.inner is not None:
+                    entry[inner_key] = []
             if table.inner is not None:
-                index = len(entries) - 1
-                inner_list = entries[-1].setdefault(table.inner.path[-1], [])
-                j = len(inner_list)
+                items = entries[-1][inner_key]
+                base = f"{list_pointer}/{len(entries) - 1}/{inner_key}/{len(items)}"
                 item: dict[str, Any] = {}
-                base = (*table.path, index, *table.inner.path, j)
-                self.form.cells[_pointer(*base)] = row.cells[0][0]
-                for col, (coordinate, raw) in own.items():
-                    cell = columns[col]
-                    if cell in inner_cells:
-                        _put(item, cell.path, self._value(cell, coordinate, raw, _pointer(*base, *cell.path)))
-                self._remember_columns(tuple(map(str, base)), inner_cells, columns, row.number, item)
-                inner_list.append(item)
+                self.form.cells[base] = first
+                for (col, cell, _, suffix, letter) in inner_plan:
+                    pointer = base + suffix
+                    if col in by_column:
+                        coordinate, raw = by_column[col]
+                        _put(item, cell.path, self._value(cell, coordinate, raw, pointer))
+                    else:
+                        self._empty(item, cell, pointer, f"{letter}{row.number}")
+                items.append(item)
         _put(self.form.value, table.path, entries)
 
-    def _remember_columns(self, base: tuple[str, ...], cells: Iterable[Cell], columns: dict[int, Cell],
-                          row_number: int, entry: dict[str, Any] | None = None) -> None:
-        """The cell of every column of this row, empty ones too: a missing value is
-        reported at the cell where it belongs. An empty optional text is "" (a blank cell
-        on the paper form)."""
-        for col, cell in columns.items():
-            if cell in cells:
-                self.form.cells.setdefault(_pointer(*base, *cell.path), f"{_column_name(col)}{row_number}")
-                if entry is not None and _blank_is_empty_text(cell) and _get(entry, cell.path) is None:
-                    _put(entry, cell.path, "")
+    def _empty(self, entry: dict[str, Any], cell: Cell, pointer: str, coordinate: str) -> None:
+        """A blank cell of an entry: its place is kept (a missing value is reported where
+        it belongs); an optional text is "" (a blank cell on the paper form)."""
+        self.form.cells.setdefault(pointer, coordinate)
+        if _blank_is_empty_text(cell):
+            _put(entry, cell.path, "")
 
 
 def _blank_is_empty_text(cell: Cell) -> bool:
@@ -528,9 +550,12 @@ def read_workbook(file: Path, path: str, kinds: Iterable[str],
             if kind in out.forms:
                 continue  # the same sheet twice (培训方案 and 培训方案 ): the first counts
             form, problems = _SheetReader(sheet_model(kind), _rows(ws), path).read()
+            out.problems.extend(problems)
+            if form is None:
+                out.empty_sheets.append(ws.title)
+                continue
             form.sheet = ws.title
             out.forms[kind] = form
-            out.problems.extend(problems)
     finally:
         book.close()
     return out

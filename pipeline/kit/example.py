@@ -44,8 +44,10 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from pipeline.check.contract import (FILE_NAME_OF_FORM, LEVELS, OFFLINE, ONLINE, PHOTO_EXTS, PLAN_FORM, PLEDGE_FORM,
-                                     PLEDGE_SCANS, SCREENSHOT_EXTS, SCREENSHOT_STEM, SECTIONS, TRAINERS_FORM,
-                                     VIDEO_EXTS, media_name, required_training_forms)
+                                     PLEDGE_SCANS, ROOT_FORM_TYPES, SCREENSHOT_EXTS, SCREENSHOT_STEM, SECTIONS,
+                                     SHEET_OF_FORM, TRAINERS_FORM, VIDEO_EXTS, WORKBOOK_FILE, media_name,
+                                     required_training_forms)
+from pipeline.check.sheets import INSTRUCTIONS_SHEET, sheet_model
 from pipeline.check.policy import MediaRules, load_policy
 
 __all__ = [
@@ -643,14 +645,19 @@ def package_files(institution: str = DEFAULT_INSTITUTION, report_date: date | No
                   trainings: Sequence[tuple[str, str, int]] = DEFAULT_TRAININGS,
                   theory_mode: Sequence[str] = (OFFLINE,), practice_mode: Sequence[str] = (OFFLINE,),
                   *, online_platform: str = DEFAULT_PLATFORM, screenshots: int = 2,
-                  tag: str = "") -> dict[str, bytes]:
+                  tag: str = "", workbook: bool = False) -> dict[str, bytes]:
     """Every file of the example package: {path below the level-1 folder: bytes}. Each
-    section folder holds as many photos and videos as the shipped policy asks for."""
+    section folder holds as many photos and videos as the shipped policy asks for.
+    ``workbook``: each folder's forms as the sheets of one ``表单.xlsx`` (spec section 9)
+    instead of JSON files."""
     report_date = report_date or date.today()
     rules = _default_media_rules()
     forms = sample_forms(institution, report_date, trainings, theory_mode, practice_mode,
                          online_platform=online_platform, tag=tag)
-    files = {path: form_bytes(data) for path, data in forms.items()}
+    if workbook:
+        files = _workbooks(forms, datetime.combine(report_date, datetime.min.time()).replace(hour=9))
+    else:
+        files = {path: form_bytes(data) for path, data in forms.items()}
     files[_PLEDGE_SCAN] = sample_pledge_scan(institution)
     online = ONLINE in list(theory_mode) + list(practice_mode)
     for folder in _folders(forms):
@@ -665,6 +672,18 @@ def package_files(institution: str = DEFAULT_INSTITUTION, report_date: date | No
             for n in range(1, rules.video_count + 1):
                 files[f"{folder}/{section}/{media_name(folder, section, n, _VIDEO_EXT)}"] = sample_video()
     return dict(sorted(files.items()))
+
+
+def _workbooks(forms: dict[str, dict[str, Any]], stamp: datetime) -> dict[str, bytes]:
+    """The forms as one workbook per folder: {"表单.xlsx" or "<folder>/表单.xlsx": bytes}."""
+    from pipeline.kit.workbook import workbook_bytes
+
+    by_folder: dict[str, dict[str, Any]] = {}
+    for path, form in forms.items():
+        folder = path.rpartition("/")[0]
+        by_folder.setdefault(folder, {})[form["form"]] = form
+    return {f"{folder}/{WORKBOOK_FILE}" if folder else WORKBOOK_FILE: workbook_bytes(folder_forms, stamp=stamp)
+            for folder, folder_forms in by_folder.items()}
 
 
 def zip_package(root: str, files: dict[str, bytes], stamp: datetime | None = None) -> bytes:
@@ -687,12 +706,13 @@ def write_example(target_dir: Path | str, *, institution: str = DEFAULT_INSTITUT
                   report_date: date | None = None,
                   trainings: Iterable[tuple[str, str, int]] = DEFAULT_TRAININGS,
                   theory_mode: Sequence[str] = (OFFLINE,), practice_mode: Sequence[str] = (OFFLINE,),
-                  online_platform: str = DEFAULT_PLATFORM) -> tuple[Path, Path]:
+                  online_platform: str = DEFAULT_PLATFORM, workbook: bool = False) -> tuple[Path, Path]:
     """Write the example into ``target_dir`` (created if needed): the package folder
     ``<institution><YYYYMMDD>/``, its ZIP ``<institution><YYYYMMDD>.zip`` and ``README.txt``
     beside them. Returns (folder, zip path). Never overwrites: if the folder or the ZIP
     exists already (an institution may have put its own material in it),
-    :class:`FileExistsError` is raised and nothing is written."""
+    :class:`FileExistsError` is raised and nothing is written. ``workbook``: the forms
+    as one ``表单.xlsx`` per folder instead of JSON files (and the README says so)."""
     report_date = report_date or date.today()
     trainings = [tuple(t) for t in trainings]
     target = Path(target_dir)
@@ -702,7 +722,7 @@ def write_example(target_dir: Path | str, *, institution: str = DEFAULT_INSTITUT
         if existing.exists():
             raise FileExistsError(f"{existing} already exists")
     files = package_files(institution, report_date, trainings, theory_mode, practice_mode,  # type: ignore[arg-type]
-                          online_platform=online_platform)
+                          online_platform=online_platform, workbook=workbook)
     target.mkdir(parents=True, exist_ok=True)
     for path, data in files.items():
         out = folder / path
@@ -711,7 +731,7 @@ def write_example(target_dir: Path | str, *, institution: str = DEFAULT_INSTITUT
     stamp = datetime.combine(report_date, datetime.min.time()).replace(hour=9)
     zip_path.write_bytes(zip_package(root, files, stamp))
     (target / "README.txt").write_text(
-        readme_text(root, trainings, theory_mode, practice_mode),  # type: ignore[arg-type]
+        readme_text(root, trainings, theory_mode, practice_mode, workbook=workbook),  # type: ignore[arg-type]
         encoding="utf-8-sig", newline="\r\n")  # BOM + CRLF: Windows Notepad shows it right
     return folder, zip_path
 
@@ -742,17 +762,47 @@ def _format_name(ext: str) -> str:
 
 
 def readme_text(root: str, trainings: Sequence[tuple[str, str, int]], theory_mode: Sequence[str],
-                practice_mode: Sequence[str]) -> str:
+                practice_mode: Sequence[str], *, workbook: bool = False) -> str:
     """The Chinese guide written beside the example folder. Names come from the contract,
-    counts and limits from the shipped policy."""
+    counts and limits from the shipped policy. ``workbook``: the forms are workbooks."""
     rules = _default_media_rules()
     first = trainings[0] if trainings else DEFAULT_TRAININGS[0]
     folder = first[0] + first[1]
     others = [t[0] + t[1] for t in trainings[1:]]
-    return (_readme_intro(root)
+    text = (_readme_intro(root)
             + _readme_layout(root, folder, others, list(theory_mode), list(practice_mode), rules)
             + _readme_replacing(folder, rules)
             + _readme_packing_and_checking(root))
+    return _as_workbook_readme(text, list(theory_mode), list(practice_mode)) if workbook else text
+
+
+def _as_workbook_readme(text: str, theory_mode: list[str], practice_mode: list[str]) -> str:
+    """The guide of the workbook example: each folder's forms are the sheets of its
+    表单.xlsx; the lines naming JSON files say so, the JSON editing advice gives way to
+    the workbook's."""
+    for name in (PLAN_FORM, PLEDGE_FORM, TRAINERS_FORM, *FILE_NAME_OF_FORM.values()):
+        sheet = name.removesuffix(".json")
+        text = text.replace(f"  {name}：", f"  {WORKBOOK_FILE} 中的工作表“{sheet}”：")
+        text = text.replace(f"{name}", f"“{sheet}”表")
+    accepted = next(c.label for c in sheet_model("integrity_pledge").fields if c.path == ("accepted",))
+    text = text.replace("（accepted 必须为 true）", f"（“{accepted}”须为“是”）")
+    start = text.index("2. 表单（.json 文件）")
+    end = text.index("3. 二级文件夹")
+    body = text[start:end]
+    rules_start = body.index("   - 日期")
+    rules = body[rules_start:body.index("   培训方式改变时")]
+    root_sheets = "、".join(SHEET_OF_FORM[k] for k in ROOT_FORM_TYPES)
+    training_sheets = "、".join(SHEET_OF_FORM[k] for k in required_training_forms(theory_mode, practice_mode))
+    workbook_part = (
+        f"2. 表单（{WORKBOOK_FILE}）：每个文件夹的表单是该文件夹中“{WORKBOOK_FILE}”的各张工作表\n"
+        f"   （一级文件夹：{root_sheets}；二级文件夹：{training_sheets} 等）。\n"
+        f"   用 Excel 或 WPS 打开，按第一张表“{INSTRUCTIONS_SHEET}”填写，把示例内容换成本机构的真实内容；\n"
+        "   不要改工作表名称、表头和标签文字；保存为 .xlsx 格式（WPS 不要存为 .et 或 .xls）。\n"
+        + rules
+        + "   培训方式改变时（线上/线下），需要的工作表也随之改变：不需要的工作表请删除，\n"
+          "   可用 `pipeline example 目录 --workbook --online` 等选项生成对应的示例作参考；\n"
+          "   空白工作簿可用 `pipeline template` 生成。\n")
+    return text[:start] + workbook_part + text[end:]
 
 
 def _readme_intro(root: str) -> str:

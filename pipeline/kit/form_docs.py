@@ -155,6 +155,84 @@ def _decisions() -> str:
     return _rst_to_md(doc[start:].strip()) if start >= 0 else ""
 
 
+def _workbook_section() -> list[str]:
+    """"Filling the forms in Excel/WPS": the workbook path first, each sheet's labels and
+    headers from the sheet model (pipeline/check/sheets.py) the template and the reader share."""
+    from pipeline.check.contract import ROOT_FORM_TYPES, SHEET_OF_FORM, TRAINING_FORM_TYPES, WORKBOOK_FILE
+    from pipeline.check.sheets import INSTRUCTIONS_SHEET, sheet_model
+    from pipeline.kit.workbook import TEMPLATE_FOLDERS, choice_list
+
+    lines = [
+        "## Filling the forms in Excel/WPS",
+        "",
+        f"Clerks fill the forms as the sheets of one workbook `{WORKBOOK_FILE}` per folder (spec section 9);",
+        "the JSON files below are the same forms for systems and for the checks. `pipeline template [DIR]`",
+        f"writes the two empty workbooks, `DIR/{TEMPLATE_FOLDERS['1']}/{WORKBOOK_FILE}` (level 1) and",
+        f"`DIR/{TEMPLATE_FOLDERS['2']}/{WORKBOOK_FILE}` (each training folder), with a Chinese `README.txt`;",
+        f"`pipeline example DIR --workbook` writes the complete example with `{WORKBOOK_FILE}` in place of",
+        "the JSON files; `pipeline forms to-xlsx DIR OUT.xlsx` fills a workbook from the JSON forms of a",
+        "folder. The workbooks are made by `pipeline/kit/workbook.py` from the sheet model",
+        "(`pipeline/check/sheets.py`), which the reader uses too.",
+        "",
+        f"- The first sheet, `{INSTRUCTIONS_SHEET}`, says in plain Chinese how to fill every field and",
+        "  column (from the schemas' descriptions); the reader passes over it.",
+        "- Each form's sheet: row 1 the form's title; one row per single field (label in column A,",
+        "  value in B); then per table an empty row, the table's title, the header row and one row",
+        "  per entry. The reader finds labels and headers by their text, so inserted rows and",
+        "  columns do not matter; the names of sheets, labels and headers must stay as written.",
+        "- 签到表 is one table of trainees: each row carries its session's 培训日期 and 培训地点.",
+        "- ID-number and phone cells are formatted as text before anyone types (Excel would turn an",
+        "  18-digit number into 6.10116E+17 and lose its last digits); date cells are dates",
+        "  (`yyyy-mm-dd`; text dates are read too); closed choices and 是/否 have drop-down lists;",
+        "  several choices in one cell are joined with `、` (`线上、线下`).",
+        "- The template has frozen header rows, column widths that show the content and print",
+        "  settings (A4, fit to the page's width, landscape for wide tables, the header row on every",
+        "  page). A sheet a training does not need (线上培训记录 when nothing is online) is deleted.",
+        "- A form given both as JSON and as a sheet is `FORM_DUPLICATE` (the JSON file counts); a",
+        "  sheet nobody typed in (as the template left it) is an absent form, and `FORM_MISSING` says",
+        "  the sheet is still empty.",
+        "- Reading (`pipeline/check/workbook.py`): before any XML is parsed the workbook's ZIP",
+        "  directory is held to limits (500 parts, 64 MB uncompressed, ratio 200 for parts over",
+        "  1 MB, 100,000 rows per sheet, 2,000,000 cells) and refused as `FORM_WORKBOOK` when it is",
+        "  no `.xlsx` (an `.xls`/`.et` or an encrypted file: an OLE compound file), holds macros",
+        "  (`vbaProject.bin`), external links, a DOCTYPE in any XML part, or formulas without a stored",
+        "  value; then openpyxl reads it in read-only mode (streaming), its XML through defusedxml.",
+        "  Labels and headers are compared after NFKC (full-width to half-width), without spaces and",
+        "  a trailing colon or `*`. Dates: Excel dates and text (`2026-11-20`, `2026/11/20`,",
+        "  `2026年11月20日`); numbers: whole numbers as integers; booleans: 是/否, √/×, true/false,",
+        "  1/0; choices by their Chinese (线上/线下). A value that cannot be taken stays as written,",
+        "  so the schema reports it at its cell. An ID that Excel stored as a number has lost its",
+        "  last digits: `FORM_ID_NUMBER` (`excel_number`) at its cell, once, and no digit is guessed.",
+        "  An empty optional text cell reads as `\"\"`; a row repeating the session's date and place",
+        "  of the row above continues that session.",
+        "- Every problem found in a sheet carries `sheet` and `cell` beside `path` (the workbook) and",
+        "  its message ends with the place: `位置：“签到表”工作表 E72 单元格。`. The receipt's",
+        "  `forms_read` holds the forms as read, as JSON (personal numbers masked); the archive keeps",
+        "  the workbook's bytes. `pipeline forms to-json 表单.xlsx DIR` writes the same JSON files.",
+        "",
+        "| folder | workbook | sheets |",
+        "|---|---|---|",
+        f"| level 1 | `{WORKBOOK_FILE}` | {', '.join(SHEET_OF_FORM[k] for k in ROOT_FORM_TYPES)} |",
+        f"| each training folder | `{WORKBOOK_FILE}` | {', '.join(SHEET_OF_FORM[k] for k in TRAINING_FORM_TYPES)} |",
+        "",
+        "| sheet | single fields (label in A, value in B) | tables: title — headers |",
+        "|---|---|---|",
+    ]
+    for kind in ALL_FORM_TYPES:
+        model = sheet_model(kind)
+
+        def shown(cell: Any) -> str:
+            extra = f" ({'/'.join(choice_list(cell))})" if cell.kind in ("choice", "choices", "boolean") else ""
+            return cell.label + extra
+
+        fields = "、".join(shown(c) for c in model.fields) or "—"
+        tables = "; ".join(f"{'' if t.plain else t.title + ' — '}"
+                           + " / ".join(shown(c) for c in t.columns + (t.inner.columns if t.inner else ()))
+                           for t in model.tables)
+        lines.append(f"| {model.sheet} | {_cell(fields)} | {_cell(tables)} |")
+    return lines + [""]
+
+
 def render() -> str:
     """The whole of docs/forms.md."""
     lines: list[str] = [
@@ -177,6 +255,7 @@ def render() -> str:
         "Optional text (\"no (absent, null or \\\"\\\")\") may be left out, `null` or `\"\"`, as",
         "blank cells are on the paper forms; required text may not be empty or only spaces.",
         "",
+        *_workbook_section(),
         "## Decisions",
         "",
         _decisions(),
