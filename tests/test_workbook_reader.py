@@ -13,8 +13,11 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.check.workbook import WorkbookLimits, read_workbook
+from tests.support.fuzz_strategies import byte_mutations
 
 PATH = "星火20261120/育婴师初级/表单.xlsx"
 ID_A, ID_B = "610114198007129303", "610122199711049643"
@@ -185,3 +188,36 @@ def test_a_template_sheet_nothing_was_typed_in_is_an_absent_form(tmp_path: Path)
                                        "practice_equipment"))
     assert found.forms == {} and found.problems == []
     assert found.empty_sheets == ["理论培训大纲", "实操培训大纲", "签到表", "线上培训记录", "实操设备设施"]
+
+
+_FUZZ_BOOK = None
+
+
+def _fuzz_base() -> bytes:
+    global _FUZZ_BOOK
+    if _FUZZ_BOOK is None:
+        _FUZZ_BOOK = _xlsx_bytes(sign_in_book(extra_sheet="Sheet2"))
+    return _FUZZ_BOOK
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_damaged_workbook_gives_problems_never_an_exception(tmp_path: Path, data: st.DataObject):
+    """Byte edits of a real workbook (near the ZIP's records half the time) and edits of its
+    parts' XML: the reader answers with problems or forms, never raises, whatever it meets."""
+    blob = _fuzz_base()
+    if data.draw(st.booleans()):
+        blob, _ = data.draw(byte_mutations(blob))
+    else:  # well-formed ZIP, damaged XML inside
+        name = data.draw(st.sampled_from(["xl/workbook.xml", "xl/worksheets/sheet1.xml", "xl/styles.xml",
+                                          "[Content_Types].xml", "xl/_rels/workbook.xml.rels"]))
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            part, _ = data.draw(byte_mutations(zf.read(name), near_signatures=False))
+        blob = _with_member(blob, name, part)
+    file = tmp_path / "表单.xlsx"
+    file.write_bytes(blob)
+    found = read_workbook(file, PATH, ("sign_in",))
+    for p in found.problems:
+        assert p.code in {"FORM_WORKBOOK", "W_WORKBOOK_SHEET", "FORM_ID_NUMBER"} and p.message
+    for form in found.forms.values():
+        assert form.value["form"] == "sign_in"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -34,7 +35,8 @@ from pipeline.check.contract import FORM_OF_SHEET, SHEET_OF_FORM
 from pipeline.check.sheets import (BOOLEAN, CHOICE, CHOICE_LABELS, CHOICES, DATE, INSTRUCTIONS_SHEET, INTEGER, NUMBER,
                                    TEXT, Cell, SheetModel, Table, sheet_model)
 
-__all__ = ["WorkbookLimits", "SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION"]
+__all__ = ["WorkbookLimits", "SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION",
+           "convert_value", "sheet_rows"]
 
 #: the version the schemas know (the sheet does not carry it)
 FORM_VERSION = 1
@@ -141,7 +143,7 @@ def _vet(file: Path, shown: str, limits: WorkbookLimits) -> Problem | None:
                 found = _scan_sheet_xml(zf, info.filename, limits)
                 if found:
                     return _refusal(shown, *found)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
         return _refusal(shown, "not_xlsx", f"工作簿已损坏，无法打开（{type(exc).__name__}）")
     return None
 
@@ -209,7 +211,7 @@ def _number_text(value: float | int) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-def _convert(cell: Cell, value: Any) -> tuple[Any, str | None]:
+def convert_value(cell: Cell, value: Any) -> tuple[Any, str | None]:
     """(JSON value, None) or (the value as written, the fault: ``excel_number``) of one
     non-empty cell."""
     if isinstance(value, str):
@@ -300,7 +302,7 @@ class _Row:
     by_column: dict[int, tuple[str, Any]]  # column index (1-based) -> (coordinate, value)
 
 
-def _rows(ws: Any) -> list[_Row]:
+def sheet_rows(ws: Any) -> list[_Row]:
     out: list[_Row] = []
     for row in ws.iter_rows():
         cells = [(c.coordinate, c.value) for c in row
@@ -385,7 +387,7 @@ class _SheetReader:
     # -- values ------------------------------------------------------------------------
     def _value(self, cell: Cell, coordinate: str, raw: Any, pointer: str) -> Any:
         self.values_read += 1
-        value, fault = _convert(cell, raw)
+        value, fault = convert_value(cell, raw)
         self.form.cells[pointer] = coordinate
         if fault == "excel_number":
             self.form.reported.add(pointer)
@@ -454,7 +456,7 @@ class _SheetReader:
             if starts_entry and table.inner is not None and entries and outer_here:
                 # the same outer values as the entry above: the same session, continued
                 previous = entries[-1]
-                starts_entry = not all(_convert(p[1], raw)[0] == _get(previous, p[1].path)
+                starts_entry = not all(convert_value(p[1], raw)[0] == _get(previous, p[1].path)
                                        for p, (_, raw) in outer_here)
             if starts_entry:
                 entry: dict[str, Any] = {}
@@ -525,6 +527,7 @@ def read_workbook(file: Path, path: str, kinds: Iterable[str],
     problems) whose sheets are among ``kinds`` (the forms of its folder's level). Never
     raises for a bad workbook."""
     out = WorkbookRead()
+    kinds = tuple(kinds)
     refused = _vet(file, path, limits)
     if refused is not None:
         out.problems.append(refused)
@@ -538,25 +541,32 @@ def read_workbook(file: Path, path: str, kinds: Iterable[str],
         out.problems.append(_refusal(path, "not_xlsx", f"工作簿无法打开（{type(exc).__name__}）"))
         return out
     try:
-        for ws in book.worksheets:
-            name = normalise_label(ws.title)
-            kind = FORM_OF_SHEET.get(name)
-            if kind is None or kind not in wanted:
-                out.ignored_sheets.append(ws.title)
-                if name != normalise_label(INSTRUCTIONS_SHEET):
-                    out.problems.append(problem("W_WORKBOOK_SHEET", path, name=path.rsplit("/", 1)[-1], sheet_name=ws.title,
-                                                expected="、".join(SHEET_OF_FORM[k] for k in kinds)))
-                continue
-            if kind in out.forms:
-                continue  # the same sheet twice (培训方案 and 培训方案 ): the first counts
-            form, problems = _SheetReader(sheet_model(kind), _rows(ws), path).read()
-            out.problems.extend(problems)
-            if form is None:
-                out.empty_sheets.append(ws.title)
-                continue
-            form.sheet = ws.title
-            out.forms[kind] = form
+        _read_sheets(book, path, kinds, wanted, out)
+    except Exception as exc:  # damaged XML met while streaming the rows: the package's fault
+        return WorkbookRead(problems=[_refusal(path, "not_xlsx", f"工作簿已损坏，无法读取（{type(exc).__name__}）")])
     finally:
         book.close()
     return out
+
+
+def _read_sheets(book: Any, path: str, kinds: tuple[str, ...], wanted: set[str], out: WorkbookRead) -> None:
+    """Every form sheet of ``book`` into ``out`` (see :func:`read_workbook`)."""
+    for ws in book.worksheets:
+        name = normalise_label(ws.title)
+        kind = FORM_OF_SHEET.get(name)
+        if kind is None or kind not in wanted:
+            out.ignored_sheets.append(ws.title)
+            if name != normalise_label(INSTRUCTIONS_SHEET):
+                out.problems.append(problem("W_WORKBOOK_SHEET", path, name=path.rsplit("/", 1)[-1], sheet_name=ws.title,
+                                            expected="、".join(SHEET_OF_FORM[k] for k in kinds)))
+            continue
+        if kind in out.forms:
+            continue  # the same sheet twice (培训方案 and 培训方案 ): the first counts
+        form, problems = _SheetReader(sheet_model(kind), sheet_rows(ws), path).read()
+        out.problems.extend(problems)
+        if form is None:
+            out.empty_sheets.append(ws.title)
+            continue
+        form.sheet = ws.title
+        out.forms[kind] = form
 
