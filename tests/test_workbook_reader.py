@@ -221,3 +221,14 @@ def test_any_damaged_workbook_gives_problems_never_an_exception(tmp_path: Path, 
         assert p.code in {"FORM_WORKBOOK", "W_WORKBOOK_SHEET", "FORM_ID_NUMBER"} and p.message
     for form in found.forms.values():
         assert form.value["form"] == "sign_in"
+
+
+def test_a_label_merged_over_two_cells_finds_its_value_beyond(tmp_path: Path):
+    wb = sign_in_book()
+    ws = wb.active
+    ws.insert_cols(2)  # the labels' column is now two cells wide, merged
+    for row in (2, 3):
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+    found = read(tmp_path, wb)
+    assert found.problems == [] and found.forms["sign_in"].value == EXPECTED
+    assert found.forms["sign_in"].cells["/occupation"] == "C2"

@@ -385,10 +385,19 @@ class _SheetReader:
         return found
 
     # -- values ------------------------------------------------------------------------
+    def _place(self, cell: Cell, pointer: str, coordinate: str) -> None:
+        """Remember ``coordinate`` for ``pointer`` and, for a value of a nested object
+        (培训老师's 姓名), for the object too: its first column names it."""
+        cells = self.form.cells
+        cells.setdefault(pointer, coordinate)
+        for _ in cell.path[1:]:
+            pointer = pointer.rsplit("/", 1)[0]
+            cells.setdefault(pointer, coordinate)
+
     def _value(self, cell: Cell, coordinate: str, raw: Any, pointer: str) -> Any:
         self.values_read += 1
         value, fault = convert_value(cell, raw)
-        self.form.cells[pointer] = coordinate
+        self._place(cell, pointer, coordinate)
         if fault == "excel_number":
             self.form.reported.add(pointer)
             row = re.sub(r"[A-Z]+", "", coordinate)
@@ -417,8 +426,8 @@ class _SheetReader:
                 # is no label
                 right = ([col + 1] if col + 1 in row.by_column else
                          [c for c in columns[n + 1:] if normalise_label(row.by_column[c][1]) not in labels])
-                value_col = col + 1
-                self.form.cells[pointer] = f"{_column_name(value_col)}{row.number}"
+                if not right:  # an empty value: its place is the cell right of the label
+                    self.form.cells[pointer] = f"{_column_name(col + 1)}{row.number}"
                 if right:
                     used.add(right[0])
                     value_coordinate, raw = row.by_column[right[0]]
@@ -490,7 +499,7 @@ class _SheetReader:
     def _empty(self, entry: dict[str, Any], cell: Cell, pointer: str, coordinate: str) -> None:
         """A blank cell of an entry: its place is kept (a missing value is reported where
         it belongs); an optional text is "" (a blank cell on the paper form)."""
-        self.form.cells.setdefault(pointer, coordinate)
+        self._place(cell, pointer, coordinate)
         if _blank_is_empty_text(cell):
             _put(entry, cell.path, "")
 
