@@ -380,3 +380,14 @@ def test_package_builder_tag_and_date_spellings(tmp_path: Path):
         assert PackageBuilder(date=written).plan["end_date"] == "2026-11-10"
     assert PackageBuilder(date="2026年1月5日").plan["end_date"] == "2025-12-26"
     assert PackageBuilder(date="20261301").plan["end_date"] == "2026-11-10"  # impossible: a fallback
+
+
+def test_the_json_example_guide_says_the_workbook_way_first():
+    from pipeline.kit.example import readme_text
+
+    text = readme_text("新城区星火职业培训学校20261206", [("育婴师", "初级", 20)], ["offline"], ["offline"])
+    assert text.index("推荐：用 Excel 或 WPS 填写表单") < text.index("一、文件夹结构") < text.index("培训方案.json")
+    assert "表单.xlsx" in text and "填写说明" in text
+    workbook = readme_text("新城区星火职业培训学校20261206", [("育婴师", "初级", 20)], ["offline"], ["offline"],
+                           workbook=True)
+    assert "推荐：用 Excel 或 WPS 填写表单" not in workbook  # that guide is the workbook's already

@@ -769,7 +769,7 @@ def readme_text(root: str, trainings: Sequence[tuple[str, str, int]], theory_mod
     first = trainings[0] if trainings else DEFAULT_TRAININGS[0]
     folder = first[0] + first[1]
     others = [t[0] + t[1] for t in trainings[1:]]
-    text = (_readme_intro(root)
+    text = (_readme_intro(root) + ("" if workbook else _readme_workbook_first())
             + _readme_layout(root, folder, others, list(theory_mode), list(practice_mode), rules)
             + _readme_replacing(folder, rules)
             + _readme_packing_and_checking(root))
@@ -818,6 +818,17 @@ def _readme_intro(root: str) -> str:
 请全部换成本机构的真实材料后再上报，切勿直接上传示例。
 
 """
+
+
+def _readme_workbook_first() -> str:
+    """The JSON example's guide says first that the forms are easier in a spreadsheet."""
+    return (f"推荐：用 Excel 或 WPS 填写表单\n"
+            f"------------------------------\n"
+            f"各表单也可以（并推荐）用 Excel 或 WPS 表格填写，不必编辑下面的 .json 文件：一级文件夹和每个\n"
+            f"培训文件夹中各放一个“{WORKBOOK_FILE}”，其中每张工作表就是一份表单（工作表名与表单名相同，\n"
+            f"如“培训方案”“签到表”）。空白模板和填好的示例工作簿请向上报系统管理员索取；工作簿中第一张\n"
+            f"工作表“填写说明”逐项说明怎么填。同一份表单不要既有 .json 文件又有工作表。下文按 .json 文件\n"
+            f"说明，各项内容与工作表中的同名栏目一一对应。\n\n")
 
 
 def _readme_layout(root: str, folder: str, others: list[str], theory_mode: list[str],
