@@ -466,3 +466,9 @@ def test_pipeline_example_workbook_writes_one_workbook_per_folder_instead_of_jso
     assert WORKBOOK_FILE in guide and INSTRUCTIONS_SHEET in guide and ".json" not in guide
     files = example.package_files(report_date=REPORT, workbook=True)
     assert files == example.package_files(report_date=REPORT, workbook=True)  # byte for byte
+    # and the checker takes it as it takes the JSON example: accepted, no warning
+    check = run_cli("check", "--json", "--today", "2026-11-27", str(tmp_path / f"{root.name}.zip"))
+    assert check.returncode == 0, check.stdout + check.stderr
+    document = json.loads(check.stdout.splitlines()[0])
+    assert document["status"] == "accepted" and document["warnings"] == []
+    assert len(document["forms_read"]) == len(forms)  # every form, read from its sheet
