@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # test processes (pytest-xdist); the suite waits on real processes more than it computes
 TEST_PROCESSES ?= 3
 
-.PHONY: install run test test-fast bench soak clean sftp-deps
+.PHONY: install run test test-fast bench soak clean sftp-deps office-deps
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: install
 	PIPELINE_LOG_FILE="$${PIPELINE_LOG_FILE:-$${PIPELINE_DATA_DIR:-var}/logs/pipeline.log}" $(BIN)/pipeline run
 
-test: install sftp-deps
+test: install sftp-deps office-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadgroup
 
@@ -46,6 +46,17 @@ $(SFTP_DEPS)/.installed:
 		$(SFTP_DEPS)/root/usr/sbin/sshd -V 2>&1 | grep -q '^OpenSSH_'
 	test -f "$$(echo $(SFTP_DEPS)/root/usr/lib/*-linux-gnu/libnss_wrapper.so)"
 	touch $@
+
+# The workbook tests open and save the templates with LibreOffice, as clerks' WPS and
+# LibreOffice do (tests/test_workbook_libreoffice.py): Debian's headless Calc, installed
+# once (about 20 s) when soffice is missing. Unlike sshd it is installed system-wide: its
+# dozens of shared libraries and the UNO runtime do not run from an unpacked tree.
+office-deps:
+	command -v soffice >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get -qq install -y \
+		--no-install-recommends libreoffice-calc-nogui >/dev/null 2>&1 || { apt-get -qq update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
+		libreoffice-calc-nogui >/dev/null; }; }
+	soffice --version | grep -q LibreOffice
 
 bench: install
 	$(BIN)/python -m bench.run
