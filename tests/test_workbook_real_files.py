@@ -42,7 +42,7 @@ def test_libreoffice_date_cells_read_as_dates_in_either_date_system(name: str):
         rows = sheet_rows(book.worksheets[0])
     finally:
         book.close()
-    assert [convert_value(date_cell, rows[i].cells[0][1])[0] for i in (0, 1)] == ["2021-01-01", "2021-01-02"]
+    assert [convert_value(date_cell, rows[i].first[1])[0] for i in (0, 1)] == ["2021-01-01", "2021-01-02"]
 
 
 @pytest.mark.parametrize(("name", "fault"), [("date.xls", "not_xlsx"), ("pass_protected.xlsx", "not_xlsx"),

@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 import unicodedata
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -64,18 +63,34 @@ class SheetForm:
     kind: str
     sheet: str
     value: dict[str, Any]
-    #: JSON pointer -> cell (``D7``) of every value read, every entry (its first cell) and
-    #: every list (its header's first cell); "" -> the title's cell
+    #: JSON pointer -> cell (``D7``) of the labelled fields and of every list (its header's
+    #: first cell); "" -> the title's cell
     cells: dict[str, str] = field(default_factory=dict)
     #: pointers whose problem the reader reported itself (no second one from the rules)
     reported: set[str] = field(default_factory=set)
+    #: a table's entries: entry pointer -> (its row, its table's number); the cell of a value
+    #: is its row and its column (kept per table, not per value: a sign-in sheet has
+    #: hundreds of thousands of values)
+    entry_rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: per table number: the pointer suffix of every column ("/id_number", "/teacher/name",
+    #: and "/teacher" for the object) -> its column letter; "" -> the first column's
+    table_columns: list[dict[str, str]] = field(default_factory=list)
 
     def cell_of(self, pointer: str) -> str:
-        """The cell of ``pointer`` or of its nearest ancestor that has one."""
-        while pointer:
-            if pointer in self.cells:
-                return self.cells[pointer]
-            pointer = pointer.rsplit("/", 1)[0]
+        """The cell of ``pointer``: a field's, a table value's (its row, its column; a blank
+        value's too, where it belongs), or else its nearest ancestor's."""
+        at = pointer
+        while at:
+            if at in self.cells:
+                return self.cells[at]
+            if at in self.entry_rows:
+                row, table = self.entry_rows[at]
+                columns = self.table_columns[table]
+                suffix = pointer[len(at):]
+                while suffix and suffix not in columns:
+                    suffix = suffix.rsplit("/", 1)[0]
+                return f"{columns.get(suffix, columns[''])}{row}"
+            at = at.rsplit("/", 1)[0]
         return self.cells.get("", "A1")
 
 
@@ -143,7 +158,9 @@ def _vet(file: Path, shown: str, limits: WorkbookLimits) -> Problem | None:
                 found = _scan_sheet_xml(zf, info.filename, limits)
                 if found:
                     return _refusal(shown, *found)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+    except Exception as exc:  # zipfile raises many kinds for a damaged or odd ZIP (BadZipFile,
+        # zlib.error, NotImplementedError for strong encryption or a future version, RuntimeError
+        # for a password): whatever it is, the workbook cannot be read, and that is the package's
         return _refusal(shown, "not_xlsx", f"工作簿已损坏，无法打开（{type(exc).__name__}）")
     return None
 
@@ -298,25 +315,25 @@ def _pointer(*parts: Any) -> str:
 @dataclass
 class _Row:
     number: int  # 1-based
-    cells: list[tuple[str, Any]]  # (coordinate, value) of the non-empty cells, left to right
-    by_column: dict[int, tuple[str, Any]]  # column index (1-based) -> (coordinate, value)
+    by_column: dict[int, Any]  # column index (1-based) -> value, non-empty cells only
+
+    @property
+    def first(self) -> tuple[int, Any]:
+        col = min(self.by_column)
+        return col, self.by_column[col]
+
+    def coordinate(self, col: int) -> str:
+        return f"{_column_name(col)}{self.number}"
 
 
 def sheet_rows(ws: Any) -> list[_Row]:
+    """The rows of a worksheet holding anything, as column -> value (streaming read)."""
     out: list[_Row] = []
     for row in ws.iter_rows():
-        cells = [(c.coordinate, c.value) for c in row
-                 if getattr(c, "coordinate", None) and not _is_empty(c.value)]
-        if not cells:
-            continue
-        by_column = {c.column: (c.coordinate, c.value) for c in row
-                     if getattr(c, "coordinate", None) and not _is_empty(c.value)}
-        out.append(_Row(row[0].row if hasattr(row[0], "row") else len(out) + 1, cells, by_column))
+        by_column = {c.column: c.value for c in row if getattr(c, "column", None) and not _is_empty(c.value)}
+        if by_column:  # the row's number from a real cell (a read-only row begins with empty ones)
+            out.append(_Row(next(c.row for c in row if getattr(c, "row", None)), by_column))
     return out
-
-
-def _column_letter(coordinate: str) -> str:
-    return re.match(r"[A-Z]+", coordinate)[0]  # type: ignore[index]
 
 
 class _SheetReader:
@@ -327,7 +344,7 @@ class _SheetReader:
         self.form = SheetForm(model.kind, model.sheet, {"form": model.kind, "version": FORM_VERSION})
         self.problems: list[Problem] = []
         self.values_read = 0  # none: the sheet was left as the template had it
-        self.form.cells[""] = rows[0].cells[0][0] if rows else "A1"
+        self.form.cells[""] = rows[0].coordinate(rows[0].first[0]) if rows else "A1"
 
     def read(self) -> tuple[SheetForm | None, list[Problem]]:
         """The form and the problems found reading it; no form for a sheet where nothing
@@ -351,12 +368,12 @@ class _SheetReader:
 
     # -- where things are --------------------------------------------------------------
     def _texts(self, index: int) -> list[str]:
-        return [normalise_label(v) for _, v in self.rows[index].cells]
+        return [normalise_label(v) for v in self.rows[index].by_column.values()]
 
     def _is_title_row(self, index: int) -> bool:
-        first = normalise_label(self.rows[index].cells[0][1])
+        first = normalise_label(self.rows[index].first[1])
         titles = {normalise_label(t.title) for t in self.model.tables if not t.plain}
-        return first in titles and len(self.rows[index].cells) == 1
+        return first in titles and len(self.rows[index].by_column) == 1
 
     def _find_headers(self) -> dict[Table, tuple[int, dict[int, Cell]]]:
         """Each table's header row (index into the rows) and its columns by column index:
@@ -371,10 +388,10 @@ class _SheetReader:
             title = normalise_label(table.title)
             candidates = []
             for i, row in enumerate(self.rows):
-                texts = {normalise_label(v): col for col, (_, v) in row.by_column.items()}
+                texts = {normalise_label(v): col for col, v in row.by_column.items()}
                 if needed <= set(texts):
                     columns = {texts[name]: cell for name, cell in wanted.items() if name in texts}
-                    after_title = table.plain or any(normalise_label(self.rows[j].cells[0][1]) == title
+                    after_title = table.plain or any(normalise_label(self.rows[j].first[1]) == title
                                                      for j in range(max(0, i - 2), i))
                     candidates.append((not after_title, i, columns))
             taken = {start for start, _ in found.values()}
@@ -385,19 +402,17 @@ class _SheetReader:
         return found
 
     # -- values ------------------------------------------------------------------------
-    def _place(self, cell: Cell, pointer: str, coordinate: str) -> None:
-        """Remember ``coordinate`` for ``pointer`` and, for a value of a nested object
-        (培训老师's 姓名), for the object too: its first column names it."""
-        cells = self.form.cells
-        cells.setdefault(pointer, coordinate)
-        for _ in cell.path[1:]:
-            pointer = pointer.rsplit("/", 1)[0]
-            cells.setdefault(pointer, coordinate)
-
-    def _value(self, cell: Cell, coordinate: str, raw: Any, pointer: str) -> Any:
+    def _value(self, cell: Cell, coordinate: str, raw: Any, pointer: str, field_cell: bool = False) -> Any:
+        """The JSON value of one non-empty cell; ``field_cell``: a labelled field's, whose
+        place is remembered here (a table value's place is its row and column)."""
         self.values_read += 1
         value, fault = convert_value(cell, raw)
-        self._place(cell, pointer, coordinate)
+        if field_cell:
+            self.form.cells[pointer] = coordinate
+            parent = pointer
+            for _ in cell.path[1:]:  # a nested object's value names the object too
+                parent = parent.rsplit("/", 1)[0]
+                self.form.cells.setdefault(parent, coordinate)
         if fault == "excel_number":
             self.form.reported.add(pointer)
             row = re.sub(r"[A-Z]+", "", coordinate)
@@ -416,7 +431,7 @@ class _SheetReader:
             columns = sorted(row.by_column)
             used: set[int] = set()  # value cells of this row: never labels themselves
             for n, col in enumerate(columns):
-                coordinate, text = row.by_column[col]
+                text = row.by_column[col]
                 cell = labels.get(normalise_label(text))
                 if col in used or cell is None or _pointer(*cell.path) in self.form.cells:
                     continue
@@ -425,19 +440,30 @@ class _SheetReader:
                 # like a label); else, for a label merged over two cells, the next one that
                 # is no label
                 right = ([col + 1] if col + 1 in row.by_column else
-                         [c for c in columns[n + 1:] if normalise_label(row.by_column[c][1]) not in labels])
+                         [c for c in columns[n + 1:] if normalise_label(row.by_column[c]) not in labels])
                 if not right:  # an empty value: its place is the cell right of the label
                     self.form.cells[pointer] = f"{_column_name(col + 1)}{row.number}"
                 if right:
                     used.add(right[0])
-                    value_coordinate, raw = row.by_column[right[0]]
-                    _put(self.form.value, cell.path, self._value(cell, value_coordinate, raw, pointer))
+                    value_coordinate, raw = row.coordinate(right[0]), row.by_column[right[0]]
+                    _put(self.form.value, cell.path, self._value(cell, value_coordinate, raw, pointer, field_cell=True))
                 elif _blank_is_empty_text(cell):
                     _put(self.form.value, cell.path, "")
 
+    def _table_columns(self, plan: list[tuple[int, Cell, bool, str, str]]) -> int:
+        """Register a table's columns (pointer suffix -> letter, objects by their first
+        column, "" -> the first column); returns the table's number."""
+        columns: dict[str, str] = {"": plan[0][4]} if plan else {"": "A"}
+        for _, cell, _, suffix, letter in plan:
+            columns.setdefault(suffix, letter)
+            for depth in range(1, len(cell.path)):
+                columns.setdefault(_pointer(*cell.path[:depth]), letter)
+        self.form.table_columns.append(columns)
+        return len(self.form.table_columns) - 1
+
     def _read_table(self, table: Table, start: int, end: int, columns: dict[int, Cell]) -> None:
         header = self.rows[start]
-        self.form.cells[_pointer(*table.path)] = header.cells[0][0]
+        self.form.cells[_pointer(*table.path)] = header.coordinate(header.first[0])
         inner_ids = {id(c) for c in table.inner.columns} if table.inner else set()
         # per column: its cell, whether it belongs to the outer entry, its pointer suffix
         # and letter (computed once: a sign-in sheet has tens of thousands of rows)
@@ -445,6 +471,9 @@ class _SheetReader:
                 for col, cell in sorted(columns.items())]
         outer_plan = [p for p in plan if p[2]]
         inner_plan = [p for p in plan if not p[2]]
+        outer_table = self._table_columns(outer_plan)
+        inner_table = self._table_columns(inner_plan) if table.inner else outer_table
+        rows = self.form.entry_rows
         list_pointer = _pointer(*table.path)
         inner_key = table.inner.path[-1] if table.inner else ""
         entries: list[Any] = []
@@ -453,55 +482,46 @@ class _SheetReader:
             by_column = row.by_column
             if not any(col in by_column for col, *_ in plan):
                 continue
-            first = row.cells[0][0]
             if table.plain:
                 col = plan[0][0]
                 if col in by_column:
-                    coordinate, raw = by_column[col]
-                    entries.append(self._value(plan[0][1], coordinate, raw, f"{list_pointer}/{len(entries)}"))
+                    pointer = f"{list_pointer}/{len(entries)}"
+                    rows[pointer] = (row.number, outer_table)
+                    entries.append(self._value(plan[0][1], row.coordinate(col), by_column[col], pointer))
                 continue
-            outer_here = [(p, by_column[p[0]]) for p in outer_plan if p[0] in by_column]
+            outer_here = [p for p in outer_plan if p[0] in by_column]
             starts_entry = table.inner is None or not entries or bool(outer_here)
             if starts_entry and table.inner is not None and entries and outer_here:
                 # the same outer values as the entry above: the same session, continued
                 previous = entries[-1]
-                starts_entry = not all(convert_value(p[1], raw)[0] == _get(previous, p[1].path)
-                                       for p, (_, raw) in outer_here)
+                starts_entry = not all(convert_value(p[1], by_column[p[0]])[0] == _get(previous, p[1].path)
+                                       for p in outer_here)
             if starts_entry:
                 entry: dict[str, Any] = {}
                 base = f"{list_pointer}/{len(entries)}"
                 entries.append(entry)
-                self.form.cells[base] = first
+                rows[base] = (row.number, outer_table)
                 for (col, cell, _, suffix, letter) in outer_plan:
-                    pointer = base + suffix
                     if col in by_column:
-                        coordinate, raw = by_column[col]
-                        _put(entry, cell.path, self._value(cell, coordinate, raw, pointer))
-                    else:
-                        self._empty(entry, cell, pointer, f"{letter}{row.number}")
+                        _put(entry, cell.path, self._value(cell, f"{letter}{row.number}", by_column[col],
+                                                           base + suffix))
+                    elif _blank_is_empty_text(cell):
+                        _put(entry, cell.path, "")  # a blank cell on the paper form
                 if table.inner is not None:
                     entry[inner_key] = []
             if table.inner is not None:
                 items = entries[-1][inner_key]
                 base = f"{list_pointer}/{len(entries) - 1}/{inner_key}/{len(items)}"
                 item: dict[str, Any] = {}
-                self.form.cells[base] = first
+                rows[base] = (row.number, inner_table)
                 for (col, cell, _, suffix, letter) in inner_plan:
-                    pointer = base + suffix
                     if col in by_column:
-                        coordinate, raw = by_column[col]
-                        _put(item, cell.path, self._value(cell, coordinate, raw, pointer))
-                    else:
-                        self._empty(item, cell, pointer, f"{letter}{row.number}")
+                        _put(item, cell.path, self._value(cell, f"{letter}{row.number}", by_column[col],
+                                                          base + suffix))
+                    elif _blank_is_empty_text(cell):
+                        _put(item, cell.path, "")
                 items.append(item)
         _put(self.form.value, table.path, entries)
-
-    def _empty(self, entry: dict[str, Any], cell: Cell, pointer: str, coordinate: str) -> None:
-        """A blank cell of an entry: its place is kept (a missing value is reported where
-        it belongs); an optional text is "" (a blank cell on the paper form)."""
-        self._place(cell, pointer, coordinate)
-        if _blank_is_empty_text(cell):
-            _put(entry, cell.path, "")
 
 
 def _blank_is_empty_text(cell: Cell) -> bool:
