@@ -246,3 +246,17 @@ def test_a_session_date_without_sign_in_is_named_at_the_sign_in_table(tmp_path: 
     (e,) = [e for e in doc["errors"] if e["code"] == "FORM_SIGNIN"]
     sheet = openpyxl.load_workbook(io.BytesIO(workbook_bytes(books["育婴师初级"])))["签到表"]
     assert e["sheet"] == "签到表" and sheet[e["cell"]].value == "培训日期"  # the table's header
+
+
+def test_the_operator_part_of_the_report_names_sheet_and_cell(tmp_path: Path):
+    from pipeline.check.report import TECHNICAL_HEADING, render_text
+
+    b = PackageBuilder()
+    books = as_workbooks(b)
+    books[""]["integrity_pledge"]["contact_phone"] = "12345"
+    write_books(b, books)
+    doc = check(b, tmp_path)
+    (e,) = doc["errors"]
+    clerk, operator = render_text(doc).split(TECHNICAL_HEADING)
+    assert f"{e['sheet']}!{e['cell']} /contact_phone" in operator
+    assert f"位置：“诚信承诺书”工作表 {e['cell']} 单元格。" in clerk and "/contact_phone" not in clerk

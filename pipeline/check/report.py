@@ -90,7 +90,8 @@ def technical_rows(document: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [("SHA-256", str(pkg.get("sha256") or "—")), ("大小", f"{pkg.get('size')} 字节")]
     for _, _, path, items in numbered_problems(document):
         for n, p in items:
-            where = path + (f" {p['pointer']}" if p.get("pointer") else "")
+            where = (path + (f" {p['sheet']}!{p['cell']}" if p.get("sheet") and p.get("cell") else "")
+                     + (f" {p['pointer']}" if p.get("pointer") else ""))
             rows.append((f"{n}.", f"{p['code']}  {where}"))
     return rows
 

@@ -497,31 +497,29 @@ class _SheetReader:
                 starts_entry = not all(convert_value(p[1], by_column[p[0]])[0] == _get(previous, p[1].path)
                                        for p in outer_here)
             if starts_entry:
-                entry: dict[str, Any] = {}
                 base = f"{list_pointer}/{len(entries)}"
-                entries.append(entry)
                 rows[base] = (row.number, outer_table)
-                for (col, cell, _, suffix, letter) in outer_plan:
-                    if col in by_column:
-                        _put(entry, cell.path, self._value(cell, f"{letter}{row.number}", by_column[col],
-                                                           base + suffix))
-                    elif _blank_is_empty_text(cell):
-                        _put(entry, cell.path, "")  # a blank cell on the paper form
+                entry = self._entry(row, outer_plan, base)
+                entries.append(entry)
                 if table.inner is not None:
                     entry[inner_key] = []
             if table.inner is not None:
                 items = entries[-1][inner_key]
                 base = f"{list_pointer}/{len(entries) - 1}/{inner_key}/{len(items)}"
-                item: dict[str, Any] = {}
                 rows[base] = (row.number, inner_table)
-                for (col, cell, _, suffix, letter) in inner_plan:
-                    if col in by_column:
-                        _put(item, cell.path, self._value(cell, f"{letter}{row.number}", by_column[col],
-                                                          base + suffix))
-                    elif _blank_is_empty_text(cell):
-                        _put(item, cell.path, "")
-                items.append(item)
+                items.append(self._entry(row, inner_plan, base))
         _put(self.form.value, table.path, entries)
+
+    def _entry(self, row: _Row, plan: list[tuple[int, Cell, bool, str, str]], base: str) -> dict[str, Any]:
+        """One entry of a table from its row's cells of ``plan``'s columns; a blank optional
+        text is "" (a blank cell on the paper form)."""
+        entry: dict[str, Any] = {}
+        for col, cell, _, suffix, letter in plan:
+            if col in row.by_column:
+                _put(entry, cell.path, self._value(cell, f"{letter}{row.number}", row.by_column[col], base + suffix))
+            elif _blank_is_empty_text(cell):
+                _put(entry, cell.path, "")
+        return entry
 
 
 def _blank_is_empty_text(cell: Cell) -> bool:

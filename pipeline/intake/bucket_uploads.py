@@ -51,7 +51,6 @@ ZIP (Redis lost it) -> step 6. So nothing is lost and nothing is answered twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 import time
 from datetime import datetime, tzinfo
@@ -67,7 +66,7 @@ from minio.error import S3Error
 
 from pipeline.check.contract import JUNK_FOLDER
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
-from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, CHINA_STANDARD_TIME, PackError, ZipEntry, final_name, head_is_archive,
+from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, CHINA_STANDARD_TIME, group_key, PackError, ZipEntry, final_name, head_is_archive,
                                             is_archive_name, is_busy_name, is_junk, write_stored_zip)
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.s3_store import PACKED_META
@@ -140,9 +139,7 @@ class BucketGroup:
     @property
     def key(self) -> str:
         """Fixed by what is taken: every source's key, size and ETag."""
-        raw = json.dumps([self.kind, self.relative, [[m.key, m.size, m.etag] for m in self.members]],
-                         ensure_ascii=True)
-        return hashlib.sha256(raw.encode("ascii")).hexdigest()[:20]
+        return group_key(self.kind, self.relative, [[m.key, m.size, m.etag] for m in self.members])
 
 
 @dataclass

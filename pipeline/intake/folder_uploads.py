@@ -190,9 +190,14 @@ class Group:
 
     @property
     def key(self) -> str:
-        raw = json.dumps([self.kind, self.relative, [[m.relative, m.size, m.mtime_ns] for m in self.members]],
-                         ensure_ascii=True)
-        return hashlib.sha256(raw.encode("ascii")).hexdigest()[:20]
+        return group_key(self.kind, self.relative, [[m.relative, m.size, m.mtime_ns] for m in self.members])
+
+
+def group_key(kind: str, relative: str, members: list[list[Any]]) -> str:
+    """A group's fixed key (its holder's, its lock's, its packed ZIP's marker): a digest of
+    how it came, where, and every member's identity (name, size, mtime or ETag)."""
+    raw = json.dumps([kind, relative, members], ensure_ascii=True)
+    return hashlib.sha256(raw.encode("ascii")).hexdigest()[:20]
 
 
 @dataclass
