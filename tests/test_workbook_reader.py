@@ -5,6 +5,7 @@ Workbooks are written here with openpyxl, as Excel and WPS save them."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from datetime import date, datetime
@@ -16,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.check.workbook import WorkbookLimits, read_workbook
+from pipeline.check.policy import WorkbookLimits, load_policy
+from pipeline.check.workbook import read_workbook
 from tests.support.fuzz_strategies import byte_mutations
 
 PATH = "星火20261120/育婴师初级/表单.xlsx"
@@ -124,7 +126,7 @@ def test_an_unknown_sheet_is_a_warning_and_the_instructions_sheet_is_not(tmp_pat
     assert "sign_in" not in found.forms and found.problems[0].code == "W_WORKBOOK_SHEET"
 
 
-def _refused(tmp_path: Path, data: bytes, limits: WorkbookLimits = WorkbookLimits()) -> tuple[str, str]:
+def _refused(tmp_path: Path, data: bytes, limits: WorkbookLimits | None = None) -> tuple[str, str]:
     file = tmp_path / "表单.xlsx"
     file.write_bytes(data)
     found = read_workbook(file, PATH, ("sign_in",), limits)
@@ -157,7 +159,7 @@ def test_workbooks_that_must_not_be_opened_are_refused(tmp_path: Path):
     assert _refused(tmp_path, _with_member(good, "xl/externalLinks/externalLink1.xml", b"<x/>"))[0] == "external_link"
     # a bomb: a sheet part inflating far beyond its compressed size
     assert _refused(tmp_path, _with_member(good, "xl/worksheets/sheet9.xml", b" " * (8 * 1024 * 1024)))[0] == "limit"
-    assert _refused(tmp_path, good, WorkbookLimits(max_rows=5))[0] == "limit"
+    assert _refused(tmp_path, good, dataclasses.replace(load_policy().workbook, max_rows=5))[0] == "limit"
 
 
 def test_a_formula_without_a_stored_value_is_refused(tmp_path: Path):

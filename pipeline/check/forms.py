@@ -823,8 +823,8 @@ def load_forms(layout: Layout) -> FormSet:
             continue
         training = folder.training or by_folder.get(folder.expected or "")
         book_file = layout.file_at(f"{name}/{WORKBOOK_FILE}")
-        folder_book = (read_workbook(book_file.local_path, book_file.path, TRAINING_FORM_TYPES)
-                       if book_file is not None else None)
+        folder_book = (read_workbook(book_file.local_path, book_file.path, TRAINING_FORM_TYPES,
+                                     layout.workbook_limits) if book_file is not None else None)
         if folder_book is not None:
             problems.extend(folder_book.problems)
         forms: dict[str, LoadedForm | None] = {}

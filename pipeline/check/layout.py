@@ -60,6 +60,7 @@ from pipeline.check.contract import (LEVEL_ALIASES, LEVELS, MAX_FORM_BYTES, MAX_
                                      PLAN_FORM, PLEDGE_SCANS, ROOT_FORM_FILES, ROOT_FORM_TYPES, SECTIONS, VIDEO,
                                      VIDEO_EXTS, WORKBOOK_FILE)
 from pipeline.check.package_reader import ExtractedFile, PackageContents
+from pipeline.check.policy import WorkbookLimits
 from pipeline.check.workbook import WorkbookRead, read_workbook
 
 __all__ = [
@@ -305,6 +306,8 @@ class Layout:
     _files_in: Mapping[str, tuple[ExtractedFile, ...]] = field(repr=False, compare=False)
     #: the level-1 表单.xlsx as read (spec section 9), None without one
     root_workbook: WorkbookRead | None = field(default=None, repr=False, compare=False)
+    #: the policy's [workbook] limits (None: the shipped policy's), for every 表单.xlsx
+    workbook_limits: WorkbookLimits | None = field(default=None, repr=False, compare=False)
 
     @property
     def flat(self) -> bool:
@@ -485,7 +488,7 @@ def _misnamed_trainings(names: list[str], expected_of: dict[str, str | None], pl
     return paired
 
 
-def build_layout(contents: PackageContents, zip_name: str) -> Layout:
+def build_layout(contents: PackageContents, zip_name: str, workbook_limits: WorkbookLimits | None = None) -> Layout:
     """The layout of a readable package; ``zip_name`` is the ZIP's file name."""
     prefix, root_name, root_ok, top_entries, wrapper = _find_root(contents, zip_name)
     below = [(f.path[len(prefix):], f) for f in contents.files if f.path.startswith(prefix)]
@@ -503,7 +506,7 @@ def build_layout(contents: PackageContents, zip_name: str) -> Layout:
     # spec section 9: the level-1 forms may be the sheets of 表单.xlsx (read once, here:
     # the plan decides the trainings; the forms loader takes the other sheets from it)
     book_file = by_path.get(WORKBOOK_FILE) or by_key.get(name_key(WORKBOOK_FILE))
-    root_workbook = (read_workbook(book_file.local_path, book_file.path, ROOT_FORM_TYPES)
+    root_workbook = (read_workbook(book_file.local_path, book_file.path, ROOT_FORM_TYPES, workbook_limits)
                      if book_file is not None else None)
     plan_sheet = root_workbook.forms.get("training_plan") if root_workbook else None
     if plan_file is None and plan_sheet is not None:
@@ -552,5 +555,5 @@ def build_layout(contents: PackageContents, zip_name: str) -> Layout:
         _by_path=by_path, _by_key=by_key,
         _dirs={k: tuple(sorted(v)) for k, v in dirs.items()},
         _files_in={k: tuple(sorted(v, key=lambda f: f.path)) for k, v in files_in.items()},
-        root_workbook=root_workbook,
+        root_workbook=root_workbook, workbook_limits=workbook_limits,
     )

@@ -67,6 +67,19 @@ class MediaRules:
     screenshot_max_count: int
 
 
+@dataclass(frozen=True)
+class WorkbookLimits:
+    """``[workbook]``: what a 表单.xlsx may hold before any of its XML is read (spec
+    section 9); beyond any of them it is FORM_WORKBOOK."""
+
+    max_entries: int
+    max_total_bytes: int
+    max_ratio: int
+    ratio_floor_bytes: int
+    max_rows: int
+    max_cells: int
+
+
 SEVERITY_CHOICES = ("error", "warning", "off")
 
 
@@ -74,6 +87,7 @@ SEVERITY_CHOICES = ("error", "warning", "off")
 class Policy:
     zip: ZipLimits
     media: MediaRules
+    workbook: WorkbookLimits
     #: code -> "error" | "warning" | "off", overriding the catalogue's default
     severity: Mapping[str, str]
     sha256: str  # of the file it was loaded from
@@ -81,7 +95,7 @@ class Policy:
 
 
 #: the TOML tables that hold settings, and what each becomes
-_SECTIONS: dict[str, type] = {"zip": ZipLimits, "media": MediaRules}
+_SECTIONS: dict[str, type] = {"zip": ZipLimits, "media": MediaRules, "workbook": WorkbookLimits}
 
 
 def _check_type(kind: Any, value: Any, where: str, key: str) -> Any:

@@ -39,7 +39,7 @@ class PackageView:
     def layout(self) -> Layout:
         """The package's derived structure (level 1, plan, training folders, media),
         built on first use and shared by every check."""
-        return build_layout(self.contents, self.name)
+        return build_layout(self.contents, self.name, self.policy.workbook)
 
     @cached_property
     def measurements(self) -> Mapping[str, Measurement]:

@@ -31,10 +31,11 @@ from typing import Any, Iterable
 
 from pipeline.check.catalogue import Problem, problem
 from pipeline.check.contract import FORM_OF_SHEET, SHEET_OF_FORM
+from pipeline.check.policy import WorkbookLimits, load_policy
 from pipeline.check.sheets import (BOOLEAN, CHOICE, CHOICE_LABELS, CHOICES, DATE, INSTRUCTIONS_SHEET, INTEGER, NUMBER,
                                    TEXT, Cell, SheetModel, Table, sheet_model)
 
-__all__ = ["WorkbookLimits", "SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION",
+__all__ = ["SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION",
            "convert_value", "sheet_rows"]
 
 #: the version the schemas know (the sheet does not carry it)
@@ -43,17 +44,6 @@ FORM_VERSION = 1
 #: the ZIP signature, and an OLE compound file's (.xls, .et, or an encrypted .xlsx)
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-
-@dataclass(frozen=True)
-class WorkbookLimits:
-    """What a workbook may hold before anything reads its XML."""
-
-    max_entries: int = 500
-    max_total_bytes: int = 64 * 1024 * 1024  # uncompressed
-    max_ratio: int = 200  # per entry of over 1 MiB uncompressed
-    max_rows: int = 100_000  # per sheet (2,000 trainees × 40 sessions)
-    max_cells: int = 2_000_000  # in all
 
 
 @dataclass
@@ -142,7 +132,7 @@ def _vet(file: Path, shown: str, limits: WorkbookLimits) -> Problem | None:
                 return _refusal(shown, "limit", f"工作簿解压后 {total // (1024 * 1024)} MB，超过上限 "
                                                 f"{limits.max_total_bytes // (1024 * 1024)} MB")
             for i in infos:
-                if i.file_size > 1024 * 1024 and i.file_size > limits.max_ratio * max(i.compress_size, 1):
+                if i.file_size > limits.ratio_floor_bytes and i.file_size > limits.max_ratio * max(i.compress_size, 1):
                     return _refusal(shown, "limit", "工作簿内部有压缩比异常的部件（疑似压缩炸弹）")
             if "xl/workbook.xml" not in names:
                 return _refusal(shown, "not_xlsx", "它不是 .xlsx 格式的工作簿（缺少工作簿部件）")
@@ -549,13 +539,13 @@ def _column_name(index: int) -> str:
 
 
 def read_workbook(file: Path, path: str, kinds: Iterable[str],
-                  limits: WorkbookLimits = WorkbookLimits()) -> WorkbookRead:
+                  limits: WorkbookLimits | None = None) -> WorkbookRead:
     """The forms of the workbook at ``file`` (``path``: its path in the package, for the
     problems) whose sheets are among ``kinds`` (the forms of its folder's level). Never
     raises for a bad workbook."""
     out = WorkbookRead()
     kinds = tuple(kinds)
-    refused = _vet(file, path, limits)
+    refused = _vet(file, path, limits or load_policy().workbook)
     if refused is not None:
         out.problems.append(refused)
         return out
