@@ -58,6 +58,7 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     (data / "inbox" / "broken.zip").write_bytes(broken[:len(broken) // 2])
 
     wait_until(lambda: len(decisions(data)) >= 4, 60, message="four decisions")
+    wait_until(lambda: not any((data / "claimed").iterdir()), 30, message="claims released")  # ZIPs in place
     folder, doc = by_name(data, "星火20261120.zip")
     assert doc["status"] == "accepted" and schema_errors(doc) == []
     assert doc["source"] == {"kind": "fs", "location": "inbox/xinghuo/星火20261120.zip", "account": "xinghuo"}
@@ -87,7 +88,8 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     assert folder.parent.parent.name == "quarantine"
 
     wait_until(lambda: not inbox_files(data), 10, message="empty inbox")
-    assert not any((data / "claimed").iterdir())
+    # the document is written before the ZIP is moved beside it and the claim let go
+    wait_until(lambda: not any((data / "claimed").iterdir()), 30, message="claims released")
     wait_until(lambda: not any((data / "work").iterdir()), 10, message="clean work area")
     decided = [e for e in pipeline.events() if e.get("event") == "package.decided"]
     assert len(decided) == 5 and all(e.get("receipt_id") and e.get("source") for e in decided)
@@ -121,6 +123,8 @@ def test_restart_processes_waiting_packages_and_dead_children_come_back(pipeline
         (data / "inbox" / name).write_bytes(blob)
     pipeline.start()
     wait_until(lambda: all(by_name(data, n) for n in waiting), 60, message="waiting packages decided")
+    # each document is written before its ZIP is moved beside it and the claim let go
+    wait_until(lambda: not any((data / "claimed").iterdir()), 30, message="claims released")
     for name, blob in waiting.items():
         folder, doc = by_name(data, name)
         assert doc["status"] == "accepted" and (folder / name).read_bytes() == blob

@@ -86,6 +86,9 @@ def assert_exactly_once(p: Pipeline, sent: dict[str, bytes], outbox: bool = True
     """Every package decided once, its bytes intact in one place, one mail each (in the
     outbox; ``outbox=False`` when the test counts the mails at its SMTP server)."""
     data = p.data
+    # a decision's document is written before its ZIP is moved beside it, and its claim is
+    # released just after: once no claim is left, every ZIP is in place
+    wait_until(lambda: not any((data / "claimed").iterdir()), 60, message="claims released")
     decided = decision_files(data)
     docs = {}
     for name, blob in sent.items():
@@ -97,8 +100,6 @@ def assert_exactly_once(p: Pipeline, sent: dict[str, bytes], outbox: bool = True
     stored = [f for area in ("archive", "quarantine") for f in (data / area).glob("*/*/*.zip")]
     assert len(stored) == len(sent)
     assert not [f for f in (data / "inbox").rglob("*") if f.is_file()]
-    # a claim is released just after its decision becomes visible
-    wait_until(lambda: not any((data / "claimed").iterdir()), 60, message="claims released")
     if outbox:
         wait_until(lambda: len(list((data / "outbox").glob("*.eml"))) == len(sent), 30, message="one mail each")
         mails = sorted(f.stem for f in (data / "outbox").glob("*.eml"))
