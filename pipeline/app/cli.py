@@ -22,7 +22,7 @@ import sys
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 # The commands import the rest of what they use when they run: `pipeline check` and
 # `pipeline example` start without loading the runtime's libraries (Dramatiq, Redis, MinIO).
@@ -188,9 +188,7 @@ def cmd_example(args: argparse.Namespace) -> int:
     from pipeline.check.documents import local_zone
     from pipeline.kit.example import DEFAULT_TRAININGS, write_example
 
-    def usage(message: str) -> int:
-        print(f"pipeline example: {message}", file=sys.stderr)
-        return EXIT_USAGE
+    usage = _usage("example")
 
     today = datetime.now(local_zone(load_settings_or_exit().utc_offset_hours)).date()
     report_date: date = args.date or today
@@ -250,9 +248,7 @@ def cmd_forms_to_json(args: argparse.Namespace) -> int:
     from pipeline.check.contract import ALL_FORM_TYPES, FILE_NAME_OF_FORM
     from pipeline.check.workbook import read_workbook
 
-    def usage(message: str) -> int:
-        print(f"pipeline forms to-json: {message}", file=sys.stderr)
-        return EXIT_USAGE
+    usage = _usage("forms to-json")
 
     book, folder = Path(args.workbook), Path(args.dir)
     if not book.is_file():
@@ -274,9 +270,7 @@ def cmd_forms_to_json(args: argparse.Namespace) -> int:
 def cmd_forms_to_xlsx(args: argparse.Namespace) -> int:
     from pipeline.kit.workbook import read_json_forms, write_workbook
 
-    def usage(message: str) -> int:
-        print(f"pipeline forms to-xlsx: {message}", file=sys.stderr)
-        return EXIT_USAGE
+    usage = _usage("forms to-xlsx")
 
     folder, out = Path(args.dir), Path(args.out)
     if not folder.is_dir():
@@ -308,6 +302,14 @@ def _parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
+
+
+def _usage(command: str) -> Callable[[str], int]:
+    """How ``pipeline <command>`` refuses: the message on stderr, exit status 2."""
+    def usage(message: str) -> int:
+        print(f"pipeline {command}: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    return usage
 
 
 def build_parser() -> argparse.ArgumentParser:

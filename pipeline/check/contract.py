@@ -98,7 +98,7 @@ TRAINING_FORM_FILES = tuple(FILE_NAME_OF_FORM[t] for t in TRAINING_FORM_TYPES)
 #: like the form's file without ".json"
 WORKBOOK_FILE = "表单.xlsx"
 SHEET_OF_FORM: dict[str, str] = {kind: name.removesuffix(".json") for kind, name in FILE_NAME_OF_FORM.items()}
-FORM_OF_SHEET: dict[str, str] = {sheet: kind for kind, sheet in SHEET_OF_FORM.items()}
+KIND_OF_SHEET: dict[str, str] = {sheet: kind for kind, sheet in SHEET_OF_FORM.items()}
 
 #: a form file larger than this is no form (its content is not read)
 MAX_FORM_BYTES = 16 * 1024 * 1024

@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pipeline.check.catalogue import Problem, problem
-from pipeline.check.contract import FORM_OF_SHEET, SHEET_OF_FORM
+from pipeline.check.contract import KIND_OF_SHEET, SHEET_OF_FORM
 from pipeline.check.policy import WorkbookLimits, load_policy
 from pipeline.check.sheets import (BOOLEAN, CHOICE, CHOICE_LABELS, CHOICES, DATE, INSTRUCTIONS_SHEET, INTEGER, NUMBER,
                                    TEXT, Cell, SheetModel, Table, sheet_model)
 
-__all__ = ["SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "FORM_VERSION",
+__all__ = ["SheetForm", "WorkbookRead", "read_workbook", "normalise_label", "VERSION_OF_FORMS",
            "convert_value", "sheet_rows"]
 
 #: the version the schemas know (the sheet does not carry it)
-FORM_VERSION = 1
+VERSION_OF_FORMS = 1
 
 #: the ZIP signature, and an OLE compound file's (.xls, .et, or an encrypted .xlsx)
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -331,7 +331,7 @@ class _SheetReader:
         self.model = model
         self.rows = rows
         self.path = path  # the workbook's path in the package, for problems
-        self.form = SheetForm(model.kind, model.sheet, {"form": model.kind, "version": FORM_VERSION})
+        self.form = SheetForm(model.kind, model.sheet, {"form": model.kind, "version": VERSION_OF_FORMS})
         self.problems: list[Problem] = []
         self.values_read = 0  # none: the sheet was left as the template had it
         self.form.cells[""] = rows[0].coordinate(rows[0].first[0]) if rows else "A1"
@@ -570,7 +570,7 @@ def _read_sheets(book: Any, path: str, kinds: tuple[str, ...], wanted: set[str],
     """Every form sheet of ``book`` into ``out`` (see :func:`read_workbook`)."""
     for ws in book.worksheets:
         name = normalise_label(ws.title)
-        kind = FORM_OF_SHEET.get(name)
+        kind = KIND_OF_SHEET.get(name)
         if kind is None or kind not in wanted:
             out.ignored_sheets.append(ws.title)
             if name != normalise_label(INSTRUCTIONS_SHEET):

@@ -66,7 +66,7 @@ from minio.error import S3Error
 
 from pipeline.check.contract import JUNK_FOLDER
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
-from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, CHINA_STANDARD_TIME, group_key, PackError, ZipEntry, final_name, head_is_archive,
+from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, CHINA_STANDARD_TIME, UploadGroup, group_key, PackError, ZipEntry, final_name, head_is_archive,
                                             is_archive_name, is_busy_name, is_junk, write_stored_zip)
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.s3_store import PACKED_META
@@ -109,7 +109,7 @@ class BucketMember:
 
 
 @dataclass(frozen=True)
-class BucketGroup:
+class BucketGroup(UploadGroup):
     """A folder uploaded key by key, or the loose objects of one level, as listed now."""
 
     kind: str  # "folder" | "files"
@@ -120,21 +120,8 @@ class BucketGroup:
     last_change: float  # newest LastModified (epoch s), in-progress names included
 
     @property
-    def name(self) -> str:
-        """The folder's name ("" for loose files)."""
-        return self.relative.rpartition("/")[2] if self.kind == "folder" else ""
-
-    @property
-    def ident(self) -> str:
-        return f"{self.kind}:{self.relative}"
-
-    @property
     def signature(self) -> tuple[Any, ...]:
         return (self.busy, tuple((m.key, m.size, m.etag) for m in self.members))
-
-    @property
-    def size(self) -> int:
-        return sum(m.size for m in self.members)
 
     @property
     def key(self) -> str:

@@ -160,16 +160,14 @@ class Member:
     mtime_ns: int
 
 
-@dataclass(frozen=True)
-class Group:
-    """A folder upload or the loose files of one account folder, as seen now."""
+class UploadGroup:
+    """What a folder upload or a set of loose files is called and weighs, wherever its
+    members lie (a folder's files here, a bucket's objects in bucket_uploads.py); the
+    dataclasses that inherit it hold ``kind``, ``relative`` and ``members``."""
 
-    kind: str  # "folder" | "files"
-    account: str  # "" at the top level
-    relative: str  # the folder ("xinghuo/星火20261120") or where the loose files lie ("xinghuo", "")
-    members: tuple[Member, ...]
-    busy: bool  # an in-progress name, younger than the stale-upload timeout, inside or beside
-    last_change: float  # newest mtime (epoch s) of the files and folders seen
+    kind: str
+    relative: str
+    members: tuple[Any, ...]
 
     @property
     def name(self) -> str:
@@ -181,12 +179,24 @@ class Group:
         return f"{self.kind}:{self.relative}"
 
     @property
-    def signature(self) -> tuple[Any, ...]:
-        return (self.busy, self.members)
-
-    @property
     def size(self) -> int:
         return sum(m.size for m in self.members)
+
+
+@dataclass(frozen=True)
+class Group(UploadGroup):
+    """A folder upload or the loose files of one account folder, as seen now."""
+
+    kind: str  # "folder" | "files"
+    account: str  # "" at the top level
+    relative: str  # the folder ("xinghuo/星火20261120") or where the loose files lie ("xinghuo", "")
+    members: tuple[Member, ...]
+    busy: bool  # an in-progress name, younger than the stale-upload timeout, inside or beside
+    last_change: float  # newest mtime (epoch s) of the files and folders seen
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        return (self.busy, self.members)
 
     @property
     def key(self) -> str:

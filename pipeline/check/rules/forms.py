@@ -778,16 +778,20 @@ def _sign_in_differ(people: dict[str, _Person], sessions: int, expected: int) ->
     return ""
 
 
-def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool, today: date
-                      ) -> Iterator[Problem]:
+def _sign_in_people(form: LoadedForm, today: date) -> dict[str, _Person] | None:
+    """The trainees of a sign-in sheet (:func:`_people`), each with the sessions they are in."""
+    return _people(((i, row) for i, session in _rows(form.obj.get("sessions"))
+                    for _, row in _rows(session.get("trainees"))), today)
+
+
+def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool,
+                      people: dict[str, _Person] | None) -> Iterator[Problem]:
     sessions = form.obj.get("sessions")
-    everyone: list[tuple[int, dict[str, Any]]] = []
     for i, session in _rows(sessions):
         day = _date(session.get("date"))
         when = f"（{day.isoformat()}）" if day else ""
         first_at: dict[str, int] = {}
         for j, row in _rows(session.get("trainees")):
-            everyone.append((i, row))
             where = f"第 {i + 1} 次签到{when}第 {j + 1} 名学员{_trainee(row)}"
             key = _id_key(row.get("id_number"))
             if key is not None:
@@ -804,7 +808,6 @@ def _sign_in_trainees(form: LoadedForm, training: Training | None, count: bool, 
                                location=where, reason="“签到”填的是 false，即未签到", signed=False,
                                fault="not_signed", **_named(row))
     if count and isinstance(sessions, list):
-        people = _people(everyone, today)
         expected = training.trainees if training else None
         differ = (_sign_in_differ(people, len({i for i, _ in _rows(sessions)}), expected)
                   if people is not None and isinstance(expected, int) else "")
@@ -876,9 +879,8 @@ def check_trainees(view: Any) -> Iterator[Problem]:
         sign_in, online = _usable(tf.sign_in), _usable(tf.online_record)
         signed_in: dict[str, _Person] | None = None
         if sign_in:
-            yield from _sign_in_trainees(sign_in, training, "offline" in modes, today)
-            signed_in = _people(((i, row) for i, session in _rows(sign_in.obj.get("sessions"))
-                                 for _, row in _rows(session.get("trainees"))), today)
+            signed_in = _sign_in_people(sign_in, today)  # once: the count and the online record's
+            yield from _sign_in_trainees(sign_in, training, "offline" in modes, signed_in)
         if online:
             yield from _online_trainees(online, training, "online" in modes, today, signed_in)
 
