@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # test processes (pytest-xdist); the suite waits on real processes more than it computes
 TEST_PROCESSES ?= 3
 
-.PHONY: install run test test-fast bench soak clean sftp-deps office-deps
+.PHONY: install run test test-fast bench soak clean sftp-deps office-deps postgres-deps
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: install
 	PIPELINE_LOG_FILE="$${PIPELINE_LOG_FILE:-$${PIPELINE_DATA_DIR:-var}/logs/pipeline.log}" $(BIN)/pipeline run
 
-test: install sftp-deps office-deps
+test: install sftp-deps office-deps postgres-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadgroup
 
@@ -57,6 +57,18 @@ office-deps:
 		&& DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
 		libreoffice-calc-nogui >/dev/null; }; }
 	soffice --version | grep -q LibreOffice
+
+# The catalogue tests run a real PostgreSQL server (tests/support/postgres.py): Debian's
+# postgresql package, installed once when no /usr/lib/postgresql/*/bin/initdb exists. Each
+# test process runs initdb and starts its own throwaway server in a /tmp folder on a free port;
+# the `main` cluster the package may create and start on 5432 is not used. It is stopped
+# right after the install (best effort: harmless if it was never started).
+postgres-deps:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { { DEBIAN_FRONTEND=noninteractive apt-get -qq \
+		install -y --no-install-recommends postgresql >/dev/null 2>&1 || { apt-get -qq update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
+		postgresql >/dev/null; }; } && { service postgresql stop >/dev/null 2>&1 || true; }; }
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null
 
 bench: install
 	$(BIN)/python -m bench.run

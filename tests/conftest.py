@@ -15,6 +15,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from pipeline.app.settings import Settings, load_settings
 from workers.broker import BrokerConfig, build_broker
+from tests.support.postgres import PostgresServer
 from tests.support.redisserver import RedisServer
 from tests.support.s3server import moto_s3  # noqa: F401  (a fixture: moto's S3 server)
 
@@ -25,6 +26,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's, run as an unprivileged user; tests/support/postgres.py),
+    one per test process; each test takes a fresh database of it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalogue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty catalogue database: the embedded SQLite file, and a real PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalogue.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.fresh_database()
 
 
 @pytest.fixture

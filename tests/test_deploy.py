@@ -41,11 +41,13 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 UNITS = DEPLOY / "systemd"
 SHELL_SCRIPTS = [DEPLOY / "compose" / "sshd-entrypoint.sh", DEPLOY / "compose" / "institution-account.sh",
                  DEPLOY / "sftp" / "institution-account"]
-POSIX_SCRIPTS = [DEPLOY / "compose" / "minio-init.sh"]  # runs under the mc image's /bin/sh
+POSIX_SCRIPTS = [DEPLOY / "compose" / "minio-init.sh",  # runs under the mc image's /bin/sh
+                 DEPLOY / "compose" / "postgres-init.sh"]  # and the postgres image's
 
 #: .env.example names that are not pipeline settings: they configure other containers
 STACK_VARS = {
     "REDIS_PASSWORD": "Redis' requirepass; REDIS_URL is built from it",
+    "CATALOGUE_DB_PASSWORD": "the catalogue PostgreSQL's password; DATABASE_URL is built from it",
     "MINIO_ROOT_USER": "MinIO's root account (minio, minio-init)",
     "MINIO_ROOT_PASSWORD": "MinIO's root account (minio, minio-init)",
     "PUBLISH_SFTP_PORT": "host port of sshd",
@@ -59,6 +61,7 @@ OTHER_SERVICE_ENV = {
     "minio": {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
     "minio-init": {"MC_HOST_local"},
     "mailpit": {"MP_DATABASE", "MP_MAX_MESSAGES"},
+    "postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
 }
 PIPELINE_SERVICES = ("watcher", "worker", "mailer", "sftp-watcher", "sftp-worker", "sftp-mailer")
 #: what the units may set besides settings: Dramatiq's poll interval (the Procfile's
@@ -236,7 +239,8 @@ def test_compose_refuses_to_start_without_the_secrets() -> None:
     example = read_dotenv(ENV_EXAMPLE)
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     required = {name for name, op in references(text) if op in (":?", "?")}
-    for secret in ("REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY"):
+    for secret in ("REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "CATALOGUE_DB_PASSWORD",
+                   "PIPELINE_CATALOGUE_KEY"):
         assert secret in required, f"{secret} must be required (${{{secret}:?...}})"
         assert example[secret] == "", f".env.example must not ship a value for {secret}"
     with pytest.raises(LookupError):

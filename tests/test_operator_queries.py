@@ -1,7 +1,8 @@
 """The operator queries, called in this process: the library behind the operator commands
-(pipeline/ops/queries.py with index.py, metrics.py and presence.py; the stores' inventory,
-pipeline/intake/inventory.py) on a real Redis and real stores (folders; S3 on moto's
-server): the decision index and its rebuild, counting each decision once, requeue, status,
+(pipeline/ops/queries.py with metrics.py and presence.py; the catalogue's decisions,
+pipeline/catalogue/decisions.py; the stores' inventory, pipeline/intake/inventory.py) on a
+real Redis, the catalogue's SQLite file and real stores (folders; S3 on moto's server): the
+decisions and their rebuild, counting each decision once, requeue, status,
 find/receipt/verify on S3. And what the operator reads in the logs: docs/operations.md lists
 every event the code logs with its fields; media progress lines carry the receipt id.
 
@@ -68,47 +69,48 @@ def drop(services: Services, relative: str, data: bytes) -> IngestRequest:
 
 
 def decide(services: Services, ops: Ops, request: IngestRequest) -> dict[str, Any]:
-    """What the ingest and package_decided actors do: decide, store, index."""
+    """What the ingest and package_decided actors do: decide, store, catalogue."""
     outcome = ingest(request, services)
     assert outcome is not None
     document = services.store.read_document(outcome.location)
-    ops.index.record(document, outcome.location, count=decision_increments(document, 0.2))
+    ops.catalogue.record(document, outcome.location, count=decision_increments(document, 0.2))
     return document
 
 
-def test_index_is_rebuilt_from_the_documents_on_demand_and_when_missing(fs):
+def test_the_catalogue_is_filled_from_the_documents_when_empty_and_rebuilt_on_demand(fs):
     services, ops = fs
     good = decide(services, ops, drop(services, "xinghuo/good.zip", make_zip("good")))
     bad = decide(services, ops, drop(services, "bad.zip", RAR))
-    assert ops.index.built() is None  # written by the workers, never rebuilt yet
+    assert ops.catalogue.built() is None  # written by the workers, never rebuilt yet
 
-    ops.client.delete(*ops.client.keys("pipeline:index:*"))  # e.g. a new Redis
-    found = ops.find("good")  # rebuilt first, automatically
+    ops.catalogue.forget([good["receipt_id"], bad["receipt_id"]])  # e.g. a new database
+    assert ops.catalogue.size() == 0
+    found = ops.find("good")  # filled first, automatically
     assert [d["receipt_id"] for d in found["decisions"]] == [good["receipt_id"]]
-    assert ops.index.built()["documents"] == 2
+    assert ops.catalogue.built()["documents"] == 2
     assert ops.find(bad["package"]["sha256"])["decisions"][0]["error_codes"] == ["PKG_NOT_ZIP"]
     assert ops.find("xinghuo")["decisions"][0]["account"] == "xinghuo"  # by account too
 
     # a document gone from the store: the rebuild drops its entry (old enough to be no race)
-    folder = services.store.data_dir / ops.index.get(bad["receipt_id"])["location"]
+    folder = services.store.data_dir / ops.catalogue.get(bad["receipt_id"])["location"]
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
-    stats = ops.index.rebuild(documents(ops.inventory), grace_seconds=-60)
+    stats = ops.catalogue.rebuild(documents(ops.inventory), grace_seconds=-60)
     assert stats["documents"] == 1 and stats["dropped"] == 1
-    assert ops.index.get(bad["receipt_id"]) is None and ops.index.counts() == {
+    assert ops.catalogue.get(bad["receipt_id"]) is None and ops.catalogue.counts() == {
         "accepted": 1, "rejected": 0, "duplicate": 0}
-    # a decision the index misses is found in the store by its id (and indexed again)
-    ops.client.hdel(ops.index.docs_key, good["receipt_id"])
+    # a decision the catalogue misses is found in the store by its id (and recorded again)
+    ops.catalogue.forget([good["receipt_id"]])
     assert ops.find(good["receipt_id"])["decisions"][0]["status"] == "accepted"
-    assert ops.index.get(good["receipt_id"]) is not None
+    assert ops.catalogue.get(good["receipt_id"]) is not None
 
 
-def test_each_decision_is_counted_once_however_often_it_is_indexed(fs):
+def test_each_decision_is_counted_once_however_often_it_is_recorded(fs):
     services, ops = fs
     document = decide(services, ops, drop(services, "bad.zip", RAR))
-    location = ops.index.get(document["receipt_id"])["location"]
-    assert not ops.index.record(document, location, count=decision_increments(document, 0.2))  # a redelivery
+    location = ops.catalogue.get(document["receipt_id"])["location"]
+    assert not ops.catalogue.record(document, location, count=decision_increments(document, 0.2))  # a redelivery
     counters = ops.counters.all()
     assert counters["decided:rejected"] == 1 and counters["error:PKG_NOT_ZIP"] == 1
     assert counters["bytes"] == len(RAR) and counters["seconds_count"] == 1
@@ -118,7 +120,7 @@ def test_each_decision_is_counted_once_however_often_it_is_indexed(fs):
 def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
     services, ops = fs
     old = decide(services, ops, drop(services, "xinghuo/bad.zip", RAR))
-    old_folder = services.store.data_dir / ops.index.get(old["receipt_id"])["location"]
+    old_folder = services.store.data_dir / ops.catalogue.get(old["receipt_id"])["location"]
     before = {p.name: p.read_bytes() for p in old_folder.iterdir()}
     sent: list[dict[str, Any]] = []
     selection = ops.requeue_selection([old["receipt_id"]], None, [])
@@ -150,7 +152,7 @@ def test_requeue_makes_one_new_decision_through_repeats_and_interruptions(fs):
     docs = [json.loads(p.read_text("utf-8")) for area in ("archive", "quarantine")
             for p in (services.store.data_dir / area).glob("*/*/*.json")]
     assert sorted(d["receipt_id"] for d in docs) == sorted([old["receipt_id"], new_rid])
-    assert ops.index.get(old["receipt_id"])["superseded_by"] == new_rid
+    assert ops.catalogue.get(old["receipt_id"])["superseded_by"] == new_rid
     # neither the re-checked decision nor the re-check is chosen again by a selection
     assert ops.requeue_selection([], None, ["PKG_NOT_ZIP"]) == []
 
@@ -223,7 +225,7 @@ def test_status_lists_what_the_watcher_skips_in_the_inbox(fs, tmp_path):
     assert not leaks(text) and not leaks_in(status)
 
 
-def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_server, redis_client):
+def test_s3_catalogue_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_server, redis_client):
     buckets = moto_s3.new_buckets(create=False)
     settings = load_settings(env={"PIPELINE_DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_server.url,
                                   **moto_s3.env(buckets)})
@@ -237,7 +239,7 @@ def test_s3_index_find_verify_and_requeue(tmp_path, moto_s3: MotoS3, redis_serve
 
     good = ingest(upload("inbox/xinghuo/good.zip", make_zip("s3-good")), services)
     bad = ingest(upload("inbox/bad.zip", RAR), services)
-    assert ops.ensure_index()["documents"] == 2  # rebuilt from the buckets' documents
+    assert ops.ensure_catalogue()["documents"] == 2  # filled from the buckets' documents
     [hit] = ops.find("good.zip")["decisions"]
     assert hit["zip"] == f"s3://{good.location}/good.zip" and hit["document"] == f"s3://{good.location}/receipt.json"
     assert ops.find(bad.receipt_id)["decisions"][0]["location"] == bad.location
@@ -300,9 +302,9 @@ def test_find_receipt_status_and_verify_show_personal_numbers_masked(fs):
     assert good["source"]["location"] == f"inbox/xinghuo/张三{MASKED_ID}.zip"
     assert [m["path"] for m in good["manifest"]] == ["report/138****5678.txt", "report/微信图片_20231105143022.jpg"]
     assert good["ignored"] == [f"__MACOSX/report/._{MASKED_ID}.txt"]
-    folder = services.store.data_dir / ops.index.get(rid)["location"]
+    folder = services.store.data_dir / ops.catalogue.get(rid)["location"]
     assert (folder / f"张三{ID}.zip").read_bytes() == data  # archived unchanged, under its own name
-    assert not leaks_in(ops.client.hgetall(ops.index.docs_key))  # the index (the database)
+    assert not leaks_in(list(ops.catalogue))  # the catalogue (the database)
 
     drop(services, f"xinghuo/{MOBILE}.zip", b"waiting")  # in the inbox, not taken up yet
     for query in (f"张三{ID}", "610116", rid):  # a full number is looked for masked too
@@ -324,8 +326,8 @@ def test_find_receipt_status_and_verify_show_personal_numbers_masked(fs):
     old = json.loads(json.dumps(good))
     old["package"]["name"], old["source"]["location"] = f"张三{ID}.zip", f"inbox/xinghuo/张三{ID}.zip"
     (folder / "receipt.json").write_text(json.dumps(old, ensure_ascii=False), encoding="utf-8")
-    ops.rebuild_index()
-    assert not leaks_in(ops.client.hgetall(ops.index.docs_key))
+    ops.rebuild_decisions()
+    assert not leaks_in(list(ops.catalogue))
     assert ops.receipt(rid)["document"]["package"]["name"] == f"张三{MASKED_ID}.zip"
     assert not leaks_in(ops.find(f"张三{ID}")) and ops.verify_archive()["problems"] == []
 

@@ -18,11 +18,12 @@ import dramatiq
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 
+from pipeline.catalogue.decisions import DecisionCatalogue
 from pipeline.intake import announcements
 from pipeline.intake.deciding import PackageBusy, Services, ingest, quarantine_internal
 from pipeline.intake.uploads import IngestRequest, readable
 from pipeline.notify.mailer import FINAL_STATES, MAIL_MAX_RETRIES, MAIL_TIME_LIMIT_MS, Mailer
-from pipeline.ops.index import DecisionIndex
+from pipeline.ops.catalogue_tasks import record_decision
 from pipeline.ops.metrics import Counters, decision_increments
 from workers.queues import DECISIONS, INGEST_PACKAGE, MAIL, PACKAGE_DECIDED, PACKAGES
 
@@ -33,7 +34,7 @@ class WorkerServices(Protocol):
     @property
     def services(self) -> Services: ...
     @property
-    def index(self) -> DecisionIndex: ...
+    def catalogue(self) -> DecisionCatalogue: ...
     @property
     def mailer(self) -> Mailer: ...
     @property
@@ -100,11 +101,10 @@ class PipelineActors:
                 self.package_decided.send(outcome.to_json())
 
     def _package_decided(self, outcome: dict[str, Any]) -> None:
-        """A decision is stored: index it (and count it, once), announce it and ask for
-        its receipt mail."""
-        document = self._services.services.store.read_document(outcome["location"])
-        self._services.index.record(document, outcome["location"],
-                                    count=decision_increments(document, outcome.get("duration_s")))
+        """A decision is stored: record it in the catalogue (counted once, with an accepted
+        package's facts, written once), announce it and ask for its receipt mail."""
+        record_decision(self._services.services.store, self._services.catalogue, outcome["receipt_id"],
+                        outcome["location"], count=partial(decision_increments, duration_s=outcome.get("duration_s")))
         structlog.get_logger().info("decision.announced", receipt_id=outcome["receipt_id"],
                                     source=outcome.get("source"), status=outcome["status"],
                                     location=outcome["location"])

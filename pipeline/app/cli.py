@@ -10,8 +10,10 @@
     pipeline forms     convert forms: to-xlsx (JSON forms of a folder -> one 表单.xlsx),
                        to-json (a 表单.xlsx -> its forms as JSON files, every problem at its cell)
 
-For operators (pipeline/app/ops_cli.py, docs/operations.md), on the Redis and store the
-workers use: status, find, receipt, requeue, verify-archive, index.
+For operators (pipeline/app/ops_cli.py, docs/operations.md), on the catalogue, store and
+Redis the workers use: status, find, receipt, requeue, verify-archive, prune-quarantine.
+For inspectors and the catalogue (pipeline/app/catalogue_cli.py, docs/catalogue.md): trace,
+integrity report, catalogue status|rebuild|erase.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Callable, Sequence
 # The commands import the rest of what they use when they run: `pipeline check` and
 # `pipeline example` start without loading the runtime's libraries (Dramatiq, Redis, MinIO).
 from pipeline.app.logs import configure_logging
+from pipeline.app.catalogue_cli import add_catalogue_commands
 from pipeline.app.ops_cli import add_ops_commands
 from pipeline.app.settings import Settings, load_settings_or_exit, process_environment
 from pipeline.app.settings_help import settings_epilog
@@ -363,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     to_json.epilog = settings_epilog("forms")
     to_json.formatter_class = argparse.RawDescriptionHelpFormatter
     add_ops_commands(sub, _parse_day)
+    add_catalogue_commands(sub, _parse_day)
     for name, command in sub.choices.items():  # every command's --help lists the settings it reads
         command.epilog = settings_epilog(name)
         command.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -10,8 +10,9 @@ need.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone, tzinfo
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Callable, Sequence
 
 import redis
@@ -20,12 +21,17 @@ from minio import Minio
 
 from pipeline.app.redis_server import embedded_redis_url
 from pipeline.app.settings import Settings
+from pipeline.catalogue.database import open_engine
+from pipeline.catalogue.decisions import DecisionCatalogue
+from pipeline.catalogue.lookup import CatalogueLookup
 from pipeline.check.documents import local_zone
+from pipeline.check.files import write_if_absent
+from pipeline.check.privacy import keyed_hash
 from pipeline.check.policy import Policy, load_policy
 from pipeline.check.view import Check
 from pipeline.intake.deciding import Services
 from pipeline.intake.faults import FaultPoints
-from pipeline.intake.ledger import Ledger, RedisLedger
+from pipeline.intake.ledger import Ledger, MemoryLedger, RedisLedger
 from pipeline.intake.local_store import LocalStore
 from pipeline.intake.s3_store import S3Store
 from pipeline.intake.store import Store
@@ -33,7 +39,6 @@ from pipeline.notify.mailer import OUTBOX_FROM, OUTBOX_OPERATOR, Mailer
 from pipeline.notify.records import SendRecords
 from pipeline.notify.registry import Registry, load_registry
 from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, Transport
-from pipeline.ops.index import DecisionIndex
 from pipeline.intake.disk_space import DiskFullReports
 from pipeline.intake.inventory import inventory_of
 from pipeline.ops.metrics import Counters, lazy, offer_endpoint
@@ -134,7 +139,45 @@ class Composition:
         return Services(policy=self.policy, store=self.store, ledger=self.ledger, clock=self._clock,
                         zone=self.zone, work_dir=s.work_dir, lease_seconds=s.lease_seconds,
                         requeue_after=s.requeue_after, checks=self._checks, faults=self.faults,
-                        disk_reports=DiskFullReports(s.work_dir, s.data_dir if s.storage != "s3" else None))
+                        disk_reports=DiskFullReports(s.work_dir, s.data_dir if s.storage != "s3" else None),
+                        integrity=self.catalogue_lookup, person_key=self.person_key)
+
+    # -- the catalogue -------------------------------------------------------------------
+    @cached_property
+    def catalogue_engine(self) -> Any:
+        """The catalogue database (``DATABASE_URL``, else SQLite under the data directory),
+        migrated to the newest schema on first use."""
+        return open_engine(self.settings.catalogue_url)
+
+    @cached_property
+    def catalogue(self) -> DecisionCatalogue:
+        """Every decision and accepted package's facts (pipeline/catalogue/decisions.py); it
+        also counts each decision once (the metrics)."""
+        return DecisionCatalogue(self.catalogue_engine)
+
+    @cached_property
+    def catalogue_lookup(self) -> CatalogueLookup:
+        return CatalogueLookup(self.catalogue_engine)
+
+    @cached_property
+    def catalogue_key(self) -> bytes:
+        """The secret of the keyed hash of ID numbers: ``PIPELINE_CATALOGUE_KEY``, or (the
+        embedded default only: the settings refuse a DATABASE_URL without a key) the one
+        made on first use and kept in <data dir>/catalogue.key, readable by its owner only."""
+        s = self.settings
+        if s.catalogue_key:
+            return s.catalogue_key.encode("utf-8")
+        path = s.catalogue_key_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_if_absent(path, (secrets.token_hex(32) + "\n").encode("ascii"))  # the first process's wins
+            path.chmod(0o600)
+        return path.read_text(encoding="ascii").strip().encode("utf-8")
+
+    @property
+    def person_key(self) -> Callable[[str], str]:
+        """The keyed hash of an ID number (pipeline/check/privacy.py)."""
+        return partial(keyed_hash, self.catalogue_key)
 
     # -- notify --------------------------------------------------------------------------
     @cached_property
@@ -166,34 +209,47 @@ class Composition:
 
     # -- ops -----------------------------------------------------------------------------
     @cached_property
-    def index(self) -> DecisionIndex:
-        """The decision index (pipeline/ops/index.py), which also counts each decision once."""
-        return DecisionIndex(self.redis, self.settings.namespace)
-
-    @cached_property
     def counters(self) -> Counters:
-        """The metrics counters in Redis (pipeline/ops/metrics.py)."""
-        return Counters(self.redis, self.settings.namespace)
+        """The metrics counters, in the catalogue (pipeline/ops/metrics.py)."""
+        return Counters(self.catalogue)
 
-    def ops(self) -> Ops:
-        """The operator's view; OpsError when Redis cannot be reached."""
+    def redis_problem(self) -> str | None:
+        """Why Redis cannot be reached now, or None when it answers."""
         try:
             self.redis.ping()
         except NoRedis as exc:
-            raise OpsError(str(exc)) from exc
+            return str(exc)
         except redis.RedisError as exc:
-            raise OpsError(f"cannot reach Redis at {self.redis_url}: {exc}") from exc
+            return f"cannot reach Redis at {self.redis_url}: {exc}"
+        return None
+
+    def ops(self, *, need_redis: bool = False) -> Ops:
+        """The operator's view. It reads the catalogue and the store, so ``find``, ``status``
+        and ``receipt`` work with Redis down (what only Redis knows is then said to be
+        unknown); ``need_redis``: OpsError when Redis cannot be reached (``requeue``)."""
+        problem = self.redis_problem()
+        if problem is not None and need_redis:
+            raise OpsError(problem)
         s = self.settings
-        # the operator's view reads the store without creating its folders or buckets
-        store: Any = self._s3_store() if s.storage == "s3" else LocalStore(s.data_dir)
+        # the operator's view reads the store without creating its folders or buckets. With
+        # Redis away, an S3 store's claims (kept in Redis) are not known: it reads the
+        # buckets with an empty ledger of its own
+        if s.storage == "s3":
+            store: Any = self._s3_store() if problem is None else S3Store(
+                self.s3_client, MemoryLedger(), inbox_bucket=s.s3_inbox_bucket, archive_bucket=s.s3_archive_bucket,
+                quarantine_bucket=s.s3_quarantine_bucket, region=s.s3_region)
+        else:
+            store = LocalStore(s.data_dir)
         broker = BrokerView(queue_depths=lambda: queue_depths(self.redis, s.broker_namespace),
                             live_clients=lambda: live_broker_clients(self.redis, s.broker_namespace,
                                                                      s.heartbeat_timeout_ms))
-        return Ops(client=self.redis, namespace=s.namespace, store=store,
+        client = self.redis if problem is None else None
+        return Ops(client=client, namespace=s.namespace, store=store,
                    inventory=inventory_of(store, s.folder_quiet_period),
-                   index=self.index, ledger=RedisLedger(self.redis, s.namespace), counters=self.counters,
-                   broker=broker, zone=self.zone, storage=s.storage, requeue_after=s.requeue_after,
-                   stale_upload_timeout=s.stale_upload_timeout)
+                   catalogue=self.catalogue, ledger=RedisLedger(client, s.namespace) if client is not None else None,
+                   counters=self.counters, broker=broker, zone=self.zone, storage=s.storage,
+                   requeue_after=s.requeue_after, stale_upload_timeout=s.stale_upload_timeout,
+                   redis_problem=problem)
 
     def redis_restore(self) -> RedisRestore | None:
         """What restores an emptied Redis from the store (pipeline/ops/recovery.py), on
@@ -204,7 +260,7 @@ class Composition:
         s = self.settings
         return RedisRestore(client=ledger.client, namespace=s.namespace, store=self.store,
                             inventory=inventory_of(self.store, self.settings.folder_quiet_period), ledger=ledger,
-                            index=DecisionIndex(ledger.client, s.namespace), clock=lambda: datetime.now(self.zone))
+                            clock=lambda: datetime.now(self.zone))
 
     def serve_metrics(self) -> Any:
         """Offer the metrics endpoint from this process (``PIPELINE_METRICS_PORT``; off when 0)."""

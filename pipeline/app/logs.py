@@ -170,6 +170,9 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
         ))
         root.handlers.append(to_file)
     root.setLevel(max(numeric, logging.INFO) if numeric < logging.INFO else numeric)
+    # Alembic says at info level which dialect it found at every start: noise, not news
+    # (a migration it runs is said by its warnings and errors, and by the schema)
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
     _log_what_python_would_print()
 
 

@@ -7,11 +7,11 @@
     pipeline requeue RID... | [--since YYYY-MM-DD] [--code CODE]...  [--dry-run [--policy FILE]] [--wait S] [--json]
     pipeline verify-archive [--sample N] [--quarantine] [--json]
     pipeline prune-quarantine --older-than DAYS [--dry-run] [--json]
-    pipeline index [--rebuild] [--json]
+    pipeline catalogue [status|rebuild|erase]   (pipeline/app/catalogue_cli.py)
 
 Exit status: 0 done; 1 the answer is bad news (nothing found, a fixity mismatch, a
-receipt that could not be re-checked); 2 the command could not run (no Redis, bad
-arguments).
+receipt that could not be re-checked); 2 the command could not run (no data folder, no
+Redis for requeue, bad arguments).
 
 Privacy: everything printed comes from :mod:`pipeline.ops.queries`, which returns it with
 every personal number masked (package names, inbox locations, accounts, the stored ZIP's
@@ -40,19 +40,16 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _open(quiet: bool = True, *, store_alone: bool = False) -> tuple[Any, Any]:
-    """(the composition, its Ops); a command that cannot run (no Redis, say) ends here
-    with exit status 2 and the reason on stderr. Log lines go to stderr; ``quiet``:
-    warnings and errors only (the progress and audit lines of the long commands are info).
+def _open(quiet: bool = True, *, need_redis: bool = False) -> tuple[Any, Any]:
+    """(the composition, its Ops); a command that cannot run (no data folder; for
+    ``need_redis``, no Redis) ends here with exit status 2 and the reason on stderr. Log
+    lines go to stderr; ``quiet``: warnings and errors only (the progress and audit lines
+    of the long commands are info).
 
-    ``store_alone``: a command that only reads documents (find, receipt, verify-archive)
-    still works when the pipeline's Redis is not there (the pipeline stopped): it reads
-    the store, with the index built in a throw-away Redis, and says so on stderr."""
-    import atexit
-    import dataclasses
-
+    Every command but requeue works with the pipeline's Redis away (the pipeline stopped,
+    or Redis down): decisions come from the catalogue database and the store; status
+    says what only Redis knows (queues, live workers) is unknown."""
     from pipeline.app.compose import Composition
-    from pipeline.app.redis_server import ScratchRedis
     from pipeline.ops.queries import OpsError
 
     settings = load_settings_or_exit()
@@ -62,18 +59,9 @@ def _open(quiet: bool = True, *, store_alone: bool = False) -> tuple[Any, Any]:
                                f"the default is ./var in the folder the command runs in)"))
     composition = Composition(settings)
     try:
-        return composition, composition.ops()
+        return composition, composition.ops(need_redis=need_redis)
     except OpsError as exc:
-        if not store_alone:
-            raise SystemExit(_fail(str(exc))) from exc
-    where = (f"the buckets of {settings.s3_endpoint}" if settings.storage == "s3" else str(settings.data_dir))
-    print(f"pipeline: the pipeline is not running (its Redis cannot be reached): reading the stored "
-          f"documents in {where} directly", file=sys.stderr)
-    scratch = ScratchRedis()
-    atexit.register(scratch.close)
-    alone = Composition(dataclasses.replace(settings, redis_url=scratch.url))
-    alone.scratch_redis = True  # type: ignore[attr-defined]  # the index is a throw-away one
-    return alone, alone.ops()
+        raise SystemExit(_fail(str(exc))) from exc
 
 
 def _print_json(data: Any) -> None:
@@ -86,10 +74,13 @@ def _codes(codes: list[str]) -> str:
 
 # -- status -------------------------------------------------------------------------------
 def render_status(st: dict[str, Any]) -> str:
-    lines = [f"Pipeline status at {st['at']} (storage: {st['storage']})", "",
-             f"{'queue':<12}{'queued':>8}{'delayed':>9}{'dead':>6}"]
-    for name, q in st["queues"].items():
-        lines.append(f"{name:<12}{q['queued']:>8}{q['delayed']:>9}{q['dead']:>6}")
+    lines = [f"Pipeline status at {st['at']} (storage: {st['storage']})", ""]
+    if st["queues"] is None:
+        lines.append(f"queues and workers: unknown, Redis cannot be reached ({st['redis']['problem']})")
+    else:
+        lines.append(f"{'queue':<12}{'queued':>8}{'delayed':>9}{'dead':>6}")
+        for name, q in st["queues"].items():
+            lines.append(f"{name:<12}{q['queued']:>8}{q['delayed']:>9}{q['dead']:>6}")
     inbox = st["inbox"]
     lines.append("")
     oldest = inbox["oldest"]
@@ -112,13 +103,13 @@ def render_status(st: dict[str, Any]) -> str:
         d = st["decided"][key]
         lines.append(f"{label:<12}{d['accepted']:>10}{d['rejected']:>10}{d['duplicate']:>11}")
     w = st["workers"]
-    lines += ["", f"workers alive: {w['alive']}"]
+    lines += ["", f"workers alive: {'unknown' if w['alive'] is None else w['alive']}"]
     for p in w["processes"]:
         lines.append(f"  {p['id']}  {p['threads']} threads  last seen {p['last_beat_s']} s ago")
-    ix = st["index"]
-    rebuilt = ix.get("last_rebuild") or {}
-    lines.append(f"index: {ix['documents']} decisions"
-                 + (f" (last rebuilt from the documents {rebuilt['built_at']})" if rebuilt.get("built_at") else ""))
+    cat = st["catalogue"]
+    rebuilt = cat.get("last_rebuild") or {}
+    lines.append(f"catalogue: {cat['decisions']} decisions"
+                 + (f" (last rebuilt from the archive {rebuilt['built_at']})" if rebuilt.get("built_at") else ""))
     return "\n".join(lines)
 
 
@@ -157,7 +148,7 @@ def render_found(found: dict[str, Any]) -> str:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    _, ops = _open(store_alone=True)
+    _, ops = _open()
     found = ops.find(args.query)
     _print_json(found) if args.json else print(render_found(found))
     return EXIT_OK if (found["decisions"] or found["in_progress"] or found["waiting"]) else EXIT_BAD
@@ -167,7 +158,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 def cmd_receipt(args: argparse.Namespace) -> int:
     from pipeline.check.report import render_text
 
-    _, ops = _open(store_alone=True)
+    _, ops = _open()
     found = ops.receipt(args.receipt_id)
     if found is None:
         print(f"pipeline receipt: no decision {args.receipt_id}", file=sys.stderr)
@@ -186,7 +177,7 @@ def cmd_receipt(args: argparse.Namespace) -> int:
 
 # -- verify-archive -----------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
-    _, ops = _open(quiet=False, store_alone=True)
+    _, ops = _open(quiet=False)
     if args.sample is not None and args.sample < 1:
         return _fail("--sample must be at least 1")
     areas = ("archive", "quarantine") if args.quarantine else ("archive",)
@@ -216,7 +207,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     if args.older_than < 0:
         return _fail("prune-quarantine: --older-than must be 0 or more days")
-    composition, ops = _open(quiet=args.dry_run, store_alone=True)
+    _, ops = _open(quiet=args.dry_run)
     result = ops.prune_quarantine(args.older_than, dry_run=args.dry_run)
     if args.json:
         _print_json(result)
@@ -232,16 +223,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
               f"decided before {result['cutoff']}, {result['bytes']} bytes "
               + ("to free" if args.dry_run else "freed") + f"; {result['kept']} newer kept; documents kept, "
               "archive untouched")
-    if not args.dry_run and result["removed"] and not _pipeline_redis(composition):
-        print("pipeline: the pipeline's Redis was not reachable: run `pipeline index --rebuild` once it runs "
-              "again, so that `find` shows the removals", file=sys.stderr)
     return EXIT_OK
-
-
-def _pipeline_redis(composition: Any) -> bool:
-    """Whether ``composition`` talks to the pipeline's own Redis (not a scratch one made
-    for a command with the pipeline stopped)."""
-    return not getattr(composition, "scratch_redis", False)
 
 
 # -- requeue ------------------------------------------------------------------------------
@@ -278,7 +260,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
         return _fail("requeue: give receipt ids, or --since YYYY-MM-DD and/or --code CODE")
     if args.policy and not args.dry_run:
         return _fail("requeue: --policy goes with --dry-run (a real re-check uses the workers' policy)")
-    composition, ops = _open(quiet=args.dry_run)
+    composition, ops = _open(quiet=args.dry_run, need_redis=True)
     selection = ops.requeue_selection(args.receipt_ids, args.since, args.code or [])
     if args.dry_run:
         try:
@@ -291,26 +273,6 @@ def cmd_requeue(args: argparse.Namespace) -> int:
     _print_json(results) if args.json else print(render_requeue(results))
     bad = {"not_found", "skipped"} | ({"queued", "queued_again"} if args.wait else set())
     return EXIT_BAD if any(r["action"] in bad for r in results) else EXIT_OK
-
-
-# -- index --------------------------------------------------------------------------------
-def cmd_index(args: argparse.Namespace) -> int:
-    _, ops = _open(quiet=False)
-    if args.rebuild:
-        result: dict[str, Any] = {"rebuilt": ops.rebuild_index()}
-    else:
-        result = {"built": ops.index.built(), "documents": ops.index.size(), "by_status": ops.index.counts()}
-    if args.json:
-        _print_json(result)
-    elif args.rebuild:
-        r = result["rebuilt"]
-        print(f"index rebuilt from the documents: {r['documents']} decisions, {r['dropped']} stale entries "
-              f"dropped, {r['seconds']} s")
-    else:
-        built = result["built"]
-        print(f"index: {result['documents']} decisions {result['by_status']}; "
-              + (f"last rebuilt {built['built_at']}" if built else "never built (the next command rebuilds it)"))
-    return EXIT_OK
 
 
 def add_ops_commands(sub: Any, parse_day: Callable[[str], Any]) -> None:
@@ -358,8 +320,3 @@ def add_ops_commands(sub: Any, parse_day: Callable[[str], Any]) -> None:
     prune.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
     prune.add_argument("--json", action="store_true")
     prune.set_defaults(func=cmd_prune)
-
-    index = sub.add_parser("index", help="the decision index: its state, or --rebuild it from the documents")
-    index.add_argument("--rebuild", action="store_true")
-    index.add_argument("--json", action="store_true")
-    index.set_defaults(func=cmd_index)

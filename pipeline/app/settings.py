@@ -120,6 +120,14 @@ class Settings:
     #: from Redis, so whichever serves shows the same numbers
     metrics_port: int = 0
     metrics_addr: str = "0.0.0.0"
+    #: the catalogue database (docs/catalogue.md): None is the embedded default, SQLite at
+    #: <data dir>/catalogue.sqlite3; production: postgresql://user:password@host:port/dbname.
+    #: May hold a password, so never printed.
+    database_url: str | None = field(default=None, repr=False)
+    #: the secret key of the catalogue's keyed hash of ID numbers (HMAC-SHA256, at least 32
+    #: characters). Required with DATABASE_URL; the embedded default makes one and keeps
+    #: it in <data dir>/catalogue.key. Never printed.
+    catalogue_key: str = field(default="", repr=False)
     #: fault-injection points for the reliability tests (pipeline/intake/faults.py); never in production
     fault_points: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -143,6 +151,16 @@ class Settings:
     @property
     def work_dir(self) -> Path:
         return self.data_dir / "work"
+
+    @property
+    def catalogue_url(self) -> str:
+        """``DATABASE_URL``, else the embedded SQLite file under the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'catalogue.sqlite3'}"
+
+    @property
+    def catalogue_key_file(self) -> Path:
+        """Where the embedded default keeps the key it made (no ``DATABASE_URL``)."""
+        return self.data_dir / "catalogue.key"
 
     @property
     def redis_dir(self) -> Path:
@@ -199,6 +217,8 @@ ENV_NAMES: dict[str, str] = {
     "PIPELINE_SMTP_TIMEOUT": "smtp_timeout",
     "PIPELINE_METRICS_PORT": "metrics_port",
     "PIPELINE_METRICS_ADDR": "metrics_addr",
+    "DATABASE_URL": "database_url",
+    "PIPELINE_CATALOGUE_KEY": "catalogue_key",
 }
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -217,7 +237,7 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
     try:
         if name in ("data_dir", "policy_path", "institutions_path", "log_file"):
             return None if raw in (None, "") else Path(str(raw)).expanduser()
-        if name in ("redis_url", "s3_endpoint", "s3_region", "smtp_url"):
+        if name in ("redis_url", "s3_endpoint", "s3_region", "smtp_url", "database_url"):
             return None if raw in (None, "") else str(raw).strip()
         if isinstance(default, bool):
             if isinstance(raw, bool):
@@ -272,6 +292,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         raise SettingsError(f"PIPELINE_METRICS_PORT must be a port (1-65535) or 0 (off), not {settings.metrics_port}")
     _check_storage(settings)
     _check_mail(settings)
+    _check_catalogue(settings)
     return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())
 
 
@@ -321,3 +342,24 @@ def _check_mail(settings: Settings) -> None:
                if not value]
     if missing:
         raise SettingsError(f"SMTP_URL is set, so {' and '.join(missing)} must be set too (docs/mail.md)")
+
+
+#: the shortest catalogue key taken (characters): 128 bits of hex, or a long passphrase
+CATALOGUE_KEY_MIN = 32
+
+
+def _check_catalogue(settings: Settings) -> None:
+    """DATABASE_URL's form; a catalogue key of CATALOGUE_KEY_MIN characters, required with
+    DATABASE_URL (production): the embedded default alone may make its own."""
+    url = settings.database_url
+    if url and not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://", "sqlite:///")):
+        raise SettingsError("DATABASE_URL must be postgresql://user:password@host:port/dbname "
+                            "(or sqlite:///path), not one starting " + repr(url.split("://", 1)[0] + "://"))
+    key = settings.catalogue_key
+    if key and len(key) < CATALOGUE_KEY_MIN:
+        raise SettingsError(f"PIPELINE_CATALOGUE_KEY must have at least {CATALOGUE_KEY_MIN} characters "
+                            f"(e.g. `python3 -c 'import secrets; print(secrets.token_hex(32))'`)")
+    if url and not key:
+        raise SettingsError("DATABASE_URL is set, so PIPELINE_CATALOGUE_KEY must be set too: the secret key of "
+                            "the catalogue's keyed hash of ID numbers (docs/catalogue.md). Keep it safe: "
+                            "without it no new package can be compared with the ones catalogued before")

@@ -57,11 +57,16 @@ SETTING_HELP: dict[str, str] = {
     "PIPELINE_SMTP_TIMEOUT": "seconds an SMTP step may take",
     "PIPELINE_METRICS_PORT": "Prometheus endpoint port (0: off)",
     "PIPELINE_METRICS_ADDR": "address the Prometheus endpoint binds",
+    "DATABASE_URL": "the catalogue database, postgresql://user:password@host:port/dbname "
+                    "(unset: SQLite at DATA/catalogue.sqlite3; never printed)",
+    "PIPELINE_CATALOGUE_KEY": "secret key of the catalogue's keyed hash of ID numbers, >= 32 characters "
+                              "(required with DATABASE_URL; unset: made once in DATA/catalogue.key)",
 }
 
 _STORE = ("PIPELINE_DATA_DIR", "REDIS_URL", "PIPELINE_NAMESPACE", "PIPELINE_STORAGE", "S3_ENDPOINT",
           "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SECURE", "S3_REGION", "S3_INBOX_BUCKET", "S3_ARCHIVE_BUCKET",
-          "S3_QUARANTINE_BUCKET", "PIPELINE_UTC_OFFSET_HOURS", "PIPELINE_LOG_FORMAT", "PIPELINE_LOG_LEVEL")
+          "S3_QUARANTINE_BUCKET", "PIPELINE_UTC_OFFSET_HOURS", "PIPELINE_LOG_FORMAT", "PIPELINE_LOG_LEVEL",
+          "DATABASE_URL", "PIPELINE_CATALOGUE_KEY")
 _WATCH = ("PIPELINE_QUIET_PERIOD", "PIPELINE_FOLDER_QUIET_PERIOD", "PIPELINE_STALE_UPLOAD_TIMEOUT",
           "PIPELINE_SCAN_INTERVAL", "PIPELINE_REQUEUE_AFTER", "PIPELINE_LOG_FILE", "PIPELINE_METRICS_PORT",
           "PIPELINE_METRICS_ADDR")
@@ -85,7 +90,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
 
 def _default(env: str) -> str:
     value = getattr(Settings(), ENV_NAMES[env])
-    if env in ("S3_SECRET_KEY", "SMTP_URL") or value in (None, ""):
+    if env in ("S3_SECRET_KEY", "SMTP_URL", "DATABASE_URL", "PIPELINE_CATALOGUE_KEY") or value in (None, ""):
         return ""
     if isinstance(value, bool):
         value = int(value)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from pipeline.check.rules import default_checks
 from pipeline.check.view import Check, PackageView, run_checks
 from pipeline.check.documents import Findings
 from pipeline.check.files import hash_file
+from pipeline.check.integrity import PackageFacts, extract_facts
 from pipeline.check.package_reader import read_package
 from pipeline.check.policy import Policy
 
@@ -66,6 +67,23 @@ def _describe(findings: Findings, view: PackageView) -> None:
     findings.report_date = layout.report_date
     findings.trainings = [{"occupation": t.occupation, "level": t.level, "folder": t.folder,
                            "trainees": t.trainees} for t in layout.trainings]
+
+
+def read_facts(zip_path: Path, package_name: str, policy: Policy, work_dir: Path, today: date,
+               person_key: Callable[[str], str]) -> PackageFacts | None:
+    """The facts of the ZIP at ``zip_path`` (spec section 10; what the integrity check
+    extracts), read again without judging anything: ``pipeline catalogue rebuild`` reads
+    an archived package so. ``today``: the day it was checked (the ID numbers' validity
+    depends on it). None when the ZIP cannot be read. ``work_dir`` as :func:`assess`."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        contents = read_package(zip_path, work_dir, policy.zip, package_name=package_name)
+        if contents.problems:
+            return None
+        view = PackageView(name=package_name, contents=contents, policy=policy, today=today)
+        return extract_facts(view, person_key)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def package_fingerprint(zip_path: Path) -> tuple[int, str]:

@@ -331,6 +331,32 @@ _TYPES: tuple[ProblemType, ...] = (
     _t("W_HOURS_PLAN", W, "学时与方案不符",
        "培训“{training}”理论与实操大纲总学时之和为 {total}，与培训方案的总学时 {plan} 不一致。",
        "请核对大纲学时与培训方案的总学时。", Severity.WARNING),
+    # -- integrity across packages (spec section 10) ------------------------------------
+    _t("W_MEDIA_REUSED", W, "照片或视频与其他培训重复",
+       "{kind}“{name}”与{other}上报的“{other_file}”完全相同。",
+       "每次培训须上传本次培训现场拍摄的照片和视频，不能使用其他培训的材料。如确属误用，请换成本次培训的"
+       "照片或视频后重新上传；如确为同一次培训，请与管理员联系说明。",
+       Severity.WARNING,
+       causes={"similar": Cause(
+           "每次培训须上传本次培训现场拍摄的照片，不能把其他培训的照片另存、压缩或裁剪后使用。如确属误用，"
+           "请换成本次培训的照片后重新上传；如确为同一次培训，请与管理员联系说明。",
+           "{kind}“{name}”与{other}上报的“{other_file}”画面几乎相同。")}),
+    _t("W_TRAINEE_OVERLAP", W, "学员同时参加其他培训",
+       "学员{person}于 {dates} 在本次“{training}”培训签到，同一天也在{other}签到。",
+       "同一名学员不能在同一天参加两个培训。请核对该学员的签到记录和身份证号；如填写有误，请改正后重新上传。",
+       Severity.WARNING,
+       causes={"same_training": Cause(
+           "同一名学员不能同时参加两期同职业同等级的培训。请核对该学员的身份证号和培训名单；如填写有误，"
+           "请改正后重新上传。",
+           "学员{person}参加本次“{training}”培训（{period}），同期（{other_period}）也在{other}"
+           "参加同一职业同一等级的培训。")}),
+    _t("W_TEACHER_OVERLAP", W, "教师授课时间冲突",
+       "教师{person}在 {date} 各培训合计授课 {total} 学时，超过每日上限 {max} 学时：{parts}。",
+       "请核对该教师在这一天的授课安排和大纲中的日期、学时；如填写有误，请改正后重新上传。",
+       Severity.WARNING,
+       causes={"institutions": Cause(
+           "同一名教师同一天不能在两个机构授课。请核对该教师的授课安排和大纲中的日期；如填写有误，请改正后重新上传。",
+           "教师{person}在 {date} 同时在两个机构授课：{parts}。")}),
     # -- our own failure ------------------------------------------------------------------
     _t("INTERNAL", Family.INTERNAL, "系统内部错误",
        "系统处理该压缩包时发生内部错误，材料已妥善保存，工作人员会尽快处理。",

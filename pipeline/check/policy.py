@@ -80,6 +80,18 @@ class WorkbookLimits:
     max_cells: int
 
 
+@dataclass(frozen=True)
+class IntegrityRules:
+    """``[integrity]``: the signals across packages (spec section 10)."""
+
+    #: photos whose 64-bit perceptual hashes differ in at most this many bits are "visually
+    #: near-identical" (W_MEDIA_REUSED). 0..3 costs one index probe per hash band; every 4
+    #: more bits widens the probes (docs/scaling.md)
+    photo_hash_distance: int
+    #: a teacher's hours on one date, all trainings together, above this: W_TEACHER_OVERLAP
+    teacher_daily_max_hours: float
+
+
 SEVERITY_CHOICES = ("error", "warning", "off")
 
 
@@ -88,6 +100,7 @@ class Policy:
     zip: ZipLimits
     media: MediaRules
     workbook: WorkbookLimits
+    integrity: IntegrityRules
     #: code -> "error" | "warning" | "off", overriding the catalogue's default
     severity: Mapping[str, str]
     sha256: str  # of the file it was loaded from
@@ -95,7 +108,8 @@ class Policy:
 
 
 #: the TOML tables that hold settings, and what each becomes
-_SECTIONS: dict[str, type] = {"zip": ZipLimits, "media": MediaRules, "workbook": WorkbookLimits}
+_SECTIONS: dict[str, type] = {"zip": ZipLimits, "media": MediaRules, "workbook": WorkbookLimits,
+                              "integrity": IntegrityRules}
 
 
 def _check_type(kind: Any, value: Any, where: str, key: str) -> Any:

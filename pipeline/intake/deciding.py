@@ -21,9 +21,11 @@ import structlog
 from pipeline.check.assess import assess, package_fingerprint
 from pipeline.check.catalogue import problem
 from pipeline.check.documents import REJECTED, Findings, build_document, new_receipt_id
+from pipeline.check.integrity import IntegrityLookup, PackageFacts, integrity_check
 from pipeline.check.policy import Policy
+from pipeline.check.rules import default_checks
 from pipeline.check.view import Check
-from pipeline.intake import announcements
+from pipeline.intake import announcements, package_facts
 from pipeline.intake.disk_space import DISK_FULL_RETRY_SECONDS, DiskFullReports, disk_full_cause
 from pipeline.intake.faults import NO_FAULTS, FaultPoints
 from pipeline.intake.ledger import Ledger
@@ -71,7 +73,8 @@ class Services:
     lease_seconds: int = 60
     #: an enqueued but unclaimed upload, or an unleased claim, is sent again after this
     requeue_after: float = 300.0
-    #: the checks to run; None: the contract's (pipeline.check.rules.default_checks)
+    #: the checks to run; None: the contract's (pipeline.check.rules.default_checks), and
+    #: with ``integrity`` the signals across packages
     checks: Sequence[Check] | None = None
     #: named places where the reliability tests crash or stall a worker (off by default)
     faults: FaultPoints = NO_FAULTS
@@ -79,6 +82,11 @@ class Services:
     disk_reports: DiskFullReports | None = None
     #: the leases held by this process's threads (released on a clean stop)
     held_leases: HeldLeases = field(default_factory=HeldLeases)
+    #: the accepted packages decided before (the catalogue), for the signals of spec
+    #: section 10; None: no integrity check (nor facts for the catalogue)
+    integrity: IntegrityLookup | None = None
+    #: the keyed hash of an ID number (the catalogue's key); needed with ``integrity``
+    person_key: Callable[[str], str] | None = None
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.zone)
@@ -221,6 +229,16 @@ def known_duplicate(claim: Claim, zip_path: Path, services: Services, log: Any =
                           duplicate_of=first, supersedes=claim.supersedes)
 
 
+def _checks(services: Services) -> tuple[Sequence[Check] | None, list[PackageFacts]]:
+    """The checks to run and where the integrity check leaves the package's facts. The
+    integrity check joins the contract's checks (``services.checks`` None) when there is a
+    catalogue; checks chosen by hand (tests) run as chosen."""
+    found: list[PackageFacts] = []
+    if services.checks is not None or services.integrity is None or services.person_key is None:
+        return services.checks, found
+    return [*default_checks(), integrity_check(services.integrity, services.person_key, found)], found
+
+
 def decide(claim: Claim, services: Services, work_dir: Path, log: Any = None) -> dict[str, Any]:
     """The claimed package's document (not yet recorded): a duplicate of bytes accepted
     before is known from its SHA-256 (:func:`known_duplicate`); any other package is
@@ -232,8 +250,12 @@ def decide(claim: Claim, services: Services, work_dir: Path, log: Any = None) ->
         return known
     log.info("package.checking", size=claim.request.size)
     now = services.now()
+    checks, found = _checks(services)
     findings = assess(zip_path, claim.package_name, services.policy, work_dir / "package", now.date(),
-                      checks=services.checks, uploaded_as=claim.source.uploaded_as)
+                      checks=checks, uploaded_as=claim.source.uploaded_as)
+    if found and not findings.errors:
+        # an acceptable package's, before the decision is recorded: whichever attempt's decision stands, its facts are kept
+        package_facts.remember(services.store, claim.receipt_id, found[0])
     duplicate_of = None
     if not findings.errors:
         first = services.ledger.first_acceptance(findings.package_sha256, claim.receipt_id,

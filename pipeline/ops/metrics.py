@@ -1,14 +1,16 @@
-"""Prometheus metrics: counters kept in Redis, everything exposed at scrape time.
+"""Prometheus metrics: counters kept in the catalogue database, everything exposed at
+scrape time.
 
-Why Redis and not each process's memory: a decision is counted by whichever worker
-process stores its index entry (``DecisionIndex.record``, atomically with the entry, and
-only when the entry is new), so every decision counts exactly once however often its
-messages are redelivered; the counts survive worker restarts and Dramatiq's forked
-processes; and any process of any machine can serve the same totals. No
-``PROMETHEUS_MULTIPROC_DIR``, no port per process. The gauges (queue depth, inbox,
-claims, workers) are read from Redis and the store when scraped.
+Why the catalogue and not each process's memory: a decision is counted by whichever
+worker process records it in the catalogue (``DecisionCatalogue.record``, in the same
+transaction as its row, and only when the row is new), so every decision counts exactly
+once however often its messages are redelivered; the counts survive worker restarts,
+Dramatiq's forked processes and a Redis that lost its data; and any process of any
+machine can serve the same totals. No ``PROMETHEUS_MULTIPROC_DIR``, no port per process.
+The gauges (queue depth, inbox, claims, workers) are read from Redis and the store when
+scraped.
 
-Counters (hash ``<ns>:metrics``; field -> value):
+Counters (table ``counters``; name -> value):
 
     decided:<status>          pipeline_packages_decided_total{status}
     error:<code>              pipeline_decision_errors_total{code}   decisions with >= 1 error of code
@@ -29,9 +31,8 @@ from __future__ import annotations
 import errno
 import threading
 import time
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
-import redis
 import structlog
 
 from pipeline.check.documents import STATUSES
@@ -59,17 +60,19 @@ def decision_increments(document: Mapping[str, Any], duration_s: float | None) -
     return out
 
 
-class Counters:
-    def __init__(self, client: redis.Redis, namespace: str = "pipeline") -> None:
-        self.client = client
-        self.key = f"{namespace}:metrics"
+class CounterTable(Protocol):
+    """Where the counters live (:class:`pipeline.catalogue.decisions.DecisionCatalogue`)."""
 
-    @classmethod
-    def from_url(cls, url: str, namespace: str = "pipeline") -> "Counters":
-        return cls(redis.Redis.from_url(url, decode_responses=True, health_check_interval=30), namespace)
+    def add(self, amounts: Mapping[str, float]) -> None: ...
+    def counter_values(self) -> dict[str, float]: ...
+
+
+class Counters:
+    def __init__(self, table: CounterTable) -> None:
+        self.table = table
 
     def add(self, field: str, amount: float = 1) -> None:
-        self.client.hincrbyfloat(self.key, field, amount)
+        self.table.add({field: amount})
 
     def mail(self, result: str) -> None:
         """What the mailer tells (``Mailer.on_result``): sent, unknown, rejected (counted
@@ -80,7 +83,7 @@ class Counters:
             self.add(f"mail:{'failed' if result in ('rejected', 'gave_up') else result}")
 
     def all(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.client.hgetall(self.key).items()}
+        return self.table.counter_values()
 
 
 class PipelineCollector:

@@ -35,7 +35,7 @@ from pipeline.intake.ledger import RedisLedger
 from pipeline.intake.store import REFERENCE, StoreError
 from pipeline.intake.uploads import Claim, IngestRequest
 from pipeline.ops import presence
-from pipeline.ops.index import DecisionIndex, summary
+from pipeline.catalogue.decisions import DecisionCatalogue, summary
 from pipeline.intake.inventory import RECEIPT_ID, Inventory, documents
 from pipeline.ops.metrics import Counters
 from pipeline.ops.retention import prune_quarantine
@@ -74,12 +74,15 @@ class Ops:
     """The operator's queries and actions on one pipeline (built by the composition root,
     pipeline/app/compose.py)."""
 
-    client: redis.Redis
+    #: None: Redis could not be reached (``redis_problem`` says why): what only Redis knows
+    #: (queues, live workers, leases) is shown as unknown, and requeue refuses
+    client: redis.Redis | None
     namespace: str
     store: Any
     inventory: Inventory
-    index: DecisionIndex
-    ledger: RedisLedger
+    #: the decisions in the catalogue database (pipeline/catalogue/decisions.py)
+    catalogue: DecisionCatalogue
+    ledger: RedisLedger | None
     counters: Counters
     broker: BrokerView
     zone: tzinfo
@@ -92,39 +95,44 @@ class Ops:
     #: The default is the watcher's (folder_watch.STALE_UPLOAD_TIMEOUT), written out: that
     #: module is imported only where used, since it brings in watchdog.
     stale_upload_timeout: float = 1800.0
+    redis_problem: str | None = None
 
     def now(self) -> datetime:
         return datetime.now(self.zone)
 
-    # -- the index ---------------------------------------------------------------------------
-    def rebuild_index(self) -> dict[str, Any]:
+    # -- the catalogue's decisions -----------------------------------------------------------
+    def rebuild_decisions(self, facts_of: Callable[[str, dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+        """Re-read every document of the store into the catalogue; ``facts_of(location,
+        document)``: an accepted package's facts, read again from its ZIP (``pipeline
+        catalogue rebuild``; pipeline/ops/catalogue_rebuild.py)."""
         log = structlog.get_logger()
-        progress = ProgressLog("index.progress", None, every=1000, seconds=10.0)
+        progress = ProgressLog("catalogue.progress", None, every=1000, seconds=10.0)
 
         def counted():
             for item in documents(self.inventory):
                 progress.step()
                 yield item
 
-        stats = self.index.rebuild(counted(), clock=self.now)
-        log.info("index.rebuilt", documents=stats["documents"], dropped=stats["dropped"], seconds=stats["seconds"])
+        stats = self.catalogue.rebuild(counted(), clock=self.now, facts_of=facts_of)
+        log.info("catalogue.rebuilt", documents=stats["documents"], facts_written=stats["facts_written"],
+                 dropped=stats["dropped"], seconds=stats["seconds"])
         return stats
 
-    def ensure_index(self) -> dict[str, Any] | None:
-        """Rebuild the index from the documents if it was never built on this Redis.
-        Returns the rebuild's facts, or None when the index was there."""
-        if self.index.built() is not None:
+    def ensure_catalogue(self) -> dict[str, Any] | None:
+        """Fill the catalogue's decisions from the documents when it holds none (a new
+        database beside an existing store). Returns the rebuild's facts, or None."""
+        if self.catalogue.size() > 0:
             return None
-        return self.rebuild_index()
+        return self.rebuild_decisions()
 
     def _entry_from_store(self, receipt_id: str) -> dict[str, Any] | None:
-        """The entry of a decision the index misses (then recorded: it heals itself)."""
+        """The entry of a decision the catalogue misses (then recorded: it heals itself)."""
         location = self.inventory.locate(receipt_id)
         if location is None:
             return None
         document = self.inventory.read(location)
-        self.index.record(document, location)
-        return self.index.get(receipt_id) or summary(document, location)
+        self.catalogue.record(document, location)
+        return self.catalogue.get(receipt_id) or summary(document, location)
 
     def _where(self, entry: dict[str, Any]) -> dict[str, Any]:
         """The entry with where its ZIP and document are, masked (the ZIP's path is shown
@@ -146,6 +154,10 @@ class Ops:
             return f"{self.inventory.zip_ref(ref_location, ref_name)} (same bytes, held by reference)"
         return self.inventory.zip_ref(location, name)
 
+    def package_file_of(self, location: str, name: str) -> str:
+        """The stored ZIP's file name in the decision folder (see :meth:`_package_file`)."""
+        return self._package_file(location, name)
+
     def _package_file(self, location: str, name: str) -> str:
         """The stored ZIP's own file name in the decision folder (the document's ``name``
         is masked); the document's name when the folder holds none (it is missing)."""
@@ -158,7 +170,7 @@ class Ops:
             out.append({"receipt_id": claim.receipt_id, "name": claim.package_name,
                         "source": claim.source.location, "account": claim.source.account,
                         "received_at": _iso(claim.received_at, self.zone), "supersedes": claim.supersedes,
-                        "worker": self.ledger.lease_holder(claim.version)})
+                        "worker": self.ledger.lease_holder(claim.version) if self.ledger is not None else None})
         return out
 
     def _waiting(self) -> list[dict[str, Any]]:
@@ -177,50 +189,59 @@ class Ops:
     def gauges(self) -> dict[str, Any]:
         """What the metrics endpoint reads at each scrape."""
         waiting = self._waiting()
+        self._need_redis()
         return {"queues": self.broker.queue_depths(),
                 "inbox_waiting": len(waiting),
                 "inbox_oldest_seconds": waiting[0]["age_s"] if waiting else 0.0,
                 "in_progress": len(self.inventory.claims()),
                 "workers_alive": len(presence.alive(self.client, self.namespace))}
 
+    def _need_redis(self) -> redis.Redis:
+        if self.client is None:
+            raise OpsError(self.redis_problem or "Redis cannot be reached")
+        return self.client
+
     def status(self) -> dict[str, Any]:
-        rebuilt = self.ensure_index()
+        rebuilt = self.ensure_catalogue()
         now = time.time()
         waiting = self._waiting()
         claims = self._claims()
-        workers = presence.alive(self.client, self.namespace, now)
+        up = self.client is not None
+        workers = presence.alive(self.client, self.namespace, now) if up else []
         return {
             "at": self.now().isoformat(timespec="seconds"),
             "storage": self.storage,
-            "queues": self.broker.queue_depths(),
+            # None: Redis is down, so the queues and the live workers are not known
+            "redis": {"reachable": up, "problem": self.redis_problem},
+            "queues": self.broker.queue_depths() if up else None,
             "inbox": {"waiting": len(waiting), "oldest": _shown(waiting[0] if waiting else None),
                       "uploads": [_shown(w) for w in waiting if w["kind"] != "file"],
                       "skipped": [_shown(e) for e in self._skipped()]},
             "in_progress": {"count": len(claims), "packages": [_shown(c) for c in claims]},
-            "decided": {"last_hour": self.index.count_since(now - 3600),
-                        "last_day": self.index.count_since(now - 86400),
-                        "all": self.index.counts()},
-            "workers": {"alive": len(workers), "processes": workers,
-                        "broker_clients": self.broker.live_clients()},
-            "index": {"documents": self.index.size(), "last_rebuild": self.index.built(),
-                      "rebuilt_now": rebuilt is not None},
+            "decided": {"last_hour": self.catalogue.count_since(now - 3600),
+                        "last_day": self.catalogue.count_since(now - 86400),
+                        "all": self.catalogue.counts()},
+            "workers": {"alive": len(workers) if up else None, "processes": workers,
+                        "broker_clients": self.broker.live_clients() if up else None},
+            "catalogue": {"decisions": self.catalogue.size(), "last_rebuild": self.catalogue.built(),
+                          "rebuilt_now": rebuilt is not None},
         }
 
     # -- find / receipt ---------------------------------------------------------------------
     def find(self, query: str) -> dict[str, Any]:
-        self.ensure_index()
+        self.ensure_catalogue()
         q = query.strip()
         kind, entries = "fragment", []
         if RECEIPT_ID.match(q.upper()):
             kind, q = "receipt_id", q.upper()
-            entry = self.index.get(q) or self._entry_from_store(q)
+            entry = self.catalogue.get(q) or self._entry_from_store(q)
             entries = [entry] if entry else []
         elif _HEX.match(q):
-            kind, entries = "sha256", self.index.by_sha256(q.lower())
+            kind, entries = "sha256", self.catalogue.by_sha256(q.lower())
             if not entries and len(q) < 64:
-                kind, entries = "fragment", self.index.search(q)
+                kind, entries = "fragment", self.catalogue.search(q)
         elif q:
-            entries = self.index.search(q)
+            entries = self.catalogue.search(q)
         needle = q.casefold()
 
         def matches(*values: Any) -> bool:
@@ -236,7 +257,7 @@ class Ops:
     def receipt(self, receipt_id: str) -> dict[str, Any] | None:
         """The document of a receipt id with where it lies, or None."""
         receipt_id = receipt_id.strip().upper()
-        entry = self.index.get(receipt_id)
+        entry = self.catalogue.get(receipt_id)
         location = entry["location"] if entry else self.inventory.locate(receipt_id)
         if location is None:
             return None
@@ -248,7 +269,7 @@ class Ops:
         return {"location": location, "document": _shown(document),
                 "zip": redact(self._zip_shown(location, name, document)),
                 "document_path": self.inventory.document_ref(location, document),
-                "superseded_by": self.index.client.hget(self.index.superseded_key, receipt_id)}
+                "superseded_by": self.catalogue.superseded_by(receipt_id)}
 
     # -- verify-archive ---------------------------------------------------------------------
     def verify_archive(self, sample: int | None = None, areas: tuple[str, ...] = ("archive",)) -> dict[str, Any]:
@@ -317,7 +338,7 @@ class Ops:
     # -- retention --------------------------------------------------------------------------
     def prune_quarantine(self, older_than_days: float, *, dry_run: bool) -> dict[str, Any]:
         """``pipeline prune-quarantine``: pipeline/ops/retention.py."""
-        return prune_quarantine(inventory=self.inventory, store=self.store, index=self.index, now=self.now,
+        return prune_quarantine(inventory=self.inventory, store=self.store, catalogue=self.catalogue, now=self.now,
                                 older_than_days=older_than_days, dry_run=dry_run)
 
     # -- requeue ----------------------------------------------------------------------------
@@ -341,18 +362,18 @@ class Ops:
         absent) that were not re-checked already and are no re-checks themselves (so the
         same selection run twice re-checks nothing more; name a re-check's id to re-check
         it again)."""
-        self.ensure_index()
+        self.ensure_catalogue()
         if receipt_ids:
             out = []
             for rid in receipt_ids:
                 rid = rid.strip().upper()
-                out.append((rid, self.index.get(rid) or self._entry_from_store(rid)))
+                out.append((rid, self.catalogue.get(rid) or self._entry_from_store(rid)))
             return out
         ts = 0.0
         if since is not None:
             ts = datetime.combine(since, datetime.min.time(), self.zone).timestamp()
         wanted = set(codes)
-        return [(e["receipt_id"], e) for e in self.index.since(ts, REJECTED)
+        return [(e["receipt_id"], e) for e in self.catalogue.since(ts, REJECTED)
                 if (not wanted or wanted & set(e["error_codes"])) and not e.get("superseded_by")
                 and not e.get("supersedes") and self.requeue_record(e["receipt_id"]) is None]
 
@@ -377,7 +398,7 @@ class Ops:
             new_rid = record["receipt_id"]
             base = {"receipt_id": rid, "old_status": entry["status"], "old_error_codes": entry["error_codes"],
                     "new_receipt_id": new_rid}
-            decided = self.index.get(new_rid) or self._entry_from_store(new_rid)
+            decided = self.catalogue.get(new_rid) or self._entry_from_store(new_rid)
             if decided is not None:
                 results.append({**base, "action": "already_decided", "new_status": decided["status"],
                                 "new_error_codes": decided["error_codes"]})
@@ -428,7 +449,7 @@ class Ops:
         pending = [r for r in results if r.get("action") in ("queued", "queued_again")]
         while pending and time.monotonic() < deadline:
             for r in list(pending):
-                entry = self.index.get(r["new_receipt_id"])
+                entry = self.catalogue.get(r["new_receipt_id"])
                 if entry is not None:
                     r.update(action="decided", new_status=entry["status"], new_error_codes=entry["error_codes"],
                              new_location=entry["location"])

@@ -6,8 +6,7 @@ Redis, a fail-over without persistence), nothing there says so by itself. So the
 pipeline process to find a Redis without the key ``<ns>:epoch`` restores it:
 
 1. it takes a lock in Redis (one restorer at a time; the others go on watching),
-2. reads every stored decision once: each is upserted into the decision index
-   (pipeline/ops/index.py), and the earliest acceptance of each package's bytes is
+2. reads every stored decision once: the earliest acceptance of each package's bytes is
    recorded again (``accepted:<sha256>`` and its size in ``accepted-sizes``, duplicate
    detection),
 3. writes a new epoch id to the journal (``redis-epoch``) and then to Redis.
@@ -39,7 +38,7 @@ from pipeline.check.progress import ProgressLog
 from pipeline.intake.inventory import Inventory, documents
 from pipeline.intake.ledger import RedisLedger
 from pipeline.intake.store import Store
-from pipeline.ops.index import DecisionIndex, decided_ts
+from pipeline.catalogue.decisions import decided_ts
 
 #: the journal record of the epoch of the Redis the pipeline last restored
 EPOCH_RECORD = "redis-epoch"
@@ -51,13 +50,12 @@ class RedisRestore:
     """Finds a Redis without an epoch and restores it from the store (module docstring)."""
 
     def __init__(self, *, client: redis.Redis, namespace: str, store: Store, inventory: Inventory,
-                 ledger: RedisLedger, index: DecisionIndex, clock: Callable[[], datetime]) -> None:
+                 ledger: RedisLedger, clock: Callable[[], datetime]) -> None:
         self.client = client
         self.lock_key = f"{namespace}:restore-lock"
         self.store = store
         self.inventory = inventory
         self.ledger = ledger
-        self.index = index
         self.clock = clock
 
     def ensure(self) -> dict[str, Any] | None:
@@ -83,8 +81,8 @@ class RedisRestore:
         if lost:
             log.error("redis.data_lost", last_epoch=last.data.decode("utf-8", "replace"),
                       last_epoch_written_at=last.written_at.isoformat(timespec="seconds"),
-                      action="nothing to do by hand: duplicate detection and the decision index are being "
-                             "restored from the stored decisions; undecided uploads and unmailed decisions "
+                      action="nothing to do by hand: duplicate detection is being "
+                             "restored from the stored decisions (the catalogue database keeps the rest); undecided uploads and unmailed decisions "
                              "are found by the next scans")
         else:
             log.info("redis.initialising", note="no epoch in Redis nor in the journal: a first start")
@@ -106,7 +104,7 @@ class RedisRestore:
                         sizes[sha256] = (document.get("package") or {}).get("size")
                 yield location, document
 
-        indexed = self.index.rebuild(read_all(), clock=self.clock)
+        seen = sum(1 for _ in read_all())
         for sha256, (_, receipt_id) in earliest.items():
             self.ledger.restore_acceptance(sha256, receipt_id, sizes.get(sha256))
         epoch = f"{self.clock().isoformat(timespec='seconds')}-{uuid.uuid4().hex[:12]}"
@@ -114,7 +112,7 @@ class RedisRestore:
         # (a false alarm, and the same harmless restore), never as a quiet first start
         self.store.put_record(EPOCH_RECORD, epoch.encode("utf-8"))
         self.ledger.set_epoch(epoch)
-        facts = {"epoch": epoch, "lost": lost, "documents": indexed["documents"], "acceptances": len(earliest),
+        facts = {"epoch": epoch, "lost": lost, "documents": seen, "acceptances": len(earliest),
                  "seconds": round(time.monotonic() - started, 3)}
         if lost:  # the loss stays visible at error level to its end
             log.error("redis.restored", epoch=epoch, lost=lost, documents=facts["documents"],

@@ -28,12 +28,12 @@ from pipeline.check.documents import ACCEPTED
 from pipeline.check.privacy import redact
 from pipeline.intake.inventory import Inventory
 from pipeline.intake.store import StoreError
-from pipeline.ops.index import DecisionIndex
+from pipeline.catalogue.decisions import DecisionCatalogue
 
 RETENTION = "retention"
 
 
-def prune_quarantine(*, inventory: Inventory, store: Any, index: DecisionIndex | None,
+def prune_quarantine(*, inventory: Inventory, store: Any, catalogue: DecisionCatalogue | None,
                      now: Callable[[], datetime], older_than_days: float, dry_run: bool) -> dict[str, Any]:
     """Remove (``dry_run``: list) the ZIPs of quarantined decisions decided before
     ``now() - older_than_days``. Returns what was (or would be) removed and a summary."""
@@ -68,8 +68,8 @@ def prune_quarantine(*, inventory: Inventory, store: Any, index: DecisionIndex |
         removed.append(item)
         if dry_run:
             continue
-        if index is not None:
-            index.record(marked, location)
+        if catalogue is not None:
+            catalogue.record(marked, location)
         log.info("quarantine.removed", receipt_id=item["receipt_id"], status=item["status"],
                  decided_at=item["decided_at"], location=location, zip=item["zip"], size=item["size"],
                  bytes=freed, older_than_days=older_than_days)

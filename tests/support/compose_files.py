@@ -87,7 +87,7 @@ def example_env() -> dict[str, str]:
     """deploy/.env.example with the values compose requires filled in, as an operator would."""
     required = {name for name, op in references(COMPOSE_FILE.read_text(encoding="utf-8")) if op in (":?", "?")}
     env = read_dotenv(ENV_EXAMPLE)
-    return {name: value or (f"{name.lower().replace('_', '')}0123456789" if name in required else "")
+    return {name: value or (f"{name.lower().replace('_', '')}0123456789abcdef0123456789" if name in required else "")
             for name, value in env.items()}
 
 

@@ -72,6 +72,10 @@ class Measurement:
     #: data (not zero padding, not a phone's known trailer): a download, copy or tool
     #: appended them. 0: none, or not an MP4 (:mod:`.mp4`)
     trailing_bytes: int = 0
+    #: photos: the 64-bit perceptual hash of the intact picture shown upright, from the
+    #: 1/8-scale decode (:func:`~pipeline.check.measure.photos.perceptual_hash`); None for
+    #: a damaged or never decoded photo, and for videos and screenshots
+    perceptual_hash: int | None = None
 
     def manifest_fields(self) -> dict[str, Any]:
         """What the receipt's manifest records of the file (raw names, not the messages')."""

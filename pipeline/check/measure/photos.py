@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import mmap
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import simplejpeg
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -94,12 +94,41 @@ def _measure_opened(im: Image.Image, path: Path, known: Measurement, max_pixels:
         return dataclasses.replace(opened, damage=_too_large((stored_w, stored_h), max_pixels))
     if opened.format != "JPEG":
         return dataclasses.replace(opened, decoded=True, damage=_decode(im))
-    damage = _decode_jpeg(path, im, sequential=header is not None and header.frame in _SEQUENTIAL_FRAMES)
+    damage, picture = _decode_jpeg(path, im, sequential=header is not None and header.frame in _SEQUENTIAL_FRAMES)
     # zeros where the end of the file should be: an interrupted, pre-allocated copy. The
     # zeros decode as garbage or not at all; the copy's interruption is what to tell.
     if _zero_filled_tail(path, known.size_bytes):
         damage = ZERO_FILLED_TAIL
-    return dataclasses.replace(opened, decoded=True, damage=damage)
+    phash = None
+    if damage is None and picture is not None and known.kind == PHOTO:
+        phash = perceptual_hash(picture, _exif_orientation(im))
+    return dataclasses.replace(opened, decoded=True, damage=damage, perceptual_hash=phash)
+
+
+#: EXIF orientation -> the turn that shows the picture upright
+_UPRIGHT = {2: (Image.Transpose.FLIP_LEFT_RIGHT,), 3: (Image.Transpose.ROTATE_180,),
+            4: (Image.Transpose.FLIP_TOP_BOTTOM,), 5: (Image.Transpose.TRANSPOSE,),
+            6: (Image.Transpose.ROTATE_270,), 7: (Image.Transpose.TRANSVERSE,), 8: (Image.Transpose.ROTATE_90,)}
+
+
+def _picture(pixels: Any) -> Image.Image:
+    """simplejpeg's array as a Pillow picture (gray comes as one channel of three axes)."""
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        return Image.fromarray(pixels[:, :, 0], "L")
+    return Image.fromarray(pixels, "CMYK" if pixels.shape[2] == 4 else "RGB")
+
+
+def perceptual_hash(picture: Image.Image, orientation: int | None = None) -> int:
+    """The 64-bit perceptual hash (imagehash's pHash: a DCT of the picture shrunk to 32×32
+    gray) of ``picture`` shown upright, as an unsigned integer. Made from the 1/8-scale
+    draft the decode check produced: pHash shrinks to 32×32 anyway, and re-encoding,
+    resizing or recompressing a photo leaves it within a few bits (W_MEDIA_REUSED)."""
+    import imagehash  # scipy behind it: imported on the first photo, not at start-up
+
+    for turn in _UPRIGHT.get(orientation or 1, ()):
+        picture = picture.transpose(turn)
+    bits = imagehash.phash(picture).hash.flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
 
 
 def _exif_orientation(im: Image.Image) -> int | None:
@@ -153,8 +182,9 @@ _PREMATURE_END = "Premature end of JPEG file"
 _EOI = b"\xff\xd9"
 
 
-def _decode_jpeg(path: Path, im: Image.Image, *, sequential: bool) -> str | None:
-    """Decode a JPEG's first picture at 1/8 scale with libjpeg-turbo; None if intact.
+def _decode_jpeg(path: Path, im: Image.Image, *, sequential: bool) -> tuple[str | None, Image.Image | None]:
+    """Decode a JPEG's first picture at 1/8 scale with libjpeg-turbo: (None, the picture
+    at 1/8 scale) if intact, else (the damage, None).
 
     libjpeg warns, and decodes on, where the entropy-coded data is corrupt: the picture
     shows a garbage band, yet Pillow reports nothing. ``strict=True`` turns the first
@@ -167,14 +197,16 @@ def _decode_jpeg(path: Path, im: Image.Image, *, sequential: bool) -> str | None
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         decodable = _decodable_stream(data)
         if decodable is None:  # a header TurboJPEG refuses (an odd subsampling, ...)
-            return _decode(im)
+            damage = _decode(im)
+            return damage, (im if damage is None else None)
         stream, colorspace = decodable
-        damage = _strict_decode(stream, colorspace)
+        damage, pixels = _strict_decode(stream, colorspace)
         if damage == TRUNCATED_PICTURE and sequential and stream[-2:] != _EOI:
             # the data just ends: a complete picture whose end marker alone is missing
             # decodes cleanly with one; a cut-off picture still lacks its data
-            damage = _strict_decode(stream[:] + _EOI, colorspace) and TRUNCATED_PICTURE
-    return damage
+            retried, pixels = _strict_decode(stream[:] + _EOI, colorspace)
+            damage = retried and TRUNCATED_PICTURE
+    return damage, (_picture(pixels) if pixels is not None else None)
 
 
 def _decodable_stream(data: mmap.mmap) -> tuple[bytes | mmap.mmap, str] | None:
@@ -203,20 +235,22 @@ def _decodable_stream(data: mmap.mmap) -> tuple[bytes | mmap.mmap, str] | None:
 _DECODE_COLORSPACES = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}
 
 
-def _strict_decode(stream: bytes | mmap.mmap, colorspace: str) -> str | None:
-    """Decode at 1/8 scale; None if libjpeg neither warned nor failed, else the damage."""
+def _strict_decode(stream: bytes | mmap.mmap, colorspace: str) -> tuple[str | None, Any]:
+    """Decode at 1/8 scale: (None, the pixels) if libjpeg neither warned nor failed, else
+    (the damage, None). The pixels (a numpy array) are the draft the perceptual hash is
+    made from, so a photo is decoded once."""
     try:
         # min_height/min_width make simplejpeg pick a scale at all; min_factor=8: 1/8
-        simplejpeg.decode_jpeg(stream, colorspace=colorspace, min_height=1, min_width=1, min_factor=8,
-                               strict=True)
+        pixels = simplejpeg.decode_jpeg(stream, colorspace=colorspace, min_height=1, min_width=1, min_factor=8,
+                                        strict=True)
     except ValueError as exc:
         text = str(exc)
         if text.startswith(_PREMATURE_END):
-            return TRUNCATED_PICTURE
+            return TRUNCATED_PICTURE, None
         if text.startswith(_DATA_WARNINGS):
-            return DAMAGED_PICTURE_DATA
-        return BROKEN_PICTURE_DATA
-    return None
+            return DAMAGED_PICTURE_DATA, None
+        return BROKEN_PICTURE_DATA, None
+    return None, pixels
 
 
 def _zero_filled_tail(path: Path, size: int) -> bool:

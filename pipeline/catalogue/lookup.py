@@ -1,0 +1,106 @@
+"""The integrity rule's questions (:class:`pipeline.check.integrity.IntegrityLookup`) answered
+from the catalogue: indexed lookups only, never a scan.
+
+A near-identical photo is found by its hash's four 16-bit bands (``media.band0..3``, each
+indexed). Two hashes within ``d`` bits of each other agree exactly on at least one band
+when d <= 3, and within one bit on at least one band when d <= 7 (pigeonhole): the
+candidates are the rows whose band equals one of the probes (a band and, for d >= 4, its
+16 one-bit neighbours), and the rule compares the whole hashes. At N photos a probe meets
+about N / 65,536 rows of random hashes (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection, Mapping
+
+from sqlalchemy import Engine, and_, select, union
+
+from pipeline.check.contract import PHOTO
+from pipeline.check.integrity import (AttendanceSeen, MediaSeen, OtherTraining, TeachingSeen, band_probes, hash_bands,
+                                      probe_radius, unsigned64)
+from pipeline.catalogue.schema import BAND_COLUMNS, attendance, decisions, media, teaching, trainings
+
+#: SQL parameters per IN list (SQLite allows 32,766; PostgreSQL 65,535 in all)
+CHUNK = 5_000
+
+
+def _chunks(values: Collection[Any]) -> list[list[Any]]:
+    items = sorted(values)
+    return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+_TRAINING_COLUMNS = (trainings.c.receipt_id, trainings.c.institution, trainings.c.occupation, trainings.c.level,
+                     trainings.c.start_date, trainings.c.end_date)
+
+
+def _training(row: Mapping[str, Any]) -> OtherTraining:
+    return OtherTraining(row["receipt_id"], row["institution"], row["occupation"], row["level"], row["start_date"],
+                         row["end_date"])
+
+
+def live(table: Any = trainings) -> Any:
+    """Trainings (``table``: ``trainings`` or an alias) of decisions not superseded by a
+    re-check (``pipeline requeue``: the new decision stands for them)."""
+    replaced = select(decisions.c.supersedes).where(decisions.c.supersedes.is_not(None))
+    return table.c.receipt_id.not_in(replaced)
+
+
+def media_query(sha256s: Collection[str], phashes: Collection[int], distance: int) -> Any:
+    """The media of live trainings with one of these SHA-256s, and the photos whose hash
+    agrees with one of ``phashes`` on a band (within the probe radius of ``distance``): one
+    indexed probe per IN list, the union of them; None when there is nothing to ask."""
+    columns = (*_TRAINING_COLUMNS, media.c.id, media.c.path, media.c.sha256, media.c.phash)
+    joined = media.join(trainings, trainings.c.id == media.c.training_id)
+    queries = [select(*columns).select_from(joined).where(media.c.sha256.in_(chunk), live())
+               for chunk in _chunks(sha256s)]
+    if phashes:
+        radius = probe_radius(distance)
+        for band, column in enumerate(BAND_COLUMNS):
+            probes = {p for h in phashes for p in band_probes(hash_bands(h)[band], radius)}
+            queries += [select(*columns).select_from(joined)
+                        .where(and_(column.in_(chunk), media.c.kind == PHOTO, live()))
+                        for chunk in _chunks(probes)]
+    if not queries:
+        return None
+    return union(*queries) if len(queries) > 1 else queries[0]
+
+
+class CatalogueLookup:
+    """What the accepted packages in the catalogue say (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def media_like(self, sha256s: Collection[str], phashes: Collection[int], distance: int) -> list[MediaSeen]:
+        query = media_query(sha256s, phashes, distance)
+        if query is None:
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [MediaSeen(_training(r), r["path"], r["sha256"], None if r["phash"] is None else unsigned64(r["phash"]))
+                for r in rows]
+
+    def attendance_of(self, persons: Collection[str]) -> list[AttendanceSeen]:
+        out: list[AttendanceSeen] = []
+        joined = attendance.join(trainings, trainings.c.id == attendance.c.training_id)
+        with self.engine.connect() as connection:
+            for chunk in _chunks(persons):
+                query = (select(*_TRAINING_COLUMNS, attendance.c.person_key, attendance.c.date, attendance.c.mode)
+                         .select_from(joined).where(attendance.c.person_key.in_(chunk), live()))
+                out += [AttendanceSeen(_training(r), r["person_key"], r["date"], r["mode"])
+                        for r in connection.execute(query).mappings()]
+        return out
+
+    def teaching_of(self, persons: Collection[str], dates: Collection[str]) -> list[TeachingSeen]:
+        out: list[TeachingSeen] = []
+        if not dates:
+            return out
+        joined = teaching.join(trainings, trainings.c.id == teaching.c.training_id)
+        with self.engine.connect() as connection:
+            for chunk in _chunks(persons):
+                query = (select(*_TRAINING_COLUMNS, teaching.c.person_key, teaching.c.date, teaching.c.hours)
+                         .select_from(joined)
+                         .where(teaching.c.person_key.in_(chunk), teaching.c.date.in_(sorted(dates)), live()))
+                out += [TeachingSeen(_training(r), r["person_key"], r["date"], float(r["hours"]))
+                        for r in connection.execute(query).mappings()]
+        return out
