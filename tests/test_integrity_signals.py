@@ -81,7 +81,7 @@ def test_a_borrowed_photo_a_shared_trainee_and_a_busy_teacher_are_each_signalled
     found = {(w["code"], w["path"].rsplit("/", 1)[-1]) for w in signals(b)}
     assert found == {("W_MEDIA_REUSED", second.photos[0].rsplit("/", 1)[-1]),
                      ("W_MEDIA_REUSED", second.photos[1].rsplit("/", 1)[-1]),
-                     ("W_TRAINEE_OVERLAP", "培训方案.json"), ("W_TEACHER_OVERLAP", "培训方案.json")}
+                     ("W_TRAINEE_OVERLAP", "签到表.json"), ("W_TEACHER_OVERLAP", "理论培训大纲.json")}
     by_code = {w["code"]: w for w in signals(b)}
     for w in signals(b):  # each names the other receipt, institution and training
         assert a["receipt_id"] in w["message"] and "星火职业培训学校“育婴师初级”" in w["message"], w
@@ -90,7 +90,7 @@ def test_a_borrowed_photo_a_shared_trainee_and_a_busy_teacher_are_each_signalled
     similar = next(w for w in signals(b) if w["path"].endswith(second.photos[1]))
     assert "完全相同" in identical["message"] and "画面几乎相同" in similar["message"]
     assert mask_id(trainee["id_number"]) in by_code["W_TRAINEE_OVERLAP"]["message"]
-    assert day in by_code["W_TRAINEE_OVERLAP"]["message"]
+    assert day in by_code["W_TRAINEE_OVERLAP"]["message"] and "等 " in by_code["W_TRAINEE_OVERLAP"]["message"]
     teacher_message = by_code["W_TEACHER_OVERLAP"]["message"]
     assert mask_id(teacher["id_number"]) in teacher_message and day in teacher_message
     assert "同时在两个机构授课" in teacher_message  # and 6 + 6 = 12 hours that day
@@ -113,6 +113,10 @@ def test_a_borrowed_photo_a_shared_trainee_and_a_busy_teacher_are_each_signalled
     for signal in ("W_TRAINEE_OVERLAP", "W_TEACHER_OVERLAP"):  # both ways
         assert sorted((p.receipt_id, p.other_receipt_id) for p in pairs if p.signal == signal) == sorted(
             [(a["receipt_id"], b["receipt_id"]), (b["receipt_id"], a["receipt_id"])]), signal
+    # --since: the pairs with a package decided from then on
+    decided_b = datetime.fromisoformat(b["decided_at"]).timestamp()
+    assert integrity_pairs(engine, distance=3, max_hours=8.0, since_ts=decided_b) == pairs
+    assert integrity_pairs(engine, distance=3, max_hours=8.0, since_ts=decided_b + 1) == []
 
 
 def test_a_resubmission_of_the_same_training_is_not_compared_with_itself(deciding: Deciding):

@@ -47,12 +47,28 @@ def _check_registry(settings: Settings) -> None:
         raise SystemExit(EXIT_USAGE) from exc
 
 
+def _open_catalogue(settings: Settings) -> None:
+    """Open (and migrate) the catalogue database and make the embedded default's key, once,
+    before any child starts: a wrong DATABASE_URL stops start-up with its reason."""
+    from pipeline.app.compose import Composition
+    from pipeline.catalogue.database import redacted
+
+    composition = Composition(settings)
+    try:
+        _ = composition.catalogue_engine, composition.catalogue_key
+    except Exception as exc:
+        print(f"pipeline: cannot open the catalogue database {redacted(settings.catalogue_url)}: "
+              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from exc
+
+
 # -- run / worker / watch -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.app.supervisor import run_supervisor
 
     settings = load_settings_or_exit()
     _check_registry(settings)
+    _open_catalogue(settings)
     configure_logging(settings.log_format, settings.log_level, process_name="supervisor",
                       log_file=settings.log_file)
     return run_supervisor(settings, process_environment())

@@ -41,6 +41,8 @@ def boot(settings: Settings) -> BootedWorker:
                       log_file=settings.log_file)
     composition = Composition(settings)
     _ = composition.registry  # read now: a malformed registry stops start-up (RegistryError names the line)
+    # the catalogue opened (and migrated) and its key read now, not at the first package
+    _ = composition.catalogue_engine, composition.catalogue_key
     # Once per process, before any actor runs: every way of starting workers
     # (`pipeline worker`, the Dramatiq CLI, the units, compose) gets it.
     remove_stale_scratch_at_start(settings.work_dir)

@@ -406,9 +406,22 @@ def _closer(candidate: tuple[int, MediaSeen], held: tuple[int, MediaSeen]) -> bo
     return other.path < held_other.path
 
 
-def trainee_signals(facts: PackageFacts, lookup: IntegrityLookup, path: str) -> Iterator[Problem]:
+#: where a signal is reported: (training index, form type) -> the form's path in the package
+Place = Callable[[int, str], str]
+#: dates listed in full in a message; more are cut to these and a count
+SHOWN_DATES = 5
+
+
+def _dates(dates: Iterable[str]) -> str:
+    ordered = sorted(dates)
+    shown = "、".join(ordered[:SHOWN_DATES])
+    return shown if len(ordered) <= SHOWN_DATES else f"{shown} 等 {len(ordered)} 天"
+
+
+def trainee_signals(facts: PackageFacts, lookup: IntegrityLookup, place: Place) -> Iterator[Problem]:
     """W_TRAINEE_OVERLAP: one per trainee and other training (same dates listed, or the
-    overlapping period of the same occupation and level), naming its latest receipt."""
+    overlapping period of the same occupation and level), naming its latest receipt; on
+    the trainee's sign-in sheet (or online record)."""
     if not facts.attendance:
         return
     seen = lookup.attendance_of({a.person for a in facts.attendance})
@@ -423,7 +436,8 @@ def trainee_signals(facts: PackageFacts, lookup: IntegrityLookup, path: str) -> 
             if other.training.key == keys[a.training]:
                 continue
             entry = found.setdefault((a.person, other.training.key),
-                                     {"other": other.training, "dates": set(), "training": mine, "period": False})
+                                     {"other": other.training, "dates": set(), "training": mine, "period": False,
+                                      "where": place(a.training, "sign_in" if a.mode == OFFLINE else "online_record")})
             if other.training.receipt_id > entry["other"].receipt_id:
                 entry["other"] = other.training
             if a.date is not None and a.date == other.date and a.mode == OFFLINE == other.mode:
@@ -435,27 +449,31 @@ def trainee_signals(facts: PackageFacts, lookup: IntegrityLookup, path: str) -> 
         who, other, mine = _who(facts.person(person)), entry["other"], entry["training"]
         rid = other.receipt_id
         if entry["dates"]:
-            yield problem("W_TRAINEE_OVERLAP", path, fault="same_day", person=who, training=mine.folder,
-                          dates="、".join(sorted(entry["dates"])), other=_where(other), other_receipt=rid)
+            yield problem("W_TRAINEE_OVERLAP", entry["where"], fault="same_day", person=who, training=mine.folder,
+                          dates=_dates(entry["dates"]), other=_where(other), other_receipt=rid)
         elif entry["period"]:
-            yield problem("W_TRAINEE_OVERLAP", path, fault="same_training", person=who, training=mine.folder,
+            yield problem("W_TRAINEE_OVERLAP", entry["where"], fault="same_training", person=who,
+                          training=mine.folder,
                           period=f"{mine.start_date} 至 {mine.end_date}",
                           other_period=f"{other.start_date} 至 {other.end_date}", other=_where(other),
                           other_receipt=rid)
 
 
 def teacher_signals(facts: PackageFacts, lookup: IntegrityLookup, max_hours: float,
-                    path: str) -> Iterator[Problem]:
+                    place: Place) -> Iterator[Problem]:
     """W_TEACHER_OVERLAP: one per teacher and date whose sessions, across trainings, add up
-    to more than ``max_hours`` or are held by two institutions."""
+    to more than ``max_hours`` or are held by two institutions; on the outline of the
+    teacher's first session that date in this package."""
     if not facts.teaching:
         return
     own_keys = {facts.key_of(i) for i in range(len(facts.trainings))}
     seen = lookup.teaching_of({t.person for t in facts.teaching}, {t.date for t in facts.teaching})
     days: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     others: dict[tuple[str, str], dict[str, OtherTraining]] = defaultdict(dict)
+    where: dict[tuple[str, str], str] = {}
     for t in facts.teaching:
         days[(t.person, t.date)][f"本次“{facts.trainings[t.training].folder}”"] += t.hours
+        where.setdefault((t.person, t.date), place(t.training, _OUTLINE_OF_SECTION.get(t.section, "theory_outline")))
     for other in seen:
         if other.training.key in own_keys or (other.person, other.date) not in days:
             continue
@@ -471,13 +489,29 @@ def teacher_signals(facts: PackageFacts, lookup: IntegrityLookup, max_hours: flo
             continue
         described = "；".join(f"{label} {_hours(h)} 学时" for label, h in parts.items())
         receipts = sorted({o.receipt_id for o in others[(person, day)].values()})
-        yield problem("W_TEACHER_OVERLAP", path, fault="institutions" if institutions else "hours",
+        yield problem("W_TEACHER_OVERLAP", where[(person, day)], fault="institutions" if institutions else "hours",
                       person=_who(facts.person(person)), date=day, total=_hours(total), max=_hours(max_hours),
                       parts=described, other_receipt="、".join(receipts))
 
 
+_OUTLINE_OF_SECTION = {"理论": "theory_outline", "实操": "practice_outline"}
+
+
 def _hours(value: float) -> str:
     return f"{value:g}"
+
+
+def _places(view: Any) -> Place:
+    """The path of each training's forms (in the order :func:`extract_facts` numbers the
+    trainings); the plan's where a form is missing."""
+    fallback = view.forms.plan.path if view.forms.plan is not None else view.layout.root_path
+    forms = [tf for tf in view.forms.trainings if tf.training is not None]
+
+    def place(training: int, kind: str) -> str:
+        form = forms[training].form(kind) if training < len(forms) else None
+        return form.path if form is not None else fallback
+
+    return place
 
 
 def integrity_check(lookup: IntegrityLookup, person_key: Callable[[str], str],
@@ -491,10 +525,9 @@ def integrity_check(lookup: IntegrityLookup, person_key: Callable[[str], str],
             return
         if found is not None:
             found.append(facts)
-        rules = view.policy.integrity
-        plan_path = view.forms.plan.path if view.forms.plan is not None else view.layout.root_path
+        rules, place = view.policy.integrity, _places(view)
         yield from media_signals(facts, lookup, rules.photo_hash_distance)
-        yield from trainee_signals(facts, lookup, plan_path)
-        yield from teacher_signals(facts, lookup, rules.teacher_daily_max_hours, plan_path)
+        yield from trainee_signals(facts, lookup, place)
+        yield from teacher_signals(facts, lookup, rules.teacher_daily_max_hours, place)
 
     return check
