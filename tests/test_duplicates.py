@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-import psutil
 import pytest
 import structlog.testing
 
@@ -266,11 +265,7 @@ def running(tmp_path: Path) -> Iterator[Pipeline]:
     p = Pipeline(tmp_path / "data", tmp_path / "pipeline.log")
     p.start()
     yield p
-    if p.proc and p.proc.poll() is None:
-        children = psutil.Process(p.proc.pid).children(recursive=True)
-        p.proc.kill()
-        for child in children:
-            child.kill()
+    p.kill()
 
 
 @pytest.mark.slow

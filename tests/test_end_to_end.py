@@ -27,11 +27,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
                  env={"PIPELINE_LOG_FILE": str(tmp_path / "data" / "logs" / "pipeline.log")})
     p.start()
     yield p
-    if p.proc and p.proc.poll() is None:
-        children = psutil.Process(p.proc.pid).children(recursive=True)
-        p.proc.kill()
-        for child in children:
-            child.kill()
+    p.kill()
 
 
 def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):

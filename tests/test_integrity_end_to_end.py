@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-import psutil
 import pytest
 
 from pipeline.check.privacy import mask_id
@@ -46,11 +45,7 @@ def pipeline(tmp_path: Path, database: dict[str, str]) -> Iterator[Pipeline]:
     p = Pipeline(tmp_path / "data", tmp_path / "pipeline.log", env=database)
     p.start()
     yield p
-    if p.proc and p.proc.poll() is None:
-        children = psutil.Process(p.proc.pid).children(recursive=True)
-        p.proc.kill()
-        for child in children:
-            child.kill()
+    p.kill()
 
 
 def cli(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -194,38 +194,43 @@ def _member_path(info: zipfile.ZipInfo) -> str:
 
 
 def report_html(pairs: list[Pair], *, title: str, thumbnails: Thumbnails | None) -> str:
-    """The pairs as one HTML page for an inspection: a table per signal, the two photos of a
-    media pair side by side (thumbnails embedded, so the page can be mailed or archived)."""
+    """The pairs as one HTML page for an inspection: a table per signal, a row per pair with
+    each side's receipt, institution, training and file or person, the two photos of a media
+    pair side by side (thumbnails embedded, so the page can be mailed or archived)."""
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>{e(title)}</title>",
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}img{max-width:320px}"
-             ".pair{display:flex;gap:8px}</style></head><body>", f"<h1>{e(title)}</h1>",
-             f"<p>共 {len(pairs)} 条（每对双向各列一次）。</p>"]
+             "<style>body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em}"
+             "table{border-collapse:collapse;margin-bottom:2em;width:100%;table-layout:fixed}"
+             "td,th{border:1px solid #ccc;padding:6px 8px;vertical-align:top;word-break:break-all;text-align:left}"
+             "th.kind,td.kind{width:9em}th.when,td.when{width:12em}img{width:100%;max-width:360px;display:block;"
+             "margin-top:6px}.receipt{font-family:monospace}.muted{color:#555}</style></head><body>",
+             f"<h1>{e(title)}</h1>", f"<p>共 {len(pairs)} 条（每对双向各列一次）。</p>"]
     for signal, heading in SIGNAL_TITLES.items():
         rows = [p for p in pairs if p.signal == signal]
         parts.append(f"<h2>{e(heading)}（{len(rows)}）</h2>")
         if not rows:
             parts.append("<p>无。</p>")
             continue
-        parts.append("<table><tr><th>类别</th><th>回执编号</th><th>机构</th><th>培训</th><th>内容</th>"
-                     "<th>另一回执编号</th><th>另一机构</th><th>另一培训</th><th>另一内容</th><th>日期</th></tr>")
+        parts.append("<table><tr><th class='kind'>类别</th><th>本包</th><th>另一包</th><th class='when'>日期</th></tr>")
         for p in rows:
-            item, other = e(p.item), e(p.other_item)
-            if signal == "W_MEDIA_REUSED" and thumbnails is not None:
-                left, right = thumbnails.data_url(p.receipt_id, p.item), thumbnails.data_url(p.other_receipt_id,
-                                                                                            p.other_item)
-                if left or right:
-                    item = (f"<div class='pair'>{_img(left)}{_img(right)}</div>{item}")
-            detail = DETAIL_WORDS.get(p.detail, p.detail) + (f"（{p.hours:g} 学时）" if p.hours else "")
-            parts.append(f"<tr><td>{e(detail)}</td><td>{e(p.receipt_id)}</td><td>{e(p.institution)}</td>"
-                         f"<td>{e(p.training)}</td><td>{item}</td><td>{e(p.other_receipt_id)}</td>"
-                         f"<td>{e(p.other_institution)}</td><td>{e(p.other_training)}</td><td>{other}</td>"
-                         f"<td>{e(p.when)}</td></tr>")
+            detail = DETAIL_WORDS.get(p.detail, p.detail) + (f"（共 {p.hours:g} 学时）" if p.hours else "")
+            media = signal == "W_MEDIA_REUSED" and thumbnails is not None
+            left = _side(p.receipt_id, p.institution, p.training, p.item,
+                         thumbnails.data_url(p.receipt_id, p.item) if media and thumbnails else None)
+            right = _side(p.other_receipt_id, p.other_institution, p.other_training, p.other_item,
+                          thumbnails.data_url(p.other_receipt_id, p.other_item) if media and thumbnails else None)
+            parts.append(f"<tr><td class='kind'>{e(detail)}</td><td>{left}</td><td>{right}</td>"
+                         f"<td class='when'>{e(p.when)}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _img(url: str | None) -> str:
-    return f"<img src='{url}' alt=''>" if url else "<span>（无法显示）</span>"
+def _side(receipt_id: str, institution: str, training: str, item: str, image: str | None) -> str:
+    e = html.escape
+    return (f"<div class='receipt'>{e(receipt_id)}</div><div>{e(institution)} · {e(training)}</div>"
+            f"<div class='muted'>{e(item)}</div>" + (_img(image) if image else ""))
+
+
+def _img(url: str) -> str:
+    return f"<img src='{url}' alt=''>"

@@ -48,6 +48,17 @@ class Pipeline:
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
         wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 60, message="watcher start")
 
+    def kill(self) -> None:
+        """Kill the pipeline and every process it started, if it still runs (a fixture's end)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        import psutil
+
+        children = psutil.Process(self.proc.pid).children(recursive=True)
+        self.proc.kill()
+        for child in children:
+            child.kill()
+
     def stop(self) -> float:
         assert self.proc is not None
         started = time.monotonic()
