@@ -582,8 +582,12 @@ def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) ->
     engine.dispose()
 
     plans = []
+    explained: set[str] = set()
     for what, executed in statements.seen.items():
         for statement, parameters in executed:
+            if statement in explained:  # (c)'s query is (a)'s media query
+                continue
+            explained.add(statement)
             plan = target.explain(statement, parameters)
             plans.append({"what": what, "statement": statement, "plan": plan, "full_scans": target.full_scans(plan)})
     return {

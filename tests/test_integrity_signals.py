@@ -23,7 +23,7 @@ from pipeline.check.privacy import mask_id
 from pipeline.intake.deciding import ingest
 from pipeline.intake.ledger import RedisLedger
 from pipeline.intake.uploads import IngestRequest
-from pipeline.ops.catalogue_tasks import erase_withdrawn, record_decision
+from pipeline.ops.catalogue_tasks import FactsFromArchive, erase_withdrawn, record_decision
 from tests.support.integrity import FOLDER, Built, package, reencoded
 from tests.support.leaks import leaks_in
 
@@ -182,3 +182,14 @@ def test_the_catalogue_holds_no_full_personal_number_and_erasure_leaves_the_arch
     assert integrity_pairs(engine, distance=3, max_hours=8.0) == []
     assert erase_withdrawn(store, deciding.composition.catalogue, "R20990101-NOTHERE", "x",
                            datetime(2026, 11, 22, tzinfo=timezone.utc)) is None
+    # a rebuild from the archive does not bring the withdrawn package's rows back
+    ops = deciding.composition.ops()
+    composition = deciding.composition
+    from_archive = FactsFromArchive(store=store, inventory=ops.inventory, policy=composition.policy,
+                                    person_key=composition.person_key, zone=composition.zone,
+                                    package_file=ops.package_file_of)
+    assert from_archive(composition.catalogue.get(a["receipt_id"])["location"], a) is None  # withdrawn
+    stats = ops.rebuild_decisions(facts_of=from_archive)
+    assert stats["documents"] == 2 and from_archive.missing == []
+    assert [t["receipt_id"] for t in trainings_attended(engine, key)] == [b["receipt_id"]]
+    assert not composition.catalogue.has_facts(a["receipt_id"]) and composition.catalogue.has_facts(b["receipt_id"])
