@@ -689,7 +689,8 @@ def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str,
             statement = re.sub(r"\s+", " ", p["statement"])
             if len(statement) > 600:
                 statement = statement[:600] + " …"
-            out += [f"**{p['what']}**: `{statement}`", "", "```", p["plan"], "```", ""]
+            plan = "\n".join(line if len(line) <= 300 else line[:300] + " …" for line in p["plan"].splitlines())
+            out += [f"**{p['what']}**: `{statement}`", "", "```", plan, "```", ""]
         out += ["</details>", ""]
     return "\n".join(out) + "\n"
 

@@ -193,3 +193,16 @@ def test_the_catalogue_holds_no_full_personal_number_and_erasure_leaves_the_arch
     assert stats["documents"] == 2 and from_archive.missing == []
     assert [t["receipt_id"] for t in trainings_attended(engine, key)] == [b["receipt_id"]]
     assert not composition.catalogue.has_facts(a["receipt_id"]) and composition.catalogue.has_facts(b["receipt_id"])
+
+
+def test_photos_borrowed_by_the_set_read_as_one_fix_in_the_receipt(deciding: Deciding):
+    from pipeline.check.report import TECHNICAL_HEADING, render_text
+
+    first, second = package("星火职业培训学校", 8), package("东风职业培训学校", 9)
+    for n in range(3):
+        second.files[second.photos[n]] = first.files[first.photos[n]]
+    deciding.decide("xinghuo", first)
+    b = deciding.decide("dongfeng", second)
+    clerk = render_text(b).split(TECHNICAL_HEADING)[0]
+    hint = CATALOGUE["W_MEDIA_REUSED"].hint
+    assert clerk.count(hint) == 1 and clerk.count("办法同第 1 项。") == 2, clerk

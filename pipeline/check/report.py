@@ -30,14 +30,23 @@ _KINDS = (("错误", "errors"), ("提示", "warnings"))
 
 def numbered_problems(document: dict[str, Any]) -> Iterator[tuple[str, int, str, list[tuple[int, dict[str, Any]]]]]:
     """(title, count, file path, [(number, problem)]) per kind and file, numbered 1.. across
-    the document in the order shown (errors, then warnings)."""
+    the document in the order shown (errors, then warnings). A hint said before in full
+    (sixteen photos of another training: one fix) is shown as "办法同第 N 项。" after it."""
     number = 0
+    said: dict[str, int] = {}
     for title, key in _KINDS:
         problems = document.get(key) or []
         for path, items in group_by_path(problems).items():
-            first = number + 1
-            number += len(items)
-            yield title, len(problems), path, list(enumerate(items, first))
+            numbered = []
+            for problem in items:
+                number += 1
+                hint = problem.get("hint")
+                if hint and hint in said:
+                    problem = {**problem, "hint": f"办法同第 {said[hint]} 项。"}
+                elif hint:
+                    said[hint] = number
+                numbered.append((number, problem))
+            yield title, len(problems), path, numbered
 
 
 def render_text(document: dict[str, Any], *, self_check: bool = False, technical: bool = True) -> str:
