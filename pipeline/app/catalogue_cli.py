@@ -217,14 +217,16 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
 
 def add_catalogue_commands(sub: Any, parse_day: Callable[[str], Any]) -> None:
     trace = sub.add_parser("trace", help="every training of a person (by ID number or --name), masked")
-    trace.add_argument("id_number", nargs="?", metavar="ID_NUMBER")
+    trace.add_argument("id_number", nargs="?", metavar="ID_NUMBER",
+                       help="the person's 身份证号 (18 characters; looked up by its keyed hash, shown masked)")
     trace.add_argument("--name", metavar="NAME", help="find by name instead (all persons of that name)")
     trace.add_argument("--teacher", action="store_true", help="the trainings the person taught")
     trace.add_argument("--json", action="store_true")
     trace.set_defaults(func=cmd_trace)
 
     integrity = sub.add_parser("integrity", help="integrity across packages: `integrity report`")
-    integrity.add_argument("what", choices=["report"])
+    integrity.add_argument("what", choices=["report"], help="report: every pair the signals link, both ways "
+                                                           "(distance and daily maximum: PIPELINE_POLICY's [integrity])")
     integrity.add_argument("--since", type=parse_day, metavar="YYYY-MM-DD",
                            help="only pairs with a package decided from this day on (local date)")
     integrity.add_argument("--format", choices=["text", "csv", "html"], default="text")

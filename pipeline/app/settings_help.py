@@ -85,6 +85,9 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     # offline tools: their options say everything, no setting is read
     "check": (), "media": (), "example": (), "template": (), "forms": (),
     "requeue": _STORE + ("PIPELINE_POLICY",),
+    # the report's distance and daily maximum; the rebuild reads ZIPs under the policy's limits
+    "integrity": _STORE + ("PIPELINE_POLICY",),
+    "catalogue": _STORE + ("PIPELINE_POLICY",),
 }
 
 
