@@ -21,11 +21,17 @@ again from their saved definitions and the foreign keys re-added (validated), th
 SQLite: the Core tables' INSERT statements through the driver's executemany, one
 transaction per chunk, with journal_mode=OFF, synchronous=OFF and foreign_keys=OFF during the
 load only (the file is in WAL mode again after it). PostgreSQL: psycopg's COPY
-(`cursor.copy`, `write_row`), one transaction per chunk.
+(`cursor.copy`, `write_row`), one transaction per chunk, two connections writing chunks at
+once (the server's inserts are the bottleneck; the machine has two CPUs). Attendance, 3/4 of all rows, is
+staged: each trainee's slot (training, person, the session missed) and each training's
+sessions go in (executemany or COPY into two temporary tables) and one INSERT ... SELECT
+per chunk makes the attendance rows in the database (Python builds 8 times fewer tuples).
 
 What is measured, each over `--samples` samples after 10 unrecorded warm-up ones, reported
 as p50/p95/p99/max (milliseconds), through the pipeline's own code (`open_engine`'s engine:
-on SQLite a new connection per use, as the workers have):
+on SQLite a new connection per use, as the workers have). The samples are prepared first
+(random catalogued rows read by id) and then frozen out of the garbage collector
+(`gc.freeze`): the bench's own heap does not put full collections into the timings.
   (a) signals: the added time of one new package's integrity check: `media_signals` +
       `trainee_signals` + `teacher_signals` (each `list()`ed) against `CatalogueLookup`. The
       new package (another institution) is built like the loaded ones (20 trainees, 2
@@ -40,8 +46,9 @@ on SQLite a new connection per use, as the workers have):
   (d) size: SQLite the file plus its WAL after a checkpoint; PostgreSQL
       `pg_database_size`; divided by N.
 The query plans of (a)–(c) (each SQL statement as executed, EXPLAIN QUERY PLAN on SQLite,
-EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL) go to the results file; a full scan of a big
-table in them is flagged.
+EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL) go to the results file, with the plans (EXPLAIN
+only: not run) of `pipeline integrity report --since <the last day>`'s three queries; the
+full scans in them are listed.
 
 Results: a markdown table on standard output, appended (with the machine, the versions and
 the command) to bench/results/catalogue-<date>.md. The database files are deleted at the
@@ -51,6 +58,7 @@ end (`--keep` keeps them). Smoke run: `--packages 2000`.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import itertools
 import os
@@ -63,11 +71,14 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -78,12 +89,12 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
 from pipeline.catalogue.database import open_engine  # noqa: E402
 from pipeline.catalogue.decisions import key_digest  # noqa: E402
-from pipeline.catalogue.inspection import trainings_attended  # noqa: E402
+from pipeline.catalogue.inspection import media_pairs, teacher_pairs, trainee_pairs, trainings_attended  # noqa: E402
 from pipeline.catalogue.lookup import CatalogueLookup  # noqa: E402
 from pipeline.catalogue.schema import attendance, decisions, media, persons, teaching, trainings  # noqa: E402
 from pipeline.check.contract import PHOTO  # noqa: E402
 from pipeline.check.integrity import (OFFLINE, Attendance, MediaFacts, PackageFacts, PersonFacts,  # noqa: E402
-                                      Teaching, TrainingFacts, hash_bands, media_signals, signed64,
+                                      Teaching, TrainingFacts, media_signals, signed64,
                                       teacher_signals, trainee_signals, training_key, unsigned64)
 
 RESULTS = REPO / "bench" / "results"
@@ -133,7 +144,6 @@ class Synthetic:
         self.teacher_seen = bytearray(self.teacher_population)
         self.institutions = max(20, packages // 200)  # ~200 packages per institution over 3 years
         self.step = SPAN_S / packages
-        self.attendance_id = itertools.count(1)
         self.teaching_id = itertools.count(1)
         self.media_id = itertools.count(1)
         self.rows = dict.fromkeys((t.name for t in FACTS_TABLES), 0)
@@ -147,11 +157,17 @@ class Synthetic:
     def chunk(self, first: int, count: int) -> dict[str, list[tuple[Any, ...]]]:
         """The rows of packages ``first`` .. ``first + count - 1`` (0-based), by table, in the
         Core tables' column order; ids are the package's index + 1 (trainings) and running
-        counters (attendance, teaching, media)."""
+        counters (teaching, media). Attendance comes staged, as a trainee's slot (training,
+        person, the session missed or -1) and the training's sessions (training, number,
+        date, hours): :data:`EXPAND_ATTENDANCE` makes the rows (ids in the database's
+        order), 8 times fewer rows through Python."""
         rng = self.rng
-        out: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in FACTS_TABLES}
-        dec, trn, per, att, tea, med = (out[t.name] for t in FACTS_TABLES)
-        att_append, next_att = att.append, self.attendance_id.__next__
+        uniform = rng.random  # int(uniform() * n): an index below n, faster than randrange
+        out: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in FACTS_TABLES if t is not attendance}
+        out[SLOTS], out[SESSIONS_TABLE] = [], []
+        dec, trn, per, tea, med = (out[t.name] for t in FACTS_TABLES if t is not attendance)
+        slots, sessions = out[SLOTS], out[SESSIONS_TABLE]
+        attended = 0
         trainee_seen, teacher_seen = self.trainee_seen, self.teacher_seen
         previous_rid = None
         for i in range(first, first + count):
@@ -168,9 +184,10 @@ class Synthetic:
             dates = [(start + timedelta(days=d)).isoformat() for d in offsets]
             end = (start + timedelta(days=13)).isoformat()
             start_s = start.isoformat()
-            theory = [HOURS[rng.randrange(5)] for _ in dates]
-            practice = [HOURS[rng.randrange(5)] for _ in dates]
-            day_hours = [a + b for a, b in zip(theory, practice)]
+            theory = [HOURS[int(uniform() * 5)] for _ in dates]
+            practice = [HOURS[int(uniform() * 5)] for _ in dates]
+            for k, (d, a, b) in enumerate(zip(dates, theory, practice)):
+                sessions.append((tid, k, d, a + b))
             name = f"{institution}{day:%Y%m%d}.zip"
             account = f"inst{inst_index}"
             # one decision in a thousand is a re-check replacing the one before (requeue)
@@ -184,15 +201,17 @@ class Synthetic:
             previous_rid = rid
             trn.append((tid, rid, key_digest(training_key(institution, occupation, level, start_s)), institution,
                         occupation, level, folder, start_s, end, "offline", "offline", TRAINEES))
-            for p in rng.sample(range(self.trainee_population), TRAINEES):
+            drawn: set[int] = set()
+            while len(drawn) < TRAINEES:
+                drawn.add(int(uniform() * self.trainee_population))
+            for p in drawn:
                 key = _key(b"trainee", p)
                 if not trainee_seen[p]:
                     trainee_seen[p] = 1
                     per.append((key, _masked(p), _name(p)))
-                skip = rng.randrange(SESSIONS) if rng.random() < 0.25 else -1
-                for k in range(SESSIONS):
-                    if k != skip:
-                        att_append((next_att(), tid, key, dates[k], OFFLINE, day_hours[k]))
+                skip = int(uniform() * SESSIONS) if uniform() < 0.25 else -1
+                slots.append((tid, key, skip))
+                attended += SESSIONS - (skip >= 0)
             for section, t, hours in zip(("理论", "实操"), rng.sample(range(self.teacher_population), TEACHERS),
                                          (theory, practice)):
                 key = _key(b"teacher", t)
@@ -205,10 +224,35 @@ class Synthetic:
                 phash = rng.getrandbits(64)
                 section = "理论" if n < PHOTOS // 2 else "实操"
                 med.append((next(self.media_id), tid, f"{name[:-4]}/{folder}/{section}/IMG_{n:04d}.jpg", PHOTO,
-                            f"{rng.getrandbits(256):064x}", signed64(phash), *hash_bands(phash)))
-        for table, rows in out.items():
-            self.rows[table] += len(rows)
+                            f"{rng.getrandbits(256):064x}", signed64(phash), phash >> 48, (phash >> 32) & 0xFFFF,
+                            (phash >> 16) & 0xFFFF, phash & 0xFFFF))
+        for table in FACTS_TABLES:
+            self.rows[table.name] += attended if table is attendance else len(out[table.name])
         return out
+
+
+#: the staging tables of attendance (temporary, per connection) and the expansion
+SLOTS, SESSIONS_TABLE = "bench_slot", "bench_session"
+STAGING = ((f"CREATE TEMPORARY TABLE {SLOTS} (tid INTEGER NOT NULL, person_key VARCHAR(64) NOT NULL, "
+            "skip INTEGER NOT NULL, seq INTEGER NOT NULL)"),
+           (f"CREATE TEMPORARY TABLE {SESSIONS_TABLE} (tid INTEGER NOT NULL, k INTEGER NOT NULL, "
+            "date VARCHAR(10) NOT NULL, hours FLOAT NOT NULL)"),
+           f"CREATE INDEX bench_session_tid ON {SESSIONS_TABLE} (tid, k)")
+EXPAND_ATTENDANCE = (f"INSERT INTO attendance (training_id, person_key, date, mode, hours) "
+                     f"SELECT s.tid, s.person_key, x.date, '{OFFLINE}', x.hours FROM {SLOTS} s "
+                     f"JOIN {SESSIONS_TABLE} x ON x.tid = s.tid AND x.k <> s.skip ORDER BY s.seq, x.k")
+
+#: the same on PostgreSQL, numbering the rows itself (``base``: the ids before this chunk's):
+#: two connections expand chunks at once, and a sequence per row costs
+EXPAND_ATTENDANCE_NUMBERED = (f"INSERT INTO attendance (id, training_id, person_key, date, mode, hours) "
+                              f"SELECT %(base)s + row_number() OVER (ORDER BY s.seq, x.k), s.tid, s.person_key, "
+                              f"x.date, '{OFFLINE}', x.hours FROM {SLOTS} s "
+                              f"JOIN {SESSIONS_TABLE} x ON x.tid = s.tid AND x.k <> s.skip")
+
+
+def _numbered(slots: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The slots with their order (the expansion keeps it: ids follow the generation)."""
+    return [(*slot, n) for n, slot in enumerate(slots)]
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -248,12 +292,23 @@ class SqliteTarget:
             for name, _sql in indexes:
                 db.execute(f"DROP INDEX {name}")
             inserts = {t.name: str(t.insert().compile(dialect=sqlite_dialect.dialect())) for t in FACTS_TABLES}
+            inserts[SLOTS] = f"INSERT INTO {SLOTS} VALUES (?, ?, ?, ?)"
+            inserts[SESSIONS_TABLE] = f"INSERT INTO {SESSIONS_TABLE} VALUES (?, ?, ?, ?)"
+            db.execute("PRAGMA temp_store=MEMORY")
+            for statement in STAGING:
+                db.execute(statement)
             started = time.perf_counter()
             for first in range(0, synthetic.packages, chunk):
                 rows = synthetic.chunk(first, min(chunk, synthetic.packages - first))
+                rows[SLOTS] = _numbered(rows[SLOTS])
                 db.execute("BEGIN")
-                for table in FACTS_TABLES:
+                for table in (decisions, trainings, persons, teaching, media):
                     db.executemany(inserts[table.name], rows[table.name])
+                db.executemany(inserts[SLOTS], rows[SLOTS])
+                db.executemany(inserts[SESSIONS_TABLE], rows[SESSIONS_TABLE])
+                db.execute(EXPAND_ATTENDANCE)
+                db.execute(f"DELETE FROM {SLOTS}")
+                db.execute(f"DELETE FROM {SESSIONS_TABLE}")
                 db.execute("COMMIT")
                 _progress(log, first + len(rows["trainings"]), synthetic.packages, started, len(rows["trainings"]))
             timings["rows_s"] = time.perf_counter() - started
@@ -280,7 +335,7 @@ class SqliteTarget:
         wal = Path(str(self.path) + "-wal")
         return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
-    def explain(self, statement: str, parameters: Any) -> str:
+    def explain(self, statement: str, parameters: Any, analyze: bool = True) -> str:
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:
             rows = db.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
@@ -292,6 +347,14 @@ class SqliteTarget:
             depth[node] = depth.get(parent, -1) + 1
             lines.append("  " * depth[node] + detail)
         return "\n".join(lines)
+
+    def drop_statistics(self) -> None:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("DELETE FROM sqlite_stat1")
+            db.commit()
+        finally:
+            db.close()
 
     @staticmethod
     def full_scans(plan: str) -> list[str]:
@@ -347,17 +410,7 @@ class PostgresTarget:
             for name, _definition in indexes:
                 conn.execute(f'DROP INDEX "{name}"')
             conn.commit()
-            started = time.perf_counter()
-            for first in range(0, synthetic.packages, chunk):
-                rows = synthetic.chunk(first, min(chunk, synthetic.packages - first))
-                with conn.cursor() as cursor:
-                    for table in FACTS_TABLES:
-                        with cursor.copy(f"COPY {table.name} ({', '.join(_columns(table))}) FROM STDIN") as copy:
-                            for row in rows[table.name]:
-                                copy.write_row(row)
-                conn.commit()
-                _progress(log, first + len(rows["trainings"]), synthetic.packages, started, len(rows["trainings"]))
-            timings["rows_s"] = time.perf_counter() - started
+            timings["rows_s"] = self._write_rows(synthetic, chunk, log)
             for table in (trainings, attendance, teaching, media):
                 conn.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                              f"(SELECT max(id) FROM {table.name}))")
@@ -382,13 +435,71 @@ class PostgresTarget:
             timings["analyze_s"] = time.perf_counter() - started
         return timings
 
+    def _write_rows(self, synthetic: Synthetic, chunk: int, log: Callable[[str], None]) -> float:
+        """The rows, a chunk per transaction, by two connections at once (each COPYs a
+        chunk and has the server expand its attendance while this thread generates the
+        next): the server's inserts are the bottleneck, and there are two CPUs."""
+        local = threading.local()
+        opened: list[Any] = []
+        written = 0
+        started = time.perf_counter()
+
+        def connection() -> Any:
+            if not hasattr(local, "conn"):
+                conn = self._connect()
+                conn.execute("SET work_mem = '1GB'")  # the expansion's sort, in memory
+                for statement in STAGING:
+                    conn.execute(statement)
+                conn.commit()
+                local.conn = conn
+                opened.append(conn)
+            return local.conn
+
+        def write(rows: dict[str, list[tuple[Any, ...]]], base: int) -> int:
+            conn = connection()
+            with conn.cursor() as cursor:
+                for table in (decisions, trainings, persons, teaching, media):
+                    with cursor.copy(f"COPY {table.name} ({', '.join(_columns(table))}) FROM STDIN") as copy:
+                        for row in rows[table.name]:
+                            copy.write_row(row)
+                for staging in (SLOTS, SESSIONS_TABLE):
+                    with cursor.copy(f"COPY {staging} FROM STDIN") as copy:
+                        for row in rows[staging]:
+                            copy.write_row(row)
+                cursor.execute(EXPAND_ATTENDANCE_NUMBERED, {"base": base})
+                cursor.execute(f"TRUNCATE {SLOTS}, {SESSIONS_TABLE}")
+            conn.commit()
+            return len(rows["trainings"])
+
+        try:
+            with ThreadPoolExecutor(2) as writers:
+                pending: deque[Any] = deque()
+                for first in range(0, synthetic.packages, chunk):
+                    base = synthetic.rows[attendance.name]  # this chunk's attendance ids follow
+                    rows = synthetic.chunk(first, min(chunk, synthetic.packages - first))
+                    rows[SLOTS] = _numbered(rows[SLOTS])
+                    while len(pending) >= 2:
+                        done = pending.popleft().result()
+                        written += done
+                        _progress(log, written, synthetic.packages, started, done)
+                    pending.append(writers.submit(write, rows, base))
+                while pending:
+                    done = pending.popleft().result()
+                    written += done
+                    _progress(log, written, synthetic.packages, started, done)
+        finally:
+            for conn in opened:
+                conn.close()
+        return time.perf_counter() - started
+
     def size(self) -> int:
         with self._connect() as conn:
             return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
-    def explain(self, statement: str, parameters: Any) -> str:
+    def explain(self, statement: str, parameters: Any, analyze: bool = True) -> str:
         with self._connect() as conn:
-            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).fetchall()
+            rows = conn.execute(("EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN ") + statement,
+                                parameters).fetchall()
         return "\n".join(r[0] for r in rows)
 
     @staticmethod
@@ -481,7 +592,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
     def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return {"p50": statistics.median(ordered), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
 
@@ -518,6 +629,15 @@ def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) ->
                 if found.receipt_id not in replaced:
                     return found
 
+        def live_photo() -> int:
+            """The hash of a random catalogued photo of a training not replaced by a re-check."""
+            while True:
+                row = connection.execute(sqlalchemy.select(media.c.phash, trainings.c.receipt_id)
+                                         .join(trainings, trainings.c.id == media.c.training_id)
+                                         .where(media.c.id == rng.randint(1, n_media))).one()
+                if row.receipt_id not in replaced:
+                    return unsigned64(row.phash)
+
         total = samples + 10
         log(f"  preparing {total} samples")
         packages = [new_package(n, live_training(), live_training(), rng) for n in range(total)]
@@ -526,13 +646,15 @@ def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) ->
                       for _ in range(total)]
         near = []
         for _ in range(total):
-            hits = [unsigned64(connection.execute(sqlalchemy.select(media.c.phash)
-                                                  .where(media.c.id == rng.randint(1, n_media))).scalar_one())
-                    for _ in range(2)]
+            hits = [live_photo() for _ in range(2)]
             phashes = [_flip(h, rng.randint(1, DISTANCE), rng) for h in hits]
             phashes += [rng.getrandbits(64) for _ in range(PHOTOS - 2)]
             near.append(({_new_key(rng) for _ in range(PHOTOS)}, set(phashes), set(hits)))
     engine.dispose()
+    # the prepared samples are the bench's, not a worker's: out of the garbage collector's
+    # full collections, which would otherwise land in a sample now and then
+    gc.collect()
+    gc.freeze()
 
     signal_ms: list[float] = []
     found_all = 0
@@ -580,17 +702,29 @@ def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) ->
     log(f"  (c) media_like: {_fmt(percentiles(media_ms))}")
     statements.recording = None
     engine.dispose()
+    gc.unfreeze()
 
     plans = []
     explained: set[str] = set()
-    for what, executed in statements.seen.items():
+    for what, executed in [*statements.seen.items(), *report_statements(target.url).items()]:
         for statement, parameters in executed:
             if statement in explained:  # (c)'s query is (a)'s media query
                 continue
             explained.add(statement)
-            plan = target.explain(statement, parameters)
+            plan = target.explain(statement, parameters, analyze=not what.startswith("integrity report"))
             plans.append({"what": what, "statement": statement, "plan": plan, "full_scans": target.full_scans(plan)})
+    unanalyzed = []
+    if target.kind == "sqlite":
+        # the pipeline never runs ANALYZE on its SQLite file: the plans it gets without statistics
+        target.drop_statistics()
+        for p in plans:
+            parameters = next(x for w, executed in [*statements.seen.items(), *report_statements(target.url).items()]
+                              for st, x in executed if st == p["statement"])
+            plan = target.explain(p["statement"], parameters)
+            if plan != p["plan"]:
+                unanalyzed.append({**p, "plan": plan, "full_scans": target.full_scans(plan)})
     return {
+        "plans_without_statistics_that_differ": unanalyzed,
         "signals_ms": percentiles(signal_ms), "signals_all_hits_found": f"{found_all}/{samples}",
         "signals_problems_per_package": {c: round(v / samples, 2) for c, v in sorted(codes.items())},
         "trace_ms": percentiles(trace_ms), "trace_trainings_per_person": round(trained / samples, 2),
@@ -598,6 +732,44 @@ def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) ->
         "media_like_near_found": f"{near_found}/{2 * samples}",
         "plans": plans,
     }
+
+
+class _Captured(Exception):
+    """Raised by :func:`report_statements`'s listener: the statement is kept, not run."""
+
+
+def report_statements(url: str) -> dict[str, list[tuple[str, Any]]]:
+    """The SELECTs of `pipeline integrity report --since <the last day>` (the three pair
+    queries of pipeline/catalogue/inspection.py), captured as executed but not run: their
+    plans (EXPLAIN without ANALYZE) show what the report would cost at this size."""
+    engine = open_engine(url)
+    captured: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "pragma" not in statement.lower():
+            captured.append((statement, parameters))
+            raise _Captured
+
+    try:
+        with engine.connect() as connection:
+            since = connection.execute(sqlalchemy.select(sqlalchemy.func.max(decisions.c.decided_ts))).scalar_one()
+        since -= 86400
+        event.listen(engine, "before_cursor_execute", grab)
+        out = {}
+        for what, run in (("integrity report --since (media pairs)",
+                           lambda: list(media_pairs(engine, DISTANCE, since))),
+                          ("integrity report --since (trainee pairs)", lambda: list(trainee_pairs(engine, since))),
+                          ("integrity report --since (teacher pairs)",
+                           lambda: list(teacher_pairs(engine, MAX_HOURS, since)))):
+            captured.clear()
+            try:
+                run()
+            except Exception:  # noqa: BLE001 - the listener's _Captured, however SQLAlchemy wraps it
+                pass
+            out[what] = list(captured)
+        return out
+    finally:
+        engine.dispose()
 
 
 def _fmt(p: dict[str, float]) -> str:
@@ -656,17 +828,17 @@ def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str,
         rows = r["rows"]
         out += [f"### {r['database']} {r['server_version']}: {r['packages']:,} packages", "",
                 "Rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()), "",
-                f"Load: {_timings(r['load'])}; "
-                f"{r['packages'] / r['load']['total_s']:,.0f} packages/s, "
-                f"{sum(rows.values()) / r['load']['rows_s']:,.0f} rows/s while inserting", ""]
+                (f"Load: {_timings(r['load'])}; "
+                 f"{r['packages'] / r['load']['total_s']:,.0f} packages/s, "
+                 f"{sum(rows.values()) / r['load']['rows_s']:,.0f} rows/s while inserting"), ""]
         if r.get("settings"):
             out += ["Server settings: " + ", ".join(f"{k}={v}" for k, v in r["settings"].items())
                     + " (fsync off: the test server's; a production server syncs, which costs the load, "
                       "not the reads measured here)", ""]
         out += ["| measurement | samples | p50 | p95 | p99 | max | notes |", "|---|---|---|---|---|---|---|"]
 
-        def line(what: str, p: dict[str, float], notes: str) -> str:
-            return (f"| {what} | {r['samples']} | {p['p50']:.1f} ms | {p['p95']:.1f} ms | {p['p99']:.1f} ms | "
+        def line(what: str, p: dict[str, float], notes: str, samples: int = r["samples"]) -> str:
+            return (f"| {what} | {samples} | {p['p50']:.1f} ms | {p['p95']:.1f} ms | {p['p99']:.1f} ms | "
                     f"{p['max']:.1f} ms | {notes} |")
 
         signals = r["signals_ms"]
@@ -682,8 +854,15 @@ def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str,
         out += ["", f"(d) size: {r['bytes'] / 1024 ** 3:.2f} GiB, **{r['bytes_per_package'] / 1024:.1f} KiB per "
                     "package**" + (" (file + WAL after a checkpoint)" if r["database"] == "sqlite"
                                    else " (pg_database_size)"), ""]
-        scans = [(p["what"], s) for p in r["plans"] for s in p["full_scans"]]
-        out += ["Full scans in the plans: " + ("; ".join(f"{w}: `{s}`" for w, s in scans) if scans else "none"), ""]
+        for title, report in (("the per-package queries (a)–(c)", False), ("the integrity report's queries", True)):
+            scans = [(p["what"], s) for p in r["plans"] for s in p["full_scans"]
+                     if p["what"].startswith("integrity report") == report]
+            out += [f"Full scans in {title}: " + ("; ".join(f"{w}: `{s}`" for w, s in scans) if scans else "none"),
+                    ""]
+        if r["database"] == "sqlite":
+            differ = r["plans_without_statistics_that_differ"]
+            out += ["Plans without ANALYZE's statistics (the pipeline never runs ANALYZE on its SQLite file): "
+                    + (f"{len(differ)} differ (below)" if differ else "the same as with them"), ""]
         out += ["<details><summary>Query plans</summary>", ""]
         for p in r["plans"]:
             statement = re.sub(r"\s+", " ", p["statement"])
@@ -691,6 +870,8 @@ def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str,
                 statement = statement[:600] + " …"
             plan = "\n".join(line if len(line) <= 300 else line[:300] + " …" for line in p["plan"].splitlines())
             out += [f"**{p['what']}**: `{statement}`", "", "```", plan, "```", ""]
+        for p in r.get("plans_without_statistics_that_differ", []):
+            out += [f"**{p['what']}, without statistics**:", "", "```", p["plan"], "```", ""]
         out += ["</details>", ""]
     return "\n".join(out) + "\n"
 

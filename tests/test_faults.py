@@ -128,10 +128,12 @@ def test_worker_killed_at_each_step_is_finished_once(tmp_path: Path, cleanup, po
     docs = assert_exactly_once(p, sent)
     assert all(d["status"] == "accepted" for d in docs.values())
     killed = [e for e in events(p, "supervisor.child_exited") if e.get("exit_code") == -signal.SIGKILL]
-    # each package reached the point once and killed its worker (or died with a worker
-    # another package's thread killed, which counts once for both)
+    # each package reached the point at most once and killed its worker; or died with a
+    # worker another package's thread killed, which counts once for both; such a package
+    # may have passed the point's step already (its decision recorded: the retry finishes
+    # it without reaching the point again; seen in CI under load)
     assert 1 <= len(killed) <= len(sent)
-    assert len(list((p.data / "faults").glob(f"{point}-*"))) == len(sent)
+    assert 1 <= len(list((p.data / "faults").glob(f"{point}-*"))) <= len(sent)
     if point in ("after_decision", "before_release"):
         # the recorded first decision was finished, not re-made: one receipt id per package.
         # A package killed at before_release may be finished by the journal's announcement
