@@ -46,19 +46,17 @@ def live(table: Any = trainings) -> Any:
 
 
 def media_query(sha256s: Collection[str], phashes: Collection[int], distance: int) -> Any:
-    """The media of live trainings with one of these SHA-256s, and the photos whose hash
-    agrees with one of ``phashes`` on a band (within the probe radius of ``distance``): one
-    indexed probe per IN list, the union of them; None when there is nothing to ask."""
-    columns = (*_TRAINING_COLUMNS, media.c.id, media.c.path, media.c.sha256, media.c.phash)
-    joined = media.join(trainings, trainings.c.id == media.c.training_id)
-    queries = [select(*columns).select_from(joined).where(media.c.sha256.in_(chunk), live())
-               for chunk in _chunks(sha256s)]
+    """The media rows with one of these SHA-256s, and the photos whose hash agrees with one
+    of ``phashes`` on a band (within the probe radius of ``distance``): one indexed probe
+    per IN list, the union of them; None when there is nothing to ask. Their trainings are
+    asked apart (:func:`_trainings_by_id`)."""
+    columns = (media.c.training_id, media.c.path, media.c.sha256, media.c.phash)
+    queries = [select(*columns).where(media.c.sha256.in_(chunk)) for chunk in _chunks(sha256s)]
     if phashes:
         radius = probe_radius(distance)
         for band, column in enumerate(BAND_COLUMNS):
             probes = {p for h in phashes for p in band_probes(hash_bands(h)[band], radius)}
-            queries += [select(*columns).select_from(joined)
-                        .where(and_(column.in_(chunk), media.c.kind == PHOTO, live()))
+            queries += [select(*columns).where(and_(column.in_(chunk), media.c.kind == PHOTO))
                         for chunk in _chunks(probes)]
     if not queries:
         return None
@@ -76,9 +74,10 @@ class CatalogueLookup:
         if query is None:
             return []
         with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [MediaSeen(_training(r), r["path"], r["sha256"], None if r["phash"] is None else unsigned64(r["phash"]))
-                for r in rows]
+            rows = connection.execute(query).all()
+            found = _trainings_by_id(connection, {r.training_id for r in rows})
+        return [MediaSeen(found[r.training_id], r.path, r.sha256, None if r.phash is None else unsigned64(r.phash))
+                for r in rows if r.training_id in found]
 
     def attendance_of(self, persons: Collection[str]) -> list[AttendanceSeen]:
         rows: list[Any] = []
