@@ -63,6 +63,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
     cursor.close()
+    # the Hamming distance of two signed 64-bit hashes, for the near-duplicate search
+    # (pipeline/catalogue/lookup.py); PostgreSQL has bit_count
+    dbapi_connection.create_function("hamming64", 2, _hamming64, deterministic=True)
+
+
+def _hamming64(a: int | None, b: int | None) -> int | None:
+    if a is None or b is None:
+        return None
+    return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
 
 
 def _sqlite_begin(connection: Any) -> None:

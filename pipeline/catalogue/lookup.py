@@ -5,19 +5,20 @@ A near-identical photo is found by its hash's four 16-bit bands (``media.band0..
 indexed). Two hashes within ``d`` bits of each other agree exactly on at least one band
 when d <= 3, and within one bit on at least one band when d <= 7 (pigeonhole): the
 candidates are the rows whose band equals one of the probes (a band and, for d >= 4, its
-16 one-bit neighbours), and the rule compares the whole hashes. At N photos a probe meets
-about N / 65,536 rows of random hashes (docs/scaling.md).
+16 one-bit neighbours), and the database compares the whole hashes, so only matches come
+back. At N photos a probe meets about N / 65,536 rows of random hashes (docs/scaling.md).
 """
 
 from __future__ import annotations
 
 from typing import Any, Collection, Mapping
 
-from sqlalchemy import Engine, and_, select, union
+from sqlalchemy import Engine, and_, cast, func, select, union
+from sqlalchemy.dialects.postgresql import BIT
 
 from pipeline.check.contract import PHOTO
 from pipeline.check.integrity import (AttendanceSeen, MediaSeen, OtherTraining, TeachingSeen, band_probes, hash_bands,
-                                      probe_radius, unsigned64)
+                                      probe_radius, signed64, unsigned64)
 from pipeline.catalogue.schema import BAND_COLUMNS, attendance, decisions, media, teaching, trainings
 
 #: SQL parameters per IN list (SQLite allows 32,766; PostgreSQL 65,535 in all)
@@ -45,19 +46,30 @@ def live(table: Any = trainings) -> Any:
     return table.c.receipt_id.not_in(replaced)
 
 
-def media_query(sha256s: Collection[str], phashes: Collection[int], distance: int) -> Any:
-    """The media rows with one of these SHA-256s, and the photos whose hash agrees with one
-    of ``phashes`` on a band (within the probe radius of ``distance``): one indexed probe
-    per IN list, the union of them; None when there is nothing to ask. Their trainings are
-    asked apart (:func:`_trainings_by_id`)."""
+def hamming_distance(dialect: str, column: Any, value: int) -> Any:
+    """The SQL expression of the bits in which ``column`` (a signed 64-bit hash) differs from
+    ``value`` (unsigned): PostgreSQL counts them itself (``bit_count`` of the XOR as
+    ``bit(64)``); SQLite calls the ``hamming64`` function every connection registers
+    (pipeline/catalogue/database.py)."""
+    if dialect == "postgresql":
+        return func.bit_count(cast(column.op("#")(signed64(value)), BIT(64)))
+    return func.hamming64(column, signed64(value))
+
+
+def media_query(sha256s: Collection[str], phashes: Collection[int], distance: int, dialect: str) -> Any:
+    """The media rows with one of these SHA-256s, and the photos within ``distance`` bits of
+    one of ``phashes``: per photo and band one indexed probe (the band, and with a radius its
+    neighbours), the whole hashes compared in the database, so only matches come back. The
+    union of them; None when there is nothing to ask. Their trainings are asked apart
+    (:func:`_trainings_by_id`)."""
     columns = (media.c.training_id, media.c.path, media.c.sha256, media.c.phash)
     queries = [select(*columns).where(media.c.sha256.in_(chunk)) for chunk in _chunks(sha256s)]
-    if phashes:
-        radius = probe_radius(distance)
+    radius = probe_radius(distance)
+    for phash in sorted(phashes):
+        close = hamming_distance(dialect, media.c.phash, phash) <= distance
         for band, column in enumerate(BAND_COLUMNS):
-            probes = {p for h in phashes for p in band_probes(hash_bands(h)[band], radius)}
-            queries += [select(*columns).where(and_(column.in_(chunk), media.c.kind == PHOTO))
-                        for chunk in _chunks(probes)]
+            probes = band_probes(hash_bands(phash)[band], radius)
+            queries.append(select(*columns).where(and_(column.in_(probes), media.c.kind == PHOTO, close)))
     if not queries:
         return None
     return union(*queries) if len(queries) > 1 else queries[0]
@@ -70,7 +82,7 @@ class CatalogueLookup:
         self.engine = engine
 
     def media_like(self, sha256s: Collection[str], phashes: Collection[int], distance: int) -> list[MediaSeen]:
-        query = media_query(sha256s, phashes, distance)
+        query = media_query(sha256s, phashes, distance, self.engine.dialect.name)
         if query is None:
             return []
         with self.engine.connect() as connection:
