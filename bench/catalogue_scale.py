@@ -22,16 +22,24 @@ SQLite: the Core tables' INSERT statements through the driver's executemany, one
 transaction per chunk, with journal_mode=OFF, synchronous=OFF and foreign_keys=OFF during the
 load only (the file is in WAL mode again after it). PostgreSQL: psycopg's COPY
 (`cursor.copy`, `write_row`), one transaction per chunk, two connections writing chunks at
-once (the server's inserts are the bottleneck; the machine has two CPUs). Attendance, 3/4 of all rows, is
-staged: each trainee's slot (training, person, the session missed) and each training's
-sessions go in (executemany or COPY into two temporary tables) and one INSERT ... SELECT
-per chunk makes the attendance rows in the database (Python builds 8 times fewer tuples).
+once (the server's inserts are the bottleneck; the machine has two CPUs). Attendance, 3/4
+of all rows, is staged: each trainee's slot (training, person, the session missed) and each
+training's sessions go in (executemany or COPY into two temporary tables) and one INSERT
+... SELECT per chunk makes the attendance rows in the database (Python builds 8 times fewer
+tuples).
+
+Disk: a database of 1,000,000 packages is ~40 GB on SQLite; on PostgreSQL ~37 GB of heap,
+~21 GB of indexes, and building the largest index sorts ~14 GB in temporary files.
 
 What is measured, each over `--samples` samples after 10 unrecorded warm-up ones, reported
 as p50/p95/p99/max (milliseconds), through the pipeline's own code (`open_engine`'s engine:
 on SQLite a new connection per use, as the workers have). The samples are prepared first
 (random catalogued rows read by id) and then frozen out of the garbage collector
-(`gc.freeze`): the bench's own heap does not put full collections into the timings.
+(`gc.freeze`): the bench's own heap does not put full collections into the timings. The
+first pass reads pages of the samples' rows for the first time (cold for them, as far as
+the load left the cache: at full size the database is bigger than the RAM); `--passes 2`
+(the default) times the same samples again, their pages just read (warm): the difference is
+the reading from disk.
   (a) signals: the added time of one new package's integrity check: `media_signals` +
       `trainee_signals` + `teacher_signals` (each `list()`ed) against `CatalogueLookup`. The
       new package (another institution) is built like the loaded ones (20 trainees, 2
@@ -41,8 +49,9 @@ on SQLite a new connection per use, as the workers have). The samples are prepar
       sample must find those hits (checked and reported). Target: p95 under 50 ms.
   (b) trace: `trainings_attended` of a random catalogued trainee.
   (c) near-duplicate search: `CatalogueLookup.media_like` with 10 new SHA-256s and 10
-      hashes, 2 of them 1–3 bits from a catalogued photo's, distance 3 (the candidate rows
-      each probe returns are counted).
+      hashes, 2 of them 1–3 bits from a catalogued photo's, distance 3 (the rows it returns
+      are counted: the candidates, or only the matches when the database compares the
+      hashes).
   (d) size: SQLite the file plus its WAL after a checkpoint; PostgreSQL
       `pg_database_size`; divided by N.
 The query plans of (a)–(c) (each SQL statement as executed, EXPLAIN QUERY PLAN on SQLite,
@@ -50,8 +59,8 @@ EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL) go to the results file, with the plans
 only: not run) of `pipeline integrity report --since <the last day>`'s three queries; the
 full scans in them are listed.
 
-Results: a markdown table on standard output, appended (with the machine, the versions and
-the command) to bench/results/catalogue-<date>.md. The database files are deleted at the
+Results: a markdown table on standard output, appended (with the machine, the versions, the
+commit of the code measured and the command) to bench/results/catalogue-<date>.md. The database files are deleted at the
 end (`--keep` keeps them). Smoke run: `--packages 2000`.
 """
 
@@ -69,6 +78,7 @@ import shlex
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -87,7 +97,7 @@ import sqlalchemy  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from pipeline.catalogue.database import open_engine  # noqa: E402
+from pipeline.catalogue.database import make_engine, open_engine  # noqa: E402
 from pipeline.catalogue.decisions import key_digest  # noqa: E402
 from pipeline.catalogue.inspection import media_pairs, teacher_pairs, trainee_pairs, trainings_attended  # noqa: E402
 from pipeline.catalogue.lookup import CatalogueLookup  # noqa: E402
@@ -336,11 +346,16 @@ class SqliteTarget:
         return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     def explain(self, statement: str, parameters: Any, analyze: bool = True) -> str:
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        # a connection of the pipeline's engine: the SQL functions it registers are there
+        engine = make_engine(self.url)
+        db = engine.raw_connection()
         try:
-            rows = db.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            cursor = db.cursor()
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            rows = cursor.fetchall()
         finally:
             db.close()
+            engine.dispose()
         depth: dict[int, int] = {0: -1}
         lines = []
         for node, parent, _unused, detail in rows:
@@ -610,7 +625,7 @@ class Statements:
             self.seen.setdefault(self.recording, []).append((statement, parameters))
 
 
-def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
+def measure(target: Any, samples: int, passes: int, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
     engine = open_engine(target.url)
     statements = Statements(engine)
     lookup = CatalogueLookup(engine)
@@ -656,82 +671,91 @@ def measure(target: Any, samples: int, seed: int, log: Callable[[str], None]) ->
     gc.collect()
     gc.freeze()
 
-    signal_ms: list[float] = []
-    found_all = 0
-    codes: dict[str, int] = {}
-    for n, facts in enumerate(packages):
-        statements.recording = "signals" if n == total - 1 else None
-        started = time.perf_counter()
-        problems = (list(media_signals(facts, lookup, DISTANCE)) + list(trainee_signals(facts, lookup, _place))
-                    + list(teacher_signals(facts, lookup, MAX_HOURS, _place)))
-        elapsed = (time.perf_counter() - started) * 1000
-        if n >= 10:
-            signal_ms.append(elapsed)
-            got = {p.code for p in problems}
-            for p in problems:
-                codes[p.code] = codes.get(p.code, 0) + 1
-            media_hits = sum(p.code == "W_MEDIA_REUSED" for p in problems)
-            trainee_hits = sum(p.code == "W_TRAINEE_OVERLAP" for p in problems)
-            found_all += (media_hits >= 2 and trainee_hits >= 2 and "W_TEACHER_OVERLAP" in got)
-    log(f"  (a) signals: {_fmt(percentiles(signal_ms))}")
+    def timed_pass(record: bool) -> dict[str, Any]:
+        """(a), (b) and (c) over the prepared samples; ``record``: keep the last sample's
+        statements (for their plans)."""
+        signal_ms: list[float] = []
+        found_all = 0
+        codes: dict[str, int] = {}
+        for n, facts in enumerate(packages):
+            statements.recording = "signals" if record and n == total - 1 else None
+            started = time.perf_counter()
+            problems = (list(media_signals(facts, lookup, DISTANCE)) + list(trainee_signals(facts, lookup, _place))
+                        + list(teacher_signals(facts, lookup, MAX_HOURS, _place)))
+            elapsed = (time.perf_counter() - started) * 1000
+            if n >= 10:
+                signal_ms.append(elapsed)
+                got = {p.code for p in problems}
+                for p in problems:
+                    codes[p.code] = codes.get(p.code, 0) + 1
+                media_hits = sum(p.code == "W_MEDIA_REUSED" for p in problems)
+                trainee_hits = sum(p.code == "W_TRAINEE_OVERLAP" for p in problems)
+                found_all += (media_hits >= 2 and trainee_hits >= 2 and "W_TEACHER_OVERLAP" in got)
+        log(f"  (a) signals: {_fmt(percentiles(signal_ms))}")
 
-    trace_ms: list[float] = []
-    trained = 0
-    for n, key in enumerate(trace_keys):
-        statements.recording = "trace" if n == total - 1 else None
-        started = time.perf_counter()
-        result = trainings_attended(engine, key)
-        elapsed = (time.perf_counter() - started) * 1000
-        if n >= 10:
-            trace_ms.append(elapsed)
-            trained += len(result)
-    log(f"  (b) trace: {_fmt(percentiles(trace_ms))}")
+        trace_ms: list[float] = []
+        trained = 0
+        for n, key in enumerate(trace_keys):
+            statements.recording = "trace" if record and n == total - 1 else None
+            started = time.perf_counter()
+            result = trainings_attended(engine, key)
+            elapsed = (time.perf_counter() - started) * 1000
+            if n >= 10:
+                trace_ms.append(elapsed)
+                trained += len(result)
+        log(f"  (b) trace: {_fmt(percentiles(trace_ms))}")
 
-    media_ms: list[float] = []
-    candidates = 0
-    near_found = 0
-    for n, (shas, phashes, hits) in enumerate(near):
-        statements.recording = "media_like" if n == total - 1 else None
-        started = time.perf_counter()
-        seen = lookup.media_like(shas, phashes, DISTANCE)
-        elapsed = (time.perf_counter() - started) * 1000
-        if n >= 10:
-            media_ms.append(elapsed)
-            candidates += len(seen)
-            near_found += len(hits & {m.phash for m in seen})
-    log(f"  (c) media_like: {_fmt(percentiles(media_ms))}")
-    statements.recording = None
+        media_ms: list[float] = []
+        candidates = 0
+        near_found = 0
+        for n, (shas, phashes, hits) in enumerate(near):
+            statements.recording = "media_like" if record and n == total - 1 else None
+            started = time.perf_counter()
+            seen = lookup.media_like(shas, phashes, DISTANCE)
+            elapsed = (time.perf_counter() - started) * 1000
+            if n >= 10:
+                media_ms.append(elapsed)
+                candidates += len(seen)
+                near_found += len(hits & {m.phash for m in seen})
+        log(f"  (c) media_like: {_fmt(percentiles(media_ms))}")
+        statements.recording = None
+        return {
+            "signals_ms": percentiles(signal_ms), "signals_all_hits_found": f"{found_all}/{samples}",
+            "signals_problems_per_package": {c: round(v / samples, 2) for c, v in sorted(codes.items())},
+            "trace_ms": percentiles(trace_ms), "trace_trainings_per_person": round(trained / samples, 2),
+            "media_like_ms": percentiles(media_ms), "media_like_candidates": round(candidates / samples, 1),
+            "media_like_near_found": f"{near_found}/{2 * samples}",
+        }
+
+    log("  first pass (the samples' pages not read before)")
+    result = timed_pass(record=True)
+    if passes > 1:
+        log("  again, the same samples (their pages just read: the cache warm for them)")
+        result["again"] = [timed_pass(record=False) for _ in range(passes - 1)]
     engine.dispose()
     gc.unfreeze()
 
     plans = []
     explained: set[str] = set()
-    for what, executed in [*statements.seen.items(), *report_statements(target.url).items()]:
+    executed_all = [*statements.seen.items(), *report_statements(target.url).items()]
+    for what, executed in executed_all:
         for statement, parameters in executed:
             if statement in explained:  # (c)'s query is (a)'s media query
                 continue
             explained.add(statement)
             plan = target.explain(statement, parameters, analyze=not what.startswith("integrity report"))
-            plans.append({"what": what, "statement": statement, "plan": plan, "full_scans": target.full_scans(plan)})
+            plans.append({"what": what, "statement": statement, "parameters": parameters, "plan": plan,
+                          "full_scans": target.full_scans(plan)})
     unanalyzed = []
     if target.kind == "sqlite":
         # the pipeline never runs ANALYZE on its SQLite file: the plans it gets without statistics
         target.drop_statistics()
         for p in plans:
-            parameters = next(x for w, executed in [*statements.seen.items(), *report_statements(target.url).items()]
-                              for st, x in executed if st == p["statement"])
-            plan = target.explain(p["statement"], parameters)
+            plan = target.explain(p["statement"], p["parameters"])
             if plan != p["plan"]:
                 unanalyzed.append({**p, "plan": plan, "full_scans": target.full_scans(plan)})
-    return {
-        "plans_without_statistics_that_differ": unanalyzed,
-        "signals_ms": percentiles(signal_ms), "signals_all_hits_found": f"{found_all}/{samples}",
-        "signals_problems_per_package": {c: round(v / samples, 2) for c, v in sorted(codes.items())},
-        "trace_ms": percentiles(trace_ms), "trace_trainings_per_person": round(trained / samples, 2),
-        "media_like_ms": percentiles(media_ms), "media_like_candidates": round(candidates / samples, 1),
-        "media_like_near_found": f"{near_found}/{2 * samples}",
-        "plans": plans,
-    }
+    result.update(plans=plans, plans_without_statistics_that_differ=unanalyzed)
+    return result
 
 
 class _Captured(Exception):
@@ -790,12 +814,13 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path, log: Callable[[st
             timings["total_s"] = time.perf_counter() - started
             log(f"{kind}: loaded in {timings['total_s']:.0f} s ({_timings(timings)})")
             size = target.size()
-            result = {"database": kind, "server_version": target.server_version, "packages": args.packages,
+            result = {"database": kind, "code": args.code, "server_version": target.server_version,
+                      "packages": args.packages,
                       "rows": dict(synthetic.rows), "load": timings, "bytes": size,
                       "bytes_per_package": size / args.packages,
                       "settings": getattr(target, "settings", None)}
             del synthetic
-            result.update(measure(target, args.samples, args.seed, log))
+            result.update(measure(target, args.samples, args.passes, args.seed, log))
             return result
         finally:
             if not args.keep:
@@ -804,6 +829,18 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path, log: Callable[[st
 
 def _timings(timings: dict[str, float]) -> str:
     return ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in timings.items())
+
+
+def code_version() -> str:
+    """The commit the pipeline's code is at, and the files of pipeline/ changed since (the
+    code measured is the working tree's)."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+
+    head = git("log", "-1", "--format=%h %s")
+    dirty = git("status", "--porcelain", "--", "pipeline").splitlines()
+    return (f"`{head[:90]}`" + (", with uncommitted changes in " + ", ".join(f"`{d[3:]}`" for d in dirty)
+                                if dirty else ", no uncommitted changes in pipeline/"))
 
 
 def machine() -> dict[str, str]:
@@ -821,7 +858,8 @@ def machine() -> dict[str, str]:
 def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str, note: str) -> str:
     out = [f"## Catalogue at scale, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}", "",
            f"Command: `{command}`", "",
-           "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), ""]
+           "Machine: " + ", ".join(f"{k} {v}" for k, v in facts.items()), "",
+           f"Code measured (at the start): {results[0]['code'] if results else code_version()}", ""]
     if note:
         out += [note, ""]
     for r in results:
@@ -849,8 +887,13 @@ def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str,
         out.append(line("(b) trace (trainings_attended)", r["trace_ms"],
                         f"{r['trace_trainings_per_person']} trainings per person"))
         out.append(line("(c) media_like, 10 photos, distance 3", r["media_like_ms"],
-                        f"{r['media_like_candidates']} candidate rows per call; near photos found "
+                        f"{r['media_like_candidates']} rows returned per call; near photos found "
                         f"{r['media_like_near_found']}"))
+        for n, again in enumerate(r.get("again", []), start=2):
+            warm = f"pass {n}, the same samples again (their pages read in pass {n - 1})"
+            out.append(line("(a) signals, again", again["signals_ms"], warm))
+            out.append(line("(b) trace, again", again["trace_ms"], warm))
+            out.append(line("(c) media_like, again", again["media_like_ms"], warm))
         out += ["", f"(d) size: {r['bytes'] / 1024 ** 3:.2f} GiB, **{r['bytes_per_package'] / 1024:.1f} KiB per "
                     "package**" + (" (file + WAL after a checkpoint)" if r["database"] == "sqlite"
                                    else " (pg_database_size)"), ""]
@@ -881,6 +924,9 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=1_000_000)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--passes", type=int, default=2,
+                        help="timed passes over the samples: the first reads their pages for the first time, "
+                             "the others again")
     parser.add_argument("--chunk", type=int, default=10_000, help="packages generated and written at a time")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--workdir", type=Path, default=None, help="where the SQLite file goes (default: /tmp)")
@@ -888,6 +934,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a line for the results file")
     parser.add_argument("--no-results", action="store_true", help="do not append to bench/results/")
     args = parser.parse_args()
+    args.code = code_version()  # now: the modules are imported, a commit made later is not measured
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

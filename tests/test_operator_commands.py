@@ -224,11 +224,14 @@ def _metrics(port: int) -> dict[str, float]:
 def test_metrics_scraped_over_http_show_the_counts(running: Running):
     def scraped() -> dict[str, float] | None:
         try:
-            return _metrics(running.metrics_port)
+            m = _metrics(running.metrics_port)
         except OSError:
             return None
+        # a mail is counted just after its .eml is written (the fixture waits for the files):
+        # wait for the last count to land too
+        return m if m.get('pipeline_mails_total{result="sent"}') == 4 else None
 
-    m = wait_until(scraped, 30, message="the metrics endpoint")
+    m = wait_until(scraped, 30, message="the metrics endpoint, every mail counted")
     assert m["pipeline_metrics_up"] == 1
     assert m['pipeline_packages_decided_total{status="accepted"}'] == 2
     assert m['pipeline_packages_decided_total{status="rejected"}'] == 2
