@@ -809,8 +809,10 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path, log: Callable[[st
         try:
             synthetic = Synthetic(args.packages, args.seed)
             log(f"{kind}: loading {args.packages:,} packages")
+            load_average = [os.getloadavg()[0]]
             started = time.perf_counter()
             timings = target.load(synthetic, args.chunk, log)
+            load_average.append(os.getloadavg()[0])
             timings["total_s"] = time.perf_counter() - started
             log(f"{kind}: loaded in {timings['total_s']:.0f} s ({_timings(timings)})")
             size = target.size()
@@ -821,6 +823,7 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path, log: Callable[[st
                       "settings": getattr(target, "settings", None)}
             del synthetic
             result.update(measure(target, args.samples, args.passes, args.seed, log))
+            result["load_average"] = [*load_average, os.getloadavg()[0]]
             return result
         finally:
             if not args.keep:
@@ -869,6 +872,10 @@ def markdown(results: list[dict[str, Any]], facts: dict[str, str], command: str,
                 (f"Load: {_timings(r['load'])}; "
                  f"{r['packages'] / r['load']['total_s']:,.0f} packages/s, "
                  f"{sum(rows.values()) / r['load']['rows_s']:,.0f} rows/s while inserting"), ""]
+        if r.get("load_average"):
+            before, loaded, measured = r["load_average"]
+            out += [f"Load average (1 min; 2 CPUs, the load uses one to two): {before:.1f} at the start, "
+                    f"{loaded:.1f} after the load, {measured:.1f} after the measurements", ""]
         if r.get("settings"):
             out += ["Server settings: " + ", ".join(f"{k}={v}" for k, v in r["settings"].items())
                     + " (fsync off: the test server's; a production server syncs, which costs the load, "
