@@ -22,7 +22,8 @@ media rows, and equal row for row (tests/support/integrity.py `catalogue_dump`).
 
 Results: a markdown section on standard output, appended (with the machine, the versions,
 the commit of the code measured and the command) to bench/results/catalogue-<date>.md. The data folder is deleted at the
-end (`--keep` keeps it, and `--data` reuses one kept before: no deciding then).
+end (`--keep` keeps it, and `--data` reuses one kept before: no deciding then, and it is
+left in place).
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def main() -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(target) + suffix).unlink(missing_ok=True)
     finally:
-        if not args.keep:
+        if args.data is None and not args.keep:  # a folder given with --data is the caller's
             shutil.rmtree(folder, ignore_errors=True)
 
     walls = [r["wall_s"] for r in runs]
