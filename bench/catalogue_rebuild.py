@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
-from bench.catalogue_scale import code_version, machine  # noqa: E402
+from bench.catalogue_scale import append_results, code_version, machine  # noqa: E402
 from pipeline.app.compose import Composition  # noqa: E402
 from pipeline.app.logs import configure_logging  # noqa: E402
 from pipeline.app.settings import load_settings  # noqa: E402
@@ -60,7 +60,6 @@ from pipeline.intake.uploads import IngestRequest  # noqa: E402
 from pipeline.ops.catalogue_tasks import record_decision  # noqa: E402
 from tests.support.integrity import catalogue_dump, package, scene  # noqa: E402
 
-RESULTS = REPO / "bench" / "results"
 KEY = "bench-catalogue-key-" + "k" * 24
 TABLES = (decisions, trainings, persons, attendance, teaching, media)
 CITIES = ("北京", "天津", "上海", "重庆", "石家庄", "太原", "沈阳", "长春", "哈尔滨", "南京", "杭州", "合肥", "福州",
@@ -218,11 +217,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_results:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"catalogue-{date.today().isoformat()}.md"
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(text + "\n")
-        log(f"appended to {path.relative_to(REPO)}")
+        append_results(text)
 
 
 if __name__ == "__main__":

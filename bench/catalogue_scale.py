@@ -846,6 +846,15 @@ def code_version() -> str:
                                 if dirty else ", no uncommitted changes in pipeline/"))
 
 
+def append_results(text: str) -> None:
+    """Add ``text`` to today's bench/results/catalogue-<date>.md (both catalogue benches)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"catalogue-{date.today().isoformat()}.md"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text + "\n")
+    print(f"appended to {path.relative_to(REPO)}", file=sys.stderr, flush=True)
+
+
 def machine() -> dict[str, str]:
     meminfo = Path("/proc/meminfo").read_text()
     total_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))
@@ -961,11 +970,7 @@ def main() -> None:
     text = markdown(results, machine(), command, args.note)
     print(text)
     if not args.no_results:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"catalogue-{date.today().isoformat()}.md"
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(text + "\n")
-        log(f"appended to {path.relative_to(REPO)}")
+        append_results(text)
 
 
 if __name__ == "__main__":

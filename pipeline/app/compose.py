@@ -105,9 +105,10 @@ class Composition:
         return Minio(s.s3_endpoint, access_key=s.s3_access_key, secret_key=s.s3_secret_key,
                      secure=s.s3_secure, region=s.s3_region)
 
-    def _s3_store(self) -> S3Store:
+    def _s3_store(self, ledger: Ledger | None = None) -> S3Store:
+        """The S3 store on ``ledger`` (default: the composition's)."""
         s = self.settings
-        return S3Store(self.s3_client, self.ledger, inbox_bucket=s.s3_inbox_bucket,
+        return S3Store(self.s3_client, ledger if ledger is not None else self.ledger, inbox_bucket=s.s3_inbox_bucket,
                        archive_bucket=s.s3_archive_bucket, quarantine_bucket=s.s3_quarantine_bucket,
                        region=s.s3_region)
 
@@ -235,9 +236,7 @@ class Composition:
         # Redis away, an S3 store's claims (kept in Redis) are not known: it reads the
         # buckets with an empty ledger of its own
         if s.storage == "s3":
-            store: Any = self._s3_store() if problem is None else S3Store(
-                self.s3_client, MemoryLedger(), inbox_bucket=s.s3_inbox_bucket, archive_bucket=s.s3_archive_bucket,
-                quarantine_bucket=s.s3_quarantine_bucket, region=s.s3_region)
+            store: Any = self._s3_store(None if problem is None else MemoryLedger())
         else:
             store = LocalStore(s.data_dir)
         broker = BrokerView(queue_depths=lambda: queue_depths(self.redis, s.broker_namespace),

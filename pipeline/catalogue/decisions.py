@@ -282,12 +282,13 @@ class DecisionCatalogue:
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(decisions)).scalar_one())
 
-    def _select(self, *where: Any, order: bool = True) -> list[dict[str, Any]]:
+    def _select(self, *where: Any, order: tuple[Any, ...] = (decisions.c.decided_at, decisions.c.receipt_id)
+                ) -> list[dict[str, Any]]:
+        """The entries ``where`` holds, with the receipt id of their re-check, in ``order``."""
         successor = decisions.alias("successor")
         query = (select(decisions, successor.c.receipt_id.label("superseded_by"))
-                 .outerjoin(successor, successor.c.supersedes == decisions.c.receipt_id).where(*where))
-        if order:
-            query = query.order_by(decisions.c.decided_at, decisions.c.receipt_id)
+                 .outerjoin(successor, successor.c.supersedes == decisions.c.receipt_id).where(*where)
+                 .order_by(*order))
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         out = []
@@ -298,14 +299,14 @@ class DecisionCatalogue:
         return out
 
     def get(self, receipt_id: str) -> dict[str, Any] | None:
-        found = self._select(decisions.c.receipt_id == receipt_id, order=False)
+        found = self._select(decisions.c.receipt_id == receipt_id, order=())
         return found[0] if found else None
 
     def get_many(self, receipt_ids: list[str]) -> list[dict[str, Any]]:
         """The entries of those receipt ids that are recorded, in the order asked."""
         if not receipt_ids:
             return []
-        found = {e["receipt_id"]: e for e in self._select(decisions.c.receipt_id.in_(receipt_ids), order=False)}
+        found = {e["receipt_id"]: e for e in self._select(decisions.c.receipt_id.in_(receipt_ids), order=())}
         return [found[rid] for rid in receipt_ids if rid in found]
 
     def superseded_by(self, receipt_id: str) -> str | None:
@@ -337,11 +338,7 @@ class DecisionCatalogue:
         where = [decisions.c.decided_ts >= ts]
         if status:
             where.append(decisions.c.status == status)
-        return sorted(self._select(*where, order=False), key=lambda e: (self._ts(e), e["receipt_id"]))
-
-    @staticmethod
-    def _ts(entry: Mapping[str, Any]) -> float:
-        return decided_ts(entry)
+        return self._select(*where, order=(decisions.c.decided_ts, decisions.c.receipt_id))
 
     def count_since(self, ts: float) -> dict[str, int]:
         """Decisions at or after ``ts`` by status."""

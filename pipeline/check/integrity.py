@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from datetime import date
 from typing import Any, Callable, Collection, Iterable, Iterator, Protocol
 
@@ -138,7 +139,7 @@ class PackageFacts:
     def person(self, key: str) -> PersonFacts:
         return self._persons[key]
 
-    @property
+    @cached_property
     def _persons(self) -> dict[str, PersonFacts]:
         return {p.key: p for p in self.persons}
 
@@ -191,6 +192,8 @@ class _Collector:
         self.person_key = person_key
         self.today = today
         self.persons: dict[str, PersonFacts] = {}
+        #: number -> its key, or None when invalid: each number validated and hashed once
+        self._keys: dict[str, str | None] = {}
         #: (training, person, date, mode) -> hours (None: not known)
         self.attendance: dict[tuple[int, str, str | None, str], float | None] = {}
         #: (training, date) -> the hours the outlines hold then
@@ -203,10 +206,10 @@ class _Collector:
         if not isinstance(record, dict) or not isinstance(record.get("id_number"), str):
             return None
         number = record["id_number"].strip().upper()
-        if not validate_id_number(number, self.today).ok:
-            return None
-        key = self.person_key(number)
-        if key not in self.persons:
+        if number not in self._keys:
+            self._keys[number] = self.person_key(number) if validate_id_number(number, self.today).ok else None
+        key = self._keys[number]
+        if key is not None and key not in self.persons:
             self.persons[key] = PersonFacts(key, mask_id(number), _text(record.get("name")) or "")
         return key
 
