@@ -2,21 +2,20 @@
 from the catalogue: indexed lookups only, never a scan.
 
 A near-identical photo is found by its hash's four 16-bit bands (``media.band0..3``, each
-indexed). Two hashes within ``d`` bits of each other agree exactly on at least one band
+indexed together with the whole hash). Two hashes within ``d`` bits of each other agree exactly on at least one band
 when d <= 3, and within one bit on at least one band when d <= 7 (pigeonhole): the
 candidates are the rows whose band equals one of the probes (a band and, for d >= 4, its
-16 one-bit neighbours), and the database compares the whole hashes, so only matches come
-back. At N photos a probe meets about N / 65,536 rows of random hashes (docs/scaling.md).
+16 one-bit neighbours), and the database compares the whole hashes in the index, so only
+matches are read and come back. At N photos a probe meets about N / 65,536 rows of random hashes (docs/scaling.md).
 """
 
 from __future__ import annotations
 
 from typing import Any, Collection, Mapping
 
-from sqlalchemy import Engine, and_, cast, func, select, union
+from sqlalchemy import Engine, cast, func, select, union
 from sqlalchemy.dialects.postgresql import BIT
 
-from pipeline.check.contract import PHOTO
 from pipeline.check.integrity import (AttendanceSeen, MediaSeen, OtherTraining, TeachingSeen, band_probes, hash_bands,
                                       probe_radius, signed64, unsigned64)
 from pipeline.catalogue.schema import BAND_COLUMNS, attendance, decisions, media, teaching, trainings
@@ -58,21 +57,23 @@ def hamming_distance(dialect: str, column: Any, value: int) -> Any:
 
 def media_query(sha256s: Collection[str], phashes: Collection[int], distance: int, dialect: str) -> Any:
     """The media rows with one of these SHA-256s, and the photos within ``distance`` bits of
-    one of ``phashes``: per photo and band one indexed probe (the band, and with a radius its
-    neighbours), the whole hashes compared in the database, so only matches come back. The
-    union of them; None when there is nothing to ask. Their trainings are asked apart
-    (:func:`_trainings_by_id`)."""
-    columns = (media.c.training_id, media.c.path, media.c.sha256, media.c.phash)
-    queries = [select(*columns).where(media.c.sha256.in_(chunk)) for chunk in _chunks(sha256s)]
+    one of ``phashes``; None when there is nothing to ask. Per photo and band one probe (the
+    band, and with a radius its neighbours) that compares the whole hashes inside the band's
+    index (it holds the hash: no table row is read for a candidate that does not match); the
+    union of the matching ids, and then only their rows. Videos have no bands, so a probe
+    meets photos only. Their trainings are asked apart (:func:`_trainings_by_id`)."""
+    matches = [select(media.c.id).where(media.c.sha256.in_(chunk)) for chunk in _chunks(sha256s)]
     radius = probe_radius(distance)
     for phash in sorted(phashes):
         close = hamming_distance(dialect, media.c.phash, phash) <= distance
         for band, column in enumerate(BAND_COLUMNS):
             probes = band_probes(hash_bands(phash)[band], radius)
-            queries.append(select(*columns).where(and_(column.in_(probes), media.c.kind == PHOTO, close)))
-    if not queries:
+            matches.append(select(media.c.id).where(column.in_(probes), close))
+    if not matches:
         return None
-    return union(*queries) if len(queries) > 1 else queries[0]
+    ids = union(*matches) if len(matches) > 1 else matches[0]
+    return (select(media.c.training_id, media.c.path, media.c.sha256, media.c.phash)
+            .where(media.c.id.in_(select(ids.subquery().c.id))))
 
 
 class CatalogueLookup:

@@ -89,7 +89,9 @@ attendance = Table(
     Column("mode", String(8), nullable=False),
     #: offline: the hours the training's outlines hold on that date; online: the record's
     Column("hours", Float),
-    Index("ix_attendance_person_date", "person_key", "date"),
+    #: covering what the integrity rule and ``trace`` ask (a person's trainings, dates and
+    #: modes): answered from the index alone, never the table's rows (docs/scaling.md)
+    Index("ix_attendance_person_date", "person_key", "date", "training_id", "mode"),
     Index("ix_attendance_training", "training_id"),
 )
 
@@ -102,12 +104,14 @@ teaching = Table(
     Column("date", String(10), nullable=False),
     Column("hours", Float, nullable=False),
     Column("section", String(8), nullable=False),
-    Index("ix_teaching_person_date", "person_key", "date"),
+    Index("ix_teaching_person_date", "person_key", "date", "training_id", "hours"),  # covering, as above
     Index("ix_teaching_training", "training_id"),
 )
 
 #: every photo and video of an accepted package; a photo's perceptual hash and its four
-#: 16-bit bands (each indexed: a near-duplicate search probes bands, never scans)
+#: 16-bit bands (each indexed: a near-duplicate search probes bands, never scans; NULL for
+#: videos). Each band's index holds the whole hash (and on PostgreSQL the row's id), so a
+#: probe compares the hashes from the index alone and reads only the matching rows.
 media = Table(
     "media", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -121,10 +125,10 @@ media = Table(
     Column("band2", Integer),
     Column("band3", Integer),
     Index("ix_media_sha256", "sha256"),
-    Index("ix_media_band0", "band0"),
-    Index("ix_media_band1", "band1"),
-    Index("ix_media_band2", "band2"),
-    Index("ix_media_band3", "band3"),
+    Index("ix_media_band0", "band0", "phash", postgresql_include=["id"]),
+    Index("ix_media_band1", "band1", "phash", postgresql_include=["id"]),
+    Index("ix_media_band2", "band2", "phash", postgresql_include=["id"]),
+    Index("ix_media_band3", "band3", "phash", postgresql_include=["id"]),
     Index("ix_media_training", "training_id"),
 )
 

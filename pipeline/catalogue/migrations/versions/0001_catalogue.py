@@ -94,7 +94,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['training_id'], ['trainings.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_attendance_person_date', 'attendance', ['person_key', 'date'], unique=False)
+    op.create_index('ix_attendance_person_date', 'attendance', ['person_key', 'date', 'training_id', 'mode'],
+                    unique=False)
     op.create_index('ix_attendance_training', 'attendance', ['training_id'], unique=False)
     op.create_table('media',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -110,10 +111,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['training_id'], ['trainings.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_media_band0', 'media', ['band0'], unique=False)
-    op.create_index('ix_media_band1', 'media', ['band1'], unique=False)
-    op.create_index('ix_media_band2', 'media', ['band2'], unique=False)
-    op.create_index('ix_media_band3', 'media', ['band3'], unique=False)
+    op.create_index('ix_media_band0', 'media', ['band0', 'phash'], unique=False, postgresql_include=['id'])
+    op.create_index('ix_media_band1', 'media', ['band1', 'phash'], unique=False, postgresql_include=['id'])
+    op.create_index('ix_media_band2', 'media', ['band2', 'phash'], unique=False, postgresql_include=['id'])
+    op.create_index('ix_media_band3', 'media', ['band3', 'phash'], unique=False, postgresql_include=['id'])
     op.create_index('ix_media_sha256', 'media', ['sha256'], unique=False)
     op.create_index('ix_media_training', 'media', ['training_id'], unique=False)
     op.create_table('teaching',
@@ -127,7 +128,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['training_id'], ['trainings.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_teaching_person_date', 'teaching', ['person_key', 'date'], unique=False)
+    op.create_index('ix_teaching_person_date', 'teaching', ['person_key', 'date', 'training_id', 'hours'],
+                    unique=False)
     op.create_index('ix_teaching_training', 'teaching', ['training_id'], unique=False)
 
 
