@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from pipeline.app.settings import SettingsError, load_settings
 from pipeline.catalogue.database import head_revision, current_revision, open_engine, redacted
 from pipeline.catalogue.decisions import DecisionCatalogue
-from pipeline.catalogue.lookup import CatalogueLookup, media_query
+from pipeline.catalogue.lookup import PHOTOS_PER_STATEMENT, CatalogueLookup, media_queries
 from pipeline.catalogue.schema import attendance, counters, media, metadata, persons, teaching, trainings
 from pipeline.check.integrity import (Attendance, MediaFacts, PackageFacts, PersonFacts, Teaching, TrainingFacts,
                                       probe_radius)
@@ -128,10 +128,27 @@ def test_the_near_duplicate_search_probes_the_band_indexes(tmp_path):
     assert [m.path for m in found] == ["p137.jpg"]  # the database compared the hashes: matches only
     assert probe_radius(3) == 0 and probe_radius(7) == 1
     # the query the lookup sends, as SQLite plans it: a search of each band's index
-    query = media_query({"ef" * 32}, {target}, 3, "sqlite")
-    sql = str(query.compile(catalogue.engine, compile_kwargs={"literal_binds": True}))
+    [(statement, values)] = media_queries({"ef" * 32}, {target}, 3, "sqlite")
+    sql = str(statement.params(values).compile(catalogue.engine, compile_kwargs={"literal_binds": True}))
     with catalogue.engine.connect() as c:
         plan = " ".join(str(r[-1]) for r in c.execute(text("EXPLAIN QUERY PLAN " + sql)))
-    for index in ("ix_media_sha256", "ix_media_band0", "ix_media_band1", "ix_media_band2", "ix_media_band3"):
-        assert re.search(rf"SEARCH (media|media_\d+) USING (COVERING )?INDEX {index}\b", plan), (index, plan)
+    assert re.search(r"SEARCH (media|media_\d+) USING (COVERING )?INDEX ix_media_sha256\b", plan), plan
+    for index in ("ix_media_band0", "ix_media_band1", "ix_media_band2", "ix_media_band3"):  # the index alone
+        assert re.search(rf"SEARCH (media|media_\d+) USING COVERING INDEX {index}\b", plan), (index, plan)
     assert not re.search(r"SCAN media\b", plan), plan
+
+
+def test_a_package_of_many_photos_is_searched_in_several_statements(catalogue_url):
+    catalogue = DecisionCatalogue(open_engine(catalogue_url))
+    rng = random.Random(9)
+    targets = [rng.getrandbits(64) for _ in range(2 * PHOTOS_PER_STATEMENT + 5)]
+    last = targets[-1]
+    f = facts(last ^ 0b1000)  # the last photo asked, 1 bit away: in the third statement
+    catalogue.record(document("R20261121-C0000001"), "archive/x/1",
+                     facts=PackageFacts(institution="机构甲", trainings=f.trainings, persons=f.persons,
+                                        attendance=f.attendance, teaching=f.teaching,
+                                        media=(MediaFacts(0, "old.jpg", "photo", "ab" * 32, last ^ 0b1000),
+                                               MediaFacts(0, "old.mp4", "video", "cd" * 32, None))))
+    assert len(media_queries({"cd" * 32}, targets, 3, catalogue.engine.dialect.name)) == 3
+    found = CatalogueLookup(catalogue.engine).media_like({"cd" * 32}, targets, 3)
+    assert sorted(m.path for m in found) == ["old.jpg", "old.mp4"]
