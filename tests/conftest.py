@@ -3,6 +3,7 @@ Helpers live in tests/support/."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +19,13 @@ from workers.broker import BrokerConfig, build_broker
 from tests.support.postgres import PostgresServer
 from tests.support.redisserver import RedisServer
 from tests.support.s3server import moto_s3  # noqa: F401  (a fixture: moto's S3 server)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every `pipeline run` the suite starts inherits this: it serves no web application
+    unless a test gives it a port (tests/test_web_served.py, tests/test_web.py). Three test processes start
+    pipelines at once; they would all want the default port 8000."""
+    os.environ["PIPELINE_WEB_PORT"] = "0"
 
 
 @pytest.fixture(scope="session")

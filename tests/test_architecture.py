@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN = ROOT / "docs" / "design.md"
 ROOMS = ("pipeline/check", "pipeline/intake", "pipeline/notify", "pipeline/kit", "pipeline/catalogue", "pipeline/ops",
-         "pipeline/app", "workers")
+         "pipeline/web", "pipeline/app", "workers")
 
 
 def _room_paragraphs() -> dict[str, str]:

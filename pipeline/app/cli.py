@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 # `pipeline example` start without loading the runtime's libraries (Dramatiq, Redis, MinIO).
 from pipeline.app.logs import configure_logging
 from pipeline.app.catalogue_cli import add_catalogue_commands
+from pipeline.app.web_cli import add_web_user_commands
+from pipeline.app.web_server import add_web_command
 from pipeline.app.ops_cli import add_ops_commands
 from pipeline.app.settings import Settings, load_settings_or_exit, process_environment
 from pipeline.app.settings_help import settings_epilog
@@ -383,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     to_json.formatter_class = argparse.RawDescriptionHelpFormatter
     add_ops_commands(sub, _parse_day)
     add_catalogue_commands(sub, _parse_day)
+    add_web_command(sub)
+    add_web_user_commands(sub)
     for name, command in sub.choices.items():  # every command's --help lists the settings it reads
         command.epilog = settings_epilog(name)
         command.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -24,6 +24,7 @@ from pipeline.app.settings import Settings
 from pipeline.catalogue.database import open_engine
 from pipeline.catalogue.decisions import DecisionCatalogue
 from pipeline.catalogue.lookup import CatalogueLookup
+from pipeline.catalogue.web_accounts import WebAccounts
 from pipeline.check.documents import local_zone
 from pipeline.check.files import write_if_absent
 from pipeline.check.privacy import keyed_hash
@@ -179,6 +180,35 @@ class Composition:
     def person_key(self) -> Callable[[str], str]:
         """The keyed hash of an ID number (pipeline/check/privacy.py)."""
         return partial(keyed_hash, self.catalogue_key)
+
+    # -- web ------------------------------------------------------------------------------
+    @cached_property
+    def web_secret(self) -> str:
+        """Signs the web session cookies: ``PIPELINE_WEB_SECRET``, else one made on first use
+        and kept in <data dir>/web.key (readable by its owner only): every web process of a
+        data directory shares it, and sessions survive a restart."""
+        if self.settings.web_secret:
+            return self.settings.web_secret
+        path = self.settings.web_secret_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_if_absent(path, (secrets.token_hex(32) + "\n").encode("ascii"))
+            path.chmod(0o600)
+        return path.read_text(encoding="ascii").strip()
+
+    @cached_property
+    def web_accounts(self) -> WebAccounts:
+        return WebAccounts(self.catalogue_engine)
+
+    def web_app(self) -> Any:
+        """The web application (pipeline/web), given the library objects its pages read; it
+        works with Redis down (the catalogue and the store are enough to read)."""
+        from pipeline.web.app import build_app  # Starlette and Jinja2: only where the web is served
+        from pipeline.web.services import WebConfig, WebServices
+
+        services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=self.ops().receipt,
+                               zone=self.zone, now=lambda: datetime.now(self.zone))
+        return build_app(services, WebConfig(secret=self.web_secret, https_only=self.settings.web_https))
 
     # -- notify --------------------------------------------------------------------------
     @cached_property

@@ -128,6 +128,15 @@ class Settings:
     #: characters). Required with DATABASE_URL; the embedded default makes one and keeps
     #: it in <data dir>/catalogue.key. Never printed.
     catalogue_key: str = field(default="", repr=False)
+    #: the web application (docs/web.md): `pipeline run` and `pipeline web` serve it at
+    #: http://web_addr:web_port/ (0: `pipeline run` serves none); behind the TLS reverse
+    #: proxy set web_https, so cookies are sent over HTTPS only
+    web_port: int = 8000
+    web_addr: str = "127.0.0.1"
+    web_https: bool = False
+    #: signs the web sessions' cookies (at least 32 characters); unset, the first web process
+    #: makes one and keeps it in <data dir>/web.key. Never printed.
+    web_secret: str = field(default="", repr=False)
     #: fault-injection points for the reliability tests (pipeline/intake/faults.py); never in production
     fault_points: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -161,6 +170,11 @@ class Settings:
     def catalogue_key_file(self) -> Path:
         """Where the embedded default keeps the key it made (no ``DATABASE_URL``)."""
         return self.data_dir / "catalogue.key"
+
+    @property
+    def web_secret_file(self) -> Path:
+        """Where the web's session secret is kept when ``PIPELINE_WEB_SECRET`` is not set."""
+        return self.data_dir / "web.key"
 
     @property
     def redis_dir(self) -> Path:
@@ -219,6 +233,10 @@ ENV_NAMES: dict[str, str] = {
     "PIPELINE_METRICS_ADDR": "metrics_addr",
     "DATABASE_URL": "database_url",
     "PIPELINE_CATALOGUE_KEY": "catalogue_key",
+    "PIPELINE_WEB_PORT": "web_port",
+    "PIPELINE_WEB_ADDR": "web_addr",
+    "PIPELINE_WEB_HTTPS": "web_https",
+    "PIPELINE_WEB_SECRET": "web_secret",
 }
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -290,6 +308,10 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         raise SettingsError("worker processes and threads (package and mail threads) must be at least 1")
     if settings.metrics_port > 65535:
         raise SettingsError(f"PIPELINE_METRICS_PORT must be a port (1-65535) or 0 (off), not {settings.metrics_port}")
+    if settings.web_port > 65535:
+        raise SettingsError(f"PIPELINE_WEB_PORT must be a port (1-65535) or 0 (off), not {settings.web_port}")
+    if settings.web_secret and len(settings.web_secret) < CATALOGUE_KEY_MIN:
+        raise SettingsError(f"PIPELINE_WEB_SECRET must have at least {CATALOGUE_KEY_MIN} characters")
     _check_storage(settings)
     _check_mail(settings)
     _check_catalogue(settings)

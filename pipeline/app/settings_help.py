@@ -61,6 +61,10 @@ SETTING_HELP: dict[str, str] = {
                     "(unset: SQLite at DATA/catalogue.sqlite3; never printed)",
     "PIPELINE_CATALOGUE_KEY": "secret key of the catalogue's keyed hash of ID numbers, >= 32 characters "
                               "(required with DATABASE_URL; unset: made once in DATA/catalogue.key)",
+    "PIPELINE_WEB_PORT": "port of the web application (`pipeline run` and `pipeline web`; 0: `pipeline run` serves none)",
+    "PIPELINE_WEB_ADDR": "address the web application binds (behind a reverse proxy: keep 127.0.0.1)",
+    "PIPELINE_WEB_HTTPS": "1 behind the TLS reverse proxy: session cookies over HTTPS only, HSTS",
+    "PIPELINE_WEB_SECRET": "signs the web session cookies, >= 32 characters (unset: made once in DATA/web.key)",
 }
 
 _STORE = ("PIPELINE_DATA_DIR", "REDIS_URL", "PIPELINE_NAMESPACE", "PIPELINE_STORAGE", "S3_ENDPOINT",
@@ -88,6 +92,9 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     # the report's distance and daily maximum; the rebuild reads ZIPs under the policy's limits
     "integrity": _STORE + ("PIPELINE_POLICY",),
     "catalogue": _STORE + ("PIPELINE_POLICY",),
+    "web": _STORE + ("PIPELINE_POLICY", "PIPELINE_INSTITUTIONS", "PIPELINE_WEB_PORT", "PIPELINE_WEB_ADDR",
+                     "PIPELINE_WEB_HTTPS", "PIPELINE_WEB_SECRET", "PIPELINE_LOG_FILE"),
+    "web-user": _STORE + ("PIPELINE_INSTITUTIONS",),
 }
 
 

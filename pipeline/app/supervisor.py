@@ -22,6 +22,7 @@ from pipeline.app.redis_server import (embedded_redis_argv, embedded_url_file, f
                                      wait_for_redis)
 from pipeline.app.logs import rotate_log_file
 from pipeline.app.settings import Settings
+from pipeline.app.web_server import web_address
 from pipeline.check.files import write_atomic
 
 STOP_GRACE_SECONDS = 6.0  # children get this long after SIGTERM, Redis gets the rest of 10 s
@@ -108,6 +109,9 @@ class Supervisor:
         self.children = [Child("watcher", _python_cli("watch"), child_env)]
         self.children += [Child(f"worker-{n + 1}", _python_cli("worker"), child_env)
                           for n in range(self.settings.worker_processes)]
+        web = web_address(self.settings) if self.settings.web_port else None
+        if web:  # the web application (docs/web.md); PIPELINE_WEB_PORT=0 serves none
+            self.children.append(Child("web", _python_cli("web"), child_env))
         for child in self.children:
             child.start()
         inbox = self.settings.inbox_dir
@@ -115,7 +119,7 @@ class Supervisor:
             # for a person at a terminal; a JSON log stream stays one JSON object per line
             print(self._where_to_drop(), file=sys.stderr, flush=True)
         log.info("supervisor.started", inbox=str(inbox), workers=self.settings.worker_processes,
-                 threads=self.settings.worker_threads, redis=url)
+                 threads=self.settings.worker_threads, redis=url, web=web)
         while not self.stopping.wait(0.5):
             self._restart_dead()
             if self.settings.log_file:
@@ -128,11 +132,16 @@ class Supervisor:
             return (f"\n  Pipeline running (S3 at {s.s3_endpoint}). Upload report packages (ZIP) to\n"
                     f"    bucket {s.s3_inbox_bucket}, key inbox/<name>.zip or inbox/<account>/<name>.zip.\n"
                     f"  Decisions appear in the buckets {s.s3_archive_bucket} and {s.s3_quarantine_bucket}.\n"
-                    f"  Ctrl-C stops.\n")
+                    + self._web_line() + "  Ctrl-C stops.\n")
         return (f"\n  Pipeline running. Drop report packages (ZIP) into:\n    {s.inbox_dir}/\n"
                 f"  or {s.inbox_dir}/<account>/ per institution account.\n"
                 f"  Decisions appear in {s.archive_dir}/ and {s.quarantine_dir}/.\n"
-                f"  Ctrl-C stops.\n")
+                + self._web_line() + "  Ctrl-C stops.\n")
+
+    def _web_line(self) -> str:
+        if not self.settings.web_port:
+            return ""
+        return (f"  Web pages: {web_address(self.settings)} (logins: `pipeline web-user add NAME --role ...`)\n")
 
     def _restart_dead(self) -> None:
         now = time.monotonic()

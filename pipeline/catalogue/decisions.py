@@ -282,13 +282,13 @@ class DecisionCatalogue:
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.count()).select_from(decisions)).scalar_one())
 
-    def _select(self, *where: Any, order: tuple[Any, ...] = (decisions.c.decided_at, decisions.c.receipt_id)
-                ) -> list[dict[str, Any]]:
+    def _select(self, *where: Any, order: tuple[Any, ...] = (decisions.c.decided_at, decisions.c.receipt_id),
+                limit: int | None = None) -> list[dict[str, Any]]:
         """The entries ``where`` holds, with the receipt id of their re-check, in ``order``."""
         successor = decisions.alias("successor")
         query = (select(decisions, successor.c.receipt_id.label("superseded_by"))
                  .outerjoin(successor, successor.c.supersedes == decisions.c.receipt_id).where(*where)
-                 .order_by(*order))
+                 .order_by(*order).limit(limit))
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         out = []
@@ -297,6 +297,12 @@ class DecisionCatalogue:
             entry["superseded_by"] = row["superseded_by"]
             out.append(entry)
         return out
+
+    def recent(self, limit: int, account: str | None = None) -> list[dict[str, Any]]:
+        """The ``limit`` newest decisions (of the institution registry's ``account``), newest first."""
+        where = () if account is None else (decisions.c.account == account,)
+        return self._select(*where, order=(decisions.c.decided_ts.desc(), decisions.c.receipt_id.desc()),
+                            limit=limit)
 
     def get(self, receipt_id: str) -> dict[str, Any] | None:
         found = self._select(decisions.c.receipt_id == receipt_id, order=())

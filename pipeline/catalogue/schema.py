@@ -48,6 +48,7 @@ decisions = Table(
     Index("ix_decisions_status_ts", "status", "decided_ts"),
     Index("ix_decisions_sha256", "package_sha256"),
     Index("ix_decisions_supersedes", "supersedes"),
+    Index("ix_decisions_account_ts", "account", "decided_ts"),  # an institution's home page (migration 0002)
 )
 
 #: the trainings of accepted packages
@@ -148,3 +149,33 @@ counters = Table(
 )
 
 BAND_COLUMNS = (media.c.band0, media.c.band1, media.c.band2, media.c.band3)
+
+#: the web application's logins (pipeline/web/, issue 18; pipeline/catalogue/web_accounts.py):
+#: an institution's login is bound to one account of the institution registry, an
+#: operator's or inspector's to none. The password is kept as its argon2 hash only.
+web_users = Table(
+    "web_users", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # institution, operator or inspector
+    Column("account", Text),  # the registry account of an institution login; NULL otherwise
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string format
+    Column("created_at", String(40), nullable=False),  # ISO 8601 with its offset
+    Column("updated_at", String(40), nullable=False),
+    Column("disabled_at", String(40)),  # NULL: the login may sign in
+)
+
+#: what web users did: every package viewed, ID number revealed, requeue, sign-in (and
+#: failed one); kept for the data-protection officer and the inspection
+web_audit = Table(
+    "web_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),  # ISO 8601 with its offset
+    Column("ts", Float, nullable=False),  # epoch seconds: for ranges and order
+    Column("user_name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(32), nullable=False),  # view-package, reveal-id, requeue, login, login-failed, …
+    Column("receipt_id", String(40)),
+    Column("detail", Text),  # JSON
+    Index("ix_web_audit_ts", "ts"),
+    Index("ix_web_audit_receipt", "receipt_id"),
+)

@@ -1,0 +1,1 @@
+"""The web application (issue 18): pages for institutions, operators and inspectors."""

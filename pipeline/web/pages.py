@@ -1,0 +1,115 @@
+"""The pages: log-in and log-out, the home page of each role, a package's page and its
+document as JSON. Each handler asks pipeline/web/access.py who is asking and what they may
+see; the templates are in pipeline/web/templates."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from pipeline.check.catalogue import format_size
+from pipeline.check.report import STATUS_LABEL, numbered_problems
+from pipeline.web.access import NotFound, logged_in, may_see, require, start_session
+from pipeline.web.passwords import verify_password
+from pipeline.web.security import checked_form, csrf_token
+
+#: a receipt id as minted (pipeline/intake/inventory.py's RECEIPT_ID); anything else is not one
+RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
+
+#: the newest decisions a home page lists
+HOME_ROWS = 200
+
+
+def _state(request: Request) -> Any:
+    return request.app.state
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    state = _state(request)
+    user = logged_in(request, state.services, state.config)
+    return state.templates.TemplateResponse(request, template, {
+        "user": user, "csrf_token": csrf_token(request), "status_label": STATUS_LABEL,
+        "format_size": format_size, **context}, status_code=status_code)
+
+
+async def login_page(request: Request) -> Response:
+    state = _state(request)
+    if logged_in(request, state.services, state.config):
+        return RedirectResponse("/", status_code=303)
+    return render(request, "login.html")
+
+
+async def login(request: Request) -> Response:
+    state = _state(request)
+    form = await checked_form(request)
+    name = str(form.get("name") or "").strip()
+    password = str(form.get("password") or "")
+    client = request.client.host if request.client else "?"
+    name_key, client_key = f"name:{name}", f"client:{client}"
+    wait = state.throttle.wait_seconds(name_key, client_key)
+    if wait > 0:
+        return render(request, "login.html", status_code=429, name=name,
+                      problem=f"登录失败次数过多，请 {int(wait // 60) + 1} 分钟后再试。")
+    row = state.services.accounts.get(name) if name else None
+    if row is None or row["disabled_at"] or not verify_password(row["password_hash"], password):
+        state.throttle.failed(name_key, client_key)
+        state.audit(request, name or "?", row["role"] if row else "?", "login-failed", None, {"client": client})
+        return render(request, "login.html", status_code=401, name=name, problem="用户名或密码不对，请重新输入。")
+    state.throttle.succeeded(name_key)
+    start_session(request, row)
+    state.audit(request, row["name"], row["role"], "login", None, {"client": client})
+    return RedirectResponse("/", status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+async def home(request: Request) -> Response:
+    state = _state(request)
+    user = require(request, state.services, state.config)
+    if user.staff:
+        entries = state.services.catalogue.recent(HOME_ROWS)
+        return render(request, "home_staff.html", entries=entries)
+    entries = state.services.catalogue.recent(HOME_ROWS, account=user.account)
+    return render(request, "home_institution.html", entries=entries)
+
+
+def _package(request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(user, catalogue entry, receipt) of the package the URL names, if the user may see
+    it; NotFound for one that does not exist and one of another institution alike."""
+    state = _state(request)
+    user = require(request, state.services, state.config)
+    receipt_id = request.path_params["receipt_id"]
+    if not RECEIPT_ID.match(receipt_id):
+        raise NotFound()
+    entry = state.services.catalogue.get(receipt_id)
+    if entry is None or not may_see(user, entry):
+        raise NotFound()
+    found = state.services.receipt(receipt_id)
+    if found is None:
+        raise NotFound()
+    return user, entry, found
+
+
+async def package_page(request: Request) -> Response:
+    user, entry, found = _package(request)
+    document = found["document"]
+    if user.staff:
+        _state(request).audit(request, user.name, user.role, "view-package", entry["receipt_id"], None)
+    return render(request, "package.html", entry=entry, document=document, superseded_by=found["superseded_by"],
+                  problems=list(numbered_problems(document)))
+
+
+async def package_document(request: Request) -> Response:
+    user, entry, found = _package(request)
+    if user.staff:
+        _state(request).audit(request, user.name, user.role, "view-document", entry["receipt_id"], None)
+    body = json.dumps(found["document"], ensure_ascii=False, indent=2)
+    return Response(body, media_type="application/json; charset=utf-8")

@@ -1,0 +1,37 @@
+"""What the web application is given by the composition root (pipeline/app/compose.py): the
+few library objects its pages read, and its own configuration. It builds none of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any, Callable
+
+from pipeline.catalogue.decisions import DecisionCatalogue
+from pipeline.catalogue.web_accounts import WebAccounts
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    #: signs the session cookies (at least 32 characters; the settings make sure)
+    secret: str = field(repr=False)
+    #: cookies only over HTTPS (behind the TLS reverse proxy)
+    https_only: bool = False
+    #: a login lasts this long without a new log-in
+    session_seconds: int = 12 * 3600
+    #: failed log-ins of one name (or from one address) before it must wait
+    login_failures: int = 5
+    #: the window those failures are counted in, and the wait
+    login_window_seconds: int = 15 * 60
+
+
+@dataclass
+class WebServices:
+    """The library objects the pages read (each built by the composition root)."""
+
+    accounts: WebAccounts
+    catalogue: DecisionCatalogue
+    #: the document of a receipt id with where it lies (``Ops.receipt``), personal numbers masked
+    receipt: Callable[[str], dict[str, Any] | None]
+    zone: tzinfo
+    now: Callable[[], datetime]

@@ -1,0 +1,280 @@
+"""The web application (issue 18), over HTTP in the test's process (Starlette's test client
+on the application `pipeline web` serves): log-in, sessions, CSRF, the throttle, the
+security headers, and every route for every role, including an institution guessing
+another's receipt ids. Real decisions (the pipeline's own ingest on a local store), a real
+SQLite catalogue, real argon2 hashes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from pipeline.app.compose import Composition
+from pipeline.app.redis_server import free_loopback_port
+from pipeline.app.settings import load_settings
+from pipeline.intake.deciding import ingest
+from pipeline.intake.ledger import MemoryLedger
+from pipeline.intake.uploads import IngestRequest
+from pipeline.web.passwords import hash_password
+from pipeline.web.security import CONTENT_SECURITY_POLICY
+from tests.support.stores import small_zip
+
+PASSWORD = "correct horse battery"
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+ROLES = ("anonymous", "xinghuo", "other", "operator", "inspector")
+
+
+class Site:
+    """A data directory with two institutions' decisions, the logins of every role and the
+    web application on it."""
+
+    def __init__(self, data: Path) -> None:
+        env = {"PIPELINE_DATA_DIR": str(data), "PIPELINE_WEB_SECRET": "s" * 40}
+        self.env = env
+        self.composition = Composition(load_settings(env=env), ledger=MemoryLedger())
+        self.receipts: dict[str, str] = {}
+        store = self.composition.services.store
+        for account, name in (("xinghuo", "星火职业培训学校20261120.zip"), ("other", "东方职业培训学校20261120.zip")):
+            path = store.inbox / account / name  # type: ignore[attr-defined]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(small_zip(account))
+            outcome = ingest(IngestRequest(f"{account}/{name}", path.stat().st_size, str(path.stat().st_mtime_ns)),
+                             self.composition.services)
+            assert outcome is not None
+            self.receipts[account] = outcome.receipt_id
+        self.composition.ops().ensure_catalogue()  # what the decided step writes, from the store
+        accounts = self.composition.web_accounts
+        accounts.put("xinghuo", "institution", "xinghuo", hash_password(PASSWORD), NOW)
+        accounts.put("other", "institution", "other", hash_password(PASSWORD), NOW)
+        accounts.put("operator", "operator", None, hash_password(PASSWORD), NOW)
+        accounts.put("inspector", "inspector", None, hash_password(PASSWORD), NOW)
+        self.app = self.composition.web_app()
+
+    def client(self, role: str = "anonymous") -> TestClient:
+        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
+        if role != "anonymous":
+            response = login(client, role, PASSWORD)
+            assert response.status_code == 303 and response.headers["location"] == "/", response.text
+        return client
+
+
+def csrf_of(client: TestClient, path: str = "/login") -> str:
+    page = client.get(path)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def login(client: TestClient, name: str, password: str) -> Any:
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": csrf_of(client)})
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    return Site(tmp_path_factory.mktemp("web") / "var")
+
+
+def test_the_decisions_are_real_and_belong_to_their_accounts(site: Site):
+    own = site.composition.catalogue.get(site.receipts["xinghuo"])
+    other = site.composition.catalogue.get(site.receipts["other"])
+    assert own["account"] == "xinghuo" and other["account"] == "other"
+    assert own["status"] == "rejected" and own["errors"] > 0  # a ZIP without the forms: real errors to show
+
+
+# -- every route, every role ---------------------------------------------------------------
+
+def _expected(role: str, route: str) -> int:
+    """The status each role gets at each route (see the module docstring)."""
+    if role == "anonymous":
+        return 200 if route in ("login", "static") else 303
+    if route == "login":
+        return 303  # logged in already: to the home page
+    if route in ("own-package", "own-document") and role == "other":
+        return 404  # xinghuo's package, asked for by another institution: as if it did not exist
+    return 200
+
+
+ROUTES = {
+    "home": "/",
+    "login": "/login",
+    "static": "/static/site.css",
+    "own-package": "/packages/{xinghuo}",
+    "own-document": "/packages/{xinghuo}/document.json",
+    "missing-package": "/packages/R20261201-ZZZZZZZZ",
+    "not-a-receipt": "/packages/R2026%27OR%271%3D1",
+    "path-escape": "/packages/..%2F..%2Fetc%2Fpasswd",
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_for_every_role(site: Site, role: str):
+    client = site.client(role)
+    for route, template in ROUTES.items():
+        response = client.get(template.format(**site.receipts))
+        expected = _expected(role, route)
+        if route in ("missing-package", "not-a-receipt"):
+            expected = 303 if role == "anonymous" else 404
+        if route == "path-escape":
+            expected = 404  # no route has a "/" in a receipt id
+        assert response.status_code == expected, (role, route, response.status_code)
+        if expected == 303 and role == "anonymous":
+            assert response.headers["location"] == "/login"
+        # every answer carries the security headers, errors and static files included
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_institution_sees_only_its_own_packages(site: Site):
+    own, other = site.receipts["xinghuo"], site.receipts["other"]
+    page = site.client("xinghuo").get("/").text
+    assert own in page and other not in page and "我的上报" in page
+    assert f'href="/packages/{own}"' in page  # the package page is reached by a link
+    staff = site.client("operator").get("/").text
+    assert own in staff and other in staff and "东方职业培训学校20261120.zip" in staff
+
+
+def test_a_guessed_receipt_of_another_institution_looks_like_a_missing_one(site: Site):
+    client = site.client("other")
+    theirs = client.get(f"/packages/{site.receipts['xinghuo']}")
+    missing = client.get("/packages/R20261201-ZZZZZZZZ")
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.text == missing.text  # nothing tells the one from the other
+    assert site.receipts["xinghuo"] not in theirs.text
+    document = client.get(f"/packages/{site.receipts['xinghuo']}/document.json")
+    assert document.status_code == 404 and "星火" not in document.text
+
+
+def test_the_package_page_shows_the_errors_in_the_clerks_words(site: Site):
+    rid = site.receipts["xinghuo"]
+    page = site.client("xinghuo").get(f"/packages/{rid}").text
+    document = site.composition.ops().receipt(rid)["document"]
+    assert f"回执编号 {rid}" in page and "未通过" in page
+    for problem in document["errors"]:
+        assert problem["message"] in page.replace("&#34;", '"').replace("&#39;", "'")
+        assert problem["code"] not in page  # codes are data, not the clerk's text
+    as_json = site.client("xinghuo").get(f"/packages/{rid}/document.json")
+    assert as_json.headers["content-type"].startswith("application/json") and as_json.json()["receipt_id"] == rid
+
+
+def test_staff_views_are_audited_and_institutions_own_views_are_not(site: Site):
+    rid = site.receipts["other"]
+    before = len(site.composition.web_accounts.audit_log(limit=1000, receipt_id=rid))
+    site.client("inspector").get(f"/packages/{rid}")
+    site.client("other").get(f"/packages/{rid}")
+    log = site.composition.web_accounts.audit_log(limit=1000, receipt_id=rid)
+    assert len(log) == before + 1
+    assert (log[0]["user_name"], log[0]["role"], log[0]["action"]) == ("inspector", "inspector", "view-package")
+
+
+# -- log-in, sessions, CSRF ------------------------------------------------------------------
+
+def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(site: Site):
+    client = TestClient(site.app, base_url="http://testserver", follow_redirects=False)
+    response = login(client, "xinghuo", PASSWORD)
+    cookie = response.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert client.get("/").status_code == 200
+    token = csrf_of(client, "/")
+    assert client.post("/logout", data={}).status_code == 403  # no CSRF token: refused
+    assert client.get("/").status_code == 200
+    out = client.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert client.get("/").status_code == 303
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused(site: Site):
+    client = TestClient(site.app, base_url="http://testserver", follow_redirects=False)
+    refused = client.post("/login", data={"name": "operator", "password": PASSWORD})
+    assert refused.status_code == 403 and "页面已过期" in refused.text
+    forged = client.post("/login", data={"name": "operator", "password": PASSWORD, "csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    assert client.get("/").status_code == 303  # not logged in by either
+
+
+def test_a_wrong_password_says_so_without_saying_which_part_was_wrong(site: Site):
+    client = TestClient(site.app, base_url="http://testserver", follow_redirects=False)
+    wrong = login(client, "operator", "not the password")
+    nobody = login(client, "nobody", "not the password")
+    assert wrong.status_code == nobody.status_code == 401
+    assert "用户名或密码不对" in wrong.text and "用户名或密码不对" in nobody.text
+    failed = [e for e in site.composition.web_accounts.audit_log(limit=1000) if e["action"] == "login-failed"]
+    assert {"operator", "nobody"} <= {e["user_name"] for e in failed}
+
+
+def test_repeated_failures_make_the_login_wait_even_with_the_right_password(tmp_path: Path):
+    site = Site(tmp_path / "var")
+    client = TestClient(site.app, base_url="http://testserver", follow_redirects=False)
+    for _ in range(5):
+        assert login(client, "operator", "guess").status_code == 401
+    blocked = login(client, "operator", PASSWORD)
+    assert blocked.status_code == 429 and "登录失败次数过多" in blocked.text
+    assert client.get("/").status_code == 303
+
+
+def test_disabling_a_login_or_changing_its_password_ends_its_sessions(tmp_path: Path):
+    site = Site(tmp_path / "var")
+    client = site.client("xinghuo")
+    assert client.get("/").status_code == 200
+    site.composition.web_accounts.put("xinghuo", "institution", "xinghuo", hash_password("a new password!"), NOW)
+    assert client.get("/").status_code == 303
+    client = site.client("operator")
+    site.composition.web_accounts.disable("operator", NOW)
+    assert client.get("/").status_code == 303
+    assert login(TestClient(site.app, follow_redirects=False), "operator", PASSWORD).status_code == 401
+
+
+def test_a_session_cookie_signed_with_another_secret_is_ignored(site: Site):
+    other = Composition(load_settings(env={**site.env, "PIPELINE_WEB_SECRET": "t" * 40}), ledger=MemoryLedger())
+    forged = TestClient(other.web_app(), base_url="http://testserver", follow_redirects=False)
+    assert login(forged, "operator", PASSWORD).status_code == 303
+    client = TestClient(site.app, base_url="http://testserver", follow_redirects=False)
+    client.cookies.update(forged.cookies)
+    assert client.get("/").status_code == 303
+
+
+# -- pipeline web: the real server ----------------------------------------------------------
+
+@pytest.fixture()
+def served(site: Site) -> Iterator[str]:
+    port = free_loopback_port()
+    env = {**site.env, "PIPELINE_WEB_PORT": str(port), "PIPELINE_LOG_FORMAT": "json", "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "web"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    address = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(address + "login", timeout=5)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(process.stderr.read() if process.stderr else "did not start")
+                time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0  # SIGTERM: the requests under way finished, a clean exit
+        err = process.stderr.read() if process.stderr else ""
+        started = [json.loads(line) for line in err.splitlines() if '"web.started"' in line]
+        assert [e["address"] for e in started] == [address] and '"web.stopped"' in err
+
+
+def test_pipeline_web_serves_the_login_page_over_real_http(served: str):
+    with urllib.request.urlopen(served + "login", timeout=10) as response:
+        body = response.read().decode("utf-8")
+        assert response.status == 200 and "登录" in body
+        assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers.get("Server") is None  # no server banner
