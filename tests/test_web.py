@@ -25,8 +25,10 @@ from pipeline.app.settings import load_settings
 from pipeline.intake.deciding import ingest
 from pipeline.intake.ledger import MemoryLedger
 from pipeline.intake.uploads import IngestRequest
+from pipeline.ops.catalogue_tasks import record_decision
 from pipeline.web.passwords import hash_password
 from pipeline.web.security import CONTENT_SECURITY_POLICY
+from tests.support.integrity import package
 from tests.support.stores import small_zip
 
 PASSWORD = "correct horse battery"
@@ -36,30 +38,38 @@ ROLES = ("anonymous", "xinghuo", "other", "operator", "inspector")
 
 
 class Site:
-    """A data directory with two institutions' decisions, the logins of every role and the
-    web application on it."""
+    """A data directory with two institutions' decisions (xinghuo: one rejected and one
+    accepted with its trainees in the catalogue; other: one rejected), the logins of every
+    role and the web application on it. Decided as the workers do: ingest with every check,
+    then the decided step's record, on a clock of the day after the packages' report date."""
 
     def __init__(self, data: Path) -> None:
         env = {"PIPELINE_DATA_DIR": str(data), "PIPELINE_WEB_SECRET": "s" * 40}
         self.env = env
-        self.composition = Composition(load_settings(env=env), ledger=MemoryLedger())
+        self.composition = Composition(load_settings(env=env), ledger=MemoryLedger(),
+                                       clock=lambda: datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc))
         self.receipts: dict[str, str] = {}
-        store = self.composition.services.store
-        for account, name in (("xinghuo", "星火职业培训学校20261120.zip"), ("other", "东方职业培训学校20261120.zip")):
-            path = store.inbox / account / name  # type: ignore[attr-defined]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(small_zip(account))
-            outcome = ingest(IngestRequest(f"{account}/{name}", path.stat().st_size, str(path.stat().st_mtime_ns)),
-                             self.composition.services)
-            assert outcome is not None
-            self.receipts[account] = outcome.receipt_id
-        self.composition.ops().ensure_catalogue()  # what the decided step writes, from the store
+        self.accepted = package("新城区星火职业培训学校", 7)
+        self.receipts["xinghuo"] = self.decide("xinghuo", "星火职业培训学校20261120.zip", small_zip("xinghuo"))
+        self.receipts["other"] = self.decide("other", "东方职业培训学校20261120.zip", small_zip("other"))
+        self.receipts["accepted"] = self.decide("xinghuo", self.accepted.zip_name, self.accepted.zip())
         accounts = self.composition.web_accounts
         accounts.put("xinghuo", "institution", "xinghuo", hash_password(PASSWORD), NOW)
         accounts.put("other", "institution", "other", hash_password(PASSWORD), NOW)
         accounts.put("operator", "operator", None, hash_password(PASSWORD), NOW)
         accounts.put("inspector", "inspector", None, hash_password(PASSWORD), NOW)
         self.app = self.composition.web_app()
+
+    def decide(self, account: str, name: str, zip_bytes: bytes) -> str:
+        store = self.composition.services.store
+        path = store.inbox / account / name  # type: ignore[attr-defined]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(zip_bytes)
+        outcome = ingest(IngestRequest(f"{account}/{name}", path.stat().st_size, str(path.stat().st_mtime_ns)),
+                         self.composition.services)
+        assert outcome is not None
+        record_decision(store, self.composition.catalogue, outcome.receipt_id, outcome.location)
+        return outcome.receipt_id
 
     def client(self, role: str = "anonymous") -> TestClient:
         client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
@@ -88,8 +98,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 def test_the_decisions_are_real_and_belong_to_their_accounts(site: Site):
     own = site.composition.catalogue.get(site.receipts["xinghuo"])
     other = site.composition.catalogue.get(site.receipts["other"])
-    assert own["account"] == "xinghuo" and other["account"] == "other"
+    accepted = site.composition.catalogue.get(site.receipts["accepted"])
+    assert own["account"] == accepted["account"] == "xinghuo" and other["account"] == "other"
     assert own["status"] == "rejected" and own["errors"] > 0  # a ZIP without the forms: real errors to show
+    assert accepted["status"] == "accepted" and site.composition.catalogue.has_facts(accepted["receipt_id"])
 
 
 # -- every route, every role ---------------------------------------------------------------
@@ -102,6 +114,8 @@ def _expected(role: str, route: str) -> int:
         return 303  # logged in already: to the home page
     if route in ("own-package", "own-document") and role == "other":
         return 404  # xinghuo's package, asked for by another institution: as if it did not exist
+    if route == "search" and role in ("xinghuo", "other"):
+        return 404  # operators' and inspectors' page: not there for an institution
     return 200
 
 
@@ -111,6 +125,7 @@ ROUTES = {
     "static": "/static/site.css",
     "own-package": "/packages/{xinghuo}",
     "own-document": "/packages/{xinghuo}/document.json",
+    "search": "/search?text=%E6%98%9F%E7%81%AB",
     "missing-package": "/packages/R20261201-ZZZZZZZZ",
     "not-a-receipt": "/packages/R2026%27OR%271%3D1",
     "path-escape": "/packages/..%2F..%2Fetc%2Fpasswd",
@@ -176,6 +191,51 @@ def test_staff_views_are_audited_and_institutions_own_views_are_not(site: Site):
     log = site.composition.web_accounts.audit_log(limit=1000, receipt_id=rid)
     assert len(log) == before + 1
     assert (log[0]["user_name"], log[0]["role"], log[0]["action"]) == ("inspector", "inspector", "view-package")
+
+
+# -- search ----------------------------------------------------------------------------------
+
+def _listed(page: str) -> set[str]:
+    return set(re.findall(r'href="/packages/(R[0-9]{8}-[0-9A-Z]{8})"', page))
+
+
+def test_staff_search_by_text_training_status_and_date(site: Site):
+    client = site.client("inspector")
+    r = site.receipts
+    assert _listed(client.get("/search", params={"text": "星火"}).text) == {r["xinghuo"], r["accepted"]}
+    assert _listed(client.get("/search", params={"text": r["other"][-8:].lower()}).text) == {r["other"]}
+    training = site.composition.ops().receipt(r["accepted"])["document"]["trainings"][0]
+    by_training = client.get("/search", params={"training": training["occupation"] + training["level"]}).text
+    assert _listed(by_training) == {r["accepted"]}
+    assert _listed(client.get("/search", params={"status": "rejected"}).text) == {r["xinghuo"], r["other"]}
+    on_the_day = {"from": "2026-11-21", "to": "2026-11-21"}  # the clock's day (UTC+8: 10:00)
+    assert _listed(client.get("/search", params=on_the_day).text) == set(r.values())
+    assert _listed(client.get("/search", params={"from": "2026-11-22"}).text) == set()
+    bad = client.get("/search", params={"from": "2026/11/21"})
+    assert bad.status_code == 200 and "应写成 2026-11-20 的样子" in bad.text and not _listed(bad.text)
+
+
+def test_a_persons_trainings_by_id_number_masked_and_audited(site: Site):
+    client = site.client("inspector")
+    trainee = site.accepted.first_trainee()
+    number = trainee["id_number"]
+    token = csrf_of(client, "/search")
+    page = client.post("/search/person", data={"id_number": number, "csrf_token": token})
+    assert page.status_code == 200
+    assert trainee["name"] in page.text and f'href="/packages/{site.receipts["accepted"]}"' in page.text
+    assert number not in page.text and f"{number[:6]}********{number[-4:]}" in page.text
+    entry = site.composition.web_accounts.audit_log(limit=1)[0]
+    assert (entry["user_name"], entry["action"]) == ("inspector", "search-person")
+    assert number not in str(entry) and entry["detail"]["found"] is True
+    unknown = client.post("/search/person", data={"id_number": "110101199003071233", "csrf_token": token})
+    assert "没有证件号码为 110101********1233 的人员" in unknown.text
+    invalid = client.post("/search/person", data={"id_number": "110101199003071235", "csrf_token": token})
+    assert "不是有效的身份证号" in invalid.text and "110101199003071235" not in invalid.text
+    assert client.post("/search/person", data={"id_number": number}).status_code == 403  # no CSRF token
+    institution = site.client("xinghuo")
+    denied = institution.post("/search/person", data={"id_number": number,
+                                                      "csrf_token": csrf_of(institution, "/")})
+    assert denied.status_code == 404 and trainee["name"] not in denied.text
 
 
 # -- log-in, sessions, CSRF ------------------------------------------------------------------

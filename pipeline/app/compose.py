@@ -206,8 +206,13 @@ class Composition:
         from pipeline.web.app import build_app  # Starlette and Jinja2: only where the web is served
         from pipeline.web.services import WebConfig, WebServices
 
+        from pipeline.catalogue.inspection import trace_number
+
+        def trace(number: str) -> dict[str, Any]:
+            return trace_number(self.catalogue_engine, self.person_key, number, datetime.now(self.zone).date())
+
         services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=self.ops().receipt,
-                               zone=self.zone, now=lambda: datetime.now(self.zone))
+                               trace=trace, zone=self.zone, now=lambda: datetime.now(self.zone))
         return build_app(services, WebConfig(secret=self.web_secret, https_only=self.settings.web_https))
 
     # -- notify --------------------------------------------------------------------------

@@ -339,6 +339,31 @@ class DecisionCatalogue:
                                                           ("name", "institution", "account", "source"))]).casefold()
                        for n in needles)]
 
+    def filtered(self, *, text: str = "", training: str = "", status: str | None = None,
+                 since_ts: float | None = None, until_ts: float | None = None,
+                 limit: int = 500) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries matching every condition given: ``text`` in the
+        receipt id, package name, institution, account or inbox location (as :meth:`search`);
+        ``training`` in an accepted training's occupation and level (e.g. 育婴师 or 育婴师初级);
+        the status; decided in [since_ts, until_ts) (epoch seconds)."""
+        where: list[Any] = []
+        if text.strip():
+            needles = {text.strip().casefold(), redact(text.strip()).casefold()}
+            columns = (decisions.c.receipt_id, decisions.c.package_name, decisions.c.institution,
+                       decisions.c.account, decisions.c.source)
+            where.append(or_(*(func.lower(c).contains(n, autoescape=True) for n in needles for c in columns)))
+        if training.strip():
+            named = (trainings.c.occupation + trainings.c.level).contains(training.strip(), autoescape=True)
+            where.append(decisions.c.receipt_id.in_(select(trainings.c.receipt_id).where(named)))
+        if status:
+            where.append(decisions.c.status == status)
+        if since_ts is not None:
+            where.append(decisions.c.decided_ts >= since_ts)
+        if until_ts is not None:
+            where.append(decisions.c.decided_ts < until_ts)
+        return self._select(*where, order=(decisions.c.decided_ts.desc(), decisions.c.receipt_id.desc()),
+                            limit=limit)
+
     def since(self, ts: float, status: str | None = None) -> list[dict[str, Any]]:
         """Entries decided at or after ``ts`` (epoch seconds), oldest first."""
         where = [decisions.c.decided_ts >= ts]

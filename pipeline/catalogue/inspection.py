@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterator
+from datetime import date
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Engine, and_, func, or_, select, true
 
 from pipeline.check.contract import PHOTO
+from pipeline.check.identity import validate_id_number
 from pipeline.check.integrity import unsigned64
+from pipeline.check.privacy import mask_id
 from pipeline.catalogue.lookup import live
 from pipeline.catalogue.schema import attendance, decisions, media, persons, teaching, trainings
 
@@ -37,6 +40,22 @@ def person(engine: Engine, person_key: str) -> dict[str, str] | None:
     with engine.connect() as connection:
         row = connection.execute(select(persons).where(persons.c.person_key == person_key)).mappings().first()
     return None if row is None else {"person_key": row["person_key"], "masked": row["masked"], "name": row["name"]}
+
+
+def trace_number(engine: Engine, key_of: Callable[[str], str], number: str, today: date) -> dict[str, Any]:
+    """What ``pipeline trace`` and the web's search answer for one ID number: ``problem``
+    (why it is not a valid number, masked) or the person (name, masked number; None when
+    the catalogue has never seen them) with the trainings attended and taught."""
+    number = number.strip().upper()
+    check = validate_id_number(number, today)
+    if not check.ok:
+        return {"problem": f"{mask_id(number)} 不是有效的身份证号（{check.reason}）", "person": None}
+    found = person(engine, key_of(number))
+    if found is None:
+        return {"problem": None, "person": None, "masked": mask_id(number)}
+    key = found.pop("person_key")
+    return {"problem": None, "person": found, "masked": found["masked"],
+            "attended": trainings_attended(engine, key), "taught": trainings_taught(engine, key)}
 
 
 def trainings_attended(engine: Engine, person_key: str) -> list[dict[str, Any]]:

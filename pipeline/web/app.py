@@ -35,6 +35,8 @@ def build_app(services: WebServices, config: WebConfig) -> Starlette:
         Route("/login", pages.login_page, methods=["GET"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        Route("/search", pages.search_page, methods=["GET"]),
+        Route("/search/person", pages.search_person, methods=["POST"]),
         Route("/packages/{receipt_id}", pages.package_page, methods=["GET"]),
         Route("/packages/{receipt_id}/document.json", pages.package_document, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),

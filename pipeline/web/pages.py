@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from pipeline.check.catalogue import format_size
 from pipeline.check.report import STATUS_LABEL, numbered_problems
-from pipeline.web.access import NotFound, logged_in, may_see, require, start_session
+from pipeline.web.access import NotFound, WebUser, logged_in, may_see, require, start_session
 from pipeline.web.passwords import verify_password
 from pipeline.web.security import checked_form, csrf_token
 
@@ -113,3 +114,59 @@ async def package_document(request: Request) -> Response:
         _state(request).audit(request, user.name, user.role, "view-document", entry["receipt_id"], None)
     body = json.dumps(found["document"], ensure_ascii=False, indent=2)
     return Response(body, media_type="application/json; charset=utf-8")
+
+
+# -- search (operators and inspectors) ---------------------------------------------------------
+
+#: the most entries a search lists (narrow it with more conditions)
+SEARCH_ROWS = 500
+
+
+def _staff(request: Request) -> WebUser:
+    """The logged-in operator or inspector; an institution's login gets "not found" (the
+    page is not theirs to know of)."""
+    state = _state(request)
+    user = require(request, state.services, state.config)
+    if not user.staff:
+        raise NotFound()
+    return user
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        return None
+
+
+async def search_page(request: Request) -> Response:
+    """Decisions by receipt id fragment, institution, package, occupation/level, status and
+    date range (GET: the conditions are in the URL, shareable; no personal number is)."""
+    _staff(request)
+    state = _state(request)
+    q = request.query_params
+    asked = {k: (q.get(k) or "").strip() for k in ("text", "training", "status", "from", "to")}
+    problems = [f"日期“{asked[k]}”应写成 2026-11-20 的样子。" for k in ("from", "to") if asked[k] and not _day(asked[k])]
+    entries = None
+    if any(asked.values()) and not problems:
+        zone = state.services.zone
+        since, until = _day(asked["from"]), _day(asked["to"])
+        entries = state.services.catalogue.filtered(
+            text=asked["text"], training=asked["training"], status=asked["status"] or None,
+            since_ts=datetime.combine(since, time(), zone).timestamp() if since else None,
+            until_ts=datetime.combine(until + timedelta(days=1), time(), zone).timestamp() if until else None,
+            limit=SEARCH_ROWS)
+    return render(request, "search.html", asked=asked, problems=problems, entries=entries, limit=SEARCH_ROWS)
+
+
+async def search_person(request: Request) -> Response:
+    """A person's trainings by ID number (POST: the number never appears in a URL, a
+    browser's history or a proxy's log); the search is audited with the masked number."""
+    user = _staff(request)
+    state = _state(request)
+    form = await checked_form(request)
+    number = str(form.get("id_number") or "")
+    found = state.services.trace(number)
+    state.audit(request, user.name, user.role, "search-person", None,
+                {"masked": found.get("masked"), "found": found["person"] is not None})
+    return render(request, "search.html", asked={}, problems=[], entries=None, limit=SEARCH_ROWS, traced=found)

@@ -33,5 +33,7 @@ class WebServices:
     catalogue: DecisionCatalogue
     #: the document of a receipt id with where it lies (``Ops.receipt``), personal numbers masked
     receipt: Callable[[str], dict[str, Any] | None]
+    #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
+    trace: Callable[[str], dict[str, Any]]
     zone: tzinfo
     now: Callable[[], datetime]
