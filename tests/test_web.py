@@ -6,8 +6,10 @@ SQLite catalogue, real argon2 hashes."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 import subprocess
 import sys
 import time
@@ -34,6 +36,17 @@ from tests.support.stores import small_zip
 PASSWORD = "correct horse battery"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
+REGISTRY = """[[institution]]
+name = "新城区星火职业培训学校"
+email = ["office@xinghuo.example"]
+accounts = ["xinghuo"]
+
+[[institution]]
+name = "东方职业培训学校"
+email = ["office@dongfang.example"]
+accounts = ["other"]
+"""
+
 ROLES = ("anonymous", "xinghuo", "other", "operator", "inspector")
 
 
@@ -44,7 +57,10 @@ class Site:
     then the decided step's record, on a clock of the day after the packages' report date."""
 
     def __init__(self, data: Path) -> None:
-        env = {"PIPELINE_DATA_DIR": str(data), "PIPELINE_WEB_SECRET": "s" * 40}
+        data.mkdir(parents=True)
+        (data / "institutions.toml").write_text(REGISTRY, encoding="utf-8")
+        env = {"PIPELINE_DATA_DIR": str(data), "PIPELINE_WEB_SECRET": "s" * 40,
+               "PIPELINE_INSTITUTIONS": str(data / "institutions.toml")}
         self.env = env
         self.composition = Composition(load_settings(env=env), ledger=MemoryLedger(),
                                        clock=lambda: datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc))
@@ -126,6 +142,7 @@ ROUTES = {
     "own-package": "/packages/{xinghuo}",
     "own-document": "/packages/{xinghuo}/document.json",
     "search": "/search?text=%E6%98%9F%E7%81%AB",
+    "downloads": "/downloads",
     "missing-package": "/packages/R20261201-ZZZZZZZZ",
     "not-a-receipt": "/packages/R2026%27OR%271%3D1",
     "path-escape": "/packages/..%2F..%2Fetc%2Fpasswd",
@@ -191,6 +208,26 @@ def test_staff_views_are_audited_and_institutions_own_views_are_not(site: Site):
     log = site.composition.web_accounts.audit_log(limit=1000, receipt_id=rid)
     assert len(log) == before + 1
     assert (log[0]["user_name"], log[0]["role"], log[0]["action"]) == ("inspector", "inspector", "view-package")
+
+
+# -- downloads -------------------------------------------------------------------------------
+
+def test_the_templates_and_the_example_download_as_zips(site: Site):
+    client = site.client("xinghuo")
+    assert 'href="/downloads/templates.zip"' in client.get("/downloads").text
+    templates = client.get("/downloads/templates.zip")
+    assert templates.status_code == 200 and templates.headers["content-type"] == "application/zip"
+    assert "filename*=UTF-8''%E8%A1%A8%E5%8D%95%E6%A8%A1%E6%9D%BF.zip" in templates.headers["content-disposition"]
+    names = zipfile.ZipFile(io.BytesIO(templates.content)).namelist()
+    assert sum(n.endswith("/表单.xlsx") for n in names) == 2
+    example = client.get("/downloads/example.zip")
+    names = zipfile.ZipFile(io.BytesIO(example.content)).namelist()
+    today = site.composition.web_app().state.services.now().strftime("%Y%m%d")
+    folder = f"新城区星火职业培训学校{today}/"  # the login's institution, by its registry name
+    assert "README.txt" in names and f"{folder}表单.xlsx" in names
+    assert any(n.startswith(folder) and n.lower().endswith(".mp4") for n in names)
+    assert not any(n.endswith(".zip") for n in names)  # the folder to copy, not a package to upload
+    assert TestClient(site.app, follow_redirects=False).get("/downloads/example.zip").status_code == 303
 
 
 # -- search ----------------------------------------------------------------------------------

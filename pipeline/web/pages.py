@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from pipeline.check.catalogue import format_size
 from pipeline.check.report import STATUS_LABEL, numbered_problems
+from pipeline.kit.example import DEFAULT_INSTITUTION
+from pipeline.web.downloads import EXAMPLE_NAME, TEMPLATES_NAME, example_zip, templates_zip
 from pipeline.web.access import NotFound, WebUser, logged_in, may_see, require, start_session
 from pipeline.web.passwords import verify_password
 from pipeline.web.security import checked_form, csrf_token
@@ -170,3 +174,33 @@ async def search_person(request: Request) -> Response:
     state.audit(request, user.name, user.role, "search-person", None,
                 {"masked": found.get("masked"), "found": found["person"] is not None})
     return render(request, "search.html", asked={}, problems=[], entries=None, limit=SEARCH_ROWS, traced=found)
+
+
+# -- downloads ---------------------------------------------------------------------------------
+
+def _attachment(body: bytes, filename: str) -> Response:
+    """A ZIP to save under ``filename`` (RFC 6266: the UTF-8 name, and an ASCII fallback)."""
+    quoted = urllib.parse.quote(filename)
+    return Response(body, media_type="application/zip", headers={
+        "content-disposition": f"attachment; filename=\"download.zip\"; filename*=UTF-8''{quoted}"})
+
+
+async def downloads_page(request: Request) -> Response:
+    state = _state(request)
+    require(request, state.services, state.config)
+    return render(request, "downloads.html", templates_name=TEMPLATES_NAME, example_name=EXAMPLE_NAME)
+
+
+async def download_templates(request: Request) -> Response:
+    state = _state(request)
+    require(request, state.services, state.config)
+    return _attachment(await run_in_threadpool(templates_zip), TEMPLATES_NAME)
+
+
+async def download_example(request: Request) -> Response:
+    """The example, made for the login's institution (its registry name) as of today."""
+    state = _state(request)
+    user = require(request, state.services, state.config)
+    institution = (state.services.institution_of(user.account) if user.account else None) or DEFAULT_INSTITUTION
+    today = state.services.now().date()
+    return _attachment(await run_in_threadpool(example_zip, institution, today), EXAMPLE_NAME)

@@ -35,5 +35,7 @@ class WebServices:
     receipt: Callable[[str], dict[str, Any] | None]
     #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
     trace: Callable[[str], dict[str, Any]]
+    #: the registry's name of an institution account (None: not registered)
+    institution_of: Callable[[str], str | None]
     zone: tzinfo
     now: Callable[[], datetime]
