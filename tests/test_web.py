@@ -143,6 +143,7 @@ ROUTES = {
     "own-document": "/packages/{xinghuo}/document.json",
     "search": "/search?text=%E6%98%9F%E7%81%AB",
     "downloads": "/downloads",
+    "rules": "/rules",
     "missing-package": "/packages/R20261201-ZZZZZZZZ",
     "not-a-receipt": "/packages/R2026%27OR%271%3D1",
     "path-escape": "/packages/..%2F..%2Fetc%2Fpasswd",
@@ -228,6 +229,23 @@ def test_the_templates_and_the_example_download_as_zips(site: Site):
     assert any(n.startswith(folder) and n.lower().endswith(".mp4") for n in names)
     assert not any(n.endswith(".zip") for n in names)  # the folder to copy, not a package to upload
     assert TestClient(site.app, follow_redirects=False).get("/downloads/example.zip").status_code == 303
+
+
+def test_the_rules_page_states_the_policy_in_force(tmp_path: Path):
+    policy = "version = 1\n[zip]\nmax_entries = 1234\n[media]\nphoto_count = 4\n"  # over the shipped one
+    (tmp_path / "policy.toml").write_text(policy, encoding="utf-8")
+    env = {"PIPELINE_DATA_DIR": str(tmp_path / "var"), "PIPELINE_WEB_SECRET": "s" * 40,
+           "PIPELINE_POLICY": str(tmp_path / "policy.toml")}
+    composition = Composition(load_settings(env=env), ledger=MemoryLedger())
+    composition.web_accounts.put("clerk", "operator", None, hash_password(PASSWORD), NOW)
+    client = TestClient(composition.web_app(), follow_redirects=False)
+    assert login(client, "clerk", PASSWORD).status_code == 303
+    page = client.get("/rules").text
+    assert "文件（含文件夹）不超过 1234 个" in page and "培训照片 4 张" in page and "培训照片 5 张" not in page
+    assert composition.policy.sha256[:12] in page
+    default = Site(tmp_path / "default").client("xinghuo").get("/rules").text
+    assert "不超过 2000 个" in default and "培训照片 5 张" in default
+    assert "新城区星火职业培训学校" in default  # the guide's folder names the login's institution
 
 
 # -- search ----------------------------------------------------------------------------------

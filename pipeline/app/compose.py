@@ -212,7 +212,8 @@ class Composition:
             return trace_number(self.catalogue_engine, self.person_key, number, datetime.now(self.zone).date())
 
         services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=self.ops().receipt,
-                               trace=trace, institution_of=self._institution_of, zone=self.zone,
+                               trace=trace, policy=self.policy, institution_of=self._institution_of,
+                               zone=self.zone,
                                now=lambda: datetime.now(self.zone))
         return build_app(services, WebConfig(secret=self.web_secret, https_only=self.settings.web_https))
 

@@ -762,10 +762,11 @@ def _format_name(ext: str) -> str:
 
 
 def readme_text(root: str, trainings: Sequence[tuple[str, str, int]], theory_mode: Sequence[str],
-                practice_mode: Sequence[str], *, workbook: bool = False) -> str:
+                practice_mode: Sequence[str], *, workbook: bool = False, rules: MediaRules | None = None) -> str:
     """The Chinese guide written beside the example folder. Names come from the contract,
-    counts and limits from the shipped policy. ``workbook``: the forms are workbooks."""
-    rules = _default_media_rules()
+    counts and limits from ``rules`` (default: the shipped policy's; the web's rules page
+    gives the policy in force). ``workbook``: the forms are workbooks."""
+    rules = rules or _default_media_rules()
     first = trainings[0] if trainings else DEFAULT_TRAININGS[0]
     folder = first[0] + first[1]
     others = [t[0] + t[1] for t in trainings[1:]]

@@ -35,6 +35,7 @@ def build_app(services: WebServices, config: WebConfig) -> Starlette:
         Route("/login", pages.login_page, methods=["GET"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        Route("/rules", pages.rules_page, methods=["GET"]),
         Route("/downloads", pages.downloads_page, methods=["GET"]),
         Route("/downloads/templates.zip", pages.download_templates, methods=["GET"]),
         Route("/downloads/example.zip", pages.download_example, methods=["GET"]),

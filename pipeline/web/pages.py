@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from pipeline.check.catalogue import format_size
+from pipeline.check.contract import OFFLINE
 from pipeline.check.report import STATUS_LABEL, numbered_problems
-from pipeline.kit.example import DEFAULT_INSTITUTION
+from pipeline.kit.example import DEFAULT_INSTITUTION, DEFAULT_TRAININGS, readme_text
 from pipeline.web.downloads import EXAMPLE_NAME, TEMPLATES_NAME, example_zip, templates_zip
 from pipeline.web.access import NotFound, WebUser, logged_in, may_see, require, start_session
 from pipeline.web.passwords import verify_password
@@ -204,3 +205,19 @@ async def download_example(request: Request) -> Response:
     institution = (state.services.institution_of(user.account) if user.account else None) or DEFAULT_INSTITUTION
     today = state.services.now().date()
     return _attachment(await run_in_threadpool(example_zip, institution, today), EXAMPLE_NAME)
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+async def rules_page(request: Request) -> Response:
+    """The package format as the checks in force apply it: the guide of the example, made
+    from the contract's names and this deployment's policy (counts, sizes, durations), and
+    the archive's own limits. The page and the checks read the same values."""
+    state = _state(request)
+    user = require(request, state.services, state.config)
+    policy = state.services.policy
+    institution = (state.services.institution_of(user.account) if user.account else None) or DEFAULT_INSTITUTION
+    root = f"{institution}{state.services.now():%Y%m%d}"
+    guide = readme_text(root, DEFAULT_TRAININGS, [OFFLINE], [OFFLINE], workbook=True, rules=policy.media)
+    parts = guide.split("\n\n三、打包", 1)[0]  # 一 and 二; packing and checking are said on the page
+    return render(request, "rules.html", guide=parts, zip=policy.zip, policy=policy)

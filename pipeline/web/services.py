@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from pipeline.catalogue.decisions import DecisionCatalogue
 from pipeline.catalogue.web_accounts import WebAccounts
+from pipeline.check.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class WebServices:
     receipt: Callable[[str], dict[str, Any] | None]
     #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
     trace: Callable[[str], dict[str, Any]]
+    #: the policy in force (the rules page states its counts and limits)
+    policy: Policy
     #: the registry's name of an institution account (None: not registered)
     institution_of: Callable[[str], str | None]
     zone: tzinfo
