@@ -393,3 +393,22 @@ def test_pipeline_web_serves_the_login_page_over_real_http(served: str):
         assert response.status == 200 and "登录" in body
         assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
         assert response.headers.get("Server") is None  # no server banner
+
+
+def test_the_throttle_forgets_failures_that_left_the_window():
+    from pipeline.web.security import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(failures=2, window_seconds=60, clock=lambda: now[0])
+    throttle.failed("name:a", "client:1")
+    throttle.failed("name:a", "client:1")
+    assert throttle.wait_seconds("name:a") == 60 and throttle.wait_seconds("name:b", "client:1") == 60
+    now[0] = 30.0
+    assert throttle.wait_seconds("name:a") == 30
+    now[0] = 61.0
+    assert throttle.wait_seconds("name:a", "client:1") == 0
+    for n in range(LoginThrottle.MAX_KEYS + 1):  # made-up names, each failing once
+        throttle.failed(f"name:{n}")
+    now[0] = 200.0
+    throttle.failed("name:last")
+    assert len(throttle._seen) == 1  # the old ones forgotten once over the bound

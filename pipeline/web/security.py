@@ -108,11 +108,18 @@ class LoginThrottle:
                      if len(times := self._recent(key, now)) >= self.failures]
         return max(waits, default=0.0)
 
+    #: names and addresses remembered before the ones whose failures all left the window are
+    #: forgotten (a stream of made-up names must not grow the memory without end)
+    MAX_KEYS = 10_000
+
     def failed(self, *keys: str) -> None:
         now = self.clock()
         with self._lock:
             for key in keys:
                 self._recent(key, now).append(now)
+            if len(self._seen) > self.MAX_KEYS:
+                for key in [k for k, times in self._seen.items() if not times or times[-1] <= now - self.window]:
+                    del self._seen[key]
 
     def succeeded(self, name_key: str) -> None:
         with self._lock:
