@@ -178,6 +178,19 @@ def test_an_institution_sees_only_its_own_packages(site: Site):
     assert own in staff and other in staff and "东方职业培训学校20261120.zip" in staff
 
 
+def test_an_upload_not_yet_decided_is_listed_as_waiting_for_its_institution_only(tmp_path: Path):
+    site = Site(tmp_path / "var")
+    inbox = site.composition.services.store.inbox  # type: ignore[attr-defined]
+    (inbox / "xinghuo" / "星火职业培训学校20261125.zip").write_bytes(small_zip("waiting"))
+    own = site.client("xinghuo").get("/").text
+    assert "等待检查" in own and "星火职业培训学校20261125.zip" in own
+    assert '<meta http-equiv="refresh" content="10">' in own  # the page follows it until decided
+    other = site.client("other").get("/").text
+    assert "星火职业培训学校20261125.zip" not in other and 'http-equiv="refresh"' not in other
+    staff = site.client("operator").get("/").text
+    assert "等待检查" in staff and "星火职业培训学校20261125.zip" in staff
+
+
 def test_a_guessed_receipt_of_another_institution_looks_like_a_missing_one(site: Site):
     client = site.client("other")
     theirs = client.get(f"/packages/{site.receipts['xinghuo']}")

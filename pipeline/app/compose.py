@@ -211,7 +211,9 @@ class Composition:
         def trace(number: str) -> dict[str, Any]:
             return trace_number(self.catalogue_engine, self.person_key, number, datetime.now(self.zone).date())
 
-        services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=self.ops().receipt,
+        ops = self.ops()
+        services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=ops.receipt,
+                               undecided=ops.undecided,
                                trace=trace, policy=self.policy, institution_of=self._institution_of,
                                zone=self.zone,
                                now=lambda: datetime.now(self.zone))

@@ -382,7 +382,7 @@ class DecisionCatalogue:
     def _counts(self, *where: Any) -> dict[str, int]:
         query = select(decisions.c.status, func.count()).where(*where).group_by(decisions.c.status)
         with self.engine.connect() as connection:
-            found = dict(connection.execute(query).tuples().all())
+            found = {row[0]: row[1] for row in connection.execute(query)}
         return {status: int(found.get(status, 0)) for status in STATUSES}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -254,6 +254,17 @@ class Ops:
         return {"query": redact(query), "kind": kind, "decisions": [self._where(e) for e in entries],
                 "in_progress": [_shown(c) for c in claims], "waiting": [_shown(w) for w in waiting]}
 
+    def undecided(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The uploads (of ``account``; None: everyone's) not decided yet, oldest first: those
+        being checked (claimed) and those waiting in the inbox. Read from the store alone,
+        so it works with Redis down. Personal numbers in names are masked."""
+        checking = [{"state": "checking", "name": c["name"], "account": c["account"], "since": c["received_at"],
+                     "receipt_id": c["receipt_id"]} for c in self._claims()]
+        waiting = [{"state": "waiting", "name": w["location"].rsplit("/", 1)[-1], "account": w["account"],
+                    "since": w["since"], "receipt_id": None} for w in self._waiting()]
+        rows = [r for r in checking + waiting if account is None or r["account"] == account]
+        return [_shown(r) for r in sorted(rows, key=lambda r: str(r["since"] or ""))]
+
     def receipt(self, receipt_id: str) -> dict[str, Any] | None:
         """The document of a receipt id with where it lies, or None."""
         receipt_id = receipt_id.strip().upper()

@@ -80,11 +80,11 @@ async def logout(request: Request) -> Response:
 async def home(request: Request) -> Response:
     state = _state(request)
     user = require(request, state.services, state.config)
-    if user.staff:
-        entries = state.services.catalogue.recent(HOME_ROWS)
-        return render(request, "home_staff.html", entries=entries)
-    entries = state.services.catalogue.recent(HOME_ROWS, account=user.account)
-    return render(request, "home_institution.html", entries=entries)
+    account = None if user.staff else user.account
+    entries = state.services.catalogue.recent(HOME_ROWS, account=account)
+    undecided = state.services.undecided(account)
+    return render(request, "home_staff.html" if user.staff else "home_institution.html", entries=entries,
+                  undecided=undecided, refresh=bool(undecided))
 
 
 def _package(request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:

@@ -34,6 +34,8 @@ class WebServices:
     catalogue: DecisionCatalogue
     #: the document of a receipt id with where it lies (``Ops.receipt``), personal numbers masked
     receipt: Callable[[str], dict[str, Any] | None]
+    #: the uploads of an account (None: all) not decided yet (``Ops.undecided``)
+    undecided: Callable[[str | None], list[dict[str, Any]]]
     #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
     trace: Callable[[str], dict[str, Any]]
     #: the policy in force (the rules page states its counts and limits)
