@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 import zipfile
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import redis
 from starlette.testclient import TestClient
 
 from pipeline.app.compose import Composition
@@ -56,11 +58,13 @@ class Site:
     role and the web application on it. Decided as the workers do: ingest with every check,
     then the decided step's record, on a clock of the day after the packages' report date."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, redis_url: str | None = None) -> None:
         data.mkdir(parents=True)
         (data / "institutions.toml").write_text(REGISTRY, encoding="utf-8")
         env = {"PIPELINE_DATA_DIR": str(data), "PIPELINE_WEB_SECRET": "s" * 40,
                "PIPELINE_INSTITUTIONS": str(data / "institutions.toml")}
+        if redis_url:  # the queue, for requeue (its own namespace on the shared test server)
+            env.update(REDIS_URL=redis_url, PIPELINE_NAMESPACE=f"web-{uuid.uuid4().hex[:8]}")
         self.env = env
         self.composition = Composition(load_settings(env=env), ledger=MemoryLedger(),
                                        clock=lambda: datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc))
@@ -304,6 +308,53 @@ def test_a_persons_trainings_by_id_number_masked_and_audited(site: Site):
     denied = institution.post("/search/person", data={"id_number": number,
                                                       "csrf_token": csrf_of(institution, "/")})
     assert denied.status_code == 404 and trainee["name"] not in denied.text
+
+
+# -- requeue ---------------------------------------------------------------------------------
+
+def _requeue(client: TestClient, rid: str, reason: str | None = "规则已调整") -> Any:
+    form = {"csrf_token": csrf_of(client, "/")}
+    if reason is not None:
+        form["reason"] = reason
+    return client.post(f"/packages/{rid}/requeue", data=form)
+
+
+def test_only_an_operator_requeues_and_only_a_rejected_decision_with_a_reason(site: Site):
+    rejected, accepted = site.receipts["xinghuo"], site.receipts["accepted"]
+    assert TestClient(site.app, follow_redirects=False).post(f"/packages/{rejected}/requeue").status_code == 303
+    assert _requeue(site.client("xinghuo"), rejected).status_code == 404  # not an institution's route
+    assert _requeue(site.client("other"), rejected).status_code == 404
+    denied = _requeue(site.client("inspector"), rejected)
+    assert denied.status_code == 403 and "只有运维人员" in denied.text
+    operator = site.client("operator")
+    assert "重新检查" in operator.get(f"/packages/{rejected}").text
+    assert "按现行规则重新检查" not in site.client("inspector").get(f"/packages/{rejected}").text
+    assert _requeue(operator, rejected, reason="   ").status_code == 400
+    assert _requeue(operator, accepted).status_code == 409
+    assert operator.post(f"/packages/{rejected}/requeue", data={"reason": "x"}).status_code == 403  # no CSRF
+    down = _requeue(operator, rejected)  # this site has no Redis: the queue cannot be reached
+    assert down.status_code == 503 and "任务队列" in down.text
+    assert not [e for e in site.composition.web_accounts.audit_log(limit=1000) if e["action"] == "requeue"]
+
+
+def test_an_operators_requeue_makes_a_new_claim_sent_to_the_queue_and_audited(tmp_path: Path, redis_server):
+    site = Site(tmp_path / "var", redis_url=redis_server.url)
+    rid = site.receipts["xinghuo"]
+    operator = site.client("operator")
+    done = _requeue(operator, rid, reason="照片规则已调整")
+    assert done.status_code == 200 and "已交给检查程序重新检查" in done.text
+    new_rid = re.search(r"新的回执编号：(R[0-9]{8}-[0-9A-Z]{8})", done.text).group(1)
+    assert new_rid != rid
+    home = operator.get("/").text
+    assert "正在检查" in home  # the new claim, until a worker decides it
+    [entry] = [e for e in site.composition.web_accounts.audit_log(limit=100) if e["action"] == "requeue"]
+    assert entry["receipt_id"] == rid and entry["user_name"] == "operator"
+    assert entry["detail"] == {"reason": "照片规则已调整", "action": "queued", "new_receipt_id": new_rid}
+    broker = site.composition.broker_config()
+    queued = redis.Redis.from_url(broker.url).keys(f"{broker.namespace}*")
+    assert queued  # the ingest message waits in the package queue (no worker runs here)
+    again = _requeue(operator, rid)
+    assert again.status_code == 200 and new_rid in again.text  # the same new receipt: no second decision
 
 
 # -- log-in, sessions, CSRF ------------------------------------------------------------------

@@ -213,11 +213,18 @@ class Composition:
 
         ops = self.ops()
         services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=ops.receipt,
-                               undecided=ops.undecided,
+                               undecided=ops.undecided, requeue=self._web_requeue,
                                trace=trace, policy=self.policy, institution_of=self._institution_of,
                                zone=self.zone,
                                now=lambda: datetime.now(self.zone))
         return build_app(services, WebConfig(secret=self.web_secret, https_only=self.settings.web_https))
+
+    def _web_requeue(self, receipt_id: str) -> dict[str, Any]:
+        """``pipeline requeue RECEIPT_ID`` for the web's operator: OpsError when Redis (the
+        queue) cannot be reached."""
+        ops = self.ops(need_redis=True)
+        [result] = ops.requeue(ops.requeue_selection([receipt_id], None, []), send=self.send_ingest)
+        return result
 
     def _institution_of(self, account: str) -> str | None:
         found = self.registry.match(account)

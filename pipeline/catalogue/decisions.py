@@ -339,13 +339,14 @@ class DecisionCatalogue:
                                                           ("name", "institution", "account", "source"))]).casefold()
                        for n in needles)]
 
-    def filtered(self, *, text: str = "", training: str = "", status: str | None = None,
+    def filtered(self, *, text: str = "", training: str = "", status: str | None = None, code: str = "",
                  since_ts: float | None = None, until_ts: float | None = None,
                  limit: int = 500) -> list[dict[str, Any]]:
         """The newest ``limit`` entries matching every condition given: ``text`` in the
         receipt id, package name, institution, account or inbox location (as :meth:`search`);
         ``training`` in an accepted training's occupation and level (e.g. 育婴师 or 育婴师初级);
-        the status; decided in [since_ts, until_ts) (epoch seconds)."""
+        the status; an error ``code`` (e.g. MEDIA_COUNT); decided in [since_ts, until_ts)
+        (epoch seconds)."""
         where: list[Any] = []
         if text.strip():
             needles = {text.strip().casefold(), redact(text.strip()).casefold()}
@@ -357,6 +358,8 @@ class DecisionCatalogue:
             where.append(decisions.c.receipt_id.in_(select(trainings.c.receipt_id).where(named)))
         if status:
             where.append(decisions.c.status == status)
+        if code.strip():
+            where.append(decisions.c.error_codes.contains(json.dumps(code.strip().upper()), autoescape=True))
         if since_ts is not None:
             where.append(decisions.c.decided_ts >= since_ts)
         if until_ts is not None:

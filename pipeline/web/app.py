@@ -43,6 +43,7 @@ def build_app(services: WebServices, config: WebConfig) -> Starlette:
         Route("/search/person", pages.search_person, methods=["POST"]),
         Route("/packages/{receipt_id}", pages.package_page, methods=["GET"]),
         Route("/packages/{receipt_id}/document.json", pages.package_document, methods=["GET"]),
+        Route("/packages/{receipt_id}/requeue", pages.requeue, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

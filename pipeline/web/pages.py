@@ -104,13 +104,55 @@ def _package(request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     return user, entry, found
 
 
+def _requeueable(user: WebUser, entry: dict[str, Any], superseded_by: str | None) -> bool:
+    """Whether ``user`` may re-check this decision now: an operator, a rejected decision
+    not re-checked already (``pipeline requeue``'s own rule: only rejected ones)."""
+    return user.role == "operator" and entry["status"] == "rejected" and not superseded_by
+
+
 async def package_page(request: Request) -> Response:
     user, entry, found = _package(request)
     document = found["document"]
     if user.staff:
         _state(request).audit(request, user.name, user.role, "view-package", entry["receipt_id"], None)
     return render(request, "package.html", entry=entry, document=document, superseded_by=found["superseded_by"],
-                  problems=list(numbered_problems(document)))
+                  problems=list(numbered_problems(document)),
+                  requeueable=_requeueable(user, entry, found["superseded_by"]))
+
+
+#: the longest reason a requeue keeps
+REASON_MAX = 500
+
+
+async def requeue(request: Request) -> Response:
+    """An operator re-checks a rejected decision under the policy in force (a new decision
+    naming the old one, as ``pipeline requeue``), giving a reason; recorded in the audit
+    trail. An inspector may not (403); an institution does not see the route (404)."""
+    from pipeline.ops.queries import OpsError
+
+    state = _state(request)
+    user, entry, found = _package(request)
+    if not user.staff:
+        raise NotFound()
+    form = await checked_form(request)
+    if user.role != "operator":
+        return render(request, "error.html", status_code=403, title="无权操作", text="只有运维人员可以重新检查上报。")
+    reason = " ".join(str(form.get("reason") or "").split())[:REASON_MAX]
+    rid = entry["receipt_id"]
+    if not _requeueable(user, entry, found["superseded_by"]):
+        return render(request, "error.html", status_code=409, title="不能重新检查",
+                      text="只有未通过、且还没有重新检查过的上报可以重新检查。")
+    if not reason:
+        return render(request, "error.html", status_code=400, title="请填写原因",
+                      text="重新检查需要写明原因（例如：规则已调整），原因会记入审计日志。")
+    try:
+        result = await run_in_threadpool(state.services.requeue, rid)
+    except OpsError:
+        return render(request, "error.html", status_code=503, title="暂时不能重新检查",
+                      text="任务队列（Redis）现在连不上，请稍后再试，或请管理员查看 pipeline status。")
+    state.audit(request, user.name, user.role, "requeue", rid,
+                {"reason": reason, "action": result.get("action"), "new_receipt_id": result.get("new_receipt_id")})
+    return render(request, "requeued.html", entry=entry, result=result, reason=reason)
 
 
 async def package_document(request: Request) -> Response:
@@ -150,14 +192,14 @@ async def search_page(request: Request) -> Response:
     _staff(request)
     state = _state(request)
     q = request.query_params
-    asked = {k: (q.get(k) or "").strip() for k in ("text", "training", "status", "from", "to")}
+    asked = {k: (q.get(k) or "").strip() for k in ("text", "training", "status", "code", "from", "to")}
     problems = [f"日期“{asked[k]}”应写成 2026-11-20 的样子。" for k in ("from", "to") if asked[k] and not _day(asked[k])]
     entries = None
     if any(asked.values()) and not problems:
         zone = state.services.zone
         since, until = _day(asked["from"]), _day(asked["to"])
         entries = state.services.catalogue.filtered(
-            text=asked["text"], training=asked["training"], status=asked["status"] or None,
+            text=asked["text"], training=asked["training"], status=asked["status"] or None, code=asked["code"],
             since_ts=datetime.combine(since, time(), zone).timestamp() if since else None,
             until_ts=datetime.combine(until + timedelta(days=1), time(), zone).timestamp() if until else None,
             limit=SEARCH_ROWS)

@@ -36,6 +36,9 @@ class WebServices:
     receipt: Callable[[str], dict[str, Any] | None]
     #: the uploads of an account (None: all) not decided yet (``Ops.undecided``)
     undecided: Callable[[str | None], list[dict[str, Any]]]
+    #: re-check a rejected decision under the policy in force (``Ops.requeue``); raises
+    #: ``pipeline.ops.queries.OpsError`` when the queue cannot be reached
+    requeue: Callable[[str], dict[str, Any]]
     #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
     trace: Callable[[str], dict[str, Any]]
     #: the policy in force (the rules page states its counts and limits)
