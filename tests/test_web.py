@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import urllib.parse
 import uuid
 import zipfile
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any, Iterator
 
 import pytest
 import redis
+from PIL import Image
 from starlette.testclient import TestClient
 
 from pipeline.app.compose import Composition
@@ -308,6 +310,63 @@ def test_a_persons_trainings_by_id_number_masked_and_audited(site: Site):
     denied = institution.post("/search/person", data={"id_number": number,
                                                       "csrf_token": csrf_of(institution, "/")})
     assert denied.status_code == 404 and trainee["name"] not in denied.text
+
+
+# -- photos and videos ------------------------------------------------------------------------
+
+def test_the_package_page_shows_thumbnails_and_plays_videos_from_the_archived_zip(site: Site):
+    rid, built = site.receipts["accepted"], site.accepted
+    client = site.client("inspector")
+    page = client.get(f"/packages/{rid}").text
+    videos = sorted(p for p in built.files if p.lower().endswith(".mp4"))
+    photo = built.photos[0]
+    quoted = urllib.parse.quote(f"{built.root}/{photo}")
+    assert f'src="/packages/{rid}/thumbs/{quoted}"' in page and page.count("<video ") == len(videos)
+    thumb = client.get(f"/packages/{rid}/thumbs/{quoted}")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.content)) as image:
+        assert max(image.size) <= 320
+    full = client.get(f"/packages/{rid}/media/{quoted}")
+    assert full.status_code == 200 and full.content == built.files[photo]
+    video = urllib.parse.quote(f"{built.root}/{videos[0]}")
+    data = built.files[videos[0]]
+    whole = client.get(f"/packages/{rid}/media/{video}")
+    assert whole.status_code == 200 and whole.content == data and whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"] == "video/mp4"
+    part = client.get(f"/packages/{rid}/media/{video}", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    tail = client.get(f"/packages/{rid}/media/{video}", headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == data[-10:]
+    beyond = client.get(f"/packages/{rid}/media/{video}", headers={"Range": f"bytes={len(data)}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}"
+    # only the ZIP's own photos and videos, and only for whoever may see the package
+    for path in ("..%2F..%2Fetc%2Fpasswd", urllib.parse.quote(f"{built.root}/培训方案.json"), "nothing.mp4"):
+        assert client.get(f"/packages/{rid}/media/{path}").status_code == 404
+    assert site.client("other").get(f"/packages/{rid}/media/{video}").status_code == 404
+    assert site.client("other").get(f"/packages/{rid}/thumbs/{quoted}").status_code == 404
+    assert site.client("xinghuo").get(f"/packages/{rid}/media/{video}").status_code == 200
+    assert TestClient(site.app, follow_redirects=False).get(f"/packages/{rid}/media/{video}").status_code == 303
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_member_is_served_at_its_offset_when_stored_and_from_the_cache_when_compressed(tmp_path: Path,
+                                                                                         compression: int):
+    from pipeline.web.media import PackageMedia, read_span
+
+    video = bytes(range(256)) * 4096 + b"tail"
+    zip_path = tmp_path / "package.zip"
+    with zipfile.ZipFile(zip_path, "w", compression) as archive:
+        archive.writestr("根/育婴师初级/理论/a.txt", b"x" * 1000)
+        archive.writestr("根/育婴师初级/理论/育婴师初级理论视频1.mp4", video)
+    media = PackageMedia(lambda rid, scratch: zip_path, tmp_path / "cache")
+    [member] = media.members("R20261121-AAAAAAAA")
+    assert member.kind == "video" and member.stored == (compression == zipfile.ZIP_STORED)
+    span = media.span("R20261121-AAAAAAAA", member.path)
+    assert (span.file == zip_path) == (compression == zipfile.ZIP_STORED)  # no copy of a stored member
+    assert b"".join(read_span(span, 0, span.length - 1)) == video
+    assert b"".join(read_span(span, 5000, 5099)) == video[5000:5100]
+    assert media.span("R20261121-AAAAAAAA", "根/育婴师初级/理论/a.txt") is None  # not a photo or video
 
 
 # -- requeue ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone, tzinfo
+from pathlib import Path
 from functools import cached_property, partial
 from typing import Any, Callable, Sequence
 
@@ -35,7 +36,7 @@ from pipeline.intake.faults import FaultPoints
 from pipeline.intake.ledger import Ledger, MemoryLedger, RedisLedger
 from pipeline.intake.local_store import LocalStore
 from pipeline.intake.s3_store import S3Store
-from pipeline.intake.store import Store
+from pipeline.intake.store import Store, StoreError
 from pipeline.notify.mailer import OUTBOX_FROM, OUTBOX_OPERATOR, Mailer
 from pipeline.notify.records import SendRecords
 from pipeline.notify.registry import Registry, load_registry
@@ -204,6 +205,7 @@ class Composition:
         """The web application (pipeline/web), given the library objects its pages read; it
         works with Redis down (the catalogue and the store are enough to read)."""
         from pipeline.web.app import build_app  # Starlette and Jinja2: only where the web is served
+        from pipeline.web.media import PackageMedia
         from pipeline.web.services import WebConfig, WebServices
 
         from pipeline.catalogue.inspection import trace_number
@@ -215,9 +217,23 @@ class Composition:
         services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=ops.receipt,
                                undecided=ops.undecided, requeue=self._web_requeue,
                                trace=trace, policy=self.policy, institution_of=self._institution_of,
+                               media=PackageMedia(partial(self._package_zip, ops), self.settings.work_dir / "web-media"),
                                zone=self.zone,
                                now=lambda: datetime.now(self.zone))
         return build_app(services, WebConfig(secret=self.web_secret, https_only=self.settings.web_https))
+
+    def _package_zip(self, ops: Ops, receipt_id: str, scratch: Path) -> Path | None:
+        """The local path of a decision's stored ZIP (an S3 store downloads it into
+        ``scratch``), or None when there is none (removed by retention, or a duplicate's)."""
+        entry = self.catalogue.get(receipt_id)
+        if entry is None:
+            return None
+        try:
+            path = ops.inventory.local_zip(entry["location"], ops.package_file_of(entry["location"], entry["name"]),
+                                           scratch)
+        except (StoreError, OSError):
+            return None
+        return path if path.is_file() else None
 
     def _web_requeue(self, receipt_id: str) -> dict[str, Any]:
         """``pipeline requeue RECEIPT_ID`` for the web's operator: OpsError when Redis (the

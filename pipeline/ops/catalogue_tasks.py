@@ -167,7 +167,7 @@ class Thumbnails:
             name = self.package_file(entry["location"], entry["name"] or "")
             zip_path = self.inventory.local_zip(entry["location"], name, scratch / "download")
             with zipfile.ZipFile(zip_path) as archive:
-                member = next((i for i in archive.infolist() if _member_path(i) == path), None)
+                member = next((i for i in archive.infolist() if member_path(i) == path), None)
                 if member is None or member.file_size > 64 * 1024 * 1024:
                     return None
                 with archive.open(member) as f, Image.open(f) as im:
@@ -182,7 +182,7 @@ class Thumbnails:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _member_path(info: zipfile.ZipInfo) -> str:
+def member_path(info: zipfile.ZipInfo) -> str:
     """A member's path as the package reader names it (a GBK name without the UTF-8 flag
     is decoded as the reader does: tried as GBK)."""
     if info.flag_bits & 0x800:

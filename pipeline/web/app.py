@@ -44,6 +44,8 @@ def build_app(services: WebServices, config: WebConfig) -> Starlette:
         Route("/packages/{receipt_id}", pages.package_page, methods=["GET"]),
         Route("/packages/{receipt_id}/document.json", pages.package_document, methods=["GET"]),
         Route("/packages/{receipt_id}/requeue", pages.requeue, methods=["POST"]),
+        Route("/packages/{receipt_id}/media/{path:path}", pages.media_file, methods=["GET"]),
+        Route("/packages/{receipt_id}/thumbs/{path:path}", pages.thumbnail, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -12,13 +12,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from pipeline.check.catalogue import format_size
 from pipeline.check.contract import OFFLINE
 from pipeline.check.report import STATUS_LABEL, numbered_problems
 from pipeline.kit.example import DEFAULT_INSTITUTION, DEFAULT_TRAININGS, readme_text
 from pipeline.web.downloads import EXAMPLE_NAME, TEMPLATES_NAME, example_zip, templates_zip
+from pipeline.web.media import byte_range, read_span
 from pipeline.web.access import NotFound, WebUser, logged_in, may_see, require, start_session
 from pipeline.web.passwords import verify_password
 from pipeline.web.security import checked_form, csrf_token
@@ -115,9 +116,43 @@ async def package_page(request: Request) -> Response:
     document = found["document"]
     if user.staff:
         _state(request).audit(request, user.name, user.role, "view-package", entry["receipt_id"], None)
+    members = await run_in_threadpool(_state(request).services.media.members, entry["receipt_id"])
+    folders: dict[str, list[Any]] = {}
+    for member in members:
+        folders.setdefault(member.folder, []).append(member)
     return render(request, "package.html", entry=entry, document=document, superseded_by=found["superseded_by"],
-                  problems=list(numbered_problems(document)),
+                  problems=list(numbered_problems(document)), media_folders=folders,
                   requeueable=_requeueable(user, entry, found["superseded_by"]))
+
+
+async def media_file(request: Request) -> Response:
+    """A photo or video of the package, whole or the byte range asked (a video seeks)."""
+    _user, entry, _found = _package(request)
+    span = await run_in_threadpool(_state(request).services.media.span, entry["receipt_id"],
+                                   request.path_params["path"])
+    if span is None:
+        raise NotFound()
+    asked = byte_range(request.headers.get("range"), span.length)
+    headers = {"accept-ranges": "bytes"}
+    if asked == "unsatisfiable":
+        return Response(status_code=416, headers={**headers, "content-range": f"bytes */{span.length}"})
+    first, last = asked if isinstance(asked, tuple) else (0, span.length - 1)
+    headers["content-length"] = str(last - first + 1)
+    status = 200
+    if isinstance(asked, tuple):
+        status = 206
+        headers["content-range"] = f"bytes {first}-{last}/{span.length}"
+    body = read_span(span, first, last) if span.length else iter(())
+    return StreamingResponse(body, status_code=status, media_type=span.content_type, headers=headers)
+
+
+async def thumbnail(request: Request) -> Response:
+    _user, entry, _found = _package(request)
+    path = await run_in_threadpool(_state(request).services.media.thumbnail, entry["receipt_id"],
+                                   request.path_params["path"])
+    if path is None:
+        raise NotFound()
+    return FileResponse(path, media_type="image/jpeg")
 
 
 #: the longest reason a requeue keeps

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from pipeline.catalogue.decisions import DecisionCatalogue
 from pipeline.catalogue.web_accounts import WebAccounts
 from pipeline.check.policy import Policy
+from pipeline.web.media import PackageMedia
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class WebServices:
     requeue: Callable[[str], dict[str, Any]]
     #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
     trace: Callable[[str], dict[str, Any]]
+    #: the photos and videos of archived packages, read from their ZIPs
+    media: PackageMedia
     #: the policy in force (the rules page states its counts and limits)
     policy: Policy
     #: the registry's name of an institution account (None: not registered)
