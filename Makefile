@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # test processes (pytest-xdist); the suite waits on real processes more than it computes
 TEST_PROCESSES ?= 3
 
-.PHONY: install run test test-fast bench soak clean sftp-deps office-deps postgres-deps
+.PHONY: install run test test-fast bench soak clean sftp-deps office-deps postgres-deps browser-deps
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: install
 	PIPELINE_LOG_FILE="$${PIPELINE_LOG_FILE:-$${PIPELINE_DATA_DIR:-var}/logs/pipeline.log}" $(BIN)/pipeline run
 
-test: install sftp-deps office-deps postgres-deps
+test: install sftp-deps office-deps postgres-deps browser-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadgroup
 
@@ -69,6 +69,17 @@ postgres-deps:
 		&& DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
 		postgresql >/dev/null; }; } && { service postgresql stop >/dev/null 2>&1 || true; }; }
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null
+
+# The browser tests (tests/test_web_browser.py) drive Debian's Chromium through Debian's
+# chromedriver with Selenium: the two packages (same version, so they always fit) and a
+# Chinese font for the pages and their screenshots, installed once when chromedriver is
+# missing. No browser or driver is downloaded from anywhere else.
+browser-deps:
+	command -v chromedriver >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get -qq install -y \
+		--no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1 || { apt-get -qq update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
+		chromium chromium-driver fonts-noto-cjk >/dev/null; }; }
+	chromedriver --version | grep -q ChromeDriver
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -7,16 +7,10 @@ SQLite catalogue, real argon2 hashes."""
 from __future__ import annotations
 
 import io
-import json
 import re
 import urllib.parse
-import uuid
 import zipfile
-import subprocess
-import sys
-import time
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,90 +20,14 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from pipeline.app.compose import Composition
-from pipeline.app.redis_server import free_loopback_port
 from pipeline.app.settings import load_settings
-from pipeline.intake.deciding import ingest
 from pipeline.intake.ledger import MemoryLedger
-from pipeline.intake.uploads import IngestRequest
-from pipeline.ops.catalogue_tasks import record_decision
 from pipeline.web.passwords import hash_password
 from pipeline.web.security import CONTENT_SECURITY_POLICY
-from tests.support.integrity import package
 from tests.support.stores import small_zip
-
-PASSWORD = "correct horse battery"
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-
-REGISTRY = """[[institution]]
-name = "新城区星火职业培训学校"
-email = ["office@xinghuo.example"]
-accounts = ["xinghuo"]
-
-[[institution]]
-name = "东方职业培训学校"
-email = ["office@dongfang.example"]
-accounts = ["other"]
-"""
+from tests.support.websites import NOW, PASSWORD, Site, csrf_of, login, web_process
 
 ROLES = ("anonymous", "xinghuo", "other", "operator", "inspector")
-
-
-class Site:
-    """A data directory with two institutions' decisions (xinghuo: one rejected and one
-    accepted with its trainees in the catalogue; other: one rejected), the logins of every
-    role and the web application on it. Decided as the workers do: ingest with every check,
-    then the decided step's record, on a clock of the day after the packages' report date."""
-
-    def __init__(self, data: Path, redis_url: str | None = None) -> None:
-        data.mkdir(parents=True)
-        (data / "institutions.toml").write_text(REGISTRY, encoding="utf-8")
-        env = {"PIPELINE_DATA_DIR": str(data), "PIPELINE_WEB_SECRET": "s" * 40,
-               "PIPELINE_INSTITUTIONS": str(data / "institutions.toml")}
-        if redis_url:  # the queue, for requeue (its own namespace on the shared test server)
-            env.update(REDIS_URL=redis_url, PIPELINE_NAMESPACE=f"web-{uuid.uuid4().hex[:8]}")
-        self.env = env
-        self.composition = Composition(load_settings(env=env), ledger=MemoryLedger(),
-                                       clock=lambda: datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc))
-        self.receipts: dict[str, str] = {}
-        self.accepted = package("新城区星火职业培训学校", 7)
-        self.receipts["xinghuo"] = self.decide("xinghuo", "星火职业培训学校20261120.zip", small_zip("xinghuo"))
-        self.receipts["other"] = self.decide("other", "东方职业培训学校20261120.zip", small_zip("other"))
-        self.receipts["accepted"] = self.decide("xinghuo", self.accepted.zip_name, self.accepted.zip())
-        accounts = self.composition.web_accounts
-        accounts.put("xinghuo", "institution", "xinghuo", hash_password(PASSWORD), NOW)
-        accounts.put("other", "institution", "other", hash_password(PASSWORD), NOW)
-        accounts.put("operator", "operator", None, hash_password(PASSWORD), NOW)
-        accounts.put("inspector", "inspector", None, hash_password(PASSWORD), NOW)
-        self.app = self.composition.web_app()
-
-    def decide(self, account: str, name: str, zip_bytes: bytes) -> str:
-        store = self.composition.services.store
-        path = store.inbox / account / name  # type: ignore[attr-defined]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(zip_bytes)
-        outcome = ingest(IngestRequest(f"{account}/{name}", path.stat().st_size, str(path.stat().st_mtime_ns)),
-                         self.composition.services)
-        assert outcome is not None
-        record_decision(store, self.composition.catalogue, outcome.receipt_id, outcome.location)
-        return outcome.receipt_id
-
-    def client(self, role: str = "anonymous") -> TestClient:
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
-        if role != "anonymous":
-            response = login(client, role, PASSWORD)
-            assert response.status_code == 303 and response.headers["location"] == "/", response.text
-        return client
-
-
-def csrf_of(client: TestClient, path: str = "/login") -> str:
-    page = client.get(path)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
-
-
-def login(client: TestClient, name: str, password: str) -> Any:
-    return client.post("/login", data={"name": name, "password": password, "csrf_token": csrf_of(client)})
 
 
 @pytest.fixture(scope="module")
@@ -485,29 +403,9 @@ def test_a_session_cookie_signed_with_another_secret_is_ignored(site: Site):
 # -- pipeline web: the real server ----------------------------------------------------------
 
 @pytest.fixture()
-def served(site: Site) -> Iterator[str]:
-    port = free_loopback_port()
-    env = {**site.env, "PIPELINE_WEB_PORT": str(port), "PIPELINE_LOG_FORMAT": "json", "PATH": "/usr/bin:/bin"}
-    process = subprocess.Popen([sys.executable, "-m", "pipeline", "web"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    address = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(address + "login", timeout=5)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(process.stderr.read() if process.stderr else "did not start")
-                time.sleep(0.2)
+def served(site: Site, tmp_path: Path) -> Iterator[str]:
+    with web_process(site.env, tmp_path / "web.log") as address:
         yield address
-    finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 0  # SIGTERM: the requests under way finished, a clean exit
-        err = process.stderr.read() if process.stderr else ""
-        started = [json.loads(line) for line in err.splitlines() if '"web.started"' in line]
-        assert [e["address"] for e in started] == [address] and '"web.stopped"' in err
 
 
 def test_pipeline_web_serves_the_login_page_over_real_http(served: str):
