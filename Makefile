@@ -76,9 +76,9 @@ postgres-deps:
 # missing. No browser or driver is downloaded from anywhere else.
 browser-deps:
 	command -v chromedriver >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get -qq install -y \
-		--no-install-recommends chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1 || { apt-get -qq update \
+		--no-install-recommends chromium chromium-driver fonts-wqy-microhei >/dev/null 2>&1 || { apt-get -qq update \
 		&& DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends \
-		chromium chromium-driver fonts-noto-cjk >/dev/null; }; }
+		chromium chromium-driver fonts-wqy-microhei >/dev/null; }; }
 	chromedriver --version | grep -q ChromeDriver
 
 bench: install
