@@ -125,13 +125,20 @@ async def package_page(request: Request) -> Response:
                   requeueable=_requeueable(user, entry, found["superseded_by"]))
 
 
+async def _package_media(request: Request, what: str) -> Any:
+    """``PackageMedia.<what>`` (span or thumbnail) of the member the URL names, of a package
+    the user may see; NotFound when there is none."""
+    _user, entry, _found = _package(request)
+    found = await run_in_threadpool(getattr(_state(request).services.media, what), entry["receipt_id"],
+                                    request.path_params["path"])
+    if found is None:
+        raise NotFound()
+    return found
+
+
 async def media_file(request: Request) -> Response:
     """A photo or video of the package, whole or the byte range asked (a video seeks)."""
-    _user, entry, _found = _package(request)
-    span = await run_in_threadpool(_state(request).services.media.span, entry["receipt_id"],
-                                   request.path_params["path"])
-    if span is None:
-        raise NotFound()
+    span = await _package_media(request, "span")
     asked = byte_range(request.headers.get("range"), span.length)
     headers = {"accept-ranges": "bytes"}
     if asked == "unsatisfiable":
@@ -147,12 +154,7 @@ async def media_file(request: Request) -> Response:
 
 
 async def thumbnail(request: Request) -> Response:
-    _user, entry, _found = _package(request)
-    path = await run_in_threadpool(_state(request).services.media.thumbnail, entry["receipt_id"],
-                                   request.path_params["path"])
-    if path is None:
-        raise NotFound()
-    return FileResponse(path, media_type="image/jpeg")
+    return FileResponse(await _package_media(request, "thumbnail"), media_type="image/jpeg")
 
 
 #: the longest reason a requeue keeps
