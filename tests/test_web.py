@@ -54,7 +54,7 @@ def _expected(role: str, route: str) -> int:
         return 303  # logged in already: to the home page
     if route in ("own-package", "own-document") and role == "other":
         return 404  # xinghuo's package, asked for by another institution: as if it did not exist
-    if route == "search" and role in ("xinghuo", "other"):
+    if route in ("search", "dashboard") and role in ("xinghuo", "other"):
         return 404  # operators' and inspectors' page: not there for an institution
     return 200
 
@@ -67,6 +67,7 @@ ROUTES = {
     "own-document": "/packages/{xinghuo}/document.json",
     "search": "/search?text=%E6%98%9F%E7%81%AB",
     "downloads": "/downloads",
+    "dashboard": "/dashboard",
     "rules": "/rules",
     "missing-package": "/packages/R20261201-ZZZZZZZZ",
     "not-a-receipt": "/packages/R2026%27OR%271%3D1",
@@ -183,6 +184,19 @@ def test_the_rules_page_states_the_policy_in_force(tmp_path: Path):
     default = Site(tmp_path / "default").client("xinghuo").get("/rules").text
     assert "不超过 2000 个" in default and "培训照片 5 张" in default
     assert "新城区星火职业培训学校" in default  # the guide's folder names the login's institution
+
+
+# -- dashboard -------------------------------------------------------------------------------
+
+def test_the_dashboard_charts_the_decisions_per_day_and_the_frequent_errors(site: Site):
+    page = site.client("operator").get("/dashboard").text
+    assert "<title>2026-11-21 未通过 2</title>" in page and "<title>2026-11-21 已受理 1</title>" in page
+    assert page.count("<rect ") >= 3 and "<script" not in page  # drawn on the server, no script
+    from pipeline.check.catalogue import CATALOGUE
+
+    assert f"<td>{CATALOGUE['FORM_MISSING'].title}</td><td>FORM_MISSING</td><td>2</td>" in page
+    assert "等待检查（收件箱）" in page and "Redis 现在连不上" in page  # this site runs no Redis
+    assert "队列中的任务</dt><dd>未知" in page
 
 
 # -- search ----------------------------------------------------------------------------------

@@ -86,3 +86,12 @@ def test_an_institution_guessing_another_ones_package_url_is_told_it_is_not_ther
     assert browser.find_element(By.TAG_NAME, "h1").text == "找不到这个页面"
     assert "新城区星火" not in browser.page_source
     screenshot(browser, "other-institution-denied")
+
+
+def test_the_dashboard_draws_its_charts(browser, address: str):
+    log_in(browser, address, "operator")
+    browser.find_element(By.LINK_TEXT, "运行概况").click()
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "svg.chart"))
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+    assert bars and all(bar.size["width"] > 0 for bar in bars[:3])  # laid out, not just in the markup
+    screenshot(browser, "operator-dashboard")

@@ -216,6 +216,7 @@ class Composition:
         ops = self.ops()
         services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=ops.receipt,
                                undecided=ops.undecided, requeue=self._web_requeue,
+                               status=lambda: self.ops().status(), counters=self.catalogue.counter_values,
                                trace=trace, policy=self.policy, institution_of=self._institution_of,
                                media=PackageMedia(partial(self._package_zip, ops), self.settings.work_dir / "web-media"),
                                zone=self.zone,

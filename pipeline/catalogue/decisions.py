@@ -367,6 +367,17 @@ class DecisionCatalogue:
         return self._select(*where, order=(decisions.c.decided_ts.desc(), decisions.c.receipt_id.desc()),
                             limit=limit)
 
+    def timeline(self, since_ts: float) -> list[dict[str, Any]]:
+        """Every decision from ``since_ts`` on, light (the dashboard's): when, status, error
+        codes, and when its package was received and decided (ISO 8601)."""
+        query = (select(decisions.c.decided_ts, decisions.c.status, decisions.c.error_codes,
+                        decisions.c.received_at, decisions.c.decided_at)
+                 .where(decisions.c.decided_ts >= since_ts).order_by(decisions.c.decided_ts))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [{"ts": r["decided_ts"], "status": r["status"], "error_codes": json.loads(r["error_codes"] or "[]"),
+                 "received_at": r["received_at"], "decided_at": r["decided_at"]} for r in rows]
+
     def since(self, ts: float, status: str | None = None) -> list[dict[str, Any]]:
         """Entries decided at or after ``ts`` (epoch seconds), oldest first."""
         where = [decisions.c.decided_ts >= ts]

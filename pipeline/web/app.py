@@ -39,6 +39,7 @@ def build_app(services: WebServices, config: WebConfig) -> Starlette:
         Route("/downloads", pages.downloads_page, methods=["GET"]),
         Route("/downloads/templates.zip", pages.download_templates, methods=["GET"]),
         Route("/downloads/example.zip", pages.download_example, methods=["GET"]),
+        Route("/dashboard", pages.dashboard, methods=["GET"]),
         Route("/search", pages.search_page, methods=["GET"]),
         Route("/search/person", pages.search_person, methods=["POST"]),
         Route("/packages/{receipt_id}", pages.package_page, methods=["GET"]),

@@ -300,3 +300,30 @@ async def rules_page(request: Request) -> Response:
     guide = readme_text(root, DEFAULT_TRAININGS, [OFFLINE], [OFFLINE], workbook=True, rules=policy.media)
     parts = guide.split("\n\n三、打包", 1)[0]  # 一 and 二; packing and checking are said on the page
     return render(request, "rules.html", guide=parts, zip=policy.zip, policy=policy)
+
+
+# -- the dashboard (operators and inspectors) --------------------------------------------------
+
+#: the days the dashboard's charts cover
+DASHBOARD_DAYS = 30
+
+
+async def dashboard(request: Request) -> Response:
+    """The pipeline now (queues, inbox, in progress, workers, mails) and its last 30 days
+    (decisions per day by result, time from receipt to decision, the most frequent errors)."""
+    from pipeline.web import charts
+
+    _staff(request)
+    services = _state(request).services
+    now = services.now()
+    day_list = charts.days(now.date(), DASHBOARD_DAYS)
+    since = datetime.combine(day_list[0], time(), services.zone).timestamp()
+    timeline = await run_in_threadpool(services.catalogue.timeline, since)
+    status = await run_in_threadpool(services.status)
+    counters = await run_in_threadpool(services.counters)
+    mails = {result: int(counters.get(f"mail:{result}", 0)) for result in ("sent", "failed", "unknown")}
+    mails["retries"] = int(counters.get("mail_retries", 0))
+    return render(request, "dashboard.html", status=status, mails=mails, days=DASHBOARD_DAYS,
+                  per_day=charts.decisions_per_day(timeline, day_list, services.zone, STATUS_LABEL),
+                  waiting=charts.waiting_per_day(timeline, day_list, services.zone),
+                  errors=charts.frequent_errors(timeline), colours=charts.STATUS_COLOURS)

@@ -44,6 +44,10 @@ class WebServices:
     trace: Callable[[str], dict[str, Any]]
     #: the photos and videos of archived packages, read from their ZIPs
     media: PackageMedia
+    #: the pipeline's state now (``Ops.status``: queues, inbox, in progress, workers, decided)
+    status: Callable[[], dict[str, Any]]
+    #: the metrics counters (mails sent, failed, …: pipeline/ops/metrics.py)
+    counters: Callable[[], dict[str, float]]
     #: the policy in force (the rules page states its counts and limits)
     policy: Policy
     #: the registry's name of an institution account (None: not registered)
