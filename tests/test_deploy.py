@@ -558,7 +558,14 @@ def test_worker_unit_runs_the_procfile_command() -> None:
     assert unit_values(name, "ExecStartPre") == []
 
 
-@pytest.mark.parametrize("name", ["pipeline-watcher.service", "pipeline-worker@.service"])
+def test_web_unit_runs_pipeline_web() -> None:
+    (exec_start,) = unit_values("pipeline-web.service", "ExecStart")
+    binary, *args = shlex.split(exec_start)
+    assert binary.endswith("/.venv/bin/pipeline") and args == ["web"]
+    assert shlex.split(procfile()["web"]) == ["pipeline", *args]
+
+
+@pytest.mark.parametrize("name", ["pipeline-watcher.service", "pipeline-worker@.service", "pipeline-web.service"])
 def test_units_use_only_settings(name: str) -> None:
     entries = unit(name)
     assert unit_values(name, "User") == ["pipeline"]
@@ -585,7 +592,7 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
         name = source.name.replace("@.service", "@main.service")
         (tmp_path / name).write_text(text, encoding="utf-8")
         copies.append(name)
-    assert sorted(copies) == ["pipeline-watcher.service", "pipeline-worker@main.service"]
+    assert sorted(copies) == ["pipeline-watcher.service", "pipeline-web.service", "pipeline-worker@main.service"]
     result = run(["systemd-analyze", "verify", *copies], cwd=tmp_path,
                  env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
     complaints = [line for line in (result.stdout + result.stderr).splitlines()
