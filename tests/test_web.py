@@ -346,6 +346,9 @@ def test_an_operators_requeue_makes_a_new_claim_sent_to_the_queue_and_audited(tm
     assert queued  # the ingest message waits in the package queue (no worker runs here)
     again = _requeue(operator, rid)
     assert again.status_code == 200 and new_rid in again.text  # the same new receipt: no second decision
+    dashboard = operator.get("/dashboard")  # with Redis: the queues' counts, the requeued message among them
+    assert dashboard.status_code == 200 and "Redis 现在连不上" not in dashboard.text
+    assert re.search(r"队列中的任务</dt><dd>[1-9]\d*</dd>", dashboard.text), dashboard.text
 
 
 # -- log-in, sessions, CSRF ------------------------------------------------------------------

@@ -323,7 +323,10 @@ async def dashboard(request: Request) -> Response:
     counters = await run_in_threadpool(services.counters)
     mails = {result: int(counters.get(f"mail:{result}", 0)) for result in ("sent", "failed", "unknown")}
     mails["retries"] = int(counters.get("mail_retries", 0))
-    return render(request, "dashboard.html", status=status, mails=mails, days=DASHBOARD_DAYS,
+    queues = status["queues"]  # per queue: queued, delayed, dead; None with Redis unreachable
+    tasks = None if queues is None else {"waiting": sum(q["queued"] + q["delayed"] for q in queues.values()),
+                                         "dead": sum(q["dead"] for q in queues.values())}
+    return render(request, "dashboard.html", status=status, mails=mails, tasks=tasks, days=DASHBOARD_DAYS,
                   per_day=charts.decisions_per_day(timeline, day_list, services.zone, STATUS_LABEL),
                   waiting=charts.waiting_per_day(timeline, day_list, services.zone),
                   errors=charts.frequent_errors(timeline), colours=charts.STATUS_COLOURS)
