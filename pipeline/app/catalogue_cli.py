@@ -26,8 +26,7 @@ from typing import Any, Callable
 
 import structlog
 
-from pipeline.app.logs import configure_logging
-from pipeline.app.settings import load_settings_or_exit
+from pipeline.app.ops_cli import open_composition
 
 EXIT_OK, EXIT_BAD, EXIT_USAGE = 0, 1, 2
 
@@ -37,16 +36,6 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _composition(quiet: bool = True) -> Any:
-    from pipeline.app.compose import Composition
-
-    settings = load_settings_or_exit()
-    configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
-    if settings.storage != "s3" and not settings.data_dir.is_dir():
-        raise SystemExit(_fail(f"no pipeline data folder at {settings.data_dir} (PIPELINE_DATA_DIR)"))
-    return Composition(settings)
-
-
 def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -54,18 +43,16 @@ def _print_json(data: Any) -> None:
 # -- trace ----------------------------------------------------------------------------------
 def _people(composition: Any, args: argparse.Namespace) -> list[dict[str, str]] | int:
     """The persons asked for: by ID number (hashed with the catalogue's key) or by name."""
-    from pipeline.catalogue.inspection import person, persons_named
-    from pipeline.check.identity import validate_id_number
+    from pipeline.catalogue.inspection import person_by_number, persons_named
     from pipeline.check.privacy import mask_id
 
     engine = composition.catalogue_engine
     if args.name:
         return persons_named(engine, args.name)
     number = (args.id_number or "").strip().upper()
-    check = validate_id_number(number, datetime.now(composition.zone).date())
-    if not check.ok:
-        return _fail(f"trace: {mask_id(number)} is not a valid ID number ({check.reason})")
-    found = person(engine, composition.person_key(number))
+    found, invalid = person_by_number(engine, composition.person_key, number, datetime.now(composition.zone).date())
+    if invalid:
+        return _fail(f"trace: {mask_id(number)} is not a valid ID number ({invalid})")
     return [found] if found else []
 
 
@@ -95,7 +82,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     if bool(args.id_number) == bool(args.name):
         return _fail("trace: give an ID number, or --name NAME (not both)")
-    composition = _composition()
+    composition = open_composition()
     people = _people(composition, args)
     if isinstance(people, int):
         return people
@@ -117,7 +104,7 @@ def cmd_integrity(args: argparse.Namespace) -> int:
     from pipeline.catalogue.inspection import integrity_pairs
     from pipeline.ops.catalogue_tasks import Thumbnails, report_csv, report_html
 
-    composition = _composition()
+    composition = open_composition()
     rules = composition.policy.integrity
     since_ts = (datetime.combine(args.since, day_time(0), composition.zone).timestamp()
                 if args.since else None)
@@ -166,7 +153,7 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     from pipeline.ops.catalogue_tasks import FactsFromArchive, erase_withdrawn
 
     action = args.action or "status"
-    composition = _composition(quiet=action == "status")
+    composition = open_composition(quiet=action == "status")
     catalogue = composition.catalogue
     if action == "status":
         result: dict[str, Any] = {"database": redacted(composition.settings.catalogue_url),

@@ -60,6 +60,16 @@ class NoS3(RuntimeError):
     """``PIPELINE_STORAGE=s3`` without ``S3_ENDPOINT``."""
 
 
+def _kept_secret(path: Path) -> str:
+    """The secret kept in ``path``, made (64 hex characters, readable by its owner only) by
+    the first process that needs it; another process racing it reads the first's."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_if_absent(path, (secrets.token_hex(32) + "\n").encode("ascii"))  # the first process's wins
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
 class Composition:
     """Settings in; store, ledger, services, mailer, index, counters, broker and the
     operator's view out, each built once, on first use."""
@@ -168,14 +178,7 @@ class Composition:
         embedded default only: the settings refuse a DATABASE_URL without a key) the one
         made on first use and kept in <data dir>/catalogue.key, readable by its owner only."""
         s = self.settings
-        if s.catalogue_key:
-            return s.catalogue_key.encode("utf-8")
-        path = s.catalogue_key_file
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_if_absent(path, (secrets.token_hex(32) + "\n").encode("ascii"))  # the first process's wins
-            path.chmod(0o600)
-        return path.read_text(encoding="ascii").strip().encode("utf-8")
+        return (s.catalogue_key or _kept_secret(s.catalogue_key_file)).encode("utf-8")
 
     @property
     def person_key(self) -> Callable[[str], str]:
@@ -188,14 +191,7 @@ class Composition:
         """Signs the web session cookies: ``PIPELINE_WEB_SECRET``, else one made on first use
         and kept in <data dir>/web.key (readable by its owner only): every web process of a
         data directory shares it, and sessions survive a restart."""
-        if self.settings.web_secret:
-            return self.settings.web_secret
-        path = self.settings.web_secret_file
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_if_absent(path, (secrets.token_hex(32) + "\n").encode("ascii"))
-            path.chmod(0o600)
-        return path.read_text(encoding="ascii").strip()
+        return self.settings.web_secret or _kept_secret(self.settings.web_secret_file)
 
     @cached_property
     def web_accounts(self) -> WebAccounts:

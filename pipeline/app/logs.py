@@ -122,12 +122,18 @@ class _FileHandler(logging.Handler):
             self.handleError(record)
 
 
+def for_a_person(log_format: str, stream: TextIO | None = None) -> bool:
+    """Whether lines go to a person at a terminal (console lines, banners) rather than to a
+    JSON log stream, which stays one JSON object per line."""
+    return log_format == "console" or (log_format == "auto" and (stream or sys.stderr).isatty())
+
+
 def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,
                       process_name: str | None = None, log_file: Path | None = None) -> None:
     """Configure structlog (and the stdlib root logger, for Dramatiq's own lines).
     ``log_file``: also append every line, as JSON, to that file (:class:`LogFile`)."""
     stream = stream or sys.stderr
-    as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
+    as_json = not for_a_person(log_format, stream)
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

@@ -40,6 +40,22 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def open_composition(quiet: bool = True, prog: str = "pipeline") -> Any:
+    """The composition of a command that reads the store and the catalogue (the operator's,
+    the inspector's and ``web-user``); without a data folder it ends here with exit status
+    2 (a mistyped PIPELINE_DATA_DIR must not start an empty catalogue). Log lines go to
+    stderr; ``quiet``: warnings and errors only."""
+    from pipeline.app.compose import Composition
+
+    settings = load_settings_or_exit()
+    configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
+    if settings.storage != "s3" and not settings.data_dir.is_dir():
+        print(f"{prog}: no pipeline data folder at {settings.data_dir} (PIPELINE_DATA_DIR; "
+              f"the default is ./var in the folder the command runs in)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    return Composition(settings)
+
+
 def _open(quiet: bool = True, *, need_redis: bool = False) -> tuple[Any, Any]:
     """(the composition, its Ops); a command that cannot run (no data folder; for
     ``need_redis``, no Redis) ends here with exit status 2 and the reason on stderr. Log
@@ -49,15 +65,9 @@ def _open(quiet: bool = True, *, need_redis: bool = False) -> tuple[Any, Any]:
     Every command but requeue works with the pipeline's Redis away (the pipeline stopped,
     or Redis down): decisions come from the catalogue database and the store; status
     says what only Redis knows (queues, live workers) is unknown."""
-    from pipeline.app.compose import Composition
     from pipeline.ops.queries import OpsError
 
-    settings = load_settings_or_exit()
-    configure_logging(settings.log_format, "warning" if quiet else settings.log_level)
-    if settings.storage != "s3" and not settings.data_dir.is_dir():
-        raise SystemExit(_fail(f"no pipeline data folder at {settings.data_dir} (PIPELINE_DATA_DIR; "
-                               f"the default is ./var in the folder the command runs in)"))
-    composition = Composition(settings)
+    composition = open_composition(quiet)
     try:
         return composition, composition.ops(need_redis=need_redis)
     except OpsError as exc:

@@ -20,7 +20,7 @@ import structlog
 
 from pipeline.app.redis_server import (embedded_redis_argv, embedded_url_file, free_loopback_port,
                                      wait_for_redis)
-from pipeline.app.logs import rotate_log_file
+from pipeline.app.logs import for_a_person, rotate_log_file
 from pipeline.app.settings import Settings
 from pipeline.app.web_server import web_address
 from pipeline.check.files import write_atomic
@@ -115,8 +115,7 @@ class Supervisor:
         for child in self.children:
             child.start()
         inbox = self.settings.inbox_dir
-        if self.settings.log_format == "console" or (self.settings.log_format == "auto" and sys.stderr.isatty()):
-            # for a person at a terminal; a JSON log stream stays one JSON object per line
+        if for_a_person(self.settings.log_format):
             print(self._where_to_drop(), file=sys.stderr, flush=True)
         log.info("supervisor.started", inbox=str(inbox), workers=self.settings.worker_processes,
                  threads=self.settings.worker_threads, redis=url, web=web)

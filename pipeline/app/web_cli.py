@@ -25,8 +25,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from pipeline.app.logs import configure_logging
-from pipeline.app.settings import load_settings_or_exit
+from pipeline.app.ops_cli import open_composition
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -34,16 +33,6 @@ EXIT_OK, EXIT_USAGE = 0, 2
 def _fail(message: str) -> int:
     print(f"pipeline web-user: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _composition() -> Any:
-    from pipeline.app.compose import Composition
-
-    settings = load_settings_or_exit()
-    configure_logging(settings.log_format, "warning")
-    if settings.storage != "s3" and not settings.data_dir.is_dir():
-        raise SystemExit(_fail(f"no pipeline data folder at {settings.data_dir} (PIPELINE_DATA_DIR)"))
-    return Composition(settings)
 
 
 def _read_password() -> str | None:
@@ -75,14 +64,14 @@ def _registered(composition: Any, account: str) -> tuple[str | None, str | None]
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from pipeline.catalogue.web_accounts import WebAccounts, check_login
+    from pipeline.catalogue.web_accounts import check_login
     from pipeline.web.passwords import hash_password, password_problem
 
     try:
         name, account = check_login(args.name, args.role, args.account)
     except ValueError as exc:
         return _fail(f"add: {exc}")
-    composition = _composition()
+    composition = open_composition(prog="pipeline web-user")
     institution = None
     if account is not None:
         institution, problem = _registered(composition, account)
@@ -94,7 +83,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     problem = password_problem(password)
     if problem:
         return _fail(f"add: {problem}")
-    accounts = WebAccounts(composition.catalogue_engine)
+    accounts = composition.web_accounts
     existed = accounts.get(name) is not None
     try:
         accounts.put(name, args.role, account, hash_password(password), datetime.now(composition.zone))
@@ -106,9 +95,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from pipeline.catalogue.web_accounts import WebAccounts
 
-    users = WebAccounts(_composition().catalogue_engine).all()  # never the hashes
+    users = open_composition(prog="pipeline web-user").web_accounts.all()  # never the hashes
     if args.json:
         print(json.dumps(users, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -124,10 +112,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
-    from pipeline.catalogue.web_accounts import WebAccounts
 
-    composition = _composition()
-    if not WebAccounts(composition.catalogue_engine).disable(args.name.strip(), datetime.now(composition.zone)):
+    composition = open_composition(prog="pipeline web-user")
+    if not composition.web_accounts.disable(args.name.strip(), datetime.now(composition.zone)):
         return _fail(f"disable: no web login {args.name!r}")
     print(f"disabled web login {args.name.strip()} (it can no longer sign in; `web-user add` enables it again)")
     return EXIT_OK

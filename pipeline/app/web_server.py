@@ -10,7 +10,7 @@ import sys
 
 import structlog
 
-from pipeline.app.logs import configure_logging
+from pipeline.app.logs import configure_logging, for_a_person
 from pipeline.app.settings import Settings, load_settings_or_exit
 
 
@@ -48,8 +48,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         print("pipeline web: PIPELINE_WEB_PORT is 0; give the port to serve on", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level, process_name="web", log_file=settings.log_file)
-    if settings.log_format == "console" or (settings.log_format == "auto" and sys.stderr.isatty()):
-        # for a person at a terminal; a JSON log stream stays one JSON object per line
+    if for_a_person(settings.log_format):
         print(f"pipeline web: serving {web_address(settings)}", file=sys.stderr, flush=True)
     return serve(settings)
 

@@ -105,6 +105,20 @@ def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _needles(fragment: str) -> set[str]:
+    """A search fragment as the entries may hold it: as given, and with personal numbers
+    masked (the entries hold them masked), both case-folded."""
+    return {fragment.casefold(), redact(fragment).casefold()}
+
+
+def _text_clause(needles: set[str]) -> Any:
+    """Entries whose receipt id, package name, institution, account or inbox location
+    contains one of ``needles`` (SQL lower(): ASCII case-folding on SQLite)."""
+    columns = (decisions.c.receipt_id, decisions.c.package_name, decisions.c.institution, decisions.c.account,
+               decisions.c.source)
+    return or_(*(func.lower(column).contains(needle, autoescape=True) for needle in needles for column in columns))
+
+
 def key_digest(key: str) -> str:
     """The ``training_key`` column: SHA-256 of the training's key (a short, indexable column)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -328,12 +342,9 @@ class DecisionCatalogue:
         """Entries whose receipt id, package name, institution, account or inbox location
         contains ``fragment`` (case-insensitive). The entries hold personal numbers masked,
         so a fragment holding one in full is looked for masked too."""
-        needles = {fragment.casefold(), redact(fragment).casefold()}
-        columns = (decisions.c.receipt_id, decisions.c.package_name, decisions.c.institution,
-                   decisions.c.account, decisions.c.source)
-        clauses = [func.lower(column).contains(needle, autoescape=True) for needle in needles for column in columns]
+        needles = _needles(fragment)
         # lower() folds ASCII in SQLite; the Python check below is the exact, Unicode one
-        found = self._select(or_(*clauses))
+        found = self._select(_text_clause(needles))
         return [e for e in found
                 if any(n in "\0".join([e["receipt_id"], *(str(e.get(k) or "") for k in
                                                           ("name", "institution", "account", "source"))]).casefold()
@@ -349,10 +360,7 @@ class DecisionCatalogue:
         (epoch seconds)."""
         where: list[Any] = []
         if text.strip():
-            needles = {text.strip().casefold(), redact(text.strip()).casefold()}
-            columns = (decisions.c.receipt_id, decisions.c.package_name, decisions.c.institution,
-                       decisions.c.account, decisions.c.source)
-            where.append(or_(*(func.lower(c).contains(n, autoescape=True) for n in needles for c in columns)))
+            where.append(_text_clause(_needles(text.strip())))
         if training.strip():
             named = (trainings.c.occupation + trainings.c.level).contains(training.strip(), autoescape=True)
             where.append(decisions.c.receipt_id.in_(select(trainings.c.receipt_id).where(named)))

@@ -42,17 +42,26 @@ def person(engine: Engine, person_key: str) -> dict[str, str] | None:
     return None if row is None else {"person_key": row["person_key"], "masked": row["masked"], "name": row["name"]}
 
 
-def trace_number(engine: Engine, key_of: Callable[[str], str], number: str, today: date) -> dict[str, Any]:
-    """What ``pipeline trace`` and the web's search answer for one ID number: ``problem``
-    (why it is not a valid number, masked) or the person (name, masked number; None when
-    the catalogue has never seen them) with the trainings attended and taught."""
-    number = number.strip().upper()
-    check = validate_id_number(number, today)
+def person_by_number(engine: Engine, key_of: Callable[[str], str], number: str,
+                     today: date) -> tuple[dict[str, str] | None, str | None]:
+    """(the person of this ID number — key, masked number, name — or None when the catalogue
+    has never seen them, None), or (None, why the number is not a valid one)."""
+    check = validate_id_number(number.strip().upper(), today)
     if not check.ok:
-        return {"problem": f"{mask_id(number)} 不是有效的身份证号（{check.reason}）", "person": None}
-    found = person(engine, key_of(number))
+        return None, check.reason
+    return person(engine, key_of(number.strip().upper())), None
+
+
+def trace_number(engine: Engine, key_of: Callable[[str], str], number: str, today: date) -> dict[str, Any]:
+    """What the web's search answers for one ID number: ``problem`` (why it is not a valid
+    number, masked) or the person (name, masked number; None when the catalogue has never
+    seen them) with the trainings attended and taught."""
+    masked = mask_id(number.strip().upper())
+    found, invalid = person_by_number(engine, key_of, number, today)
+    if invalid:
+        return {"problem": f"{masked} 不是有效的身份证号（{invalid}）", "person": None}
     if found is None:
-        return {"problem": None, "person": None, "masked": mask_id(number)}
+        return {"problem": None, "person": None, "masked": masked}
     key = found.pop("person_key")
     return {"problem": None, "person": found, "masked": found["masked"],
             "attended": trainings_attended(engine, key), "taught": trainings_taught(engine, key)}

@@ -20,6 +20,9 @@ STAFF = ("operator", "inspector")
 
 SESSION_USER, SESSION_STAMP, SESSION_SINCE = "user", "stamp", "since"
 
+#: a request whose session user was not read yet
+_UNREAD = object()
+
 
 class LoginRequired(Exception):
     """No valid login: the application answers with the log-in page."""
@@ -52,6 +55,7 @@ def password_stamp(password_hash: str) -> str:
 
 def start_session(request: Request, row: Mapping[str, Any]) -> None:
     """A fresh session for the login ``row`` (nothing of the session before it is kept)."""
+    request.state.web_user = _UNREAD  # the next ask reads the new session
     request.session.clear()
     request.session.update({SESSION_USER: row["name"], SESSION_STAMP: password_stamp(row["password_hash"]),
                             SESSION_SINCE: int(time.time())})
@@ -59,7 +63,15 @@ def start_session(request: Request, row: Mapping[str, Any]) -> None:
 
 def logged_in(request: Request, services: WebServices, config: WebConfig) -> WebUser | None:
     """The user of this request's session, if it is still valid: not expired, the login
-    still enabled and its password unchanged."""
+    still enabled and its password unchanged. Read once per request (the handler asks, and
+    the page it renders asks again)."""
+    user = getattr(request.state, "web_user", _UNREAD)
+    if user is _UNREAD:
+        user = request.state.web_user = _session_user(request, services, config)
+    return user  # type: ignore[no-any-return]
+
+
+def _session_user(request: Request, services: WebServices, config: WebConfig) -> WebUser | None:
     name = request.session.get(SESSION_USER)
     if not name:
         return None

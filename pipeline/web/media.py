@@ -34,6 +34,8 @@ CACHE_MAX_BYTES = 4 * 1024 ** 3
 THUMB_MAX_SOURCE_BYTES = 64 * 1024 ** 2
 
 CHUNK = 256 * 1024
+#: ZIP directories kept in memory (a package's is a few hundred entries)
+LISTINGS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class PackageMedia:
         self.cache_dir = cache_dir
         self.cache_max_bytes = cache_max_bytes
         self._lock = threading.Lock()
+        self._listings: dict[tuple[str, int, int], dict[str, tuple[zipfile.ZipInfo, str]]] = {}
 
     def _folder(self, receipt_id: str) -> Path:
         folder = self.cache_dir / hashlib.sha256(receipt_id.encode("ascii")).hexdigest()[:32]
@@ -103,13 +106,25 @@ class PackageMedia:
         return self.zip_of(receipt_id, folder)
 
     def _infos(self, receipt_id: str) -> tuple[Path, dict[str, tuple[zipfile.ZipInfo, str]]] | None:
+        """The package's ZIP and its photos and videos by path. The directory is read once
+        per ZIP (a video's player asks for many ranges, each a request), again only if the
+        file changed."""
         path = self._zip(receipt_id)
         if path is None:
             return None
         try:
-            with zipfile.ZipFile(path) as archive:
-                infos = {member_path(i): (i, kind) for i in archive.infolist()
-                         if not i.is_dir() and (kind := _kind(member_path(i)))}
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns)
+            with self._lock:
+                infos = self._listings.get(key)
+            if infos is None:
+                with zipfile.ZipFile(path) as archive:
+                    infos = {member_path(i): (i, kind) for i in archive.infolist()
+                             if not i.is_dir() and (kind := _kind(member_path(i)))}
+                with self._lock:
+                    if len(self._listings) >= LISTINGS_KEPT:
+                        self._listings.pop(next(iter(self._listings)))  # the oldest read
+                    self._listings[key] = infos
         except (OSError, zipfile.BadZipFile):
             return None
         return path, infos
