@@ -319,8 +319,7 @@ class Composition:
         ledger = self.ledger
         if not isinstance(ledger, RedisLedger):
             return None
-        s = self.settings
-        return RedisRestore(client=ledger.client, namespace=s.namespace, store=self.store,
+        return RedisRestore(store=self.store,
                             inventory=inventory_of(self.store, self.settings.folder_quiet_period), ledger=ledger,
                             clock=lambda: datetime.now(self.zone))
 

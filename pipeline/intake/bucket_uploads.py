@@ -51,7 +51,6 @@ ZIP (Redis lost it) -> step 6. So nothing is lost and nothing is answered twice.
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 from datetime import datetime, tzinfo
 from collections.abc import Callable, Iterable, Iterator
@@ -70,7 +69,7 @@ from pipeline.intake.folder_uploads import (ARCHIVE_HEAD, CHINA_STANDARD_TIME, U
                                             is_archive_name, is_busy_name, is_junk, write_stored_zip)
 from pipeline.intake.ledger import Ledger
 from pipeline.intake.s3_store import PACKED_META
-from pipeline.intake.scratch import pid_alive, worker_identity
+from pipeline.intake.scratch import held_by_dead_process, worker_identity
 from pipeline.intake.uploads import IN_PROGRESS_PREFIXES, is_in_progress_name, packed_comment
 
 __all__ = [
@@ -262,8 +261,7 @@ class BucketPacker:
         if self.ledger.acquire_lease(name, self.holder, LOCK_SECONDS):
             return True
         holder = self.ledger.lease_holder(name) or ""
-        host, _, pid = holder.rpartition("-")
-        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
+        if held_by_dead_process(holder):
             self.ledger.release_lease(name, holder)  # a watcher of this host that died: take over
             return self.ledger.acquire_lease(name, self.holder, LOCK_SECONDS)
         return False

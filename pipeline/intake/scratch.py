@@ -28,6 +28,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def held_by_dead_process(holder: str) -> bool:
+    """Whether a lease holder ``<host>-<pid>[-…]`` (:func:`worker_identity`) is a process
+    of this host that is gone: its lease may be taken over now rather than when it expires
+    (a process killed, or stopped with Redis, keeps its lease in Redis's saved data)."""
+    prefix = f"{socket.gethostname()}-"
+    if not holder.startswith(prefix):
+        return False
+    pid = holder[len(prefix):].split("-", 1)[0]
+    return pid.isdigit() and not pid_alive(int(pid))
+
+
 def remove_stale_work_dirs(work_root: Path, is_alive: Callable[[int], bool]) -> list[Path]:
     """Remove scratch folders this host's dead worker processes left behind."""
     removed: list[Path] = []

@@ -5,7 +5,11 @@ and journal (pipeline/intake/store.py). When Redis loses its data (an AOF delete
 Redis, a fail-over without persistence), nothing there says so by itself. So the first
 pipeline process to find a Redis without the key ``<ns>:epoch`` restores it:
 
-1. it takes a lock in Redis (one restorer at a time; the others go on watching),
+1. it takes a lease in Redis (``lease:restore``: one restorer at a time; the others go on
+   watching). The lease lasts LOCK_SECONDS and is renewed while the restorer reads; a
+   lease left by a process of this host that is gone (killed, or stopped together with
+   Redis, whose saved data keeps the lease) is taken over at once — acceptances wait
+   for the restore, so a stale lease would hold every package back until it expired,
 2. reads every stored decision once: the earliest acceptance of each package's bytes is
    recorded again (``accepted:<sha256>`` and its size in ``accepted-sizes``, duplicate
    detection),
@@ -23,36 +27,35 @@ still in the inbox or ``claimed/``, and decisions not yet mailed are in the jour
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-import redis
 import structlog
 
 from pipeline.check.documents import ACCEPTED
 from pipeline.check.progress import ProgressLog
 from pipeline.intake.inventory import Inventory, documents
 from pipeline.intake.ledger import RedisLedger
+from pipeline.intake.scratch import held_by_dead_process, worker_identity
 from pipeline.intake.store import Store
 from pipeline.catalogue.decisions import decided_ts
 
 #: the journal record of the epoch of the Redis the pipeline last restored
 EPOCH_RECORD = "redis-epoch"
-#: the restorer's lock, renewed while it reads the documents
-LOCK_SECONDS = 60
+#: the restorer's lease (the ledger's ``lease:<name>``), renewed while it reads the documents
+LEASE_NAME = "restore"
+LOCK_SECONDS = 30
+#: how often the restorer renews its lease while reading
+RENEW_EVERY_SECONDS = 5.0
 
 
 class RedisRestore:
     """Finds a Redis without an epoch and restores it from the store (module docstring)."""
 
-    def __init__(self, *, client: redis.Redis, namespace: str, store: Store, inventory: Inventory,
-                 ledger: RedisLedger, clock: Callable[[], datetime]) -> None:
-        self.client = client
-        self.lock_key = f"{namespace}:restore-lock"
+    def __init__(self, *, store: Store, inventory: Inventory, ledger: RedisLedger,
+                 clock: Callable[[], datetime]) -> None:
         self.store = store
         self.inventory = inventory
         self.ledger = ledger
@@ -63,18 +66,26 @@ class RedisRestore:
         Returns the restore's facts, or None when there was nothing to do here."""
         if self.ledger.epoch() is not None:
             return None
-        holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        if not self.client.set(self.lock_key, holder, nx=True, ex=LOCK_SECONDS):
+        holder = f"{worker_identity()}-{uuid.uuid4().hex[:8]}"
+        if not self._take_lease(holder):
             return None
         try:
-            if self.ledger.epoch() is not None:  # restored meanwhile by the lock's last holder
+            if self.ledger.epoch() is not None:  # restored meanwhile by the lease's last holder
                 return None
-            return self._restore()
+            return self._restore(lambda: self.ledger.renew_lease(LEASE_NAME, holder, LOCK_SECONDS))
         finally:
-            if self.client.get(self.lock_key) == holder:
-                self.client.delete(self.lock_key)
+            self.ledger.release_lease(LEASE_NAME, holder)
 
-    def _restore(self) -> dict[str, Any]:
+    def _take_lease(self, holder: str) -> bool:
+        if self.ledger.acquire_lease(LEASE_NAME, holder, LOCK_SECONDS):
+            return True
+        previous = self.ledger.lease_holder(LEASE_NAME) or ""
+        if not held_by_dead_process(previous):
+            return False
+        self.ledger.release_lease(LEASE_NAME, previous)  # its holder is gone: take over
+        return self.ledger.acquire_lease(LEASE_NAME, holder, LOCK_SECONDS)
+
+    def _restore(self, renew: Callable[[], bool]) -> dict[str, Any]:
         log = structlog.get_logger()
         last = self.store.get_record(EPOCH_RECORD)
         lost = last is not None
@@ -91,11 +102,15 @@ class RedisRestore:
         earliest: dict[str, tuple[float, str]] = {}
         sizes: dict[str, int | None] = {}
 
+        renewed = time.monotonic()
+
         def read_all() -> Iterator[tuple[str, dict[str, Any]]]:
+            nonlocal renewed
             for location, document in documents(self.inventory):
                 progress.step()
-                if progress.done % 200 == 0:  # still alive: keep the lock
-                    self.client.expire(self.lock_key, LOCK_SECONDS)
+                if time.monotonic() - renewed > RENEW_EVERY_SECONDS:  # still alive: keep the lease
+                    renew()
+                    renewed = time.monotonic()
                 if document.get("status") == ACCEPTED:
                     sha256 = (document.get("package") or {}).get("sha256")
                     when = (decided_ts(document), document["receipt_id"])

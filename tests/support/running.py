@@ -44,9 +44,14 @@ class Pipeline:
                    PIPELINE_SCAN_INTERVAL="2", PIPELINE_WORKER_PROCESSES="2", PIPELINE_WORKER_THREADS="2",
                    PIPELINE_LOG_FORMAT="json", PIPELINE_MIN_BACKOFF_MS="200")
         env.update(self.extra_env)
+        started_before = self._watchers_started()
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
-        wait_until(lambda: "watcher.started" in self.log.read_text(errors="replace"), 60, message="watcher start")
+        # the log is appended to across starts: this start's watcher, not the last one's
+        wait_until(lambda: self._watchers_started() > started_before, 60, message="watcher start")
+
+    def _watchers_started(self) -> int:
+        return self.log.read_text(errors="replace").count('"watcher.started"') if self.log.exists() else 0
 
     def kill(self) -> None:
         """Kill the pipeline and every process it started, if it still runs (a fixture's end)."""
