@@ -30,7 +30,11 @@ SESSION_COOKIE, SECURE_SESSION_COOKIE = "pipeline_session", "__Host-pipeline_ses
 
 
 def build_app(services: WebServices, config: WebConfig) -> Starlette:
+    from pipeline.web import paper  # the paper forms and the inspector's reveal (pipeline/web/paper.py)
+
     routes = [
+        Route("/packages/{receipt_id}/forms", paper.paper_forms, methods=["GET"]),
+        Route("/packages/{receipt_id}/forms/reveal", paper.reveal_ids, methods=["POST"]),
         Route("/", pages.home, methods=["GET"]),
         Route("/login", pages.login_page, methods=["GET"]),
         Route("/login", pages.login, methods=["POST"]),

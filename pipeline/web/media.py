@@ -105,6 +105,11 @@ class PackageMedia:
             return downloaded
         return self.zip_of(receipt_id, folder)
 
+    def zip_path(self, receipt_id: str) -> Path | None:
+        """The local path of the package's stored ZIP (from an S3 store, downloaded into
+        the cache once), or None: the paper forms (pipeline/web/paper.py) read it whole."""
+        return self._zip(receipt_id)
+
     def _infos(self, receipt_id: str) -> tuple[Path, dict[str, tuple[zipfile.ZipInfo, str]]] | None:
         """The package's ZIP and its photos and videos by path. The directory is read once
         per ZIP (a video's player asks for many ranges, each a request), again only if the
