@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # test processes (pytest-xdist); the suite waits on real processes more than it computes
 TEST_PROCESSES ?= 3
 
-.PHONY: install run test test-fast bench soak clean sftp-deps office-deps postgres-deps browser-deps
+.PHONY: install run test test-fast bench soak clean sftp-deps office-deps postgres-deps browser-deps nginx-deps
 
 install: $(STAMP)
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 run: install
 	PIPELINE_LOG_FILE="$${PIPELINE_LOG_FILE:-$${PIPELINE_DATA_DIR:-var}/logs/pipeline.log}" $(BIN)/pipeline run
 
-test: install sftp-deps office-deps postgres-deps browser-deps
+test: install sftp-deps office-deps postgres-deps browser-deps nginx-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadgroup
 
@@ -45,6 +45,24 @@ $(SFTP_DEPS)/.installed:
 	LD_LIBRARY_PATH="$$(echo $(CURDIR)/$(SFTP_DEPS)/root/usr/lib/*-linux-gnu)" \
 		$(SFTP_DEPS)/root/usr/sbin/sshd -V 2>&1 | grep -q '^OpenSSH_'
 	test -f "$$(echo $(SFTP_DEPS)/root/usr/lib/*-linux-gnu/libnss_wrapper.so)"
+	touch $@
+
+# The web proxy test (tests/test_web_proxy.py) runs deploy/compose/nginx-web.conf with Debian's
+# nginx in front of a real `pipeline web`. As with sshd, the .deb is unpacked into
+# build/nginx-deps/root, not installed: no nginx service is started on port 80. Its
+# libraries (OpenSSL, PCRE2, zlib) are Debian's base ones. Idempotent: done once.
+NGINX_DEPS := build/nginx-deps
+
+nginx-deps: $(NGINX_DEPS)/.installed
+
+$(NGINX_DEPS)/.installed:
+	rm -rf $(NGINX_DEPS) && mkdir -p $(NGINX_DEPS)/debs
+	cd $(NGINX_DEPS)/debs && { apt-get -qq -o APT::Sandbox::User=root download nginx 2>/dev/null \
+		|| { apt-get -qq update && apt-get -qq -o APT::Sandbox::User=root download nginx; }; }
+	for deb in $(NGINX_DEPS)/debs/*.deb; do dpkg-deb -x "$$deb" $(NGINX_DEPS)/root; done
+	$(NGINX_DEPS)/root/usr/sbin/nginx -v >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get -qq install \
+		-y --no-install-recommends libssl3 libpcre2-8-0 zlib1g libcrypt1 >/dev/null
+	$(NGINX_DEPS)/root/usr/sbin/nginx -v 2>&1 | grep -q '^nginx version: nginx/'
 	touch $@
 
 # The workbook tests open and save the templates with LibreOffice, as clerks' WPS and

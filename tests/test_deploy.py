@@ -10,7 +10,10 @@ started here. What is checked instead, against the code rather than against copi
 - Dockerfile: the files it copies make a working tree (``pipeline example`` + ``pipeline
   check`` run on exactly those files, laid out as in the image, schemas included);
 - the shell scripts: syntax, and the logic of minio-init.sh / sshd-entrypoint.sh /
-  institution-account.sh run against stand-in commands;
+  institution-account.sh run against stand-in commands (nginx-tls.sh with the real openssl);
+- the web and its TLS proxy: the web's settings, the proxy's mounts, ports, network and the
+  directives of compose/nginx-web.conf (tests/test_web_proxy.py runs that file with a real
+  nginx in front of a real `pipeline web`);
 - the systemd units: their commands (Procfile), their variables, ``systemd-analyze verify``;
 - the documents: every relative link resolves.
 """
@@ -42,7 +45,8 @@ UNITS = DEPLOY / "systemd"
 SHELL_SCRIPTS = [DEPLOY / "compose" / "sshd-entrypoint.sh", DEPLOY / "compose" / "institution-account.sh",
                  DEPLOY / "sftp" / "institution-account"]
 POSIX_SCRIPTS = [DEPLOY / "compose" / "minio-init.sh",  # runs under the mc image's /bin/sh
-                 DEPLOY / "compose" / "postgres-init.sh"]  # and the postgres image's
+                 DEPLOY / "compose" / "postgres-init.sh",  # and the postgres image's
+                 DEPLOY / "compose" / "nginx-tls.sh"]  # and the nginx image's
 
 #: .env.example names that are not pipeline settings: they configure other containers
 STACK_VARS = {
@@ -54,6 +58,9 @@ STACK_VARS = {
     "PUBLISH_MINIO_PORT": "host port of MinIO's S3 API",
     "PUBLISH_MINIO_CONSOLE_PORT": "host port of MinIO's console",
     "PUBLISH_MAILPIT_PORT": "host port of the mail catcher's web page",
+    "PUBLISH_HTTPS_PORT": "host port of the web proxy's HTTPS",
+    "PUBLISH_HTTP_PORT": "host port of the web proxy's plain HTTP (redirects to HTTPS)",
+    "WEB_PROXY_SUBNET": "the network of web-proxy and web; the web trusts forwarded headers from it",
 }
 #: variables of the other programs, allowed in the environment of these services only
 OTHER_SERVICE_ENV = {
@@ -62,8 +69,11 @@ OTHER_SERVICE_ENV = {
     "minio-init": {"MC_HOST_local"},
     "mailpit": {"MP_DATABASE", "MP_MAX_MESSAGES"},
     "postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
+    "web-proxy": set(),  # PIPELINE_WEB_PUBLIC_URL only (the self-signed certificate's host)
 }
-PIPELINE_SERVICES = ("watcher", "worker", "mailer", "sftp-watcher", "sftp-worker", "sftp-mailer")
+PIPELINE_SERVICES = ("watcher", "worker", "mailer", "sftp-watcher", "sftp-worker", "sftp-mailer", "web")
+NGINX_CONF = DEPLOY / "compose" / "nginx-web.conf"
+TLS_SCRIPT = DEPLOY / "compose" / "nginx-tls.sh"
 #: what the units may set besides settings: Dramatiq's poll interval (the Procfile's
 #: prefix) and the worker instances' queue selection
 UNIT_VARS = {"dramatiq_worker_timeout", "WORKER_QUEUES"}
@@ -158,19 +168,20 @@ def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 # -- docker-compose.yml ---------------------------------------------------------------------
 def test_compose_has_the_whole_stack() -> None:
     found = services()
-    for name in ("redis", "minio", "minio-init", "sshd", *PIPELINE_SERVICES):
+    for name in ("redis", "minio", "minio-init", "sshd", "web-proxy", *PIPELINE_SERVICES):
         assert name in found, f"service {name} missing"
     assert {"mailpit", "mailhog"} & set(found), "no mail catcher"
     assert found["minio-init"]["restart"] == "no", "the bucket job runs once per `up`"
-    for name in ("redis", "minio", "mailpit", "sshd", *PIPELINE_SERVICES):
+    for name in ("redis", "minio", "mailpit", "sshd", "web-proxy", *PIPELINE_SERVICES):
         assert found[name].get("restart") in ("unless-stopped", "always"), name
     # the pipelines wait for what they need
     for name in ("watcher", "worker"):
         deps = found[name]["depends_on"]
         assert deps["redis"]["condition"] == "service_healthy"
         assert deps["minio-init"]["condition"] == "service_completed_successfully"
-    for name in ("sftp-watcher", "sftp-worker"):
+    for name in ("sftp-watcher", "sftp-worker", "web"):
         assert found[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert found[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_redis_keeps_everything_it_is_given() -> None:
@@ -222,7 +233,7 @@ def test_every_pipeline_service_loads_its_settings() -> None:
         assert s.storage == "s3"
         assert s.s3_endpoint and s.s3_endpoint.split(":")[0] == "minio"
         assert not s.s3_secure, "MinIO inside the stack speaks plain HTTP"
-    for name in ("sftp-watcher", "sftp-worker"):
+    for name in ("sftp-watcher", "sftp-worker", "web"):
         assert loaded[name].storage == "fs"
     # watcher and workers of one intake share Redis and its records; the two intakes never
     # share a queue (one store per pipeline)
@@ -230,6 +241,10 @@ def test_every_pipeline_service_loads_its_settings() -> None:
         return s.redis_url, s.namespace
     assert pipeline_key(loaded["watcher"]) == pipeline_key(loaded["worker"])
     assert pipeline_key(loaded["sftp-watcher"]) == pipeline_key(loaded["sftp-worker"])
+    # the web shows the SFTP pipeline: its Redis, catalogue, key and store
+    assert pipeline_key(loaded["web"]) == pipeline_key(loaded["sftp-watcher"])
+    for field in ("database_url", "catalogue_key", "data_dir", "institutions_path", "policy_path"):
+        assert getattr(loaded["web"], field) == getattr(loaded["sftp-watcher"], field), field
     assert pipeline_key(loaded["watcher"]) != pipeline_key(loaded["sftp-watcher"])
     # the mail catcher is the default mail server
     assert loaded["worker"].smtp_url == "smtp://mailpit:1025"
@@ -240,7 +255,7 @@ def test_compose_refuses_to_start_without_the_secrets() -> None:
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     required = {name for name, op in references(text) if op in (":?", "?")}
     for secret in ("REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "S3_SECRET_KEY", "CATALOGUE_DB_PASSWORD",
-                   "PIPELINE_CATALOGUE_KEY"):
+                   "PIPELINE_CATALOGUE_KEY", "PIPELINE_WEB_SECRET"):
         assert secret in required, f"{secret} must be required (${{{secret}:?...}})"
         assert example[secret] == "", f".env.example must not ship a value for {secret}"
     with pytest.raises(LookupError):
@@ -276,6 +291,7 @@ def test_compose_commands_are_the_procfile_ones() -> None:
     assert shlex.split(proc["watcher"]) == ["pipeline", "watch"]
     for name in ("watcher", "sftp-watcher"):
         assert services()[name]["command"] == ["pipeline", "watch"], name
+    assert services()["web"]["command"] == shlex.split(proc["web"]) == ["pipeline", "web"]
     for name, role in (("worker", "worker"), ("sftp-worker", "worker"), ("mailer", "mailer"),
                        ("sftp-mailer", "mailer")):
         command = services()[name]["command"]
@@ -303,7 +319,7 @@ def test_sftp_volume_is_the_pipelines_inbox() -> None:
 
     shared = volume_at(found["sshd"], inbox.parent)
     assert shared in compose()["volumes"], "a named volume"
-    for name in ("sftp-watcher", "sftp-worker"):
+    for name in ("sftp-watcher", "sftp-worker", "web"):
         data_dir = Path(environment_of(found[name])["PIPELINE_DATA_DIR"])
         assert volume_at(found[name], data_dir) == shared, name
     # sshd's inbox is the pipeline's inbox folder of that volume
@@ -312,6 +328,119 @@ def test_sftp_volume_is_the_pipelines_inbox() -> None:
     assert any(str(p).endswith(f":{sshd_env['SSHD_PORT']}") for p in found["sshd"]["ports"])
     assert "SYS_ADMIN" in found["sshd"]["cap_add"], "bind mounts of the upload folders"
     assert found["sshd"]["build"]["target"] == "sshd"
+
+
+# -- the web and its TLS proxy ----------------------------------------------------------------
+def nginx_directives(text: str) -> list[tuple[tuple[str, ...], str, list[str]]]:
+    """(enclosing blocks, directive, arguments) of an nginx configuration, in order. Raises
+    on what nginx would refuse at this level: unbalanced braces, a directive without its
+    ";", an unterminated quote."""
+    tokens = re.findall(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[{};]|[^\s{};"\']+|["\']',
+                        re.sub(r"(?m)#.*$", "", text))
+    found: list[tuple[tuple[str, ...], str, list[str]]] = []
+    stack: list[str] = []
+    words: list[str] = []
+    for token in tokens:
+        assert token not in ('"', "'"), "an unterminated quote"
+        if token == ";":
+            assert words, "an empty directive"
+            found.append((tuple(stack), words[0], words[1:]))
+            words = []
+        elif token == "{":
+            assert words, "a block without a name"
+            found.append((tuple(stack), words[0], words[1:]))
+            stack.append(" ".join(words))
+            words = []
+        elif token == "}":
+            assert not words, f"{words[0]} lacks its ;"
+            assert stack, "an unmatched }"
+            stack.pop()
+        else:
+            words.append(token.strip("\"'"))
+    assert not stack and not words, f"unclosed {stack or words}"
+    return found
+
+
+def test_nginx_directive_reader_refuses_broken_files() -> None:
+    good = "server { listen 80; location / { return 301 https://$host$request_uri; } }"
+    assert [d[1] for d in nginx_directives(good)] == ["server", "listen", "location", "return"]
+    for broken in ("server { listen 80 }", "server { listen 80;", "listen 80; }", 'a "b;'):
+        with pytest.raises(AssertionError):
+            nginx_directives(broken)
+
+
+def test_the_web_is_reached_only_through_its_tls_proxy() -> None:
+    found = services()
+    web, proxy = found["web"], found["web-proxy"]
+    env = resolved(environment_of(web), example_env())
+    settings = load_settings(env=env)
+    assert settings.web_https and settings.web_addr == "0.0.0.0" and settings.web_port
+    assert len(settings.web_secret) >= 32 and "PIPELINE_WEB_SECRET" in environment_of(web)
+    assert "ports" not in web, "the web is not published: only the proxy is"
+    # the proxy: the official nginx image, this file as its server, the certificate script
+    # among its start-up scripts, the certificate folder
+    assert proxy["image"].startswith("nginx:") and "build" not in proxy
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in proxy["volumes"]}
+    assert (DEPLOY / mounts["/etc/nginx/conf.d/default.conf"]).resolve() == NGINX_CONF
+    (script_at,) = [target for target in mounts if target.startswith("/docker-entrypoint.d/")]
+    assert script_at.endswith(".sh") and (DEPLOY / mounts[script_at]).resolve() == TLS_SCRIPT
+    assert os.access(TLS_SCRIPT, os.X_OK), "the nginx image runs only executable scripts"
+    assert mounts["/etc/nginx/tls"] == "./tls" and (DEPLOY / "tls").is_dir()
+    directives = nginx_directives(NGINX_CONF.read_text(encoding="utf-8"))
+    values = {name: args for _, name, args in directives}
+    for key in ("ssl_certificate", "ssl_certificate_key"):
+        assert values[key][0].startswith("/etc/nginx/tls/"), key
+    # published: 443 and 80, onto the ports the servers listen on
+    published = {int(interpolate(p, {}).rsplit(":", 1)[1]): int(interpolate(p, {}).rsplit(":", 2)[-2])
+                 for p in proxy["ports"]}
+    assert set(published) == {443, 80} and published == {443: 443, 80: 80}
+    listens = [args for _, name, args in directives if name == "listen"]
+    assert ["443", "ssl", "default_server"] in listens and ["80", "default_server"] in listens
+    redirect = [args for blocks, name, args in directives if name == "return"]
+    assert redirect == [["301", "https://$host$request_uri"]]
+    # forwarded to the web service, at its port, with the client's address and scheme
+    (upstream,) = [args for _, name, args in directives if name == "set" and args[0] == "$pipeline_web"]
+    assert upstream[1] == f"http://web:{settings.web_port}"
+    assert ["$pipeline_web"] in [args for _, name, args in directives if name == "proxy_pass"]
+    headers = {args[0]: args[1] for _, name, args in directives if name == "proxy_set_header"}
+    assert headers["X-Forwarded-For"] == "$remote_addr" and headers["X-Forwarded-Proto"] == "$scheme"
+    assert headers["Host"] == "$host"
+    # uploads: chunks of 16 MiB fit under the limit; bodies are streamed, not spooled
+    limit = values["client_max_body_size"][0]
+    assert limit.endswith("m") and 16 < int(limit[:-1]) <= 32
+    assert values["proxy_request_buffering"] == ["off"] and values["proxy_http_version"] == ["1.1"]
+    # the web believes forwarded headers from the proxy's network only, and the proxy is
+    # on that network alone
+    assert proxy["networks"] == ["web-front"] and set(web["networks"]) == {"default", "web-front"}
+    (subnet,) = [c["subnet"] for c in compose()["networks"]["web-front"]["ipam"]["config"]]
+    assert settings.web_trusted_proxies == interpolate(subnet, example_env())
+    # the receipt mails of the pipeline the web shows link to it
+    assert environment_of(found["sftp-mailer"])["PIPELINE_WEB_PUBLIC_URL"] == \
+        environment_of(proxy)["PIPELINE_WEB_PUBLIC_URL"]
+
+
+@pytest.mark.parametrize("url, host, san", [("https://report.example.gov.cn/", "report.example.gov.cn",
+                                              "DNS:report.example.gov.cn"),
+                                             ("https://10.0.0.5:8443/x", "10.0.0.5", "IP Address:10.0.0.5"),
+                                             ("", "localhost", "DNS:localhost")])
+def test_nginx_tls_script_makes_a_self_signed_pair_once(tmp_path: Path, url: str, host: str, san: str) -> None:
+    tls = tmp_path / "tls"
+    env = {**os.environ, "TLS_DIR": str(tls), "PIPELINE_WEB_PUBLIC_URL": url}
+    made = run(["sh", str(TLS_SCRIPT)], env=env)
+    assert made.returncode == 0, made.stderr
+    cert, key = tls / "fullchain.pem", tls / "privkey.pem"
+    shown = run(["openssl", "x509", "-in", str(cert), "-noout", "-subject", "-ext", "subjectAltName"])
+    assert f"CN = {host}" in shown.stdout and san in shown.stdout, shown.stdout
+    assert run(["openssl", "pkey", "-in", str(key), "-noout"]).returncode == 0
+    assert key.stat().st_mode & 0o077 == 0, "the private key is readable by its owner only"
+    # a pair that is there (a real certificate copied in) is kept as it is
+    before = cert.read_bytes(), key.read_bytes()
+    assert run(["sh", str(TLS_SCRIPT)], env=env).returncode == 0
+    assert (cert.read_bytes(), key.read_bytes()) == before
+    # half a pair stops the proxy instead of serving a certificate without its key
+    key.unlink()
+    half = run(["sh", str(TLS_SCRIPT)], env=env)
+    assert half.returncode == 1 and "both" in half.stderr and not key.exists()
 
 
 def test_bind_mounted_files_exist() -> None:

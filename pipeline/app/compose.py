@@ -269,7 +269,7 @@ class Composition:
                       registry=self.registry, mail_from=s.mail_from or OUTBOX_FROM,
                       operator_email=s.operator_email or OUTBOX_OPERATOR,
                       read_document=self.store.read_document, clock=lambda: datetime.now(zone),
-                      on_result=self.counters.mail, journal=self.store)
+                      on_result=self.counters.mail, journal=self.store, web_url=s.web_public_url)
 
     # -- ops -----------------------------------------------------------------------------
     @cached_property

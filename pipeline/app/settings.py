@@ -8,6 +8,7 @@ module that reads the environment, and only through :func:`load_settings`'s ``en
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import sys
@@ -15,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from pipeline.notify.message import mailbox
 from pipeline.notify.transport import SmtpTarget
@@ -137,6 +139,12 @@ class Settings:
     #: signs the web sessions' cookies (at least 32 characters); unset, the first web process
     #: makes one and keeps it in <data dir>/web.key. Never printed.
     web_secret: str = field(default="", repr=False)
+    #: behind the TLS reverse proxy (web_https): the proxy's addresses or networks, comma
+    #: separated, whose X-Forwarded-For/-Proto are trusted ("*": any; in compose the proxy's network)
+    web_trusted_proxies: str = "127.0.0.1"
+    #: the web application's address as institutions reach it (https://report.example.gov.cn);
+    #: set, every receipt mail links to its package's page there. "": no link
+    web_public_url: str = ""
     #: fault-injection points for the reliability tests (pipeline/intake/faults.py); never in production
     fault_points: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -237,6 +245,8 @@ ENV_NAMES: dict[str, str] = {
     "PIPELINE_WEB_ADDR": "web_addr",
     "PIPELINE_WEB_HTTPS": "web_https",
     "PIPELINE_WEB_SECRET": "web_secret",
+    "PIPELINE_WEB_TRUSTED_PROXIES": "web_trusted_proxies",
+    "PIPELINE_WEB_PUBLIC_URL": "web_public_url",
 }
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -312,10 +322,46 @@ def load_settings(env: Mapping[str, str] | None = None, config_file: Path | None
         raise SettingsError(f"PIPELINE_WEB_PORT must be a port (1-65535) or 0 (off), not {settings.web_port}")
     if settings.web_secret and len(settings.web_secret) < CATALOGUE_KEY_MIN:
         raise SettingsError(f"PIPELINE_WEB_SECRET must have at least {CATALOGUE_KEY_MIN} characters")
+    settings = dataclasses.replace(settings, web_trusted_proxies=_trusted_proxies(settings.web_trusted_proxies),
+                                   web_public_url=_public_url(settings.web_public_url))
     _check_storage(settings)
     _check_mail(settings)
     _check_catalogue(settings)
     return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())
+
+
+def _trusted_proxies(text: str) -> str:
+    """PIPELINE_WEB_TRUSTED_PROXIES: "*", or addresses and networks (``172.30.0.0/24``, host
+    bits clear, as uvicorn reads them: a malformed one would silently trust nobody)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if items == ["*"]:
+        return "*"
+    if not items:
+        raise SettingsError("PIPELINE_WEB_TRUSTED_PROXIES needs an address (e.g. 127.0.0.1), a network or *")
+    for item in items:
+        try:
+            ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            raise SettingsError(f"PIPELINE_WEB_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                                f"(a network has its host bits clear: 172.30.0.0/24) nor *") from None
+    return ",".join(items)
+
+
+def _public_url(text: str) -> str:
+    """PIPELINE_WEB_PUBLIC_URL: "" or an http(s) URL of a host, kept without its trailing slash."""
+    url = text.strip().rstrip("/")
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None
+            or parts.query or parts.fragment or "#" in url or "?" in url or re.search(r"\s", url)):
+        raise SettingsError(f"PIPELINE_WEB_PUBLIC_URL must be the web's address as institutions reach it, "
+                            f"https://host[:port], not {text!r}")
+    try:
+        parts.port
+    except ValueError:
+        raise SettingsError(f"PIPELINE_WEB_PUBLIC_URL has an invalid port: {text!r}") from None
+    return url
 
 
 def _check_storage(settings: Settings) -> None:

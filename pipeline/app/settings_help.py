@@ -65,6 +65,10 @@ SETTING_HELP: dict[str, str] = {
     "PIPELINE_WEB_ADDR": "address the web application binds (behind a reverse proxy: keep 127.0.0.1)",
     "PIPELINE_WEB_HTTPS": "1 behind the TLS reverse proxy: session cookies over HTTPS only, HSTS",
     "PIPELINE_WEB_SECRET": "signs the web session cookies, >= 32 characters (unset: made once in DATA/web.key)",
+    "PIPELINE_WEB_TRUSTED_PROXIES": "with PIPELINE_WEB_HTTPS: the reverse proxy's addresses or networks (comma "
+                                    "separated) whose X-Forwarded-For/-Proto are believed",
+    "PIPELINE_WEB_PUBLIC_URL": "the web application's address as institutions reach it (https://host): every "
+                               "receipt mail links to its package's page there (unset: no link)",
 }
 
 _STORE = ("PIPELINE_DATA_DIR", "REDIS_URL", "PIPELINE_NAMESPACE", "PIPELINE_STORAGE", "S3_ENDPOINT",
@@ -79,7 +83,8 @@ _WORK = ("PIPELINE_WORKER_THREADS", "PIPELINE_MAIL_THREADS", "PIPELINE_POLICY", 
          "PIPELINE_HEARTBEAT_TIMEOUT_MS", "PIPELINE_MAINTENANCE_CHANCE", "PIPELINE_LEASE_SECONDS",
          "PIPELINE_WORKER_POLL_MS", "PIPELINE_REQUEUE_AFTER", "SMTP_URL", "MAIL_FROM", "OPERATOR_EMAIL",
          "PIPELINE_INSTITUTIONS", "PIPELINE_MAIL_MIN_BACKOFF_MS", "PIPELINE_MAIL_MAX_BACKOFF_MS",
-         "PIPELINE_SMTP_TIMEOUT", "PIPELINE_LOG_FILE", "PIPELINE_METRICS_PORT", "PIPELINE_METRICS_ADDR")
+         "PIPELINE_SMTP_TIMEOUT", "PIPELINE_WEB_PUBLIC_URL", "PIPELINE_LOG_FILE", "PIPELINE_METRICS_PORT",
+         "PIPELINE_METRICS_ADDR")
 
 #: command -> the settings it reads; a command not listed reads the store's (operator commands)
 COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -93,7 +98,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "integrity": _STORE + ("PIPELINE_POLICY",),
     "catalogue": _STORE + ("PIPELINE_POLICY",),
     "web": _STORE + ("PIPELINE_POLICY", "PIPELINE_INSTITUTIONS", "PIPELINE_WEB_PORT", "PIPELINE_WEB_ADDR",
-                     "PIPELINE_WEB_HTTPS", "PIPELINE_WEB_SECRET", "PIPELINE_LOG_FILE"),
+                     "PIPELINE_WEB_HTTPS", "PIPELINE_WEB_SECRET", "PIPELINE_WEB_TRUSTED_PROXIES", "PIPELINE_LOG_FILE"),
     "web-user": _STORE + ("PIPELINE_INSTITUTIONS",),
 }
 

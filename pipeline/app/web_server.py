@@ -30,7 +30,7 @@ def serve(settings: Settings) -> int:
     log.info("web.started", address=web_address(settings))
     config = uvicorn.Config(app, host=settings.web_addr, port=settings.web_port, log_config=None,
                             access_log=False, proxy_headers=settings.web_https, server_header=False,
-                            forwarded_allow_ips="127.0.0.1" if settings.web_https else None)
+                            forwarded_allow_ips=settings.web_trusted_proxies if settings.web_https else None)
     server = uvicorn.Server(config)
     # uvicorn finishes the requests under way on SIGTERM/SIGINT, puts back the handlers it
     # found and raises the signal again: these make that a clean return, so the process

@@ -83,7 +83,8 @@ class Mailer:
     def __init__(self, *, records: SendRecords, transport: Transport, registry: Registry, mail_from: str,
                  operator_email: str, read_document: Callable[[str], dict[str, Any]],
                  clock: Callable[[], datetime], claim_seconds: int = CLAIM_SECONDS,
-                 on_result: Callable[[str], None] | None = None, journal: Journal | None = None) -> None:
+                 on_result: Callable[[str], None] | None = None, journal: Journal | None = None,
+                 web_url: str = "") -> None:
         self.records = records
         #: the durable copy of "reached DATA" and the final states (None: Redis only)
         self.journalled = JournalledStates(journal) if journal is not None else None
@@ -91,6 +92,8 @@ class Mailer:
         self.registry = registry
         self.mail_from = mail_from
         self.operator_email = operator_email
+        #: the web application's public address: each receipt links to its page there ("": none)
+        self.web_url = web_url
         self.read_document = read_document
         self.clock = clock
         self.claim_seconds = claim_seconds
@@ -108,7 +111,7 @@ class Mailer:
     def build(self, outcome: dict[str, Any]) -> ReceiptMail:
         document = self.read_document(outcome["location"])
         return build_receipt_mail(document, registry=self.registry, mail_from=self.mail_from,
-                                  operator_email=self.operator_email, now=self.clock())
+                                  operator_email=self.operator_email, now=self.clock(), web_url=self.web_url)
 
     def deliver(self, outcome: dict[str, Any]) -> str:
         """Send the receipt of ``outcome`` (what ``package_decided`` received) unless it

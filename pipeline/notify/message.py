@@ -15,6 +15,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from pipeline.check.documents import ACCEPTED, DUPLICATE, REJECTED, dumps, upload_note
 from pipeline.check.privacy import redact, redact_whole
@@ -156,8 +157,20 @@ def _texts(doc: dict[str, Any], match: Match | None, operator: str, plan_differs
                   [redact(n) for n in notes])
 
 
-def _text_body(doc: dict[str, Any], t: _Texts) -> str:
+#: the line of the receipt's web page (PIPELINE_WEB_PUBLIC_URL set)
+WEB_LINK_LABEL = "在网上查看本回执："
+
+
+def receipt_page_url(web_url: str, receipt_id: str) -> str:
+    """The package's page of the web application: ``<web_url>/packages/<receipt id>``;
+    "" when no web address is set."""
+    return f"{web_url.rstrip('/')}/packages/{quote(receipt_id, safe='')}" if web_url else ""
+
+
+def _text_body(doc: dict[str, Any], t: _Texts, link: str = "") -> str:
     lines = [*t.notes, *([""] if t.notes else []), f"{t.institution}：", "", "您好！", t.lead, ""]
+    if link:
+        lines += [f"{WEB_LINK_LABEL}{link}", ""]
     lines += ["—— 回执详情 ——", render_text(doc, technical=False)]
     if doc["status"] == ACCEPTED:
         lines.append(f"文件：{counts_line(file_counts(doc))}")
@@ -172,7 +185,7 @@ _COLORS = {ACCEPTED: "#1a7f37", REJECTED: "#c62828", DUPLICATE: "#8a6d00"}
 _CELL = "padding:4px 8px 4px 0;vertical-align:top;"
 
 
-def _html_body(doc: dict[str, Any], t: _Texts, subject: str) -> str:
+def _html_body(doc: dict[str, Any], t: _Texts, subject: str, link: str = "") -> str:
     e = html.escape
     pkg = doc["package"]
     rows = [("回执编号", f"<b>{e(doc['receipt_id'])}</b>"), ("结果", e(t.status_word)),
@@ -206,6 +219,8 @@ def _html_body(doc: dict[str, Any], t: _Texts, subject: str) -> str:
     out.append(f'<div style="padding:10px 14px;border-radius:6px;background:{_COLORS.get(doc["status"], "#555")};'
                f'color:#ffffff;font-size:18px;font-weight:bold">{e(t.status_word)}</div>')
     out.append(f"<p>{e(t.institution)}：</p><p>您好！{e(t.lead)}</p>")
+    if link:
+        out.append(f'<p>{WEB_LINK_LABEL}<a href="{e(link)}" style="color:#1a5fb4;word-break:break-all">{e(link)}</a></p>')
     out.append('<table style="border-collapse:collapse;font-size:15px">')
     out += [f'<tr><td style="{_CELL}color:#666;white-space:nowrap">{k}</td><td style="{_CELL}">{v}</td></tr>'
             for k, v in rows]
@@ -242,8 +257,9 @@ def attachment_names(document: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_from: str, operator_email: str,
-                       now: datetime) -> ReceiptMail:
-    """The receipt mail of one stored decision document."""
+                       now: datetime, web_url: str = "") -> ReceiptMail:
+    """The receipt mail of one stored decision document; with ``web_url`` (the web
+    application's public address) it links to the package's page there."""
     match = registry.match_document(document)  # by the uploading account only
     plan_name = (document.get("institution") or "").strip()
     plan_differs = bool(match and plan_name and plan_name != match.institution.name)
@@ -274,8 +290,9 @@ def build_receipt_mail(document: dict[str, Any], *, registry: Registry, mail_fro
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to receipts
     msg["X-Receipt-Id"] = rid
     # base64 (never raw 8bit: the SMTP policy would choose 8bit for short Chinese lines)
-    msg.set_content(_text_body(doc, t), subtype="plain", charset="utf-8", cte="base64")
-    msg.add_alternative(_html_body(doc, t, subject), subtype="html", charset="utf-8", cte="base64")
+    link = receipt_page_url(web_url, rid)
+    msg.set_content(_text_body(doc, t, link), subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(_html_body(doc, t, subject, link), subtype="html", charset="utf-8", cte="base64")
     chinese_name, ascii_name = attachment_names(doc)
     attached = dumps(document) if doc == document else dumps(doc)  # the stored bytes unless masked
     msg.add_attachment(attached, maintype="application", subtype="json", filename=chinese_name, cte="base64")
