@@ -6,6 +6,7 @@ SQLite catalogue, real argon2 hashes."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import urllib.parse
@@ -450,3 +451,49 @@ def test_the_throttle_forgets_failures_that_left_the_window():
     now[0] = 200.0
     throttle.failed("name:last")
     assert len(throttle._seen) == 1  # the old ones forgotten once over the bound
+
+
+def test_a_reused_photo_is_shown_beside_the_other_packages_to_staff_only(tmp_path: Path):
+    from tests.support.integrity import package
+
+    site = Site(tmp_path / "var")
+    second = package("东方职业培训学校", 8)
+    second.files[second.photos[0]] = site.accepted.files[site.accepted.photos[0]]
+    reusing = site.decide("other", second.zip_name, second.zip())
+    first = site.receipts["accepted"]
+    page = site.client("inspector").get(f"/packages/{reusing}")
+    assert page.status_code == 200 and "与其他培训重复的照片和视频（1 处）" in page.text
+    own_path, other_path = f"{second.root}/{second.photos[0]}", f"{site.accepted.root}/{site.accepted.photos[0]}"
+    own = f"/packages/{reusing}/thumbs/{urllib.parse.quote(own_path)}"
+    other = f"/packages/{first}/thumbs/{urllib.parse.quote(other_path)}"
+    assert f'src="{own}"' in page.text and f'src="{other}"' in page.text and "完全相同" in page.text
+    inspector = site.client("inspector")
+    assert inspector.get(own).headers["content-type"] == "image/jpeg"
+    assert inspector.get(other).headers["content-type"] == "image/jpeg"  # both thumbnails are served
+    # the other side names it too (pairs both ways); the institutions see only their words
+    assert f'src="{own}"' in site.client("operator").get(f"/packages/{first}").text
+    clerk = site.client("other").get(f"/packages/{reusing}")
+    assert clerk.status_code == 200 and "完全相同" in clerk.text  # the warning's message
+    assert first not in re.findall(r'src="/packages/([^/]+)/', clerk.text)  # never the other's photo
+    assert site.client("other").get(other).status_code == 404
+
+
+def test_the_package_page_shows_the_receipt_mail_that_was_sent(tmp_path: Path, redis_server):
+    site = Site(tmp_path / "var", redis_url=redis_server.url)
+    rid = site.receipts["xinghuo"]
+    clerk = site.client("xinghuo")
+    assert "回执邮件" not in clerk.get(f"/packages/{rid}").text  # not sent yet
+    entry = site.composition.catalogue.get(rid)
+    assert site.composition.mailer.deliver({"receipt_id": rid, "location": entry["location"]}) == "sent"
+    page = clerk.get(f"/packages/{rid}").text
+    assert "回执邮件" in page and "已发送" in page and "office@xinghuo.example" in page
+    sent = next((site.composition.settings.data_dir / "outbox").rglob("*.eml")).read_bytes()
+    import email
+    from email import policy
+
+    message = email.message_from_bytes(sent, policy=policy.default)
+    assert html.escape(str(message["Subject"]), quote=False) in page  # the subject that went out
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    first_lines = [line for line in body.splitlines() if line.strip()][:3]
+    assert all(html.escape(line, quote=False) in page for line in first_lines)  # its text
+    assert "回执邮件" in site.client("inspector").get(f"/packages/{rid}").text

@@ -282,3 +282,32 @@ def test_packages_without_forms_or_not_zip_say_so_plainly(site: Site):
     assert not_zip.status_code == 200
     assert "压缩包无法读取，里面的表格都看不到：上传的文件不是 ZIP 压缩包" in _text(not_zip.text)
     assert "/forms/reveal" not in site.client("inspector").get(f"/packages/{site.receipts['not_zip']}/forms").text
+
+
+def test_the_forms_are_read_from_a_copy_without_the_videos(site: Site, tmp_path: Path):
+    """A view of the forms never inflates nor writes a package's videos: the light copy keeps
+    every name (raw bytes, flags, order) and every other member's bytes, videos empty."""
+    import zipfile
+
+    from pipeline.check.package_reader import read_package
+    from pipeline.web.paper import without_videos
+
+    source = tmp_path / "package.zip"
+    source.write_bytes(site.accepted.zip())
+    light = without_videos(source, tmp_path / "light.zip")
+    with zipfile.ZipFile(source) as a:
+        videos = sum(i.compress_size for i in a.infolist() if i.filename.lower().endswith(".mp4"))
+    assert light != source and light.stat().st_size <= source.stat().st_size - videos + 1024  # headers may differ
+    with zipfile.ZipFile(source) as a, zipfile.ZipFile(light) as b:
+        assert [i.filename for i in a.infolist()] == [i.filename for i in b.infolist()]
+        for i in a.infolist():
+            video = i.filename.lower().endswith(".mp4")
+            assert b.read(i.filename) == (b"" if video else a.read(i.filename)), i.filename
+        assert any(i.filename.endswith(".mp4") and i.file_size > 0 for i in a.infolist())
+    policy = load_policy()
+    whole = read_package(source, tmp_path / "whole", policy.zip)
+    lighter = read_package(light, tmp_path / "lighter", policy.zip)
+    assert not lighter.problems and [f.path for f in whole.files] == [f.path for f in lighter.files]
+    assert without_videos(tmp_path / "missing.zip", tmp_path / "x.zip") == tmp_path / "missing.zip"
+    (tmp_path / "not.zip").write_bytes(b"not a zip at all")
+    assert without_videos(tmp_path / "not.zip", tmp_path / "y.zip") == tmp_path / "not.zip"

@@ -25,7 +25,9 @@ from pipeline.intake.uploads import IngestRequest, readable
 from pipeline.notify.mailer import FINAL_STATES, MAIL_MAX_RETRIES, MAIL_TIME_LIMIT_MS, Mailer
 from pipeline.ops.catalogue_tasks import record_decision
 from pipeline.ops.metrics import Counters, decision_increments
-from workers.queues import DECISIONS, INGEST_PACKAGE, MAIL, PACKAGE_DECIDED, PACKAGES
+from pipeline.intake.scratch import worker_identity
+from pipeline.intake.self_checks import SelfChecks
+from workers.queues import DECISIONS, INGEST_PACKAGE, MAIL, PACKAGE_DECIDED, PACKAGES, SELF_CHECK, SELF_CHECKS
 
 
 class WorkerServices(Protocol):
@@ -39,6 +41,8 @@ class WorkerServices(Protocol):
     def mailer(self) -> Mailer: ...
     @property
     def counters(self) -> Counters: ...
+    @property
+    def self_checks(self) -> SelfChecks: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class PipelineActors:
             time_limit=MAIL_TIME_LIMIT_MS, on_retry_exhausted="receipt_mail_failed")
         self.receipt_mail_failed = declare(self._receipt_mail_failed, actor_name="receipt_mail_failed",
                                            queue_name=MAIL, max_retries=0)
+        self.self_check = declare(self._self_check, actor_name=SELF_CHECK, queue_name=SELF_CHECKS,
+                                  max_retries=2, time_limit=options.package_time_limit_ms)
 
     def _ingest_package(self, request: dict[str, Any]) -> None:
         """Decide one upload; announce the decision."""
@@ -119,6 +125,18 @@ class PipelineActors:
             state = self._services.mailer.deliver(outcome)
             if state in FINAL_STATES:
                 announcements.settle(self._services.services.store, outcome["receipt_id"])
+
+    def _self_check(self, check_id: str) -> None:
+        """Check a clerk's self-check ZIP from the web (自查，未上报): the checks of
+        ``pipeline check``; nothing is recorded but its report."""
+        with structlog.contextvars.bound_contextvars(self_check=check_id):
+            services = self._services.services
+            document = self._services.self_checks.run(
+                check_id, services.policy, services.work_dir / f"{worker_identity()}-self-check-{check_id}",
+                services.now)
+            if document is not None:
+                structlog.get_logger().info("self_check.done", status=document["status"],
+                                            errors=len(document["errors"]), warnings=len(document["warnings"]))
 
     def _receipt_mail_failed(self, message: dict[str, Any], retry_info: dict[str, Any]) -> None:
         """A receipt could not be sent after all retries: tell the operator."""

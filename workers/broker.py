@@ -26,7 +26,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 
 from pipeline.intake.faults import FaultPoints
-from workers.queues import DECISIONS, INGEST_PACKAGE, PACKAGE_DECIDED, PACKAGES, QUEUES
+from workers.queues import DECISIONS, INGEST_PACKAGE, PACKAGE_DECIDED, PACKAGES, QUEUES, SELF_CHECK, SELF_CHECKS
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,12 @@ def send_decided(broker: RedisBroker, outcome: dict[str, Any]) -> None:
     """Announce a stored decision again (the watcher's recovery of a decision whose
     follow-up message Redis lost; pipeline/intake/announcements.py)."""
     broker.enqueue(dramatiq.Message(queue_name=DECISIONS, actor_name=PACKAGE_DECIDED, args=(outcome,),
+                                    kwargs={}, options={}))
+
+
+def send_self_check(broker: RedisBroker, check_id: str) -> None:
+    """Ask a worker to check a self-check's ZIP (pipeline/intake/self_checks.py), from the web."""
+    broker.enqueue(dramatiq.Message(queue_name=SELF_CHECKS, actor_name=SELF_CHECK, args=(check_id,),
                                     kwargs={}, options={}))
 
 

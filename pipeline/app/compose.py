@@ -38,7 +38,8 @@ from pipeline.intake.local_store import LocalStore
 from pipeline.intake.s3_store import S3Store
 from pipeline.intake.store import Store, StoreError
 from pipeline.notify.mailer import OUTBOX_FROM, OUTBOX_OPERATOR, Mailer
-from pipeline.notify.records import SendRecords
+from pipeline.notify.message import build_receipt_mail
+from pipeline.notify.records import JournalledStates, SendRecords
 from pipeline.notify.registry import Registry, load_registry
 from pipeline.notify.transport import OutboxTransport, SmtpTarget, SmtpTransport, Transport
 from pipeline.intake.disk_space import DiskFullReports
@@ -48,8 +49,9 @@ from pipeline.ops.presence import Presence
 from pipeline.ops.queries import BrokerView, Ops, OpsError
 from pipeline.ops.recovery import RedisRestore
 from workers.actors import ActorOptions
+from pipeline.intake.self_checks import SelfChecks
 from workers.broker import (BootHooks, BrokerConfig, build_broker, live_broker_clients, queue_depths,
-                            send_decided, send_ingest)
+                            send_decided, send_ingest, send_self_check)
 
 
 class NoRedis(RuntimeError):
@@ -200,24 +202,39 @@ class Composition:
     def web_app(self) -> Any:
         """The web application (pipeline/web), given the library objects its pages read; it
         works with Redis down (the catalogue and the store are enough to read)."""
+        from pipeline.intake.browser_uploads import BrowserUploads, PresignedUploads
         from pipeline.web.app import build_app  # Starlette and Jinja2: only where the web is served
         from pipeline.web.media import PackageMedia
         from pipeline.web.services import WebConfig, WebServices
 
-        from pipeline.catalogue.inspection import trace_number
+        from pipeline.catalogue.inspection import media_pairs, trace_number
+
+        def media_pairs_of(receipt_id: str) -> list[Any]:
+            return list(media_pairs(self.catalogue_engine, self.policy.integrity.photo_hash_distance,
+                                    receipt_id=receipt_id))
 
         def trace(number: str) -> dict[str, Any]:
             return trace_number(self.catalogue_engine, self.person_key, number, datetime.now(self.zone).date())
 
         ops = self.ops()
+        s = self.settings
+        presigned = None
+        if s.storage == "s3":
+            inbox = self._s3_store(MemoryLedger())  # names and the client only: no Redis needed
+            presigned = PresignedUploads(inbox.client, inbox.inbox_bucket, inbox.inbox_prefix)
+        # the largest package taken: the archive's limit, plus room for its own directory
+        uploads = BrowserUploads(s.data_dir / "uploads", s.inbox_dir, self.policy.zip.max_total_bytes + 2**26)
         services = WebServices(accounts=self.web_accounts, catalogue=self.catalogue, receipt=ops.receipt,
                                undecided=ops.undecided, requeue=self._web_requeue,
                                status=lambda: self.ops().status(), counters=self.catalogue.counter_values,
-                               trace=trace, policy=self.policy, institution_of=self._institution_of,
+                               trace=trace, media_pairs=media_pairs_of, policy=self.policy, institution_of=self._institution_of,
                                media=PackageMedia(partial(self._package_zip, ops), self.settings.work_dir / "web-media"),
+                               uploads=uploads, presigned=presigned, self_checks=self.self_checks,
+                               send_self_check=self._web_send_self_check, mail=self._web_mail,
                                zone=self.zone,
                                now=lambda: datetime.now(self.zone))
-        return build_app(services, WebConfig(secret=self.web_secret, https_only=self.settings.web_https))
+        origin = f"{'https' if s.s3_secure else 'http'}://{s.s3_endpoint}" if presigned is not None else None
+        return build_app(services, WebConfig(secret=self.web_secret, https_only=s.web_https, upload_origin=origin))
 
     def _package_zip(self, ops: Ops, receipt_id: str, scratch: Path) -> Path | None:
         """The local path of a decision's stored ZIP (an S3 store downloads it into
@@ -238,6 +255,35 @@ class Composition:
         ops = self.ops(need_redis=True)
         [result] = ops.requeue(ops.requeue_selection([receipt_id], None, []), send=self.send_ingest)
         return result
+
+    def _web_mail(self, receipt_id: str, document: dict[str, Any]) -> dict[str, Any] | None:
+        """The receipt mail of a decision as the web shows it: how far its sending got (the
+        journal's durable state: no Redis needed) and the mail itself, made again from the
+        document as the mailer makes it (recipients as the registry has them now). None
+        while no attempt to send it was recorded."""
+        state = JournalledStates(self.store).read(receipt_id)
+        if state is None:
+            return None
+        s = self.settings
+        mail = build_receipt_mail(document, registry=self.registry, mail_from=s.mail_from or OUTBOX_FROM,
+                                  operator_email=s.operator_email or OUTBOX_OPERATOR, now=datetime.now(self.zone),
+                                  web_url=s.web_public_url)
+        text = mail.message.get_body(preferencelist=("plain",))
+        return {"state": state.get("state"), "at": datetime.fromtimestamp(float(state.get("at") or 0), self.zone),
+                "to": list(mail.recipients), "subject": str(mail.message["Subject"]),
+                "text": text.get_content() if text is not None else ""}
+
+    def _web_send_self_check(self, check_id: str) -> None:
+        """Queue a self-check for the workers; OpsError when Redis cannot be reached."""
+        problem = self.redis_problem()
+        if problem is not None:
+            raise OpsError(problem)
+        send_self_check(self.broker, check_id)
+
+    @cached_property
+    def self_checks(self) -> SelfChecks:
+        """The web's self-checks (自查，未上报) in the data folder: the web writes, workers check."""
+        return SelfChecks(self.settings.data_dir / "self-checks")
 
     def _institution_of(self, account: str) -> str | None:
         found = self.registry.match(account)

@@ -25,7 +25,7 @@ from pipeline.app.stopping import wait_for_stop
 from pipeline.intake.deciding import release_held_leases
 from pipeline.intake.scratch import remove_stale_scratch_at_start
 from workers.actors import PipelineActors
-from workers.queues import DECISIONS, MAIL, PACKAGES
+from workers.queues import DECISIONS, MAIL, PACKAGES, SELF_CHECKS
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def run(settings: Settings) -> int:
     consuming only its queues)."""
     booted = boot(settings)
     log = structlog.get_logger()
-    workers = [dramatiq.Worker(booted.broker, queues={PACKAGES, DECISIONS}, worker_threads=settings.worker_threads,
+    workers = [dramatiq.Worker(booted.broker, queues={PACKAGES, DECISIONS, SELF_CHECKS}, worker_threads=settings.worker_threads,
                                worker_timeout=settings.worker_poll_ms),
                dramatiq.Worker(booted.broker, queues={MAIL}, worker_threads=settings.mail_threads,
                                worker_timeout=settings.worker_poll_ms)]

@@ -138,9 +138,11 @@ def _who(name: str, masked: str) -> str:
     return f"{name}（{masked}）" if name else masked
 
 
-def media_pairs(engine: Engine, distance: int, since_ts: float | None = None) -> Iterator[Pair]:
+def media_pairs(engine: Engine, distance: int, since_ts: float | None = None,
+                receipt_id: str | None = None) -> Iterator[Pair]:
     """Identical files and near-identical photos across trainings. ``since_ts``: only pairs
-    with a package decided at or after it (on either side)."""
+    with a package decided at or after it (on either side); ``receipt_id``: only the pairs
+    of that package's files (the web's package page: a few index probes, never a scan)."""
     ta, tb = trainings.alias("ta"), trainings.alias("tb")
     ma, mb = media.alias("ma"), media.alias("mb")
     da, db = decisions.alias("da"), decisions.alias("db")
@@ -155,7 +157,8 @@ def media_pairs(engine: Engine, distance: int, since_ts: float | None = None) ->
               .join(mb, or_(mb.c.sha256 == ma.c.sha256, and_(ma.c.kind == PHOTO, mb.c.kind == PHOTO, band_match)))
               .join(tb, tb.c.id == mb.c.training_id).join(db, db.c.receipt_id == tb.c.receipt_id))
     since = true() if since_ts is None else or_(da.c.decided_ts >= since_ts, db.c.decided_ts >= since_ts)
-    query = select(*columns).select_from(joined).where(_different_training(ta, tb), since) \
+    mine = true() if receipt_id is None else ta.c.receipt_id == receipt_id
+    query = select(*columns).select_from(joined).where(_different_training(ta, tb), since, mine) \
         .order_by(ta.c.receipt_id, ma.c.path, tb.c.receipt_id, mb.c.path)
     seen: set[tuple[str, str]] = set()
     with engine.connect() as connection:

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from pipeline.web import pages
+from pipeline.web import pages, uploads
 from pipeline.web.access import LoginRequired, NotFound
 from pipeline.web.security import LoginThrottle, SecurityHeaders
 from pipeline.web.services import WebConfig, WebServices
@@ -51,10 +51,17 @@ def build_app(services: WebServices, config: WebConfig) -> Starlette:
         Route("/packages/{receipt_id}/requeue", pages.requeue, methods=["POST"]),
         Route("/packages/{receipt_id}/media/{path:path}", pages.media_file, methods=["GET"]),
         Route("/packages/{receipt_id}/thumbs/{path:path}", pages.thumbnail, methods=["GET"]),
+        Route("/upload", uploads.upload_page, methods=["GET"]),
+        Route("/uploads", uploads.start, methods=["POST"]),
+        Route("/uploads/{upload_id}", uploads.progress, methods=["GET"]),
+        Route("/uploads/{upload_id}", uploads.put_chunk, methods=["PUT"]),
+        Route("/uploads/{upload_id}/parts/{number}", uploads.part_url, methods=["GET"]),
+        Route("/uploads/{upload_id}/finish", uploads.finish, methods=["POST"]),
+        Route("/self-checks/{check_id}", uploads.self_check_page, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
-        Middleware(SecurityHeaders, https_only=config.https_only),
+        Middleware(SecurityHeaders, https_only=config.https_only, upload_origin=config.upload_origin),
         Middleware(SessionMiddleware, secret_key=config.secret, max_age=config.session_seconds,
                    same_site="strict", https_only=config.https_only,
                    session_cookie=SECURE_SESSION_COOKIE if config.https_only else SESSION_COOKIE),

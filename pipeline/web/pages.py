@@ -120,9 +120,23 @@ async def package_page(request: Request) -> Response:
     folders: dict[str, list[Any]] = {}
     for member in members:
         folders.setdefault(member.folder, []).append(member)
+    # the files found again in another institution's package, side by side: staff only (an
+    # institution never sees another's photo)
+    reused = await run_in_threadpool(_state(request).services.media_pairs, entry["receipt_id"]) if user.staff else []
+    mail = await run_in_threadpool(_state(request).services.mail, entry["receipt_id"], document)
     return render(request, "package.html", entry=entry, document=document, superseded_by=found["superseded_by"],
-                  problems=list(numbered_problems(document)), media_folders=folders,
-                  requeueable=_requeueable(user, entry, found["superseded_by"]))
+                  problems=list(numbered_problems(document)), media_folders=folders, reused=reused, mail=mail,
+                  mail_state=MAIL_STATE,
+                  is_photo=_is_photo, requeueable=_requeueable(user, entry, found["superseded_by"]))
+
+
+#: a receipt mail's state (pipeline/notify/records.py), in the clerk's words
+MAIL_STATE = {"sent": "已发送", "unknown": "已交给邮件服务器，是否送达不明（不会重发）",
+              "rejected": "被邮件服务器拒收", "data": "正在发送", "retry": "发送失败，正在重试"}
+
+
+def _is_photo(path: str) -> bool:
+    return path.lower().endswith((".jpg", ".jpeg", ".png"))
 
 
 async def _package_media(request: Request, what: str) -> Any:

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import struct
+import zipfile
+from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pipeline.check.catalogue import Problem
-from pipeline.check.contract import FILE_NAME_OF_FORM, WORKBOOK_FILE, required_training_forms
+from pipeline.check.contract import FILE_NAME_OF_FORM, VIDEO_EXTS, WORKBOOK_FILE, required_training_forms
 from pipeline.check.forms import LoadedForm
 from pipeline.check.package_reader import read_package
 from pipeline.check.policy import Policy
@@ -342,7 +345,9 @@ def read_papers(media: PackageMedia, policy: Policy, receipt_id: str, package_na
     scratch = media.cache_dir.parent / f"{worker_identity()}-web-forms-{secrets.token_hex(6)}"
     try:
         try:
-            contents = read_package(zip_path, scratch, policy.zip, package_name=package_name)
+            scratch.mkdir(parents=True)
+            light = without_videos(zip_path, scratch / "package.zip")
+            contents = read_package(light, scratch / "read", policy.zip, package_name=package_name)
         except FileNotFoundError:  # removed by retention since it was found (a full disk is ours: a 500)
             return PaperForms(unreadable=NO_ZIP)
         if contents.problems:
@@ -350,6 +355,64 @@ def read_papers(media: PackageMedia, policy: Policy, receipt_id: str, package_na
         return papers_of(PackageView(name=package_name, contents=contents, policy=policy, today=today), reveal)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+#: a member other than a video copied into the light ZIP only up to this (compressed) size
+LIGHT_MEMBER_MAX = 64 * 1024 * 1024
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END = struct.Struct("<IHHHHIIH")
+
+
+def without_videos(source: Path, target: Path) -> Path:
+    """``source`` (a package's ZIP) written to ``target`` with every video, and anything
+    else over :data:`LIGHT_MEMBER_MAX`, as an empty stored member of the same name: the same
+    names (their raw bytes and flags, so the checker decodes them alike), folders and order,
+    every other member's compressed bytes copied as they are (never inflated here: the
+    checker's reader applies its limits to them). A view of the forms then reads a few MB
+    instead of a package's hundreds. ``source`` itself when it cannot be copied this way
+    (ZIP64, a damaged directory): the checker reads it whole and says what is wrong."""
+    try:
+        with zipfile.ZipFile(source) as archive, open(source, "rb") as raw, open(target, "wb") as out:
+            central = bytearray()
+            infos = archive.infolist()
+            for info in infos:
+                if info.file_size > 0xFFFFFFFE or info.compress_size > 0xFFFFFFFE or info.header_offset > 0xFFFFFFFE:
+                    return source
+                name = info.filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+                empty = info.filename.lower().endswith(VIDEO_EXTS) or info.compress_size > LIGHT_MEMBER_MAX
+                raw.seek(info.header_offset)
+                header = raw.read(_LOCAL.size)
+                if len(header) < _LOCAL.size or header[:4] != b"PK":
+                    return source
+                name_len, extra_len = struct.unpack("<HH", header[26:30])
+                raw.seek(info.header_offset + _LOCAL.size + name_len + extra_len)
+                method, crc, compressed, size = ((0, 0, 0, 0) if empty else
+                                                 (info.compress_type, info.CRC, info.compress_size, info.file_size))
+                flags = info.flag_bits & 0x0800  # the name's encoding; no data descriptor, no encryption
+                offset = out.tell()
+                out.write(_LOCAL.pack(0x04034B50, 20, flags, method, *_dos(info), crc, compressed, size, len(name), 0))
+                out.write(name)
+                left = compressed
+                while left:
+                    block = raw.read(min(left, 1 << 20))
+                    if not block:
+                        return source
+                    out.write(block)
+                    left -= len(block)
+                central += _CENTRAL.pack(0x02014B50, 20, 20, flags, method, *_dos(info), crc, compressed, size,
+                                         len(name), 0, 0, 0, 0, info.external_attr & 0xFFFFFFFF, offset) + name
+            where = out.tell()
+            out.write(central)
+            out.write(_END.pack(0x06054B50, 0, 0, len(infos), len(infos), len(central), where, 0))
+    except (OSError, zipfile.BadZipFile, ValueError, struct.error, UnicodeEncodeError):
+        return source
+    return target
+
+
+def _dos(info: zipfile.ZipInfo) -> tuple[int, int]:
+    year, month, day, hour, minute, second = info.date_time
+    return (hour << 11) | (minute << 5) | (second // 2), (max(year, 1980) - 1980) << 9 | (month << 5) | day
 
 
 # -- the handlers ------------------------------------------------------------------------------

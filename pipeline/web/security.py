@@ -20,7 +20,6 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
                            "frame-ancestors 'none'")
 
 SECURITY_HEADERS = (
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -34,9 +33,13 @@ class SecurityHeaders:
     HTTPS only), and ``Cache-Control: no-store`` to pages that are not static files: a
     shared computer's browser keeps no institution's page."""
 
-    def __init__(self, app: ASGIApp, https_only: bool = False) -> None:
+    def __init__(self, app: ASGIApp, https_only: bool = False, upload_origin: str | None = None) -> None:
         self.app = app
         self.https_only = https_only
+        policy = CONTENT_SECURITY_POLICY
+        if upload_origin:  # the S3 inbox the browser sends a submitted ZIP's parts to
+            policy += f"; connect-src 'self' {upload_origin}"
+        self.headers = [(b"content-security-policy", policy.encode("ascii")), *SECURITY_HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,8 +49,8 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in dict(SECURITY_HEADERS)]
-                headers += SECURITY_HEADERS
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in dict(self.headers)]
+                headers += self.headers
                 if self.https_only:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 if not static:

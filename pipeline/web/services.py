@@ -10,6 +10,8 @@ from typing import Any, Callable
 from pipeline.catalogue.decisions import DecisionCatalogue
 from pipeline.catalogue.web_accounts import WebAccounts
 from pipeline.check.policy import Policy
+from pipeline.intake.browser_uploads import BrowserUploads, PresignedUploads
+from pipeline.intake.self_checks import SelfChecks
 from pipeline.web.media import PackageMedia
 
 
@@ -25,6 +27,8 @@ class WebConfig:
     login_failures: int = 5
     #: the window those failures are counted in, and the wait
     login_window_seconds: int = 15 * 60
+    #: the S3 inbox's origin (scheme://host:port) the browser uploads parts to; None: none
+    upload_origin: str | None = None
 
 
 @dataclass
@@ -42,6 +46,12 @@ class WebServices:
     requeue: Callable[[str], dict[str, Any]]
     #: an ID number's person and trainings (pipeline/catalogue/inspection.py ``trace_number``)
     trace: Callable[[str], dict[str, Any]]
+    #: the files of a package found again in another training's package (W_MEDIA_REUSED),
+    #: each with the other package's file (pipeline/catalogue/inspection.py ``media_pairs``)
+    media_pairs: Callable[[str], list[Any]]
+    #: a decision's receipt mail: its state (sent, unknown, rejected, …), when, to whom, its
+    #: subject and text; None while none was sent (``receipt_id``, the shown document)
+    mail: Callable[[str, dict[str, Any]], dict[str, Any] | None]
     #: the photos and videos of archived packages, read from their ZIPs
     media: PackageMedia
     #: the pipeline's state now (``Ops.status``: queues, inbox, in progress, workers, decided)
@@ -52,5 +62,13 @@ class WebServices:
     policy: Policy
     #: the registry's name of an institution account (None: not registered)
     institution_of: Callable[[str], str | None]
+    #: a clerk's uploads from the browser, staged in chunks (pipeline/intake/browser_uploads.py)
+    uploads: BrowserUploads
+    #: with an S3 inbox: submitted ZIPs go straight to the bucket by presigned URLs; else None
+    presigned: PresignedUploads | None
+    #: the self-checks (自查，未上报) the workers check
+    self_checks: SelfChecks
+    #: queue a self-check for the workers (raises when the queue cannot be reached)
+    send_self_check: Callable[[str], None]
     zone: tzinfo
     now: Callable[[], datetime]
