@@ -278,3 +278,17 @@ def _put_presigned(url: str, body: bytes) -> int:
     with urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT",
                                                        headers={"Content-Type": "application/zip"}), timeout=30) as answer:
         return int(answer.status)
+
+
+def test_an_upload_that_would_not_leave_the_disk_room_is_refused_before_a_byte(tmp_path: Path):
+    import shutil
+
+    from pipeline.intake.browser_uploads import FREE_MARGIN_BYTES, BrowserUploads, UploadRefused
+
+    uploads = BrowserUploads(tmp_path / "uploads", tmp_path / "inbox", max_bytes=2**62)
+    free = shutil.disk_usage(tmp_path).free
+    with pytest.raises(UploadRefused) as refused:
+        uploads.start("xinghuo", "大.zip", free - FREE_MARGIN_BYTES + 2**30, "submit")
+    assert refused.value.status == 507 and "存储空间" in refused.value.message
+    assert not list((tmp_path / "uploads").iterdir())
+    assert uploads.start("xinghuo", "小.zip", 10, "submit").size == 10

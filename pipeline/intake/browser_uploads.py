@@ -21,6 +21,7 @@ is removed after a day (:meth:`BrowserUploads.sweep`)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -43,6 +44,8 @@ CHUNK_BYTES = 8 * 1024 * 1024
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: unfinished uploads one account may have at once
 OPEN_PER_ACCOUNT = 4
+#: the disk space an upload must leave free (the inbox and the workers' scratch share it)
+FREE_MARGIN_BYTES = 1024 * 1024 * 1024
 #: an unfinished upload untouched this long is removed
 STALE_AFTER_SECONDS = 24 * 3600
 #: an upload's id: 32 hex digits, made here (anything else in a URL is not one)
@@ -110,6 +113,9 @@ class BrowserUploads:
         if size > self.max_bytes:
             raise UploadRefused(f"压缩包太大（{size / 2**30:.1f} GB），最多 {self.max_bytes / 2**30:.0f} GB。", 413)
         self.sweep()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if multipart is None and shutil.disk_usage(self.root).free < size + FREE_MARGIN_BYTES:
+            raise UploadRefused("服务器的存储空间暂时不够放下这个压缩包，请稍后再上传，或告诉上报系统管理员。", 507)
         if sum(1 for u in self._all() if u.account == account) >= OPEN_PER_ACCOUNT:
             raise UploadRefused(f"同时最多上传 {OPEN_PER_ACCOUNT} 个压缩包；请等正在上传的完成，或一天后自动取消。", 429)
         upload = StagedUpload(secrets.token_hex(16), account, name, size, purpose, self.clock())
@@ -239,7 +245,13 @@ class ChunkWriter:
         assert self._file is not None
         if self.written + len(piece) > MAX_REQUEST_BYTES or self.offset + self.written + len(piece) > self.size:
             raise UploadRefused("这一段比约定的大，请刷新页面重新上传。", 413, offset=self.offset + self.written)
-        self._file.write(piece)
+        try:
+            self._file.write(piece)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # a full disk is the server's trouble, not the clerk's: the page waits and tries again
+            raise UploadRefused("服务器的存储空间已满，稍后会自动继续上传。", 507, offset=self.offset + self.written) from None
         self.written += len(piece)
 
     def __exit__(self, *exc: Any) -> None:
