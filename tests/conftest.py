@@ -19,6 +19,7 @@ from workers.broker import BrokerConfig, build_broker
 from tests.support.postgres import PostgresServer
 from tests.support.redisserver import RedisServer
 from tests.support.s3server import moto_s3  # noqa: F401  (a fixture: moto's S3 server)
+from tests.support.browser import browser  # noqa: F401  (a fixture: a fresh Chromium)
 
 
 def pytest_configure(config: pytest.Config) -> None:

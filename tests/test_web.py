@@ -105,8 +105,9 @@ def test_an_institution_sees_only_its_own_packages(site: Site):
 
 
 def test_an_upload_not_yet_decided_is_listed_as_waiting_for_its_institution_only(tmp_path: Path):
-    site = Site(tmp_path / "var")
+    site = Site(tmp_path / "var", packages=False)
     inbox = site.composition.services.store.inbox  # type: ignore[attr-defined]
+    (inbox / "xinghuo").mkdir(parents=True, exist_ok=True)
     (inbox / "xinghuo" / "星火职业培训学校20261125.zip").write_bytes(small_zip("waiting"))
     own = site.client("xinghuo").get("/").text
     assert "等待检查" in own and "星火职业培训学校20261125.zip" in own
@@ -182,7 +183,7 @@ def test_the_rules_page_states_the_policy_in_force(tmp_path: Path):
     page = client.get("/rules").text
     assert "文件（含文件夹）不超过 1234 个" in page and "培训照片 4 张" in page and "培训照片 5 张" not in page
     assert composition.policy.sha256[:12] in page
-    default = Site(tmp_path / "default").client("xinghuo").get("/rules").text
+    default = Site(tmp_path / "default", packages=False).client("xinghuo").get("/rules").text
     assert "不超过 2000 个" in default and "培训照片 5 张" in default
     assert "新城区星火职业培训学校" in default  # the guide's folder names the login's institution
 
@@ -211,6 +212,9 @@ def test_staff_search_by_text_training_status_and_date(site: Site):
     r = site.receipts
     assert _listed(client.get("/search", params={"text": "星火"}).text) == {r["xinghuo"], r["accepted"]}
     assert _listed(client.get("/search", params={"text": r["other"][-8:].lower()}).text) == {r["other"]}
+    # a whole receipt id (as pasted, any case, spaces around) is looked up by its key
+    assert _listed(client.get("/search", params={"text": f" {r['other'].lower()} "}).text) == {r["other"]}
+    assert _listed(client.get("/search", params={"text": r["other"], "status": "accepted"}).text) == set()
     training = site.composition.ops().receipt(r["accepted"])["document"]["trainings"][0]
     by_training = client.get("/search", params={"training": training["occupation"] + training["level"]}).text
     assert _listed(by_training) == {r["accepted"]}
@@ -388,7 +392,7 @@ def test_a_wrong_password_says_so_without_saying_which_part_was_wrong(site: Site
 
 
 def test_repeated_failures_make_the_login_wait_even_with_the_right_password(tmp_path: Path):
-    site = Site(tmp_path / "var")
+    site = Site(tmp_path / "var", packages=False)
     client = TestClient(site.app, base_url="http://testserver", follow_redirects=False)
     for _ in range(5):
         assert login(client, "operator", "guess").status_code == 401
@@ -398,7 +402,7 @@ def test_repeated_failures_make_the_login_wait_even_with_the_right_password(tmp_
 
 
 def test_disabling_a_login_or_changing_its_password_ends_its_sessions(tmp_path: Path):
-    site = Site(tmp_path / "var")
+    site = Site(tmp_path / "var", packages=False)
     client = site.client("xinghuo")
     assert client.get("/").status_code == 200
     site.composition.web_accounts.put("xinghuo", "institution", "xinghuo", hash_password("a new password!"), NOW)

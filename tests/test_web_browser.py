@@ -7,15 +7,14 @@ package by its URL gets the not-found page. Screenshots: build/screenshots/."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import chromium, screenshot
-from tests.support.websites import PASSWORD, Site, web_process
+from tests.support.browser import log_in, screenshot
+from tests.support.websites import Site, web_process
 
 pytestmark = pytest.mark.xdist_group("browser")  # one Chromium at a time on two cores
 
@@ -31,21 +30,6 @@ def address(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield served
 
 
-@pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[object]:
-    driver = chromium(tmp_path / "profile")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def log_in(browser, address: str, name: str) -> None:
-    browser.get(address + "login")
-    browser.find_element(By.NAME, "name").send_keys(name)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "form.logout"))
 
 
 def test_a_clerk_logs_in_and_follows_a_link_to_a_receipt(browser, address: str, site: Site):

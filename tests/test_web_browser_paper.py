@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.check.privacy import mask_id
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import log_in, screenshot
 from tests.support.integrity import FOLDER
 from tests.support.paper import id_numbers, json_forms
-from tests.support.websites import PASSWORD, Site, web_process
+from tests.support.websites import Site, web_process
 
 pytestmark = pytest.mark.xdist_group("browser")  # one Chromium at a time on two cores
 
@@ -38,21 +37,6 @@ def address(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield served
 
 
-@pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[object]:
-    driver = chromium(tmp_path / "profile")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def log_in(browser, address: str, name: str) -> None:
-    browser.get(address + "login")
-    browser.find_element(By.NAME, "name").send_keys(name)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "form.logout"))
 
 
 def _heading(browser, starts: str) -> str:

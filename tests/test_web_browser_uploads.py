@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -20,14 +18,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.app.redis_server import free_loopback_port
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import log_in, screenshot
 from tests.support.running import Pipeline, decisions
 from tests.support.integrity import package
 from tests.support.waiting import wait_until
+from tests.support.websites import add_web_user
 
 pytestmark = pytest.mark.xdist_group("browser")  # one Chromium at a time on two cores
 
-PASSWORD = "correct horse battery"
 INSTITUTION = "新城区星火职业培训学校"
 REGISTRY = f"""[[institution]]
 name = "{INSTITUTION}"
@@ -45,10 +43,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     env = {"PIPELINE_INSTITUTIONS": str(root / "institutions.toml"), "PIPELINE_WEB_PORT": str(port)}
     data = root / "data"
     data.mkdir()
-    added = subprocess.run([sys.executable, "-m", "pipeline", "web-user", "add", "星火", "--role", "institution",
-                            "--account", "xinghuo"], input=PASSWORD + "\n", capture_output=True, text=True,
-                           timeout=120, env={**os.environ, **env, "PIPELINE_DATA_DIR": str(data)})
-    assert added.returncode == 0, added.stderr
+    add_web_user(data, env, "星火", "institution", "xinghuo")
     pipeline = Pipeline(data, root / "pipeline.log", env)
     pipeline.start()
     address = f"http://127.0.0.1:{port}/"
@@ -68,21 +63,6 @@ def _answers(address: str) -> bool:
         return False
 
 
-@pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[object]:
-    driver = chromium(tmp_path / "profile")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def log_in(browser, address: str) -> None:
-    browser.get(address + "login")
-    browser.find_element(By.NAME, "name").send_keys("星火")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "form.logout"))
 
 
 def _line(browser, *, offline: bool, upload_bytes_per_s: int = -1) -> None:
@@ -100,7 +80,7 @@ def test_a_clerk_submits_a_zip_over_a_slow_line_that_breaks_and_follows_it_to_it
     made.files["Thumbs.db"] = os.urandom(18 * 2**20)
     zip_path = tmp_path / made.zip_name
     zip_path.write_bytes(made.zip())
-    log_in(browser, address)
+    log_in(browser, address, "星火")
     browser.find_element(By.LINK_TEXT, "上报与自查").click()
     WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#submit .pick-zip"))
     size = zip_path.stat().st_size
@@ -151,7 +131,7 @@ def test_a_clerk_self_checks_a_whole_folder_zipped_in_the_page(browser, served: 
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(folder_root)
     [top] = list(folder_root.iterdir())  # the package's one top folder, as a clerk has it on disk
-    log_in(browser, address)
+    log_in(browser, address, "星火")
     browser.get(address + "upload")
     before = set(decisions(data))
     browser.find_element(By.CSS_SELECTOR, "#self-check .pick-folder").send_keys(str(top))

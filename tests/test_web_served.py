@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from tests.support.running import Pipeline, decisions, good_package
 from tests.support.waiting import wait_until
+from tests.support.websites import PASSWORD, add_web_user
 from pipeline.app.redis_server import free_loopback_port as free_port
 
 REGISTRY = """[[institution]]
@@ -24,7 +22,7 @@ name = "新城区星火职业培训学校"
 email = ["office@xinghuo.example"]
 accounts = ["xinghuo"]
 """
-PASSWORD = "correct horse battery"
+
 
 
 class Browser:
@@ -55,10 +53,7 @@ def test_a_clerk_follows_a_dropped_package_to_its_receipt_in_the_browser(tmp_pat
     env = {"PIPELINE_INSTITUTIONS": str(tmp_path / "institutions.toml"), "PIPELINE_WEB_PORT": str(port)}
     data = tmp_path / "data"
     data.mkdir()  # web-user refuses a data folder that is not there (a mistyped PIPELINE_DATA_DIR)
-    added = subprocess.run([sys.executable, "-m", "pipeline", "web-user", "add", "星火", "--role", "institution",
-                            "--account", "xinghuo"], input=PASSWORD + "\n", capture_output=True, text=True,
-                           timeout=120, env={**os.environ, **env, "PIPELINE_DATA_DIR": str(data)})
-    assert added.returncode == 0, added.stderr
+    add_web_user(data, env, "星火", "institution", "xinghuo")
     pipeline = Pipeline(data, tmp_path / "pipeline.log", env)
     pipeline.start()
     try:

@@ -131,13 +131,15 @@ def test_a_chunk_never_goes_past_the_declared_size_nor_the_request_limit(site: S
 
 
 def test_an_account_has_only_a_few_uploads_open_at_once(tmp_path: Path):
-    other_site = Site(tmp_path / "var")
-    client = other_site.client("other")
-    token = _token(client)
+    from pipeline.intake.browser_uploads import BrowserUploads, UploadRefused
+
+    uploads = BrowserUploads(tmp_path / "uploads", tmp_path / "inbox", max_bytes=1000)
     for i in range(OPEN_PER_ACCOUNT):
-        assert _start(client, f"{i}.zip", 10, token=token).status_code == 200
-    refused = _start(client, "one-more.zip", 10, token=token)
-    assert refused.status_code == 429 and str(OPEN_PER_ACCOUNT) in refused.json()["error"]
+        uploads.start("other", f"{i}.zip", 10, "submit")
+    with pytest.raises(UploadRefused) as refused:
+        uploads.start("other", "one-more.zip", 10, "submit")
+    assert refused.value.status == 429 and str(OPEN_PER_ACCOUNT) in refused.value.message
+    assert uploads.start("xinghuo", "another-account.zip", 10, "submit")  # per account
 
 
 def test_csrf_is_required_on_every_step_that_changes_something(site: Site):
@@ -230,7 +232,7 @@ def test_a_self_check_whose_message_was_lost_is_asked_for_again(tmp_path: Path):
 
 
 def test_a_self_check_with_redis_away_is_kept_and_the_page_says_it_waits(tmp_path: Path):
-    site = Site(tmp_path / "var", redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    site = Site(tmp_path / "var", redis_url="redis://127.0.0.1:1/0", packages=False)  # nothing listens there
     client = site.client("xinghuo")
     finished = _send(client, small_zip("no redis"), "无队列.zip", purpose="self-check")
     page = client.get(finished["next"])

@@ -12,11 +12,8 @@ import structlog
 from pipeline.app.compose import Composition
 from pipeline.app.stopping import wait_for_stop
 from pipeline.check.documents import local_zone
-from pipeline.intake.bucket_uploads import BucketPacker
-from pipeline.intake.bucket_watch import BucketWatcher
 from pipeline.intake.folder_watch import InboxFile, InboxWatcher, scan_inbox
 from pipeline.intake.handover import Handover
-from pipeline.intake.s3_store import S3Store
 from pipeline.intake.uploads import IngestRequest
 from pipeline.notify.mailer import FINAL_STATES
 from workers.broker import waiting_messages
@@ -77,8 +74,12 @@ def folder_watcher(composition: Composition, logger: Any) -> InboxWatcher:
                         rehand_after=s.requeue_after, may_rehand=hand.queue_idle)
 
 
-def bucket_watcher(composition: Composition, logger: Any, hand: Handover | None = None) -> BucketWatcher:
+def bucket_watcher(composition: Composition, logger: Any, hand: Handover | None = None) -> Any:
     """The S3 inbox bucket's watcher (started by the caller)."""
+    from pipeline.intake.bucket_uploads import BucketPacker  # minio: only with an S3 inbox
+    from pipeline.intake.bucket_watch import BucketWatcher
+    from pipeline.intake.s3_store import S3Store
+
     store = composition.store
     assert isinstance(store, S3Store)
     hand = hand or handover(composition, logger)

@@ -12,14 +12,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: the newest migration's revision. Every process opening the catalogue compares the
+#: database's with it in plain SQL, so Alembic (a quarter of a second of imports in each
+#: watcher, worker and command) is loaded only to migrate; tests/test_catalogue_db.py
+#: holds it equal to the newest script's.
+HEAD_REVISION = "0002"
 #: how long a SQLite writer waits for another's lock before giving up, milliseconds
 SQLITE_BUSY_MS = 30_000
 
@@ -110,7 +112,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(target, pool_pre_ping=True, pool_size=4, max_overflow=4)
 
 
-def _config(connection: Any) -> Config:
+def _config(connection: Any) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -118,18 +122,27 @@ def _config(connection: Any) -> Config:
 
 
 def head_revision() -> str | None:
+    """The newest migration script's revision, as Alembic reads the scripts."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config(None)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The database's revision (Alembic's one-row table), None when it has none yet."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no such table: a new database
+        return None
 
 
 def migrate(engine: Engine) -> None:
     """Bring the database to the newest migration (nothing when it is there). Safe to run
     from several processes at once: on PostgreSQL an advisory lock serialises them; on
     SQLite the first writer holds the file's lock."""
+    if current_revision(engine) == HEAD_REVISION:
+        return
     head = head_revision()
     if current_revision(engine) == head:
         return
@@ -144,6 +157,8 @@ def _upgrade(engine: Engine, head: str | None) -> None:
         with writer(engine).begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(1729017)")
+            from alembic import command
+
             command.upgrade(_config(connection), "head")
     except Exception:
         # SQLite: another process migrated between our look and our write (its tables

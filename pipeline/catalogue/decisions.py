@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
-from pipeline.check.documents import ACCEPTED, STATUSES
+from pipeline.check.documents import ACCEPTED, RECEIPT_ID, STATUSES
 from pipeline.check.integrity import PackageFacts, hash_bands, signed64
 from pipeline.check.privacy import redact
 from pipeline.catalogue.database import writer
@@ -359,7 +359,9 @@ class DecisionCatalogue:
         the status; an error ``code`` (e.g. MEDIA_COUNT); decided in [since_ts, until_ts)
         (epoch seconds)."""
         where: list[Any] = []
-        if text.strip():
+        if RECEIPT_ID.match(text.strip().upper()):  # a whole receipt id: its primary key, not a scan
+            where.append(decisions.c.receipt_id == text.strip().upper())
+        elif text.strip():
             where.append(_text_clause(_needles(text.strip())))
         if training.strip():
             named = (trainings.c.occupation + trainings.c.level).contains(training.strip(), autoescape=True)
@@ -402,7 +404,11 @@ class DecisionCatalogue:
         return self._counts()
 
     def _counts(self, *where: Any) -> dict[str, int]:
-        query = select(decisions.c.status, func.count()).where(*where).group_by(decisions.c.status)
+        # grouped by an expression of the status, not the column: with a time range SQLite
+        # would otherwise walk all of ix_decisions_status_ts (every decision ever: 8 ms at
+        # 100,000) instead of the range of ix_decisions_decided_ts (0.05 ms; bench/web_pages.py)
+        status = func.coalesce(decisions.c.status, "") if where else decisions.c.status
+        query = select(status, func.count()).where(*where).group_by(status)
         with self.engine.connect() as connection:
             found = {row[0]: row[1] for row in connection.execute(query)}
         return {status: int(found.get(status, 0)) for status in STATUSES}

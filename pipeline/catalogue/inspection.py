@@ -15,9 +15,9 @@ from sqlalchemy import Engine, and_, func, or_, select, true
 
 from pipeline.check.contract import PHOTO
 from pipeline.check.identity import validate_id_number
-from pipeline.check.integrity import unsigned64
+from pipeline.check.integrity import training_key, unsigned64
 from pipeline.check.privacy import mask_id
-from pipeline.catalogue.lookup import live
+from pipeline.catalogue.lookup import CatalogueLookup, live
 from pipeline.catalogue.schema import attendance, decisions, media, persons, teaching, trainings
 
 _T = trainings
@@ -138,11 +138,47 @@ def _who(name: str, masked: str) -> str:
     return f"{name}（{masked}）" if name else masked
 
 
-def media_pairs(engine: Engine, distance: int, since_ts: float | None = None,
-                receipt_id: str | None = None) -> Iterator[Pair]:
+def media_pairs_of(engine: Engine, distance: int, receipt_id: str) -> list[Pair]:
+    """The pairs of one package's files (the web's package page): its own media rows by its
+    trainings, then the decision's own near-duplicate probes (pipeline/catalogue/lookup.py:
+    the hashes compared inside the band indexes, only matches read), whatever the size of
+    the catalogue. Every match of another training, not only the closest; (a, b) only."""
+    mine = trainings.alias("mine")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(media.c.path, media.c.sha256, media.c.phash, media.c.kind, mine.c.institution,
+                   mine.c.occupation, mine.c.level, mine.c.start_date)
+            .select_from(media.join(mine, mine.c.id == media.c.training_id))
+            .where(mine.c.receipt_id == receipt_id, live(mine))).all()
+    if not rows:
+        return []
+    seen = CatalogueLookup(engine).media_like({r.sha256 for r in rows},
+                                              {unsigned64(r.phash) for r in rows if r.phash is not None}, distance)
+    pairs = []
+    for r in rows:
+        own_key = training_key(r.institution, r.occupation, r.level, r.start_date)  # the signals' own rule
+        for other in seen:
+            if other.training.key == own_key:  # itself, or a resubmission of the same training
+                continue
+            if other.sha256 == r.sha256:
+                detail, bits = "identical", 0
+            elif r.kind == PHOTO and r.phash is not None and other.phash is not None:
+                bits = (unsigned64(r.phash) ^ other.phash).bit_count()
+                if bits > distance:
+                    continue
+                detail = "similar"
+            else:
+                continue
+            t = other.training
+            pairs.append(Pair("W_MEDIA_REUSED", detail, receipt_id, r.institution, f"{r.occupation}{r.level}", r.path,
+                              t.receipt_id, t.institution, f"{t.occupation}{t.level}", other.path, "",
+                              distance=bits))
+    return sorted(pairs, key=lambda p: (p.item, p.distance or 0, p.other_receipt_id, p.other_item))
+
+
+def media_pairs(engine: Engine, distance: int, since_ts: float | None = None) -> Iterator[Pair]:
     """Identical files and near-identical photos across trainings. ``since_ts``: only pairs
-    with a package decided at or after it (on either side); ``receipt_id``: only the pairs
-    of that package's files (the web's package page: a few index probes, never a scan)."""
+    with a package decided at or after it (on either side)."""
     ta, tb = trainings.alias("ta"), trainings.alias("tb")
     ma, mb = media.alias("ma"), media.alias("mb")
     da, db = decisions.alias("da"), decisions.alias("db")
@@ -157,8 +193,7 @@ def media_pairs(engine: Engine, distance: int, since_ts: float | None = None,
               .join(mb, or_(mb.c.sha256 == ma.c.sha256, and_(ma.c.kind == PHOTO, mb.c.kind == PHOTO, band_match)))
               .join(tb, tb.c.id == mb.c.training_id).join(db, db.c.receipt_id == tb.c.receipt_id))
     since = true() if since_ts is None else or_(da.c.decided_ts >= since_ts, db.c.decided_ts >= since_ts)
-    mine = true() if receipt_id is None else ta.c.receipt_id == receipt_id
-    query = select(*columns).select_from(joined).where(_different_training(ta, tb), since, mine) \
+    query = select(*columns).select_from(joined).where(_different_training(ta, tb), since) \
         .order_by(ta.c.receipt_id, ma.c.path, tb.c.receipt_id, mb.c.path)
     seen: set[tuple[str, str]] = set()
     with engine.connect() as connection:

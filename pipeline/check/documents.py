@@ -12,6 +12,7 @@ mail and the operator's screen. The archived ZIP keeps its name and bytes (å­˜æ¡
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -32,6 +33,10 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def local_zone(utc_offset_hours: int) -> timezone:
     return timezone(timedelta(hours=utc_offset_hours))
+
+
+#: a receipt id as :func:`new_receipt_id` mints it; anything else is not one
+RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
 
 
 def new_receipt_id(now: datetime) -> str:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
-from pipeline.check.documents import receipt_month
+from pipeline.check.documents import RECEIPT_ID, receipt_month
 from pipeline.check.files import hash_file
 from pipeline.check.privacy import redact
 from pipeline.intake.uploads import Claim
@@ -30,7 +29,6 @@ from pipeline.intake.store import StoreError
 if TYPE_CHECKING:  # imported where used: the watcher module brings in watchdog
     from pipeline.intake.folder_watch import SkippedEntry
 
-RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
 AREAS = ("archive", "quarantine")
 _DOCUMENTS = ("receipt.json", "errors.json")
 

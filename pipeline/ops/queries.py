@@ -36,7 +36,8 @@ from pipeline.intake.store import REFERENCE, StoreError
 from pipeline.intake.uploads import Claim, IngestRequest
 from pipeline.ops import presence
 from pipeline.catalogue.decisions import DecisionCatalogue, summary
-from pipeline.intake.inventory import RECEIPT_ID, Inventory, documents
+from pipeline.check.documents import RECEIPT_ID
+from pipeline.intake.inventory import Inventory, documents
 from pipeline.ops.metrics import Counters
 from pipeline.ops.retention import prune_quarantine
 

@@ -5,7 +5,6 @@ see; the templates are in pipeline/web/templates."""
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from pipeline.check.catalogue import format_size
+from pipeline.check.documents import RECEIPT_ID
 from pipeline.check.contract import OFFLINE
 from pipeline.check.report import STATUS_LABEL, numbered_problems
 from pipeline.kit.example import DEFAULT_INSTITUTION, DEFAULT_TRAININGS, readme_text
@@ -24,8 +24,6 @@ from pipeline.web.access import NotFound, WebUser, logged_in, may_see, require, 
 from pipeline.web.passwords import verify_password
 from pipeline.web.security import checked_form, csrf_token
 
-#: a receipt id as minted (pipeline/intake/inventory.py's RECEIPT_ID); anything else is not one
-RECEIPT_ID = re.compile(r"^R[0-9]{8}-[0-9A-HJKMNP-TV-Z]{8}$")
 
 #: the newest decisions a home page lists
 HOME_ROWS = 200
@@ -88,7 +86,7 @@ async def home(request: Request) -> Response:
                   undecided=undecided, refresh=bool(undecided))
 
 
-def _package(request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def visible_package(request: Request) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """(user, catalogue entry, receipt) of the package the URL names, if the user may see
     it; NotFound for one that does not exist and one of another institution alike."""
     state = _state(request)
@@ -112,7 +110,7 @@ def _requeueable(user: WebUser, entry: dict[str, Any], superseded_by: str | None
 
 
 async def package_page(request: Request) -> Response:
-    user, entry, found = _package(request)
+    user, entry, found = visible_package(request)
     document = found["document"]
     if user.staff:
         _state(request).audit(request, user.name, user.role, "view-package", entry["receipt_id"], None)
@@ -142,7 +140,7 @@ def _is_photo(path: str) -> bool:
 async def _package_media(request: Request, what: str) -> Any:
     """``PackageMedia.<what>`` (span or thumbnail) of the member the URL names, of a package
     the user may see; NotFound when there is none."""
-    _user, entry, _found = _package(request)
+    _user, entry, _found = visible_package(request)
     found = await run_in_threadpool(getattr(_state(request).services.media, what), entry["receipt_id"],
                                     request.path_params["path"])
     if found is None:
@@ -182,7 +180,7 @@ async def requeue(request: Request) -> Response:
     from pipeline.ops.queries import OpsError
 
     state = _state(request)
-    user, entry, found = _package(request)
+    user, entry, found = visible_package(request)
     if not user.staff:
         raise NotFound()
     form = await checked_form(request)
@@ -207,7 +205,7 @@ async def requeue(request: Request) -> Response:
 
 
 async def package_document(request: Request) -> Response:
-    user, entry, found = _package(request)
+    user, entry, found = visible_package(request)
     if user.staff:
         _state(request).audit(request, user.name, user.role, "view-document", entry["receipt_id"], None)
     body = json.dumps(found["document"], ensure_ascii=False, indent=2)

@@ -445,7 +445,7 @@ async def paper_forms(request: Request) -> Response:
     """The package's forms as the paper tables, numbers masked. Who may see the package
     may see them (another institution's: 404 as a missing one); staff views are audited."""
     # the package page's own access rule, so the two can never differ
-    user, entry, found = pages._package(request)
+    user, entry, found = pages.visible_package(request)
     if user.staff:
         request.app.state.audit(request, user.name, user.role, "view-forms", entry["receipt_id"], None)
     papers = await _papers(request, entry, found, reveal=False)
@@ -457,7 +457,7 @@ async def reveal_ids(request: Request) -> Response:
     page, the numbers in full, and audited. An operator may not (403); an institution does
     not see the route (404)."""
     state = request.app.state
-    user, entry, found = pages._package(request)
+    user, entry, found = pages.visible_package(request)
     if not user.staff:
         raise NotFound()
     form = await checked_form(request)

@@ -7,9 +7,16 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support.websites import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -41,3 +48,22 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     driver.set_window_size(1280, max(800, min(int(height) + 40, 6000)))
     driver.save_screenshot(str(path))
     return path
+
+
+@pytest.fixture()
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """A fresh Chromium with its own profile for one test (conftest offers it to every test)."""
+    driver = chromium(tmp_path / "profile")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def log_in(driver: webdriver.Chrome, address: str, name: str, password: str = PASSWORD) -> None:
+    """Log in through the log-in form, as a person would, and wait for the logged-in page."""
+    driver.get(address + "login")
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "form.logout"))
