@@ -156,3 +156,19 @@ def test_a_package_of_many_photos_is_searched_in_several_statements(catalogue_ur
     assert len(media_queries({"cd" * 32}, targets, 3, catalogue.engine.dialect.name)) == 3
     found = CatalogueLookup(catalogue.engine).media_like({"cd" * 32}, targets, 3)
     assert sorted(m.path for m in found) == ["old.jpg", "old.mp4"]
+
+
+def test_receipt_ids_are_found_whole_and_by_their_beginning(catalogue_url: str):
+    catalogue = DecisionCatalogue(open_engine(catalogue_url))
+    ids = ["R20261121-AAAA0001", "R20261121-ABCD0002", "R20261122-AAAA0003", "R20261221-AAAA0004"]
+    for rid in ids:
+        catalogue.record(document(rid), f"archive/2026-11/{rid}")
+
+    def found(text: str) -> set[str]:
+        return {e["receipt_id"] for e in catalogue.filtered(text=text)}
+
+    assert found("r20261121-abcd0002") == {"R20261121-ABCD0002"}  # whole, any case
+    assert found("R20261121") == set(ids[:2]) and found("R20261121-A") == set(ids[:2])
+    assert found("R20261121-AB") == {"R20261121-ABCD0002"} and found("R202611") == set(ids[:3])
+    assert found("R2026") == set(ids) and found("R2025") == set()
+    assert found("AAAA") == {ids[0], ids[2], ids[3]}  # a fragment from the middle: as any text

@@ -215,6 +215,11 @@ def test_staff_search_by_text_training_status_and_date(site: Site):
     # a whole receipt id (as pasted, any case, spaces around) is looked up by its key
     assert _listed(client.get("/search", params={"text": f" {r['other'].lower()} "}).text) == {r["other"]}
     assert _listed(client.get("/search", params={"text": r["other"], "status": "accepted"}).text) == set()
+    # its beginning: the day's receipts (read by a range of the key on SQLite)
+    assert _listed(client.get("/search", params={"text": r["other"][:9].lower()}).text) == set(r.values())
+    assert _listed(client.get("/search", params={"text": r["other"][:12]}).text) == \
+        {v for v in r.values() if v.startswith(r["other"][:12])}
+    assert _listed(client.get("/search", params={"text": "R20251121"}).text) == set()
     training = site.composition.ops().receipt(r["accepted"])["document"]["trainings"][0]
     by_training = client.get("/search", params={"training": training["occupation"] + training["level"]}).text
     assert _listed(by_training) == {r["accepted"]}

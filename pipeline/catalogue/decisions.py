@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -103,6 +104,10 @@ def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
         "stored_as": json.loads(row["stored_as"]) if row["stored_as"] else None,
         "package_removed_at": row["package_removed_at"],
     }
+
+
+#: the beginning of a receipt id, long enough to narrow it (the year at least)
+RECEIPT_PREFIX = re.compile(r"^R[0-9]{4}([0-9]{1,4}(-[0-9A-HJKMNP-TV-Z]{0,7})?)?$")
 
 
 def _needles(fragment: str) -> set[str]:
@@ -350,6 +355,15 @@ class DecisionCatalogue:
                                                           ("name", "institution", "account", "source"))]).casefold()
                        for n in needles)]
 
+    def _receipt_prefix(self, prefix: str) -> Any:
+        """Receipt ids beginning with ``prefix``. On SQLite (binary order) also as a range of
+        the primary key, so only those rows are read; PostgreSQL's text order under a
+        language's collation skips the hyphen, so there the LIKE alone decides (a scan)."""
+        clause = decisions.c.receipt_id.startswith(prefix, autoescape=True)
+        if self.engine.dialect.name == "sqlite":  # ids are [0-9A-Z-], all below "~"
+            clause = and_(decisions.c.receipt_id >= prefix, decisions.c.receipt_id < prefix + "~", clause)
+        return clause
+
     def filtered(self, *, text: str = "", training: str = "", status: str | None = None, code: str = "",
                  since_ts: float | None = None, until_ts: float | None = None,
                  limit: int = 500) -> list[dict[str, Any]]:
@@ -361,6 +375,8 @@ class DecisionCatalogue:
         where: list[Any] = []
         if RECEIPT_ID.match(text.strip().upper()):  # a whole receipt id: its primary key, not a scan
             where.append(decisions.c.receipt_id == text.strip().upper())
+        elif RECEIPT_PREFIX.match(text.strip().upper()):  # its beginning (R20261121, R20261121-7K)
+            where.append(self._receipt_prefix(text.strip().upper()))
         elif text.strip():
             where.append(_text_clause(_needles(text.strip())))
         if training.strip():
