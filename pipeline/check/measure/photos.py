@@ -16,13 +16,21 @@ import mmap
 from pathlib import Path
 from typing import Any, Sequence
 
-import simplejpeg
 from PIL import Image, ImageFile, UnidentifiedImageError
 from PIL import JpegImagePlugin, PngImagePlugin  # noqa: F401  (registered without init())
 
 from pipeline.check.contract import PHOTO, PHOTO_FORMATS, SCREENSHOT, SCREENSHOT_FORMATS
 from pipeline.check.measure.facts import (BROKEN_HEADER, BROKEN_PICTURE_DATA, DAMAGED_PICTURE_DATA, EMPTY_FILE,
                                           TRUNCATED_PICTURE, ZERO_FILLED_TAIL, Measurement, _head, sniff_format)
+
+
+def _simplejpeg() -> Any:
+    """libjpeg-turbo's binding, imported on the first photo: it brings numpy (a sixth of a
+    second), which the watcher, the supervisor and the commands that never decode a photo
+    do not need to load."""
+    import simplejpeg
+
+    return simplejpeg
 
 
 # -- photos ------------------------------------------------------------------------------
@@ -223,7 +231,7 @@ def _decodable_stream(data: mmap.mmap) -> tuple[bytes | mmap.mmap, str] | None:
         if stream is None:
             continue
         try:
-            _, _, colorspace, _ = simplejpeg.decode_jpeg_header(stream, strict=True)
+            _, _, colorspace, _ = _simplejpeg().decode_jpeg_header(stream, strict=True)
         except (ValueError, KeyError):  # KeyError: a subsampling simplejpeg has no name for
             continue
         return stream, _DECODE_COLORSPACES.get(colorspace, "RGB")
@@ -241,7 +249,7 @@ def _strict_decode(stream: bytes | mmap.mmap, colorspace: str) -> tuple[str | No
     made from, so a photo is decoded once."""
     try:
         # min_height/min_width make simplejpeg pick a scale at all; min_factor=8: 1/8
-        pixels = simplejpeg.decode_jpeg(stream, colorspace=colorspace, min_height=1, min_width=1, min_factor=8,
+        pixels = _simplejpeg().decode_jpeg(stream, colorspace=colorspace, min_height=1, min_width=1, min_factor=8,
                                         strict=True)
     except ValueError as exc:
         text = str(exc)
