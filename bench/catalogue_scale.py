@@ -365,12 +365,7 @@ class SqliteTarget:
         finally:
             db.close()
             engine.dispose()
-        depth: dict[int, int] = {0: -1}
-        lines = []
-        for node, parent, _unused, detail in rows:
-            depth[node] = depth.get(parent, -1) + 1
-            lines.append("  " * depth[node] + detail)
-        return "\n".join(lines)
+        return query_plan(rows)
 
     def drop_statistics(self) -> None:
         db = sqlite3.connect(self.path)
@@ -994,5 +989,16 @@ def main() -> None:
         append_results(text)
 
 
+def query_plan(rows: list[tuple[Any, ...]]) -> str:
+    """SQLite's EXPLAIN QUERY PLAN rows as an indented tree."""
+    depth: dict[int, int] = {0: -1}
+    lines = []
+    for node, parent, _unused, detail in rows:
+        depth[node] = depth.get(parent, -1) + 1
+        lines.append("  " * depth[node] + detail)
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     main()
+

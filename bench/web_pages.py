@@ -449,7 +449,7 @@ def explain(data: Path, manifest: dict[str, Any], table: list[dict[str, Any]], s
             try:
                 cursor = raw.cursor()
                 cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-                plan = _plan(cursor.fetchall())
+                plan = scale.query_plan(cursor.fetchall())
                 started = time.perf_counter()
                 cursor.execute(statement, parameters)
                 rows = len(cursor.fetchall())
@@ -498,15 +498,6 @@ def profile(app: Any, client: Any, csrf: str, request: Callable[[int], Any], cou
 
     asyncio.run(run())
     return profiler
-
-
-def _plan(rows: list[tuple[Any, ...]]) -> str:
-    depth: dict[int, int] = {0: -1}
-    lines = []
-    for node, parent, _unused, detail in rows:
-        depth[node] = depth.get(parent, -1) + 1
-        lines.append("  " * depth[node] + detail)
-    return "\n".join(lines)
 
 
 def _trim_profile(text: str) -> str:
