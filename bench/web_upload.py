@@ -34,14 +34,9 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.app.redis_server import free_loopback_port  # noqa: E402
 from pipeline.intake.browser_uploads import CHUNK_BYTES  # noqa: E402
+from tests.support.websites import PASSWORD, REGISTRY, add_web_user  # noqa: E402  (the suite's registry and login)
 
-PASSWORD = "correct horse battery"
 MB = 1024 * 1024
-REGISTRY = """[[institution]]
-name = "新城区星火职业培训学校"
-email = ["office@xinghuo.example"]
-accounts = ["xinghuo"]
-"""
 
 
 class Web:
@@ -54,9 +49,7 @@ class Web:
         self.port = free_loopback_port()
         self.env = {**os.environ, "PIPELINE_DATA_DIR": str(self.data), "PIPELINE_WEB_PORT": str(self.port),
                     "PIPELINE_INSTITUTIONS": str(root / "institutions.toml"), "PIPELINE_LOG_FORMAT": "json"}
-        subprocess.run([sys.executable, "-m", "pipeline", "web-user", "add", "星火", "--role", "institution",
-                        "--account", "xinghuo"], input=PASSWORD + "\n", text=True, check=True, env=self.env,
-                       capture_output=True, cwd=REPO)
+        add_web_user(self.data, self.env, "星火", "institution", "xinghuo")
         self.log = open(root / "web.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline", "web"], env=self.env, cwd=REPO,
                                      stdout=subprocess.DEVNULL, stderr=self.log)

@@ -68,7 +68,7 @@ def _upload(request: Request, user: WebUser) -> StagedUpload:
     return upload
 
 
-def _direct(request: Request, upload: StagedUpload) -> bool:
+def _direct(upload: StagedUpload) -> bool:
     """Whether the bytes of ``upload`` come through the web (else straight to the S3 inbox)."""
     return not upload.multipart_id
 
@@ -99,7 +99,7 @@ async def start(request: Request) -> Response:
         return _refused(refused)
     structlog.get_logger().info("web.upload_started", account=user.account, name=upload.name, size=upload.size,
                                 purpose=upload.purpose, upload=upload.id, direct=not upload.multipart_id)
-    return JSONResponse({"id": upload.id, "mode": "chunks" if _direct(request, upload) else "parts",
+    return JSONResponse({"id": upload.id, "mode": "chunks" if _direct(upload) else "parts",
                          "chunk": CHUNK_BYTES, "offset": 0, "name": upload.name})
 
 
@@ -107,7 +107,7 @@ async def progress(request: Request) -> Response:
     user = _clerk(request)
     upload = _upload(request, user)
     services = _state(request).services
-    if _direct(request, upload):
+    if _direct(upload):
         return JSONResponse({"offset": services.uploads.received(upload), "size": upload.size})
     parts = await run_in_threadpool(services.presigned.parts, upload)
     return JSONResponse({"parts": [p.part_number for p in parts], "offset": sum(int(p.size or 0) for p in parts),
@@ -119,7 +119,7 @@ async def put_chunk(request: Request) -> Response:
     _checked_header(request)
     upload = _upload(request, user)
     uploads = _state(request).services.uploads
-    if not _direct(request, upload):
+    if not _direct(upload):
         raise NotFound()
     try:
         offset = int(request.query_params.get("offset", ""))
@@ -141,7 +141,7 @@ async def part_url(request: Request) -> Response:
     user = _clerk(request)
     upload = _upload(request, user)
     presigned = _state(request).services.presigned
-    if _direct(request, upload) or presigned is None:
+    if _direct(upload) or presigned is None:
         raise NotFound()
     try:
         number = int(request.path_params["number"])
