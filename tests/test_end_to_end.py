@@ -87,6 +87,9 @@ def test_drop_slow_renamed_and_bad_packages(pipeline: Pipeline):
     # the document is written before the ZIP is moved beside it and the claim let go
     wait_until(lambda: not any((data / "claimed").iterdir()), 30, message="claims released")
     wait_until(lambda: not any((data / "work").iterdir()), 10, message="clean work area")
+    # (the line is written after the claim is let go: wait for it rather than race it)
+    wait_until(lambda: sum(e.get("event") == "package.decided" for e in pipeline.events()) >= 5, 10,
+               message="five decisions logged")
     decided = [e for e in pipeline.events() if e.get("event") == "package.decided"]
     assert len(decided) == 5 and all(e.get("receipt_id") and e.get("source") for e in decided)
     # every line about one package carries the same source (as the inbox names it) and,

@@ -113,11 +113,14 @@ import stat
 import struct
 import threading
 import unicodedata
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
+
+# zlib-ng: the same deflate and CRC-32 as zlib, 2× faster inflating and 3× faster CRC-32
+# (SIMD); both release the GIL like zlib's (see docs/performance.md)
+from zlib_ng import zlib_ng as zlib
 
 from pipeline.check.catalogue import Problem, format_size, problem
 from pipeline.check.contract import (CENTRAL_HEADER, CENTRAL_HEADER_SIG, DATA_DESCRIPTOR_SIG, END_RECORD,
