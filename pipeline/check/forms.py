@@ -85,6 +85,7 @@ from pipeline.check.contract import (FILE_NAME_OF_FORM, MAX_FORM_BYTES, PLAN_FOR
 from pipeline.check.layout import Layout, Training, read_json
 from pipeline.check.package_reader import ExtractedFile
 from pipeline.check.privacy import ID_FIELDS, PERSONAL_FIELDS, mask_field, mask_id, mask_phone, redact
+from pipeline.check.form_validity import validity_check
 from pipeline.check.form_schemas import SCHEMAS_DIR, load_schema
 from pipeline.check.workbook import SheetForm, WorkbookRead, read_workbook
 
@@ -585,6 +586,18 @@ def _order(kind: str, path: tuple[str | int, ...]) -> tuple[tuple[int, str], ...
     return tuple(key)
 
 
+def _valid_quickly(kind: str, value: Any) -> bool:
+    """True when the compiled check (pipeline/check/form_validity.py) finds ``value``
+    valid; False when it finds it invalid, has no check of ``kind``, or fails itself."""
+    check = validity_check(kind)
+    if check is None:
+        return False
+    try:
+        return check(value)
+    except Exception:  # (jsonschema, asked next, says what it makes of such a value)
+        return False
+
+
 _HIDES = {  # at one path, an issue of the key keyword hides those of the listed ones
     "type": {"enum", "const", "format", "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum",
              "multipleOf", "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems",
@@ -611,8 +624,9 @@ def schema_issues(kind: str, value: Any) -> list[tuple[str, str, str]]:
                           f"即这是一份“{FILE_NAME_OF_FORM[declared]}”：请确认文件内容与文件名一致，"
                           f"把它改名为“{FILE_NAME_OF_FORM[declared]}”或换成正确的表单", "form_kind")]
     issues: list[_Issue] = []
-    for error in form_validator(kind).iter_errors(value):
-        issues.extend(_issues(kind, error, value))
+    if not _valid_quickly(kind, value):  # jsonschema, slow, only to say what is wrong
+        for error in form_validator(kind).iter_errors(value):
+            issues.extend(_issues(kind, error, value))
     for path, number in _non_finite(value):
         issues.append(_Issue(path, f"{field_label(kind, path, value)}应为有效的数字，实际为 {_num(number)}"
                                    "（JSON 中没有 NaN、Infinity，数值也不能超出范围）", "nonfinite"))
