@@ -8,9 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import pytest
 import structlog.testing
 
@@ -137,3 +139,39 @@ def test_importing_the_code_builds_nothing(tmp_path):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported" and not (tmp_path / "var").exists()
+
+
+def test_packages_are_decided_while_announcements_and_mails_are_stuck(actors, broker, tmp_path, monkeypatch):
+    """A worker process's thread pools (pipeline/app/worker.py): with its one announcement
+    thread stuck in a catalogue write and its mail threads stuck, packages are still
+    decided, one after another, on the package threads."""
+    from pipeline.app.worker import thread_pools
+
+    data = tmp_path / "data"
+    release = threading.Event()
+    stuck: list[str] = []
+
+    def stuck_recording(*args: Any, **kwargs: Any) -> None:
+        stuck.append("announcement")
+        release.wait(60)  # (an index write that hangs)
+
+    monkeypatch.setattr(workers.actors, "record_decision", stuck_recording)
+    settings = load_settings(env={"PIPELINE_WORKER_THREADS": "1", "PIPELINE_MAIL_THREADS": "1"})
+    pools = [dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=100)
+             for queues, threads in thread_pools(settings)]
+    for pool in pools:
+        pool.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            actors.ingest_package.send(drop(data, "p0.zip", good_package("p0")))
+            wait_until(lambda: stuck, 60, message="the first announcement stuck")
+            for n in (1, 2):  # sent once the announcement thread is held
+                actors.ingest_package.send(drop(data, f"p{n}.zip", good_package(f"p{n}")))
+            wait_until(lambda: len(documents(data, "archive")) == 3, 60, message="three packages decided")
+            decided = [x for x in logs if x["event"] == "package.decided"]
+        assert len(decided) == 3 and stuck == ["announcement"]  # the one thread is still stuck
+        assert not [x for x in logs if x["event"] == "decision.announced"]
+    finally:
+        release.set()
+        for pool in pools:
+            pool.stop(timeout=5000)

@@ -28,6 +28,11 @@ from workers.actors import PipelineActors
 from workers.queues import DECISIONS, MAIL, PACKAGES, SELF_CHECKS
 
 
+#: threads per worker process that announce decisions (queue ``decisions``): a catalogue
+#: write and a message each, a few milliseconds; one keeps up with the package threads
+ANNOUNCEMENT_THREADS = 1
+
+
 @dataclass(frozen=True)
 class BootedWorker:
     composition: Composition
@@ -57,26 +62,35 @@ def setup() -> None:
     boot(load_settings())
 
 
+def thread_pools(settings: Settings) -> list[tuple[set[str], int]]:
+    """(queues, threads) of each Dramatiq worker of a worker process: no two share a queue,
+    so the package threads never take an announcement or a mail."""
+    return [({PACKAGES, SELF_CHECKS}, settings.worker_threads),
+            ({DECISIONS}, ANNOUNCEMENT_THREADS),
+            ({MAIL}, settings.mail_threads)]
+
+
 def run(settings: Settings) -> int:
     """``pipeline worker``: one worker process in the foreground until SIGTERM/SIGINT.
 
-    Its threads are split: ``PIPELINE_WORKER_THREADS`` decide packages and announce
-    decisions, ``PIPELINE_MAIL_THREADS`` send receipt mails, so a slow or hanging mail
-    server never holds a package (the two are Dramatiq workers on the same broker, each
-    consuming only its queues)."""
+    Its threads are split three ways, each a Dramatiq worker consuming only its queues, so
+    no package ever waits behind other work: ``PIPELINE_WORKER_THREADS`` decide packages
+    (and clerks' self-checks); one thread announces decisions (the catalogue's index
+    write, then the mail's request), ``ANNOUNCEMENT_THREADS``; ``PIPELINE_MAIL_THREADS``
+    send receipt mails, so a slow or hanging mail server never holds a package or an
+    announcement either."""
     booted = boot(settings)
     log = structlog.get_logger()
-    workers = [dramatiq.Worker(booted.broker, queues={PACKAGES, DECISIONS, SELF_CHECKS}, worker_threads=settings.worker_threads,
-                               worker_timeout=settings.worker_poll_ms),
-               dramatiq.Worker(booted.broker, queues={MAIL}, worker_threads=settings.mail_threads,
-                               worker_timeout=settings.worker_poll_ms)]
+    workers = [dramatiq.Worker(booted.broker, queues=queues, worker_threads=threads,
+                               worker_timeout=settings.worker_poll_ms)
+               for queues, threads in thread_pools(settings)]
     for worker in workers:
         worker.start()
     log.info("worker.started", pid=os.getpid(), threads=settings.worker_threads, mail_threads=settings.mail_threads)
     wait_for_stop()
     log.info("worker.stopping", pid=os.getpid())
-    # no new work from here: every worker thread of both workers is told at once (each
-    # Worker.stop would otherwise leave the other worker's threads taking messages)
+    # no new work from here: every thread of the three workers is told at once (each
+    # Worker.stop would otherwise leave the other workers' threads taking messages)
     for worker in workers:
         for thread in worker.workers:
             thread.stop()
