@@ -22,6 +22,7 @@ from pipeline.app.compose import Composition
 from pipeline.app.logs import configure_logging
 from pipeline.app.settings import Settings, load_settings
 from pipeline.app.stopping import wait_for_stop
+from pipeline.check.assess import warm_up
 from pipeline.intake.deciding import release_held_leases
 from pipeline.intake.scratch import remove_stale_scratch_at_start
 from workers.actors import PipelineActors
@@ -51,6 +52,7 @@ def boot(settings: Settings) -> BootedWorker:
     # Once per process, before any actor runs: every way of starting workers
     # (`pipeline worker`, the Dramatiq CLI, the units, compose) gets it.
     remove_stale_scratch_at_start(settings.work_dir)
+    warm_up()  # what the first package would load: it is not slower than the rest
     broker = composition.broker
     actors = PipelineActors(broker, composition, composition.actor_options())
     dramatiq.set_broker(broker)  # for the Dramatiq CLI, which runs the global broker

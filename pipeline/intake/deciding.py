@@ -310,12 +310,15 @@ def _ingest(request: IngestRequest, services: Services) -> Outcome | None:
             log.warning("package.claim_without_package")  # moved on; nothing to decide
             services.store.abandon(claim)
             return None
+        check_s: float | None = None  # the checks' share of duration_s (None: decided before)
         if document is None:
             work_dir = services.work_dir / f"{worker_identity()}-{claim.version}"
             try:
                 # bound for the lines the checks log (media.progress) in this thread
                 with structlog.contextvars.bound_contextvars(receipt_id=claim.receipt_id):
+                    checking = time.monotonic()
                     candidate = decide(claim, services, work_dir, log)
+                    check_s = round(time.monotonic() - checking, 3)
                 services.faults.hit("after_assess", request.location)
                 document = services.ledger.record_decision(claim.version, candidate)
             finally:
@@ -329,7 +332,7 @@ def _ingest(request: IngestRequest, services: Services) -> Outcome | None:
     log.info("package.decided", status=outcome.status, errors=outcome.errors, warnings=outcome.warnings,
              location=location, duplicate_of=document.get("duplicate_of"), supersedes=document.get("supersedes"),
              error_codes=sorted({e["code"] for e in document["errors"]}),
-             duration_s=round(time.monotonic() - started, 3))
+             duration_s=round(time.monotonic() - started, 3), check_s=check_s)
     return outcome
 
 

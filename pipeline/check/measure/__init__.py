@@ -44,7 +44,7 @@ from pipeline.check.progress import ProgressLog
 
 __all__ = ["Measurement", "ProbeUnavailable", "VideoProbe", "MP4_CONTAINERS", "measure_photo",
            "measure_screenshot", "measure_video", "measure_many", "measure_package_media", "media_items",
-           "sniff_format", "BROKEN_HEADER", "EMPTY_FILE", "MISSING_MOOV", "NO_PICTURE", "NO_SIZE_OR_LENGTH",
+           "sniff_format", "warm_up", "BROKEN_HEADER", "EMPTY_FILE", "MISSING_MOOV", "NO_PICTURE", "NO_SIZE_OR_LENGTH",
            "TRUNCATED_VIDEO", "UNRECOGNISED_MP4", "ZERO_FILLED_TAIL"]
 
 
@@ -87,6 +87,19 @@ def measure_many(items: Sequence[tuple[str, Path, str]], *, photo_max_pixels: in
                 futures[key].add_done_callback(lambda _future: on_done())
     return {key: future.result() for key, future in futures.items()}
 
+
+
+def warm_up() -> None:
+    """Load now what the first photo and the first video would load (libjpeg-turbo and
+    numpy; a probe child, left idle in the pool); see :func:`pipeline.check.assess.warm_up`."""
+    from pipeline.check.measure.photos import _simplejpeg
+
+    _simplejpeg()
+    import numpy  # noqa: F401  (the perceptual hash's)
+
+    probe = VideoProbe()
+    probe.start()
+    idle_probes().give_back(probe)
 
 
 # -- which files of a package are measured as what -------------------------------------

@@ -100,6 +100,11 @@ class VideoProbe:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Start the child now rather than at the first file (it takes ~0.1 s)."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+
     def _start(self) -> subprocess.Popen[bytes]:
         try:
             self._proc = subprocess.Popen(_probe_server_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
