@@ -31,7 +31,7 @@ STAGES = ("event_and_enqueue", "fetch_and_claim", "check", "store", "announce")
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
-    env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json", **extra)
+    env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json", PIPELINE_WEB_PORT="0", **extra)
     return env
 
 

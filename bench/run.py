@@ -1,11 +1,18 @@
-"""`make bench`: how fast the checks run, how much memory they take, and how long a
-dropped package waits for its document. Prints one JSON object.
+"""`make bench`: every figure of issue 19 in one table (the machine, the date, the commit).
 
-- check: realistic packages (photos ~1.5 MB at 1920×1080, videos ~40 MB, ≈ 250 MB per
-  training, media stored) given to one `pipeline check --json` run; its wall time and
-  peak RSS, against a plain SHA-256 pass over the same ZIPs (both with a warm page cache).
-- latency: 50 small valid packages renamed one by one into the inbox of `pipeline run`
-  (embedded Redis, default workers); drop-to-document p50/p95.
+- check: four realistic packages (photos ~1.4 MB at 1920×1080, videos ~40 MB, ≈ 265 MB
+  each, media stored) given to one `pipeline check --json` run: the median wall time of
+  three runs against the median of three plain SHA-256 passes over the same ZIPs (page
+  cache warm); peak RSS of the batch, and of one package of 300 MB, 2 GB and a ZIP64
+  package over 4 GB (videos padded with a ``free`` box of zeros, stored);
+- throughput: 80 small distinct packages at once through `pipeline run` for 1, 2, 4
+  worker processes × 1, 2 package threads (bench/throughput.py);
+- latency: small packages renamed one at a time into an idle pipeline, by stage
+  (bench/latency.py);
+- burst: 2,000 distinct packages at once: lost, doubled, Redis memory and catalogue
+  growth per package.
+
+``--quick`` runs a smaller version of each (for trying the bench itself).
 """
 
 from __future__ import annotations
@@ -15,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,7 +34,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.support import media  # noqa: E402  (the test suite's real-media makers)
-from bench.pipeline_run import start_pipeline_run  # noqa: E402
 from tests.support.packages import PackageBuilder  # noqa: E402
 
 MB = 1024 * 1024
@@ -87,85 +92,158 @@ def peak_rss_mb(paths: list[Path]) -> float:
     return int(out.stdout.strip()) / 1024
 
 
-def bench_check(scratch: Path, packages: int, trainings: int) -> dict[str, Any]:
+def big_package(path: Path, total_bytes: int) -> Path:
+    """A valid package of about ``total_bytes``: the suite's package with each of its six
+    videos padded by a ``free`` box of zeros, written member by member (ZIP64 as soon as
+    a member or an offset needs it: zipfile's ``force_zip64``), media stored."""
+    import zipfile
+
+    files = PackageBuilder(tag=path.stem).build()
+    videos = [name for name in files if name.endswith(".mp4")]
+    pad_each = max(0, (total_bytes - sum(len(v) for v in files.values())) // max(1, len(videos)))
+    zeros = bytes(8 * MB)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(2026, 11, 20, 9, 0, 0))
+            info.external_attr = 0o100644 << 16
+            media_file = name.lower().endswith((".mp4", ".jpg", ".png"))
+            info.compress_type = zipfile.ZIP_STORED if media_file else zipfile.ZIP_DEFLATED
+            if name not in videos:
+                zf.writestr(info, data)
+                continue
+            with zf.open(info, "w", force_zip64=True) as out:
+                out.write(data + (pad_each + 8).to_bytes(4, "big") + b"free")
+                left = pad_each
+                while left:
+                    out.write(zeros[:min(left, len(zeros))])
+                    left -= min(left, len(zeros))
+    return path
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def bench_check(scratch: Path, packages: int, trainings: int, runs: int = 3,
+                big_sizes: tuple[int, ...] = (300 * MB, 2048 * MB, 4400 * MB)) -> dict[str, Any]:
     paths = [build_package(scratch, i, trainings) for i in range(packages)]
-    big = build_package(scratch, 99, trainings * 2)
     total = sum(p.stat().st_size for p in paths)
     sha256_pass(paths)  # warm the page cache
-    run_check(paths)
-    check_runs = [run_check(paths)["seconds"] for _ in range(2)]
-    sha_runs = [sha256_pass(paths) for _ in range(2)]
-    check_s, sha_s = min(check_runs), min(sha_runs)
-    result = run_check(paths)
-    return {
+    results = [run_check(paths) for _ in range(runs + 1)][1:]  # (the first warms up)
+    check_runs = [r["seconds"] for r in results]
+    sha_runs = [sha256_pass(paths) for _ in range(runs)]
+    check_s, sha_s = median(check_runs), median(sha_runs)
+    report: dict[str, Any] = {
         "packages": packages,
         "package_mb": round(total / packages / MB, 1),
-        "statuses": result["statuses"],
+        "statuses": results[-1]["statuses"],
+        "check_seconds_runs": [round(x, 2) for x in check_runs],
+        "sha256_seconds_runs": [round(x, 2) for x in sha_runs],
         "check_seconds_total": round(check_s, 2),
-        "check_seconds_per_package": round(check_s / packages, 2),
-        "check_mb_per_s": round(total / MB / check_s, 1),
         "sha256_seconds_total": round(sha_s, 2),
-        "sha256_mb_per_s": round(total / MB / sha_s, 1),
         "check_to_sha256_ratio": round(check_s / sha_s, 2),
+        "check_to_sha256_ratio_range": [round(min(check_runs) / max(sha_runs), 2),
+                                        round(max(check_runs) / min(sha_runs), 2)],
         "peak_rss_mb": round(peak_rss_mb(paths), 1),
-        "peak_rss_mb_one_package_of_%d_mb" % round(big.stat().st_size / MB): round(peak_rss_mb([big]), 1),
+        "big": [],
     }
+    for path in paths:
+        path.unlink()
+    for size in big_sizes:
+        path = big_package(scratch / f"big-{size // MB}.zip", size)
+        started = time.perf_counter()
+        status = run_check([path])["statuses"]
+        seconds = time.perf_counter() - started
+        report["big"].append({"mb": round(path.stat().st_size / MB), "zip64": path.stat().st_size >= 2**32,
+                              "statuses": status, "seconds": round(seconds, 1),
+                              "peak_rss_mb": round(peak_rss_mb([path]), 1)})
+        path.unlink()
+    return report
 
 
-def bench_latency(scratch: Path, count: int) -> dict[str, Any]:
-    data = scratch / "data"
-    staging = data / "staging"
-    staging.mkdir(parents=True)
-    sources = []
-    for i in range(count):
-        path = staging / f"small{i:03d}.zip"
-        path.write_bytes(PackageBuilder(tag=f"latency-{i}").zip_bytes())
-        sources.append(path)
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json")
-    proc, log = start_pipeline_run(env, scratch / "run.log")
+def git_commit() -> str:
     try:
-        latencies: list[float] = []
-        started_all = time.perf_counter()
-        for path in sources:
-            dropped = time.perf_counter()
-            os.rename(path, data / "inbox" / path.name)
-            # its decision folder holds it (only the decision areas are looked at: the
-            # work area's scratch folders come and go under a glob)
-            while not any(any((data / area).glob(f"*/*/{path.name}")) for area in ("archive", "quarantine")):
-                if time.perf_counter() - dropped > 120:
-                    raise RuntimeError(f"{path.name} not decided")
-                time.sleep(0.005)
-            latencies.append(time.perf_counter() - dropped)
-        total = time.perf_counter() - started_all
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-    latencies.sort()
-    return {
-        "packages": count,
-        "package_kb": round(next(data.glob("archive/*/*/small000.zip")).stat().st_size / 1024),
-        "drop": "rename into the inbox, one at a time",
-        "drop_to_document_p50_s": round(statistics.median(latencies), 3),
-        "drop_to_document_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
-        "drop_to_document_max_s": round(latencies[-1], 3),
-        "sequential_total_s": round(total, 2),
-    }
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, Python {sys.version.split()[0]}"
+
+
+def table(report: dict[str, Any]) -> str:
+    """The one table `make bench` prints (markdown: docs/performance.md keeps it)."""
+    rows: list[tuple[str, str, str]] = []
+    c = report["check"]
+    rows.append((f"check: {c['packages']} × {c['package_mb']} MB in one `pipeline check` (median of "
+                 f"{len(c['check_seconds_runs'])})", f"{c['check_seconds_total']} s; SHA-256 pass "
+                 f"{c['sha256_seconds_total']} s; **{c['check_to_sha256_ratio']}×** "
+                 f"(runs {c['check_seconds_runs']} / {c['sha256_seconds_runs']})", "≤ 1.5×"))
+    rows.append(("check: peak RSS of the batch", f"{c['peak_rss_mb']} MB", "≤ 100 MB"))
+    for big in c["big"]:
+        rows.append((f"check: peak RSS, one package of {big['mb']} MB{' (ZIP64)' if big['zip64'] else ''}",
+                     f"{big['peak_rss_mb']} MB ({big['seconds']} s, {', '.join(big['statuses'])})", "≤ 100 MB"))
+    shapes = {(t["processes"], t["threads"]): t for t in report["throughput"]}
+    for (p, t), r in sorted(shapes.items()):
+        cpu = r["cpu_s_per_package"]
+        rows.append((f"throughput: {p} process(es) × {t} thread(s), {r['packages']} packages",
+                     f"**{r['packages_per_s']}/s**, drop→decision p50 {r['drop_to_decision_p50_s']} s, p95 "
+                     f"{r['drop_to_decision_p95_s']} s; CPU s/package: worker {cpu.get('worker', 0):.3f}, probes "
+                     f"{cpu.get('video probes', 0):.3f}, Redis {cpu.get('redis', 0):.4f}, watcher "
+                     f"{cpu.get('watcher', 0):.4f}, supervisor {cpu.get('supervisor', 0):.4f}, web "
+                     f"{cpu.get('web', 0):.4f}; lost {r['lost']}, doubled {r['doubled']}", ""))
+    if (1, 1) in shapes and (2, 1) in shapes:
+        ratio = shapes[(2, 1)]["packages_per_s"] / shapes[(1, 1)]["packages_per_s"]
+        rows.append(("throughput: 2 processes / 1 process (1 thread each)", f"**{ratio:.2f}×**", "≥ 1.8×"))
+    lat = report["latency"]
+    stages = ", ".join(f"{k.replace('_', ' ')} {v * 1000:.0f}" for k, v in lat["stages_p50_s"].items())
+    stages95 = ", ".join(f"{k.replace('_', ' ')} {v * 1000:.0f}" for k, v in lat["stages_p95_s"].items())
+    rows.append((f"latency: idle pipeline, {lat['packages']} renames one at a time",
+                 f"p50 {lat['drop_to_decision_p50_s']} s, **p95 {lat['drop_to_decision_p95_s']} s** (max "
+                 f"{lat['drop_to_decision_max_s']} s); ms p50: {stages}; ms p95: {stages95}; first check per "
+                 f"worker {lat['first_two_check_s']} s", "≤ 0.3 s p95"))
+    b = report["burst"]
+    rows.append((f"burst: {b['packages']} packages at once (2 × 2)",
+                 f"lost **{b['lost']}**, doubled **{b['doubled']}**, {b['packages_per_s']}/s; Redis "
+                 f"{b['redis_bytes_per_package_kept']} B/package kept (peak {b['redis_peak_mb']} MB); catalogue "
+                 f"{b['catalogue_bytes_per_package'] / 1024:.1f} KiB/package", "0 lost, 0 doubled"))
+    lines = [f"Machine: {report['machine']}; date {report['date']}; commit {report['commit']}", "",
+             "| figure | measured | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b_} | {c_} |" for a, b_, c_ in rows]
+    return "\n".join(lines)
 
 
 def main() -> None:
+    from bench.latency import bench_burst, bench_latency
+    from bench.throughput import run_shape
+
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--packages", type=int, default=3)
-    parser.add_argument("--trainings", type=int, default=1, help="trainings per package (≈ 250 MB each)")
-    parser.add_argument("--latency-packages", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="a smaller run of every part")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    quick = args.quick
     try:
         (scratch / "check").mkdir()
-        report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                  "check": bench_check(scratch / "check", args.packages, args.trainings),
-                  "latency": bench_latency(scratch / "latency", args.latency_packages)}
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        report: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": git_commit()}
+        report["check"] = bench_check(scratch / "check", 2 if quick else 4, 1, runs=1 if quick else 3,
+                                      big_sizes=(300 * MB,) if quick else (300 * MB, 2048 * MB, 4400 * MB))
+        shapes = [(1, 1), (2, 1)] if quick else [(p, t) for p in (1, 2, 4) for t in (1, 2)]
+        report["throughput"] = [run_shape(scratch, p, t, 30 if quick else 80) for p, t in shapes]
+        report["latency"] = bench_latency(scratch, 10 if quick else 40)
+        report["burst"] = bench_burst(scratch, 100 if quick else 2000)
+        if args.json:
+            args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(table(report))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -166,16 +166,19 @@ def run_shape(scratch: Path, processes: int, threads: int, count: int, timeout: 
     paths = build_packages(stage, count, f"p{processes}t{threads}-")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
     env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json",
-               PIPELINE_WORKER_PROCESSES=str(processes), PIPELINE_WORKER_THREADS=str(threads))
+               PIPELINE_WORKER_PROCESSES=str(processes), PIPELINE_WORKER_THREADS=str(threads),
+               PIPELINE_WEB_PORT="0")  # no web application: nothing measured needs it
     log_path = data / "run.log"
     proc, log = start_pipeline_run(env, log_path)
     tail = LogTail(log_path)
     try:
+        started = 0
         deadline = time.monotonic() + 60
-        while sum(line.get("event") == "worker.started" for line in tail.lines()) < processes:
+        while started < processes:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"workers did not start (see {log_path})")
             time.sleep(0.1)
+            started += sum(line.get("event") == "worker.started" for line in tail.lines())
         time.sleep(1.0)  # let start-up work (catalogue, first scan) settle before the CPU baseline
         tail.lines()
         before = cpu_by_role(proc.pid)
