@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from pipeline.check.contract import FILE_NAME_OF_FORM
-from pipeline.check.form_validity import _TYPES, validity_check
+from pipeline.check.form_validity import _TYPES, _equal, _is_date, _unique, validity_check
 from pipeline.check.forms import _valid_quickly, form_validator, schema_issues
 from pipeline.kit.example import sample_forms
 
@@ -120,3 +120,18 @@ def test_types_are_jsonschemas(value: Any) -> None:
     checker = Draft202012Validator.TYPE_CHECKER
     assert {name: predicate(value) for name, predicate in _TYPES.items()} == \
         {name: checker.is_type(value, name) for name in _TYPES}
+
+
+SAMPLES = ODD_VALUES + [[1, 2], [1, 1.0], [True, 1], [[1], [True]], {"a": 1}, {"a": 1.0}, {"a": True}, 3.0, "7",
+                        "2024-02-29", "2023-02-29", "２０２６-01-01", "2026-1-01", " 2026-01-01"]
+
+
+def test_equality_uniqueness_and_dates_are_jsonschemas() -> None:
+    from jsonschema import FormatChecker
+    from jsonschema._utils import equal, uniq
+
+    for one in SAMPLES:
+        assert _is_date(one) == FormatChecker().conforms(one, "date"), one
+        for two in SAMPLES:
+            assert _equal(one, two) == equal(one, two), (one, two)
+            assert _unique([one, two]) == uniq([one, two]), (one, two)

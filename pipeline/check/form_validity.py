@@ -7,10 +7,10 @@ forms were half of what a worker spent on a small package (docs/performance.md).
 every form is valid, and a valid form has nothing to explain, so the forms loader asks
 this module first and runs jsonschema (whose errors make the clerk's messages) only for
 a form this module finds invalid. The answer must be jsonschema's: each keyword the
-forms' schemas use is implemented with jsonschema's own pieces (its ``equal`` and
-``uniq``, its format checker; its types, restated and compared by the tests), ``$ref`` is resolved once when compiling,
-and a schema with any keyword not implemented here is not compiled at all (the loader
-then asks jsonschema alone). tests/test_form_validity.py holds the two equal on valid
+forms' schemas use is restated from jsonschema's own code (its types, ``equal``,
+``uniq`` and ``date`` format: jsonschema is not even imported for a valid form),
+``$ref`` is resolved once when compiling, and a schema with any keyword or format not
+implemented here is not compiled at all (the loader then asks jsonschema alone). tests/test_form_validity.py holds the two equal on valid
 forms and on thousands of broken ones.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from datetime import date
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Callable
@@ -48,12 +49,8 @@ def validity_check(kind: str) -> Check | None:
 
 class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
-        from jsonschema import FormatChecker
-        from jsonschema._utils import equal, uniq  # the very equality enum/const/uniqueItems use
-
         self.root = root
-        self.formats = FormatChecker()
-        self.equal, self.uniq = equal, uniq
+        self.equal, self.uniq = _equal, _unique
         self.by_ref: dict[str, Check] = {}
 
     @staticmethod
@@ -110,7 +107,9 @@ class _Compiler:
             search = re.compile(value).search  # (jsonschema: re.search, which compiles the same)
             return lambda instance: not isinstance(instance, str) or search(instance) is not None
         if key == "format":
-            return lambda instance: bool(self.formats.conforms(instance, value))
+            if value not in _FORMATS:
+                raise Unsupported(f"format {value}")
+            return _FORMATS[value]
         if key == "minimum":
             return lambda instance: not is_type(instance, "number") or not instance < value
         if key == "maximum":
@@ -187,6 +186,53 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda instance: isinstance(instance, dict),
     "string": lambda instance: isinstance(instance, str),
 }
+
+
+_TRUE, _FALSE = object(), object()
+
+
+def _unbool(value: Any) -> Any:
+    """True and 1 (False and 0) are different values to JSON Schema."""
+    return _TRUE if value is True else _FALSE if value is False else value
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """jsonschema's ``equal`` (enum, const, uniqueItems): strings as strings, arrays and
+    objects member by member, numbers by value (1 == 1.0), booleans never equal to numbers."""
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return bool(one == two)
+    if isinstance(one, list) and isinstance(two, list):
+        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two))
+    if isinstance(one, dict) and isinstance(two, dict):
+        return len(one) == len(two) and all(key in two and _equal(value, two[key]) for key, value in one.items())
+    return bool(_unbool(one) == _unbool(two))
+
+
+def _unique(items: list[Any]) -> bool:
+    return not any(_equal(_unbool(items[i]), _unbool(items[j]))
+                   for i in range(len(items)) for j in range(i + 1, len(items)))
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def _is_date(instance: Any) -> bool:
+    """jsonschema's ``date`` format: YYYY-MM-DD and a real day (not 2026-02-30)."""
+    if not isinstance(instance, str):
+        return True
+    if not _DATE.fullmatch(instance):
+        return False
+    try:
+        date.fromisoformat(instance)
+    except ValueError:
+        return False
+    return True
+
+
+#: the formats the forms use (anything else: not compiled, jsonschema alone judges)
+_FORMATS: dict[str, Callable[[Any], bool]] = {"date": _is_date}
 
 
 def _multiple_of(is_type: Callable[[Any, str], bool], divisor: Any, instance: Any) -> bool:
