@@ -36,6 +36,7 @@ import schemas
 from pipeline.check import documents, forms
 from pipeline.app.settings import ENV_NAMES, Settings, load_settings
 from pipeline.intake.s3_store import parse_inbox_key
+from workers.queues import DECISIONS, MAIL, PACKAGES, QUEUES, SELF_CHECKS
 from tests.support.compose_files import (COMPOSE_FILE, DEPLOY, ENV_EXAMPLE, ROOT, SETTINGS_VARS, compose,
                                          environment_of, example_env, interpolate, read_dotenv, references,
                                          resolved, services)
@@ -71,7 +72,8 @@ OTHER_SERVICE_ENV = {
     "postgres": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
     "web-proxy": set(),  # PIPELINE_WEB_PUBLIC_URL only (the self-signed certificate's host)
 }
-PIPELINE_SERVICES = ("watcher", "worker", "mailer", "sftp-watcher", "sftp-worker", "sftp-mailer", "web")
+PIPELINE_SERVICES = ("watcher", "worker", "announcer", "mailer", "sftp-watcher", "sftp-worker", "sftp-announcer",
+                     "sftp-mailer", "web")
 NGINX_CONF = DEPLOY / "compose" / "nginx-web.conf"
 TLS_SCRIPT = DEPLOY / "compose" / "nginx-tls.sh"
 #: what the units may set besides settings: Dramatiq's poll interval (the Procfile's
@@ -93,6 +95,15 @@ def procfile() -> dict[str, str]:
             name, command = line.split(":", 1)
             entries[name.strip()] = command.strip()
     return entries
+
+
+def procfile_queues(command: str) -> set[str]:
+    """The queues a Procfile entry's Dramatiq consumes: the words after ``--queues``."""
+    tokens = shlex.split(command)
+    assert tokens.count("--queues") == 1, command
+    queues = tokens[tokens.index("--queues") + 1:]
+    assert queues and not any(q.startswith("-") for q in queues), command
+    return set(queues)
 
 
 def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
@@ -292,8 +303,8 @@ def test_compose_commands_are_the_procfile_ones() -> None:
     for name in ("watcher", "sftp-watcher"):
         assert services()[name]["command"] == ["pipeline", "watch"], name
     assert services()["web"]["command"] == shlex.split(proc["web"]) == ["pipeline", "web"]
-    for name, role in (("worker", "worker"), ("sftp-worker", "worker"), ("mailer", "mailer"),
-                       ("sftp-mailer", "mailer")):
+    for name, role in (("worker", "worker"), ("sftp-worker", "worker"), ("announcer", "announcer"),
+                       ("sftp-announcer", "announcer"), ("mailer", "mailer"), ("sftp-mailer", "mailer")):
         command = services()[name]["command"]
         assert command[:2] == ["sh", "-c"], name
         script = interpolate(command[2], {})  # compose's pass: $$ -> $
@@ -301,8 +312,15 @@ def test_compose_commands_are_the_procfile_ones() -> None:
         # nothing before Dramatiq: each worker process removes stale scratch itself at
         # start (pipeline/app/worker.py; tests/test_actors.py)
         assert lines == ["exec env " + proc[role]], f"{name}: {lines!r}"
-    # receipt mails have processes of their own: a slow mail server never holds a package
-    assert proc["worker"].endswith("--queues packages decisions") and proc["mailer"].endswith("--queues mail")
+    # the layout of a `pipeline worker` process (pipeline/app/worker.py): packages and
+    # self-checks, announcements, receipt mails each on processes of their own, so a package
+    # never waits behind a catalogue write or a mail; and no queue goes without a consumer
+    queues = {role: procfile_queues(proc[role]) for role in ("worker", "announcer", "mailer")}
+    assert queues == {"worker": {PACKAGES, SELF_CHECKS}, "announcer": {DECISIONS}, "mailer": {MAIL}}
+    assert set().union(*queues.values()) == {PACKAGES, DECISIONS, MAIL, SELF_CHECKS} == set(QUEUES)
+    assert sum(len(q) for q in queues.values()) == len(QUEUES)  # no queue shared by two roles
+    # the announcer is one process of one thread: announcements are a few ms each
+    assert re.search(r" --processes 1 --threads 1 --queues ", proc["announcer"]), proc["announcer"]
 
 
 def test_sftp_volume_is_the_pipelines_inbox() -> None:
@@ -680,11 +698,59 @@ def test_worker_unit_runs_the_procfile_command() -> None:
     for var, default in defaults.items():
         assert env[var] == default, var
         assert str(setting_default(var)) == default, var
-    assert env["WORKER_QUEUES"] == f"--queues {queues}"  # the Procfile's; a mail instance sets "--queues mail"
+    # the Procfile worker's queues; the decisions and mail instances set theirs (below)
+    assert env["WORKER_QUEUES"] == f"--queues {queues}"
     assert "/etc/pipeline/worker-%i.env" in [v.lstrip("-") for v in unit_values(name, "EnvironmentFile")]
     assert unit_values(name, "KillMode") == ["mixed"]
     # stale scratch is removed by each worker process at start (pipeline/app/compose.py)
     assert unit_values(name, "ExecStartPre") == []
+
+
+def unit_instances(name: str) -> dict[str, dict[str, str]]:
+    """The instance files a unit's comments document: ``/etc/pipeline/worker-<instance>.env:
+    NAME=value``, further ``NAME=value`` lines of the same file below it."""
+    instances: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in (UNITS / name).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        start = re.match(r"^#\s+/etc/pipeline/worker-([\w-]+)\.env:\s+([A-Za-z_]+)=(.*)$", line)
+        more = re.match(r"^#\s{20,}([A-Z_]+)=(\S+)", line)
+        if start:
+            current = instances.setdefault(start[1], {})
+            current[start[2]] = start[3].strip()
+        elif more and current is not None:
+            current[more[1]] = more[2]
+        elif not re.match(r"^#\s{20,}\(", line):  # a remark under a file's lines
+            current = None
+    return instances
+
+
+def test_worker_unit_instances_are_the_procfile_roles() -> None:
+    """The instances the worker unit documents are the Procfile's worker, announcer and
+    mailer: the same queues and sizes, so every queue has a consumer and none is shared."""
+    name = "pipeline-worker@.service"
+    instances = unit_instances(name)
+    proc = procfile()
+    roles = {"packages": "worker", "decisions": "announcer", "mail": "mailer"}
+    assert set(instances) == set(roles), instances
+    for instance, role in roles.items():
+        env = {**unit_environment(name), **instances[instance]}
+        for var in instances[instance]:
+            assert var in SETTINGS_VARS | UNIT_VARS, f"worker-{instance}.env: {var}"
+        assert procfile_queues(env["WORKER_QUEUES"]) == procfile_queues(proc[role]), instance
+        command = shlex.split(proc[role])
+        processes, threads = command[command.index("--processes") + 1], command[command.index("--threads") + 1]
+        if not processes.startswith("$"):
+            assert env["PIPELINE_WORKER_PROCESSES"] == processes, instance
+        if not threads.startswith("$"):
+            assert env["PIPELINE_WORKER_THREADS"] == threads, instance
+    (enable,) = [line for line in (UNITS / name).read_text(encoding="utf-8").splitlines()
+                 if line.startswith("#") and "systemctl enable" in line]
+    assert set(re.findall(r"pipeline-worker@([\w-]+)", enable)) == set(roles), enable
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for instance in roles:
+        assert f"pipeline-worker@{instance}" in guide and f"worker-{instance}.env" in guide, instance
 
 
 def test_web_unit_runs_pipeline_web() -> None:
@@ -718,10 +784,10 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     for source in UNITS.glob("*.service"):
         text = source.read_text(encoding="utf-8").replace("/opt/pipeline/.venv/bin", str(venv_bin))
         text = text.replace("/opt/pipeline", str(ROOT))
-        name = source.name.replace("@.service", "@main.service")
+        name = source.name.replace("@.service", "@packages.service")
         (tmp_path / name).write_text(text, encoding="utf-8")
         copies.append(name)
-    assert sorted(copies) == ["pipeline-watcher.service", "pipeline-web.service", "pipeline-worker@main.service"]
+    assert sorted(copies) == ["pipeline-watcher.service", "pipeline-web.service", "pipeline-worker@packages.service"]
     result = run(["systemd-analyze", "verify", *copies], cwd=tmp_path,
                  env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
     complaints = [line for line in (result.stdout + result.stderr).splitlines()
@@ -782,7 +848,7 @@ def test_deploy_guide_names_every_service_and_file() -> None:
         if path.is_file():
             assert path.name in guide, f"docs/deploy.md does not mention {path.relative_to(ROOT)}"
     scaling = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
-    for queue in ("packages", "decisions", "mail"):
+    for queue in ("packages", "self-checks", "decisions", "mail"):
         assert f"`{queue}`" in scaling
     for var in ("REDIS_URL", "PIPELINE_HEARTBEAT_TIMEOUT_MS", "PIPELINE_MAINTENANCE_CHANCE", "PIPELINE_DATA_DIR"):
         assert var in scaling and var in ENV_NAMES
