@@ -12,6 +12,8 @@ services. Nothing is built before: importing this module (or ``workers``) builds
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from dataclasses import dataclass
 
 import dramatiq
@@ -24,7 +26,7 @@ from pipeline.app.settings import Settings, load_settings
 from pipeline.app.stopping import wait_for_stop
 from pipeline.check.assess import warm_up
 from pipeline.intake.deciding import release_held_leases
-from pipeline.intake.scratch import remove_stale_scratch_at_start
+from pipeline.intake.scratch import remove_stale_scratch_at_start, worker_identity
 from workers.actors import PipelineActors
 from workers.queues import DECISIONS, MAIL, PACKAGES, SELF_CHECKS
 
@@ -52,11 +54,28 @@ def boot(settings: Settings) -> BootedWorker:
     # Once per process, before any actor runs: every way of starting workers
     # (`pipeline worker`, the Dramatiq CLI, the units, compose) gets it.
     remove_stale_scratch_at_start(settings.work_dir)
-    warm_up()  # what the first package would load: it is not slower than the rest
+    _warm_up_in_background(composition, settings)
     broker = composition.broker
     actors = PipelineActors(broker, composition, composition.actor_options())
     dramatiq.set_broker(broker)  # for the Dramatiq CLI, which runs the global broker
     return BootedWorker(composition, broker, actors)
+
+
+def _warm_up_in_background(composition: Composition, settings: Settings) -> None:
+    """Do what the first package would do for the first time (libraries loaded, probe
+    children started, statements compiled), so it is not slower than the rest; beside the
+    start-up, not in its way (a package that comes first just does the same itself)."""
+    def work() -> None:
+        scratch = settings.work_dir / f"{worker_identity()}-warm-up"
+        try:
+            warm_up(scratch)
+            composition.catalogue_lookup.warm_up()
+        except Exception as exc:  # only a head start: the first package does it anyway
+            structlog.get_logger().warning("worker.warm_up_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    threading.Thread(target=work, name="warm-up", daemon=True).start()
 
 
 def setup() -> None:

@@ -89,17 +89,30 @@ def measure_many(items: Sequence[tuple[str, Path, str]], *, photo_max_pixels: in
 
 
 
-def warm_up() -> None:
-    """Load now what the first photo and the first video would load (libjpeg-turbo and
-    numpy; a probe child, left idle in the pool); see :func:`pipeline.check.assess.warm_up`."""
-    from pipeline.check.measure.photos import _simplejpeg
+def warm_up(scratch: Path) -> None:
+    """Do now what the first photo and the first video would do for the first time (load
+    libjpeg-turbo and numpy, decode and hash; start the video threads' probe children, left
+    idle in the pool); a small picture of our own is written in ``scratch`` for it and
+    removed. See :func:`pipeline.check.assess.warm_up`."""
+    import io
+    import os
 
-    _simplejpeg()
-    import numpy  # noqa: F401  (the perceptual hash's)
+    from PIL import Image
 
-    probe = VideoProbe()
-    probe.start()
-    idle_probes().give_back(probe)
+    for _ in range(2):  # measure_many's two video threads
+        probe = VideoProbe()
+        probe.start()
+        idle_probes().give_back(probe)
+    # one small photo measured (decoded, hashed) in the measuring threads' way
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(picture, "JPEG")
+    scratch.mkdir(parents=True, exist_ok=True)
+    photo = scratch / f"warm-up-{os.getpid()}.jpg"
+    try:
+        photo.write_bytes(picture.getvalue())
+        measure_photo(photo, 100_000)
+    finally:
+        photo.unlink(missing_ok=True)
 
 
 # -- which files of a package are measured as what -------------------------------------
