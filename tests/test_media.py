@@ -582,7 +582,7 @@ def test_measuring_imports_no_judgement():
     ours = {name for name in imported if name.split(".")[0] in ("pipeline", "workers", "tests")}
     ours = {name for name in ours if not name.startswith("pipeline.check.measure")}
     assert ours <= {"pipeline.check.contract", "pipeline.check.layout", "pipeline.check.progress",
-                    "pipeline.check.policy"}, ours
+                    "pipeline.check.policy", "pipeline.check.files"}, ours  # (files: a range of a file)
 
 
 def test_nothing_is_built_when_measure_is_imported():
@@ -604,3 +604,38 @@ def test_operator_tool_prints_facts_and_problems(tmp_path):
     line = json.loads(out.stdout)
     assert line["path"] == str(small) and (line["kind"], line["width"], line["height"]) == ("photo", 1024, 576)
     assert [p["code"] for p in line["problems"]] == ["IMG_RESOLUTION"]
+
+
+# -- a stored video read where it lies in its ZIP ---------------------------------------
+
+def test_a_video_read_in_its_zip_measures_as_the_same_file_copied_out(tmp_path):
+    """Stored videos are not copied out of the ZIP (pipeline/check/package_reader.py): the
+    boxes are walked and libmediainfo parses them through a window onto the ZIP (its
+    buffer API, not its file API). Every kind of video the suite makes measures the same."""
+    import zipfile
+
+    from pipeline.check.files import FileRange
+
+    good = media.mp4()
+    videos = {"avc.mp4": good, "hevc.mp4": media.mp4(125, codec="libx265"),
+              "mpeg4.mp4": media.mp4(125, codec="mpeg4"), "mov.mp4": media.mp4(125, container="mov"),
+              "portrait.mp4": media.mp4(125, rotation=90), "cut.mp4": good[:len(good) // 2],
+              "tail_cut.mp4": good[:-100], "hole.mp4": good[:len(good) // 3] + bytes(len(good) // 3) + good[2 * len(good) // 3:],
+              "padded.mp4": good + (8 + 3_000_000).to_bytes(4, "big") + b"free" + bytes(3_000_000),
+              "trailing.mp4": good + b"\x00junk after the last box" * 10, "not_video.mp4": b"PK\x03\x04" + bytes(5000)}
+    zip_path = tmp_path / "videos.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in videos.items():
+            zf.writestr(name, data)
+    raw = zip_path.read_bytes()
+    items_in_place, items_copied = [], []
+    for name, data in videos.items():
+        offset = raw.index(name.encode()) + len(name)  # (zipfile writes no extra field here)
+        assert raw[offset:offset + len(data)] == data
+        items_in_place.append(("video", FileRange(zip_path, offset, len(data)), name))
+        (tmp_path / name).write_bytes(data)
+        items_copied.append(("video", tmp_path / name, name))
+    in_place = _measure_many(items_in_place, load_policy().media)
+    copied = _measure_many(items_copied, load_policy().media)
+    assert in_place == copied
+    assert in_place["avc.mp4"].damage is None and in_place["cut.mp4"].damage is not None  # (a real comparison)

@@ -72,7 +72,7 @@ def test_good_utf8_archive_files_hashes_directories_and_junk(tmp_path: Path) -> 
         content = members[f.path]
         assert f.size == len(content)
         assert f.sha256 == hashlib.sha256(content).hexdigest()
-        assert f.local_path.read_bytes() == content
+        assert f.read_bytes() == content
         assert f.local_path.parent == tmp_path / "work" / "files"
         assert re.fullmatch(r"\d{6}(\.[a-z0-9]{1,8})?", f.local_path.name)
     assert result.directories == (ROOT, f"{ROOT}/育婴师初级", f"{ROOT}/育婴师初级/实操",
@@ -121,7 +121,7 @@ def test_gbk_names_without_flag_decode_like_windows_zipper(tmp_path: Path) -> No
     assert result.problems == ()
     assert result.name_encoding == "gb18030"
     assert [f.path for f in result.files] == sorted([*CHINESE_NAMES, f"{ROOT}/䶮.txt"])
-    contents = {f.path: f.local_path.read_bytes() for f in result.files}
+    contents = {f.path: f.read_bytes() for f in result.files}
     assert all(contents[n] == n.encode() for n in CHINESE_NAMES)
 
 
@@ -324,7 +324,7 @@ def test_member_longer_than_declared_never_yields_more_than_declared(tmp_path: P
     result = read(tmp_path, zc.build([forged]))
     assert result.problems == ()
     assert result.files[0].size == 100
-    assert result.files[0].local_path.read_bytes() == content[:100]
+    assert result.files[0].read_bytes() == content[:100]
 
 
 def test_stored_entry_with_two_sizes_is_corrupt(tmp_path: Path) -> None:
@@ -638,7 +638,14 @@ def test_large_member_is_streamed_in_chunks_and_the_zip_read_once(
     assert offsets == sorted(set(offsets)) and offsets[0] == 0  # ...in order, never twice
     assert all(asked <= CHUNK for _, asked, _ in spy.passes)
     assert spy.scan_bytes < 256 * 1024  # the scan reads headers, not data
-    assert hash_file(big.local_path) == (size, expected.hexdigest())
+    # a stored video is read where it lies: nothing of it was written to the work area
+    assert (big.local_path, big.offset) == (zip_path, zip_path.read_bytes().index(b"big.mp4") + len("big.mp4"))
+    assert [p.suffix for p in (tmp_path / "work" / "files").iterdir()] == [".json"]  # the form alone
+    digest = hashlib.sha256()
+    with big.content.open() as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    assert digest.hexdigest() == expected.hexdigest()
     assert peak < 8 * CHUNK
 
 
@@ -673,9 +680,13 @@ def test_stored_and_deflated_members_hash_like_hashlib(tmp_path: Path) -> None:
     for f in result.files:
         assert f.size == len(contents[f.path])
         assert f.sha256 == hashlib.sha256(contents[f.path]).hexdigest()
-        assert f.local_path.read_bytes() == contents[f.path]
-    # local names number the files in path order, whatever their order in the archive
-    assert [f.local_path.name.split(".")[0] for f in result.files] == [f"{i:06d}" for i in range(6)]
+        assert f.read_bytes() == contents[f.path]
+    # local names number the files in path order, whatever their order in the archive; the
+    # stored video is read in place (its number is skipped: no file is written for it)
+    assert [f.local_path.name.split(".")[0] for f in result.files if f.path != "t/video.mp4"] == \
+        [f"{i:06d}" for i in range(6) if i != 5]
+    video = next(f for f in result.files if f.path == "t/video.mp4")
+    assert video.local_path == tmp_path / "pkg.zip" and video.offset > 0
 
 
 @pytest.mark.parametrize("method", ["stored", "deflated"])
@@ -690,6 +701,24 @@ def test_bad_crc_in_a_large_member_is_corrupt(tmp_path: Path, method: str) -> No
     assert codes(result) == ["PKG_CORRUPT"]
     assert result.problems[0].path == "a/b.mp4" and result.problems[0].params["fault"] == "crc"
     assert result.zip_sha256 == hashlib.sha256(data).hexdigest()  # hashed to the end anyway
+    # a stored video is read in place: its failure removes what was written, never the ZIP
+    assert (tmp_path / "pkg.zip").read_bytes() == data
+
+
+def test_only_stored_videos_are_read_in_place(tmp_path: Path) -> None:
+    video = random.Random(4).randbytes(CHUNK + 5)
+    data = zc.build([zc.stored("a/v1.mp4", video), zc.deflated("a/v2.mp4", video), zc.stored("a/V3.MP4", video),
+                     zc.stored("a/p.jpg", b"\xff\xd8\xff" + video), zc.stored("a/f.json", b"{}")])
+    result = read(tmp_path, data)
+    assert result.problems == ()
+    in_place = {f.path for f in result.files if f.local_path == tmp_path / "pkg.zip"}
+    assert in_place == {"a/v1.mp4", "a/V3.MP4"}  # stored, a video's suffix in any case
+    for f in result.files:
+        assert (f.offset > 0) == (f.path in in_place)
+        assert f.sha256 == hashlib.sha256(f.read_bytes()).hexdigest()
+        assert f.read_bytes().endswith(video) or f.path == "a/f.json"
+    written = sorted(p.suffix for p in (tmp_path / "work" / "files").iterdir())
+    assert written == [".jpg", ".json", ".mp4"]  # the photo, the form, the deflated video
 
 
 def test_bad_crc_in_a_deflated_member_with_data_descriptor(tmp_path: Path) -> None:
@@ -809,7 +838,7 @@ def test_zip64_local_headers_written_by_zipfile(tmp_path: Path) -> None:
     assert buf.getvalue().count(b"\x01\x00\x10\x00") == 2  # local ZIP64 extra blocks
     result = read(tmp_path, buf.getvalue())
     assert result.problems == ()
-    assert {f.path: f.local_path.read_bytes() for f in result.files} == contents
+    assert {f.path: f.read_bytes() for f in result.files} == contents
 
 
 class Unseekable(io.RawIOBase):
@@ -839,7 +868,7 @@ def test_data_descriptors_with_deflate_as_streaming_zippers_write_them(tmp_path:
     result = read(tmp_path, data)
     assert result.problems == ()
     assert result.zip_sha256 == hashlib.sha256(data).hexdigest()
-    assert {f.path: f.local_path.read_bytes() for f in result.files} == contents
+    assert {f.path: f.read_bytes() for f in result.files} == contents
 
 
 @pytest.mark.parametrize("at", ["open", "write"])
@@ -931,7 +960,7 @@ def test_any_chunking_gives_the_same_files(archive: tuple[list[zc.Entry], dict[s
             assert result.zip_sha256 == hashlib.sha256(data).hexdigest()
             assert {f.path: (f.size, f.sha256) for f in result.files} == {
                 n: (len(c), hashlib.sha256(c).hexdigest()) for n, c in contents.items()}
-            assert all(f.local_path.read_bytes() == contents[f.path] for f in result.files)
+            assert all(f.read_bytes() == contents[f.path] for f in result.files)
     finally:
         pr.CHUNK, pr._INFLATE_INPUT, pr.READ_BUFFERS = saved
 

@@ -726,7 +726,7 @@ def _read_detail(file: ExtractedFile, detail: str) -> str:
     """A more helpful FORM_JSON detail than :func:`read_json`'s, same verdict."""
     if file.size > MAX_FORM_BYTES:
         return detail
-    data = file.local_path.read_bytes()
+    data = file.read_bytes()
     if not data.strip():
         return "文件内容为空"
     try:

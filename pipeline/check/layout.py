@@ -140,7 +140,7 @@ def _read_json(file: ExtractedFile) -> tuple[Any, str | None, dict[str, Any]]:
     if file.size > MAX_FORM_BYTES:
         return None, f"文件过大（{format_size(file.size)}），不是有效的表单", {
             "fault": "too_large", "size_bytes": file.size, "max_bytes": MAX_FORM_BYTES}
-    data = file.local_path.read_bytes()
+    data = file.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -14,7 +14,10 @@ Nothing in an upload can be trusted, so the reader works in two stages:
    order; the scan has checked that their ranges do not overlap), their content: stored
    data as it is, deflate data through a zlib inflater. The content is CRC-checked,
    hashed and written to ``work_dir/files/<index>`` (a generated name: archive names never
-   touch the disk; the index is the file's position in path order). Local headers, data
+   touch the disk; the index is the file's position in path order) — except stored
+   videos, nearly all of a package's bytes: they are hashed and CRC-checked alike but
+   never copied; their measuring reads them where they lie in the ZIP
+   (``ExtractedFile.offset``, :data:`IN_PLACE_SUFFIXES`). Local headers, data
    descriptors and junk entries are only hashed into the whole file. Two threads share
    the work, as hashlib, zlib and file I/O release the GIL: the reader does the reads,
    the whole-file SHA-256, the CRCs and the inflating; a writer thread the files'
@@ -123,7 +126,8 @@ from typing import IO, Any
 from zlib_ng import zlib_ng as zlib
 
 from pipeline.check.catalogue import Problem, format_size, problem
-from pipeline.check.contract import (CENTRAL_HEADER, CENTRAL_HEADER_SIG, DATA_DESCRIPTOR_SIG, END_RECORD,
+from pipeline.check.files import FileRange
+from pipeline.check.contract import (VIDEO_EXTS, CENTRAL_HEADER, CENTRAL_HEADER_SIG, DATA_DESCRIPTOR_SIG, END_RECORD,
                                      END_RECORD_SEARCH_BYTES, END_RECORD_SIG, JUNK_FILE_NAMES, JUNK_FOLDER,
                                      JUNK_PREFIXES, LOCAL_HEADER, LOCAL_HEADER_SIG, SPANNING_MARKER,
                                      SPANNING_MARKER_OLD, ZIP64_END_RECORD, ZIP64_END_RECORD_SIG,
@@ -132,7 +136,7 @@ from pipeline.check.policy import ZipLimits
 
 CHUNK = 1 << 20  # bytes per read of the ZIP (and at most per inflater output)
 
-__all__ = ["CHUNK", "ExtractedFile", "PackageContents", "find_end_record", "read_package",
+__all__ = ["CHUNK", "IN_PLACE_SUFFIXES", "ExtractedFile", "PackageContents", "find_end_record", "read_package",
            "zip_end_record_present"]
 
 
@@ -141,9 +145,22 @@ class ExtractedFile:
     """One material file of a readable package, extracted and hashed."""
 
     path: str  # inside the package: NFC, "/"-separated, no leading "/", case kept
-    local_path: Path  # generated name in the work area, never a name from the archive
+    #: its content: a file of the work area with a generated name (never a name from the
+    #: archive), or, for a stored video, the ZIP itself, the content ``size`` bytes from
+    #: ``offset`` (never copied: see :data:`IN_PLACE_SUFFIXES`)
+    local_path: Path
     size: int
     sha256: str  # hex
+    offset: int = 0
+
+    @property
+    def content(self) -> FileRange:
+        return FileRange(self.local_path, self.offset, self.size)
+
+    def read_bytes(self) -> bytes:
+        """The whole content (forms: small files; a video is never read whole)."""
+        with self.content.open() as f:
+            return f.read()
 
 
 @dataclass(frozen=True)
@@ -992,7 +1009,7 @@ class _Member:
     after the writer has stopped)."""
 
     entry: _Entry
-    local: Path
+    local: Path | None  # None: read where it lies in the ZIP (a stored video), not written
     start: int  # its data in the ZIP: [start, end)
     end: int
     digest: Any = field(default_factory=hashlib.sha256)
@@ -1056,6 +1073,10 @@ class _Writer:
 
     def _apply(self, ops: list[_Op]) -> None:
         for member, piece in ops:
+            if member.local is None:  # read in place: only hashed
+                if piece is not None:
+                    member.digest.update(piece)
+                continue
             if member.file is None:
                 member.file = open(member.local, "wb")  # closed by its op None
                 self._open.append(member)
@@ -1231,13 +1252,24 @@ def local_name(number: int, archive_path: str) -> str:
     return f"{number:06d}{suffix if _SAFE_SUFFIX.fullmatch(suffix) else ''}"
 
 
+#: stored members with these suffixes are read where they lie in the ZIP, never copied
+#: to the work area: videos, nearly all of a package's bytes (a 4.4 GB package was 17 s,
+#: most of it writing 4 GB of copies); what reads them takes a FileRange (the video
+#: measuring, its mediainfo child included). Photos and forms are small and are copied.
+IN_PLACE_SUFFIXES = frozenset(VIDEO_EXTS)
+
+
+def _in_place(entry: _Entry) -> bool:
+    return entry.method == 0 and PurePosixPath(entry.name or "").suffix.lower() in IN_PLACE_SUFFIXES
+
+
 def _plan(scan: _Scan, files_dir: Path) -> list[_Member]:
     """Material files in archive order; local names number them in path order."""
     members = []
     for number, entry in enumerate(scan.material):
         assert entry.data_offset is not None  # the scan found its local header
-        members.append(_Member(entry, files_dir / local_name(number, entry.path), entry.data_offset,
-                               entry.data_offset + entry.compress_size))
+        local = None if _in_place(entry) else files_dir / local_name(number, entry.path)
+        members.append(_Member(entry, local, entry.data_offset, entry.data_offset + entry.compress_size))
     members.sort(key=lambda m: m.start)
     return members
 
@@ -1273,15 +1305,16 @@ def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits, *,
                 members = _plan(scan, files_dir)
             zip_sha256, failed = _stream(f.fileno(), zip_size, members, limits)
     except BaseException:
-        _remove([m.local for m in members])
+        _remove(members)
         raise
     files: list[ExtractedFile] = []
     problems = scan.problems
     if failed is not None:
-        _remove([m.local for m in members])
+        _remove(members)
         problems = [failed]
     elif members:
-        files = [ExtractedFile(m.entry.name or "", m.local, m.size, m.digest.hexdigest())
+        files = [ExtractedFile(m.entry.name or "", m.local, m.size, m.digest.hexdigest()) if m.local is not None
+                 else ExtractedFile(m.entry.name or "", zip_path, m.size, m.digest.hexdigest(), offset=m.start)
                  for m in members]
     dirs = sorted({p for f in files for p in _parents(f.path)})
     return PackageContents(zip_size, zip_sha256, scan.name_encoding,
@@ -1289,6 +1322,8 @@ def read_package(zip_path: Path, work_dir: Path, limits: ZipLimits, *,
                            tuple(scan.ignored), tuple(problems))
 
 
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
+def _remove(members: list[_Member]) -> None:
+    """Remove what was written (the members read in place have nothing: the ZIP stays)."""
+    for member in members:
+        if member.local is not None:
+            member.local.unlink(missing_ok=True)

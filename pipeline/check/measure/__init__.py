@@ -30,8 +30,9 @@ from __future__ import annotations
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+from pipeline.check.files import FileRange
 from pipeline.check.contract import PHOTO, SCREENSHOT, SCREENSHOT_EXTS, SCREENSHOT_STEM, VIDEO
 from pipeline.check.layout import Layout, split_ext
 from pipeline.check.measure.facts import (BROKEN_HEADER, EMPTY_FILE, MISSING_MOOV, MP4_CONTAINERS, NO_PICTURE,
@@ -50,10 +51,11 @@ __all__ = ["Measurement", "ProbeUnavailable", "VideoProbe", "MP4_CONTAINERS", "m
 
 # -- many at once ------------------------------------------------------------------------
 
-def measure_many(items: Sequence[tuple[str, Path, str]], *, photo_max_pixels: int,
+def measure_many(items: Sequence[tuple[str, Path | FileRange, str]], *, photo_max_pixels: int,
                  video_probe_timeout_seconds: float, workers: int = 2,
                  on_done: Callable[[], None] | None = None) -> dict[str, Measurement]:
-    """Measure ``(kind, local path, key)`` items (kind: photo, screenshot or video); keyed by key.
+    """Measure ``(kind, local path, key)`` items (kind: photo, screenshot or video; a video's
+    path may be a :class:`FileRange`, a stored video inside its ZIP); keyed by key.
 
     Photos decode on ``workers`` threads (Pillow releases the GIL while decoding) while up
     to ``workers`` video probes run in child processes, so both kinds overlap and both
@@ -65,7 +67,7 @@ def measure_many(items: Sequence[tuple[str, Path, str]], *, photo_max_pixels: in
     futures: dict[str, Future[Measurement]] = {}
     probes = idle_probes()
 
-    def video(path: Path) -> Measurement:
+    def video(path: Path | FileRange) -> Measurement:
         probe = probes.take()
         try:
             return measure_video(path, video_probe_timeout_seconds, probe=probe)
@@ -131,13 +133,21 @@ def media_items(layout: Layout) -> list[tuple[str, str, object]]:
     return items
 
 
+def _source(kind: str, file: Any) -> Path | FileRange:
+    """Where a file's content is: a video's may be a range of its ZIP (read in place)."""
+    if kind == VIDEO:
+        return file.content  # type: ignore[no-any-return]
+    assert file.offset == 0, "only videos are read in place"
+    return file.local_path  # type: ignore[no-any-return]
+
+
 def measure_package_media(layout: Layout, rules: MediaRules, workers: int = 2) -> dict[str, Measurement]:
     """Measurements of every photo, video and screenshot, keyed by package path; the
     policy's ``rules`` give the measuring limits (pixels decoded, the probe's time)."""
     items = media_items(layout)
     progress = ProgressLog("media.progress", len(items))
     return measure_many(
-        [(kind, file.local_path, path) for kind, path, file in items],  # type: ignore[attr-defined]
+        [(kind, _source(kind, file), path) for kind, path, file in items],
         photo_max_pixels=rules.photo_max_pixels,
         video_probe_timeout_seconds=rules.video_probe_timeout_seconds,
         workers=workers, on_done=progress.step)

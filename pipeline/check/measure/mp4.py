@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from pipeline.check.files import FileRange
+
 __all__ = ["Mp4Structure", "read_structure", "ISO", "QUICKTIME", "MAX_TOP_LEVEL_BOXES", "MAX_INDEX_BYTES",
            "MAX_SAMPLES", "PICTURE_BRANDS"]
 
@@ -139,10 +141,11 @@ class _Walk:
     partial_header: bool = False  # fewer than 8 bytes (not all zeros) after the last box
 
 
-def read_structure(path: Path) -> Mp4Structure:
-    """The structure of the file at ``path``. An unreadable file raises OSError (ours);
-    malformed content never raises: it is read as far as it makes sense."""
-    with open(path, "rb") as f:
+def read_structure(path: Path | FileRange) -> Mp4Structure:
+    """The structure of the file at ``path`` (or of a range of a file: a stored video in
+    its ZIP). An unreadable file raises OSError (ours); malformed content never raises:
+    it is read as far as it makes sense."""
+    with (path.open() if isinstance(path, FileRange) else open(path, "rb")) as f:
         size = f.seek(0, 2)
         walk = _walk_top_level(f, size)
         family, major, compatible = _family(f, walk)

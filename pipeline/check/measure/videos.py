@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.check.contract import VIDEO
+from pipeline.check.files import FileRange
 from pipeline.check.measure.facts import (EMPTY_FILE, INCONSISTENT_INDEX, MISSING_MOOV, MP4_CONTAINERS, NO_PICTURE,
                                           NO_SIZE_OR_LENGTH, NO_VIDEO_DATA, TRUNCATED_VIDEO, UNRECOGNISED_MP4,
-                                          Measurement, ProbeUnavailable, _head, sniff_format)
+                                          Measurement, ProbeUnavailable, sniff_format)
 from pipeline.check.measure.mp4 import ISO, PICTURE_BRANDS, QUICKTIME, Mp4Structure, read_structure
 
 
@@ -40,13 +41,14 @@ from pipeline.check.measure.mp4 import ISO, PICTURE_BRANDS, QUICKTIME, Mp4Struct
 PROBE_MEMORY_LIMIT = 2 * 1024**3
 
 # The probe child: only pymediainfo, no pipeline imports. It serves one request per line
-# (a JSON path) with one JSON line: {"result": {...}}, {"missing": ...} (no such file) or
+# (a JSON path, or {"path", "offset", "size"}: a stored video read where it lies in its
+# ZIP) with one JSON line: {"result": {...}}, {"missing": ...} (no such file) or
 # {"unavailable": ...} (the library cannot be loaded: ours to fix). It lives for one
 # package's videos, so its ~100 ms start (mostly importing pymediainfo) is paid once per
 # video thread, not once per video; a file that hangs or crashes it is measured as damaged
 # (and judged VID_CORRUPT), and the next file gets a fresh child.
 _PROBE_SERVER_CODE = r"""
-import json, resource, sys
+import io, json, os, resource, sys
 try:
     resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
 except (ValueError, OSError):
@@ -58,10 +60,28 @@ except ImportError as exc:
 def pick(track, names):
     data = track.to_data()
     return {n: data.get(n) for n in names if data.get(n) is not None}
+class Window(io.RawIOBase):  # a range of a file (a stored video in its ZIP) as a file
+    def __init__(self, path, offset, size):
+        super().__init__(); self.fd = os.open(path, os.O_RDONLY); self.offset, self.size, self.pos = offset, size, 0
+    def readable(self): return True
+    def seekable(self): return True
+    def tell(self): return self.pos
+    def seek(self, pos, whence=0):
+        self.pos = max(0, (0, self.pos, self.size)[whence] + pos); return self.pos
+    def readinto(self, buffer):
+        data = os.pread(self.fd, max(0, min(len(buffer), self.size - self.pos)), self.offset + self.pos)
+        buffer[:len(data)] = data; self.pos += len(data); return len(data)
+    def close(self):
+        if not self.closed: os.close(self.fd)
+        super().close()
 for line in sys.stdin:
     path = json.loads(line)
     try:
-        info = MediaInfo.parse(path)
+        if isinstance(path, dict):  # a range: libmediainfo reads it through its buffer API
+            with Window(path["path"], path["offset"], path["size"]) as window:
+                info = MediaInfo.parse(window)
+        else:
+            info = MediaInfo.parse(path)
     except FileNotFoundError as exc:
         print(json.dumps({"missing": str(exc)}), flush=True); continue
     except OSError as exc:
@@ -162,12 +182,18 @@ class VideoProbe:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line + b"\n"
 
-    def probe(self, path: Path, timeout: float) -> dict[str, Any]:
-        """mediainfo's fields of ``path``, parsed in the child within ``timeout`` s."""
+    def probe(self, path: Path | FileRange, timeout: float) -> dict[str, Any]:
+        """mediainfo's fields of ``path`` (a whole file, or a range of one), parsed in the
+        child within ``timeout`` s."""
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
         assert proc.stdin is not None
+        # a whole file by its name (libmediainfo opens it), a range by its place (the
+        # child reads it through libmediainfo's buffer API: the same fields, tested)
+        request: Any = os.fspath(path.path if isinstance(path, FileRange) else path)
+        if isinstance(path, FileRange) and path.offset:
+            request = {"path": request, "offset": path.offset, "size": path.size}
         try:
-            proc.stdin.write(json.dumps(os.fspath(path)).encode() + b"\n")
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError:
             pass  # the child is gone already: its exit status tells why, below
@@ -202,7 +228,7 @@ class VideoProbe:
             self._kill()
             raise ProbeUnavailable(f"libmediainfo unavailable: {reply['unavailable']}")
         if "missing" in reply:
-            raise FileNotFoundError(path)
+            raise FileNotFoundError(path.path if isinstance(path, FileRange) else path)
         result = reply.get("result")
         if not isinstance(result, dict):
             self._kill()
@@ -223,14 +249,16 @@ def _number(value: Any) -> float | None:
             return None
 
 
-def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None = None) -> Measurement:
+def measure_video(path: Path | FileRange, timeout_seconds: float, probe: VideoProbe | None = None) -> Measurement:
     """Measure one video: its boxes read here, its picture and length by libmediainfo
-    within ``timeout_seconds``.
+    within ``timeout_seconds``. ``path``: a file, or a range of one (a stored video read
+    where it lies in its ZIP, as libmediainfo reads it too).
 
     ``probe``: a probe child to reuse (see :func:`measure_many`); None starts one."""
-    path = Path(path)
-    size = path.stat().st_size
-    head = _head(path)  # here, not in the child: a file we cannot read is our fault, not its
+    path = path if isinstance(path, FileRange) else FileRange.whole(Path(path))
+    size = path.size
+    with path.open() as f:  # here, not in the child: a file we cannot read is our fault, not its
+        head = f.read(64)
     if not head:
         return Measurement(VIDEO, size, damage=EMPTY_FILE)
     detected = sniff_format(head)
@@ -257,7 +285,7 @@ def measure_video(path: Path, timeout_seconds: float, probe: VideoProbe | None =
         quicktime=quicktime, has_video_track=bool(videos), trailing_bytes=structure.trailing_bytes)
 
 
-def _structure(path: Path) -> Mp4Structure:
+def _structure(path: FileRange) -> Mp4Structure:
     """The boxes of ``path`` (bounded reads of box headers and the index only). The reader
     makes sense of malformed boxes as far as it can; should a file still break it, the
     file is judged on mediainfo's word alone, as before the boxes were read, rather than
@@ -268,7 +296,7 @@ def _structure(path: Path) -> Mp4Structure:
         return Mp4Structure()
 
 
-def _probe_fields(path: Path, timeout_seconds: float, probe: VideoProbe | None) -> dict[str, Any]:
+def _probe_fields(path: FileRange, timeout_seconds: float, probe: VideoProbe | None) -> dict[str, Any]:
     """mediainfo's fields of ``path``, from ``probe`` or from a child started for it."""
     if probe is not None:
         return probe.probe(path, timeout_seconds)
