@@ -24,38 +24,34 @@ from typing import Any
 import redis
 
 from bench.pipeline_run import start_pipeline_run
-from bench.throughput import LogTail, _epoch, _percentile, build_packages
+from bench.throughput import LogTail, _epoch, _percentile, build_packages, pipeline_env, wait_for_workers
 
 STAGES = ("event_and_enqueue", "fetch_and_claim", "check", "store", "announce")
 
 
-def _env(data: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
-    env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json", PIPELINE_WEB_PORT="0", **extra)
-    return env
-
-
-def _wait_for_workers(tail: LogTail, processes: int, log_path: Path) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
-    while sum(line.get("event") == "worker.started" for line in seen) < processes:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"workers did not start (see {log_path})")
-        time.sleep(0.1)
-        seen += tail.lines()
-    return seen
+def _started(scratch: Path, name: str, count: int) -> tuple[list[Path], Any, Any, LogTail, list[dict[str, Any]]]:
+    """``count`` distinct packages staged and a fresh `pipeline run` (2 worker processes)
+    whose workers have started: (the packages, the process, its log file, the log's tail,
+    the lines so far)."""
+    data = scratch / name
+    shutil.rmtree(data, ignore_errors=True)
+    paths = build_packages(data / "stage", count, f"{name}-")
+    log_path = data / "run.log"
+    proc, log = start_pipeline_run(pipeline_env(data), log_path)
+    tail = LogTail(log_path)
+    try:
+        return paths, proc, log, tail, wait_for_workers(tail, 2, log_path)
+    except BaseException:
+        proc.kill()
+        log.close()
+        raise
 
 
 def bench_latency(scratch: Path, count: int = 40) -> dict[str, Any]:
-    data = scratch / "latency"
-    shutil.rmtree(data, ignore_errors=True)
-    paths = build_packages(data / "stage", count, "lat-")
-    log_path = data / "run.log"
-    proc, log = start_pipeline_run(_env(data), log_path)
-    tail = LogTail(log_path)
+    paths, proc, log, tail, _ = _started(scratch, "latency", count)
+    data, log_path = scratch / "latency", scratch / "latency" / "run.log"
     rows: list[dict[str, float]] = []
     try:
-        _wait_for_workers(tail, 2, log_path)
         time.sleep(2)  # idle: start-up work done
         tail.lines()
         for path in paths:
@@ -116,14 +112,9 @@ def _catalogue_bytes(data: Path) -> int:
 
 
 def bench_burst(scratch: Path, count: int = 2000, timeout: float = 1800) -> dict[str, Any]:
+    paths, proc, log, tail, lines = _started(scratch, "burst", count)
     data = scratch / "burst"
-    shutil.rmtree(data, ignore_errors=True)
-    paths = build_packages(data / "stage", count, "burst-")
-    log_path = data / "run.log"
-    proc, log = start_pipeline_run(_env(data), log_path)
-    tail = LogTail(log_path)
     try:
-        lines = _wait_for_workers(tail, 2, log_path)
         url = next(line["redis"] for line in lines if line.get("event") == "supervisor.started")
         time.sleep(2)
         tail.lines()

@@ -158,27 +158,38 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
+def pipeline_env(data: Path, **extra: str) -> dict[str, str]:
+    """`pipeline run`'s environment for a measurement: its own data folder, embedded Redis,
+    JSON log lines, no web application (nothing measured needs it)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
+    env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json", PIPELINE_WEB_PORT="0", **extra)
+    return env
+
+
+def wait_for_workers(tail: LogTail, processes: int, log_path: Path) -> list[dict[str, Any]]:
+    """The log's lines until ``processes`` workers have started."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while sum(line.get("event") == "worker.started" for line in seen) < processes:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers did not start (see {log_path})")
+        time.sleep(0.1)
+        seen += tail.lines()
+    return seen
+
+
 def run_shape(scratch: Path, processes: int, threads: int, count: int, timeout: float = 600) -> dict[str, Any]:
     """One burst of ``count`` packages through a fresh `pipeline run` of this shape."""
     data = scratch / f"p{processes}t{threads}"
     shutil.rmtree(data, ignore_errors=True)
     stage = data / "stage"  # same file system as the inbox: drops are renames
     paths = build_packages(stage, count, f"p{processes}t{threads}-")
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_URL")}
-    env.update(PIPELINE_DATA_DIR=str(data), PIPELINE_LOG_FORMAT="json",
-               PIPELINE_WORKER_PROCESSES=str(processes), PIPELINE_WORKER_THREADS=str(threads),
-               PIPELINE_WEB_PORT="0")  # no web application: nothing measured needs it
+    env = pipeline_env(data, PIPELINE_WORKER_PROCESSES=str(processes), PIPELINE_WORKER_THREADS=str(threads))
     log_path = data / "run.log"
     proc, log = start_pipeline_run(env, log_path)
     tail = LogTail(log_path)
     try:
-        started = 0
-        deadline = time.monotonic() + 60
-        while started < processes:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not start (see {log_path})")
-            time.sleep(0.1)
-            started += sum(line.get("event") == "worker.started" for line in tail.lines())
+        wait_for_workers(tail, processes, log_path)
         time.sleep(1.0)  # let start-up work (catalogue, first scan) settle before the CPU baseline
         tail.lines()
         before = cpu_by_role(proc.pid)
