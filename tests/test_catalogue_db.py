@@ -172,3 +172,19 @@ def test_receipt_ids_are_found_whole_and_by_their_beginning(catalogue_url: str):
     assert found("R20261121-AB") == {"R20261121-ABCD0002"} and found("R202611") == set(ids[:3])
     assert found("R2026") == set(ids) and found("R2025") == set()
     assert found("AAAA") == {ids[0], ids[2], ids[3]}  # a fragment from the middle: as any text
+
+
+def test_warming_up_finds_nothing_and_builds_the_common_statements(tmp_path):
+    # a worker asks each question once at start (pipeline/app/worker.py): about nothing,
+    # so it finds nothing, and the first package finds the statements built
+    from pipeline.catalogue import lookup as lookup_module
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    catalogue = DecisionCatalogue(open_engine(url))
+    catalogue.record(document("R20261121-BWARM001"), "archive/x/1", facts=facts(12345))
+    lookup_module._media_statement.cache_clear()
+    lookup = CatalogueLookup(catalogue.engine)
+    lookup.warm_up()
+    assert lookup_module._media_statement.cache_info().currsize == 1  # a one-training package's photos
+    assert lookup.media_like({"0" * 64}, set(range(10)), 3) == []
+    assert lookup_module._media_statement.cache_info().hits >= 1

@@ -639,3 +639,16 @@ def test_a_video_read_in_its_zip_measures_as_the_same_file_copied_out(tmp_path):
     copied = _measure_many(items_copied, load_policy().media)
     assert in_place == copied
     assert in_place["avc.mp4"].damage is None and in_place["cut.mp4"].damage is not None  # (a real comparison)
+
+
+def test_warming_up_leaves_probe_children_idle_and_nothing_in_its_scratch(tmp_path):
+    from pipeline.check.assess import warm_up
+
+    v.idle_probes().close_all()
+    warm_up(tmp_path / "warm")
+    try:
+        assert len(v.idle_probes()._idle) == 2  # the two video threads' children, started
+        assert all(p._proc is not None and p._proc.poll() is None for p in v.idle_probes()._idle)
+        assert list((tmp_path / "warm").iterdir()) == []  # its own photo, measured and removed
+    finally:
+        v.idle_probes().close_all()
