@@ -127,10 +127,6 @@ def big_package(path: Path, total_bytes: int) -> Path:
     return path
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def bench_check(scratch: Path, packages: int, trainings: int, runs: int = 3,
                 big_sizes: tuple[int, ...] = (300 * MB, 2048 * MB, 4400 * MB)) -> dict[str, Any]:
     paths = [build_package(scratch, i, trainings) for i in range(packages)]
@@ -139,7 +135,7 @@ def bench_check(scratch: Path, packages: int, trainings: int, runs: int = 3,
     results = [run_check(paths) for _ in range(runs + 1)][1:]  # (the first warms up)
     check_runs = [r["seconds"] for r in results]
     sha_runs = [sha256_pass(paths) for _ in range(runs)]
-    check_s, sha_s = median(check_runs), median(sha_runs)
+    check_s, sha_s = statistics.median(check_runs), statistics.median(sha_runs)
     report: dict[str, Any] = {
         "packages": packages,
         "package_mb": round(total / packages / MB, 1),

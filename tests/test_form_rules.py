@@ -25,6 +25,7 @@ from pipeline.check.forms import FormSet, LoadedForm, TrainingForms
 from pipeline.check.identity import HINT_LEGACY_15, make_id_number
 from pipeline.check.layout import Training, TrainingFolder
 from pipeline.check.privacy import mask_field, mask_id
+from tests.support.fuzz_strategies import value_paths
 from tests.support.leaks import leaks
 
 ROOT = "新城区星火职业培训学校20261120"
@@ -768,23 +769,12 @@ _json = st.recursive(_json_leaf, lambda inner: st.one_of(
         inner, max_size=5)), max_leaves=12)
 
 
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_any_value_anywhere_raises_nothing(draw):
     data = sample()
     for _ in range(draw.draw(st.integers(1, 4))):
-        paths = [p for p in _paths(data) if p]
+        paths = [p for p in value_paths(data) if p]
         path = draw.draw(st.sampled_from(paths))
         target = data
         for key in path[:-1]:

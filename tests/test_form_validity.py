@@ -18,6 +18,7 @@ from pipeline.check.contract import FILE_NAME_OF_FORM
 from pipeline.check.form_validity import _TYPES, _equal, _is_date, _unique, validity_check
 from pipeline.check.forms import _valid_quickly, form_validator, schema_issues
 from pipeline.kit.example import sample_forms
+from tests.support.fuzz_strategies import value_paths
 
 KIND_OF_FILE = {name: kind for kind, name in FILE_NAME_OF_FORM.items()}
 TRAININGS = [("育婴师", "初级", 3), ("电工", "高级", 2)]
@@ -44,21 +45,10 @@ ODD_VALUES: list[Any] = [
 ]
 
 
-def _paths(value: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [here]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out += _paths(child, here + (key,))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            out += _paths(child, here + (index,))
-    return out
-
-
 def _mutate(form: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     form = copy.deepcopy(form)
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
-        paths = _paths(form)
+        paths = value_paths(form)
         path = data.draw(st.sampled_from(paths), label="path")
         if not path:
             continue

@@ -10,8 +10,9 @@ a form this module finds invalid. The answer must be jsonschema's: each keyword 
 forms' schemas use is restated from jsonschema's own code (its types, ``equal``,
 ``uniq`` and ``date`` format: jsonschema is not even imported for a valid form),
 ``$ref`` is resolved once when compiling, and a schema with any keyword or format not
-implemented here is not compiled at all (the loader then asks jsonschema alone). tests/test_form_validity.py holds the two equal on valid
-forms and on thousands of broken ones.
+implemented here is not compiled at all (the loader then asks jsonschema alone).
+tests/test_form_validity.py holds the two equal on valid forms and on thousands of broken
+ones.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ def validity_check(kind: str) -> Check | None:
 class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
-        self.equal, self.uniq = _equal, _unique
         self.by_ref: dict[str, Check] = {}
 
     @staticmethod
@@ -84,7 +84,7 @@ class _Compiler:
         return self.by_ref[ref]
 
     def _keyword(self, key: str, value: Any, schema: dict[str, Any]) -> Check | None:
-        is_type, equal = self.is_type, self.equal
+        is_type = self.is_type
         if key == "$ref":
             return self._ref(value)
         if key == "type":
@@ -96,9 +96,9 @@ class _Compiler:
             predicates = [_TYPES[name] for name in names]
             return lambda instance: any(predicate(instance) for predicate in predicates)
         if key == "const":
-            return lambda instance: bool(equal(instance, value))
+            return lambda instance: _equal(instance, value)
         if key == "enum":
-            return lambda instance: any(equal(each, instance) for each in value)
+            return lambda instance: any(_equal(each, instance) for each in value)
         if key == "minLength":
             return lambda instance: not is_type(instance, "string") or len(instance) >= value
         if key == "maxLength":
@@ -143,7 +143,7 @@ class _Compiler:
         if key == "maxItems":
             return lambda instance: not is_type(instance, "array") or len(instance) <= value
         if key == "uniqueItems":
-            return lambda instance: not value or not is_type(instance, "array") or bool(self.uniq(instance))
+            return lambda instance: not value or not is_type(instance, "array") or _unique(instance)
         if key == "contains":
             if "minContains" in schema or "maxContains" in schema:
                 raise Unsupported("minContains/maxContains")

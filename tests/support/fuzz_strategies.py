@@ -696,15 +696,15 @@ def _placeholder(n: int) -> str:
     return f"\ue000RAW{n}\ue000"
 
 
-def _locations(value: Any, path: tuple = ()) -> list[tuple]:
-    """Every path to a value inside ``value`` (the root included)."""
+def value_paths(value: Any, path: tuple = ()) -> list[tuple]:
+    """Every path (keys and indexes) to a value inside ``value``, the root's ``()`` first."""
     out = [path]
     if isinstance(value, dict):
         for k, v in value.items():
-            out += _locations(v, path + (k,))
+            out += value_paths(v, path + (k,))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            out += _locations(v, path + (i,))
+            out += value_paths(v, path + (i,))
     return out
 
 
@@ -738,7 +738,7 @@ def near_valid_forms(draw: st.DrawFn, form: Any) -> tuple[str, str]:
     raws: list[str] = []
     done = []
     for _ in range(draw(st.integers(1, 4))):
-        locations = _locations(value)
+        locations = value_paths(value)
         path = draw(st.sampled_from(locations))
         op = draw(st.sampled_from(["delete", "type", "raw", "text", "id", "ids-everywhere", "deep",
                                    "long", "unknown-key", "swap", "random"]))
